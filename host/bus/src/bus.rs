@@ -1,0 +1,420 @@
+//! Publishing, retention, subscription and fan-out.
+//!
+//! One mutex guards the whole log. Publishing is short (stamp, push, a
+//! non-blocking `try_send` per matching subscriber), and holding one lock
+//! across "replay what is retained" and "register for live events" is what
+//! makes resume exactly-once: no event can slip between the two.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use time::OffsetDateTime;
+use tokio::sync::mpsc;
+
+use crate::event::{Event, NewEvent};
+use crate::pattern::{TopicPattern, validate_topic};
+use crate::{BusError, ResumeToken};
+
+/// Retention and queueing limits.
+#[derive(Clone, Debug)]
+pub struct BusConfig {
+    /// Events kept per topic for replay.
+    pub retain_per_topic: usize,
+    /// Events older than this are dropped from retention.
+    pub retain_for: Duration,
+    /// Events a subscriber may have queued before it is detached as lagged.
+    pub subscriber_queue: usize,
+}
+
+impl Default for BusConfig {
+    fn default() -> Self {
+        Self {
+            retain_per_topic: 1024,
+            retain_for: Duration::from_secs(3600),
+            subscriber_queue: 1024,
+        }
+    }
+}
+
+/// Counters since start.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BusStats {
+    /// Events published.
+    pub published: u64,
+    /// Event deliveries into subscriber queues (one event, many deliveries).
+    pub delivered: u64,
+    /// Subscribers detached because their queue overflowed.
+    pub lagged: u64,
+    /// Live subscriptions.
+    pub subscribers: u64,
+    /// Topics with retained events.
+    pub topics: u64,
+    /// Events held in retention across all topics.
+    pub retained: u64,
+}
+
+/// What a subscription yields.
+#[derive(Clone, Debug)]
+pub enum Delivery {
+    /// The next event, in order.
+    Event(Arc<Event>),
+    /// The subscriber fell behind and was detached; subscribe again with
+    /// this token to receive everything after the last delivered event.
+    Lagged(ResumeToken),
+}
+
+/// The event bus. Clones share one log.
+#[derive(Clone)]
+pub struct Bus {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    run: u64,
+    config: BusConfig,
+    state: Mutex<State>,
+    published: AtomicU64,
+    delivered: AtomicU64,
+    lagged: AtomicU64,
+}
+
+#[derive(Default)]
+struct State {
+    /// Offset of the last published event (0 before the first).
+    head: u64,
+    topics: HashMap<String, TopicLog>,
+    subscribers: HashMap<u64, Subscriber>,
+    next_subscriber: u64,
+}
+
+struct TopicLog {
+    last_seq: u64,
+    events: VecDeque<Arc<Event>>,
+}
+
+struct Subscriber {
+    patterns: Vec<TopicPattern>,
+    tenant: Option<String>,
+    tx: mpsc::Sender<Arc<Event>>,
+    /// Offset of the last event this subscriber has been given; where it
+    /// resumes if it lags.
+    last_offset: u64,
+    lag: Arc<Mutex<Option<ResumeToken>>>,
+}
+
+impl Subscriber {
+    fn wants(&self, event: &Event) -> bool {
+        self.tenant.as_deref().is_none_or(|t| t == event.tenant)
+            && self.patterns.iter().any(|p| p.matches(&event.topic))
+    }
+}
+
+/// A live subscription. Dropping it unsubscribes.
+pub struct Subscription {
+    id: u64,
+    rx: mpsc::Receiver<Arc<Event>>,
+    lag: Arc<Mutex<Option<ResumeToken>>>,
+    bus: Arc<Inner>,
+}
+
+impl Subscription {
+    /// The next delivery, or `None` once the subscription has ended (after
+    /// a [`Delivery::Lagged`]).
+    pub async fn next(&mut self) -> Option<Delivery> {
+        match self.rx.recv().await {
+            Some(event) => Some(Delivery::Event(event)),
+            // The bus dropped our sender: we lagged (or the bus is gone).
+            None => lock(&self.lag).take().map(Delivery::Lagged),
+        }
+    }
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        lock(&self.bus.state).subscribers.remove(&self.id);
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding the lock cannot leave the log half-updated in a
+    // way that matters more than stopping the whole host would.
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl Bus {
+    /// A new, empty bus.
+    pub fn new(config: BusConfig) -> Self {
+        let run = uuid::Uuid::new_v4().as_u64_pair().0;
+        Self {
+            inner: Arc::new(Inner {
+                run,
+                config,
+                state: Mutex::new(State::default()),
+                published: AtomicU64::new(0),
+                delivered: AtomicU64::new(0),
+                lagged: AtomicU64::new(0),
+            }),
+        }
+    }
+
+    /// The limits this bus runs with.
+    pub fn config(&self) -> &BusConfig {
+        &self.inner.config
+    }
+
+    /// Stamps and publishes an event, returning it as subscribers see it.
+    pub fn publish(&self, new: NewEvent) -> Result<Arc<Event>, BusError> {
+        validate_topic(&new.topic)?;
+        let inner = &self.inner;
+        let now = OffsetDateTime::now_utc();
+        let mut state = lock(&inner.state);
+        state.head += 1;
+        let offset = state.head;
+        let log = state
+            .topics
+            .entry(new.topic.clone())
+            // A topic whose log was swept away starts again above every seq
+            // it could have had before (seq ≤ offset always), so `seq` stays
+            // strictly increasing for the topic's whole life.
+            .or_insert_with(|| TopicLog {
+                last_seq: offset - 1,
+                events: VecDeque::new(),
+            });
+        log.last_seq += 1;
+        let event = Arc::new(Event {
+            topic: new.topic,
+            seq: log.last_seq,
+            token: ResumeToken {
+                run: inner.run,
+                offset,
+            },
+            ts: now,
+            tenant: new.tenant,
+            source: new.source,
+            kind: new.kind,
+            data: new.data,
+        });
+        log.events.push_back(event.clone());
+        while log.events.len() > inner.config.retain_per_topic {
+            log.events.pop_front();
+        }
+        evict_older_than(&mut log.events, now - inner.config.retain_for);
+
+        let mut detached = Vec::new();
+        let mut delivered = 0;
+        for (id, sub) in state.subscribers.iter_mut() {
+            if !sub.wants(&event) {
+                continue;
+            }
+            match sub.tx.try_send(event.clone()) {
+                Ok(()) => {
+                    sub.last_offset = offset;
+                    delivered += 1;
+                }
+                Err(mpsc::error::TrySendError::Full(_)) => {
+                    *lock(&sub.lag) = Some(ResumeToken {
+                        run: inner.run,
+                        offset: sub.last_offset,
+                    });
+                    detached.push(*id);
+                }
+                Err(mpsc::error::TrySendError::Closed(_)) => detached.push(*id),
+            }
+        }
+        for id in &detached {
+            // Dropping the sender ends the subscriber's stream after what it
+            // already has queued; it then reads its lag token.
+            if let Some(sub) = state.subscribers.remove(id) {
+                if lock(&sub.lag).is_some() {
+                    inner.lagged.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
+        drop(state);
+        inner.published.fetch_add(1, Ordering::Relaxed);
+        inner.delivered.fetch_add(delivered, Ordering::Relaxed);
+        Ok(event)
+    }
+
+    /// Subscribes to `patterns` for `tenant` (`None`: every tenant). With
+    /// `resume_from`, first replays every retained matching event after that
+    /// position, then continues live, with nothing missed or repeated.
+    pub fn subscribe(
+        &self,
+        patterns: &[String],
+        tenant: Option<&str>,
+        resume_from: Option<&str>,
+    ) -> Result<Subscription, BusError> {
+        if patterns.is_empty() {
+            return Err(BusError::NoTopics);
+        }
+        let patterns = patterns
+            .iter()
+            .map(|p| TopicPattern::parse(p))
+            .collect::<Result<Vec<_>, _>>()?;
+        let resume = resume_from.map(str::parse::<ResumeToken>).transpose()?;
+        let inner = &self.inner;
+        let capacity = inner.config.subscriber_queue.max(1);
+        let (tx, rx) = mpsc::channel(capacity);
+        let lag = Arc::new(Mutex::new(None));
+
+        let mut state = lock(&inner.state);
+        let mut subscriber = Subscriber {
+            patterns,
+            tenant: tenant.map(str::to_owned),
+            tx,
+            last_offset: state.head,
+            lag: lag.clone(),
+        };
+        if let Some(token) = resume {
+            let after = self.offset_after(&state, token, resume_from.unwrap_or_default())?;
+            let replay = collect_after(&state, after, |e| subscriber.wants(e), usize::MAX);
+            subscriber.last_offset = after;
+            for event in replay {
+                let offset = event.token.offset;
+                if subscriber.tx.try_send(event).is_err() {
+                    // More retained than fits the queue: the client takes
+                    // what fits, then resumes again from there.
+                    *lock(&lag) = Some(ResumeToken {
+                        run: inner.run,
+                        offset: subscriber.last_offset,
+                    });
+                    inner.lagged.fetch_add(1, Ordering::Relaxed);
+                    let id = state.next_subscriber;
+                    state.next_subscriber += 1;
+                    drop(state);
+                    return Ok(Subscription {
+                        id,
+                        rx,
+                        lag,
+                        bus: inner.clone(),
+                    });
+                }
+                subscriber.last_offset = offset;
+            }
+            subscriber.last_offset = state.head;
+        }
+        let id = state.next_subscriber;
+        state.next_subscriber += 1;
+        state.subscribers.insert(id, subscriber);
+        drop(state);
+        Ok(Subscription {
+            id,
+            rx,
+            lag,
+            bus: inner.clone(),
+        })
+    }
+
+    /// Retained events matching `patterns` after `after` (or all retained),
+    /// oldest first, at most `limit`. For polling clients.
+    pub fn replay(
+        &self,
+        patterns: &[String],
+        tenant: Option<&str>,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<Arc<Event>>, BusError> {
+        let patterns = patterns
+            .iter()
+            .map(|p| TopicPattern::parse(p))
+            .collect::<Result<Vec<_>, _>>()?;
+        let token = after.map(str::parse::<ResumeToken>).transpose()?;
+        let state = lock(&self.inner.state);
+        let from = match token {
+            Some(token) => self.offset_after(&state, token, after.unwrap_or_default())?,
+            None => 0,
+        };
+        Ok(collect_after(
+            &state,
+            from,
+            |e| {
+                tenant.is_none_or(|t| t == e.tenant) && patterns.iter().any(|p| p.matches(&e.topic))
+            },
+            limit,
+        ))
+    }
+
+    /// Drops events older than the retention age and forgets empty topics.
+    /// Publishing trims the topic it touches; this catches quiet topics.
+    pub fn sweep(&self) {
+        let cutoff = OffsetDateTime::now_utc() - self.inner.config.retain_for;
+        let mut state = lock(&self.inner.state);
+        state.topics.retain(|_, log| {
+            evict_older_than(&mut log.events, cutoff);
+            !log.events.is_empty()
+        });
+    }
+
+    /// Counters and sizes.
+    pub fn stats(&self) -> BusStats {
+        let state = lock(&self.inner.state);
+        BusStats {
+            published: self.inner.published.load(Ordering::Relaxed),
+            delivered: self.inner.delivered.load(Ordering::Relaxed),
+            lagged: self.inner.lagged.load(Ordering::Relaxed),
+            subscribers: state.subscribers.len() as u64,
+            topics: state.topics.len() as u64,
+            retained: state.topics.values().map(|t| t.events.len() as u64).sum(),
+        }
+    }
+
+    /// The token of the newest event, if any: "now" as a resume position.
+    pub fn head(&self) -> ResumeToken {
+        ResumeToken {
+            run: self.inner.run,
+            offset: lock(&self.inner.state).head,
+        }
+    }
+
+    /// The log offset a token resumes after, checked against this run.
+    fn offset_after(&self, state: &State, token: ResumeToken, text: &str) -> Result<u64, BusError> {
+        if token.run != self.inner.run {
+            // Issued before a restart: everything this run holds is after it.
+            return Ok(0);
+        }
+        if token.offset > state.head {
+            return Err(BusError::BadToken(
+                text.chars().take(64).collect(),
+                "it points past the newest event",
+            ));
+        }
+        Ok(token.offset)
+    }
+}
+
+fn evict_older_than(events: &mut VecDeque<Arc<Event>>, cutoff: OffsetDateTime) {
+    while events.front().is_some_and(|e| e.ts < cutoff) {
+        events.pop_front();
+    }
+}
+
+/// Retained events after `after` that `wanted` accepts, in log order.
+fn collect_after(
+    state: &State,
+    after: u64,
+    wanted: impl Fn(&Event) -> bool,
+    limit: usize,
+) -> Vec<Arc<Event>> {
+    let mut found: Vec<Arc<Event>> = state
+        .topics
+        .values()
+        .flat_map(|log| {
+            // Each ring is in offset order: skip straight to the first
+            // event after the position.
+            let start = log.events.partition_point(|e| e.token.offset <= after);
+            log.events.range(start..)
+        })
+        .filter(|e| wanted(e))
+        .cloned()
+        .collect();
+    found.sort_unstable_by_key(|e| e.token.offset);
+    found.truncate(limit);
+    found
+}
+
+#[cfg(test)]
+#[path = "bus_tests.rs"]
+mod tests;
