@@ -1,0 +1,100 @@
+//! Breadth-first search from one node, level by level, following edge
+//! direction in directed graphs.
+
+use std::ops::ControlFlow;
+
+use crate::graph::{Graph, NodeIndex};
+
+/// Reported after each completed depth level.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Level {
+    /// Depth just completed.
+    pub depth: u32,
+    /// Nodes visited so far.
+    pub visited: usize,
+    /// Nodes waiting at the next depth.
+    pub frontier: usize,
+}
+
+/// Visit order and depth of every reached node.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Bfs {
+    /// Nodes in the order they were reached.
+    pub order: Vec<NodeIndex>,
+    /// Depth of each node in `order`.
+    pub depths: Vec<u32>,
+}
+
+/// Runs BFS from `source` down to `max_depth` (inclusive). `on_level` may
+/// stop the run by returning `Break`, which yields `None`.
+pub fn bfs(
+    graph: &Graph,
+    source: NodeIndex,
+    max_depth: Option<u32>,
+    mut on_level: impl FnMut(&Level) -> ControlFlow<()>,
+) -> Option<Bfs> {
+    let mut seen = vec![false; graph.node_count()];
+    seen[source as usize] = true;
+    let mut order = vec![source];
+    let mut depths = vec![0];
+    let mut level_start = 0;
+    let mut depth = 0;
+    while level_start < order.len() && max_depth.is_none_or(|max| depth < max) {
+        let level_end = order.len();
+        for i in level_start..level_end {
+            for (next, _) in graph.outgoing().neighbours(order[i]) {
+                if !seen[next as usize] {
+                    seen[next as usize] = true;
+                    order.push(next);
+                    depths.push(depth + 1);
+                }
+            }
+        }
+        level_start = level_end;
+        depth += 1;
+        let level = Level {
+            depth,
+            visited: order.len(),
+            frontier: order.len() - level_start,
+        };
+        if on_level(&level).is_break() {
+            return None;
+        }
+    }
+    Some(Bfs { order, depths })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::graph::build;
+    use crate::input::NodeName;
+
+    fn index(g: &Graph, name: &str) -> NodeIndex {
+        g.find(&NodeName(name.into())).expect("node exists")
+    }
+
+    #[test]
+    fn depths_are_hop_counts() {
+        let g = build(
+            &[("a", "b", 1.0), ("b", "c", 1.0), ("a", "d", 1.0), ("c", "e", 1.0)],
+            false,
+        );
+        let result = bfs(&g, index(&g, "a"), None, |_| ControlFlow::Continue(())).expect("runs");
+        let depth_of = |name| {
+            let i = index(&g, name);
+            result.depths[result.order.iter().position(|&n| n == i).expect("visited")]
+        };
+        assert_eq!(result.order.len(), 5);
+        assert_eq!((depth_of("a"), depth_of("b"), depth_of("c"), depth_of("e")), (0, 1, 2, 3));
+    }
+
+    #[test]
+    fn direction_and_max_depth_limit_the_search() {
+        let g = build(&[("a", "b", 1.0), ("b", "c", 1.0), ("d", "a", 1.0)], true);
+        let all = bfs(&g, index(&g, "a"), None, |_| ControlFlow::Continue(())).expect("runs");
+        assert_eq!(all.order.len(), 3, "d is upstream of a");
+        let near = bfs(&g, index(&g, "a"), Some(1), |_| ControlFlow::Continue(())).expect("runs");
+        assert_eq!(near.order.len(), 2);
+    }
+}

@@ -1,0 +1,101 @@
+//! The engine trait a plugin implements, and the types it describes itself
+//! with.
+
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::Host;
+
+/// One operation an engine offers.
+#[derive(Clone, Debug)]
+pub struct Operation {
+    /// Name used in `{"op": …}`.
+    pub name: String,
+    /// One sentence for humans.
+    pub description: String,
+    /// JSON Schema of the params; the host validates jobs against it.
+    pub params_schema: Value,
+    /// Event kinds the operation emits.
+    pub emits: Vec<String>,
+    /// Family topic relative to the plugin name (`algorithms` →
+    /// `graph.algorithms`).
+    pub topic: String,
+}
+
+impl Operation {
+    /// An operation with the given name, description and params schema.
+    pub fn new(name: &str, description: &str, params_schema: Value) -> Self {
+        Self {
+            name: name.to_owned(),
+            description: description.to_owned(),
+            params_schema,
+            emits: vec!["progress".to_owned()],
+            topic: "jobs".to_owned(),
+        }
+    }
+
+    /// Sets the event kinds the operation emits (besides `progress`).
+    pub fn emits(mut self, kinds: &[&str]) -> Self {
+        self.emits.extend(kinds.iter().map(|k| (*k).to_owned()));
+        self
+    }
+
+    /// Sets the family topic, relative to the plugin name.
+    pub fn topic(mut self, topic: &str) -> Self {
+        topic.clone_into(&mut self.topic);
+        self
+    }
+}
+
+/// What an engine says about itself.
+#[derive(Clone, Debug)]
+pub struct EngineInfo {
+    /// Engine name (the host may load it under another).
+    pub name: String,
+    /// Semantic version.
+    pub version: String,
+    /// Operations offered.
+    pub operations: Vec<Operation>,
+}
+
+/// Why an operation did not produce a result.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EngineError {
+    /// The engine has no operation of that name.
+    UnknownOperation(String),
+    /// The params make no sense for the operation.
+    InvalidParams(String),
+    /// The job was cancelled and the engine stopped early.
+    Cancelled,
+    /// Anything else.
+    Failed(String),
+}
+
+impl std::fmt::Display for EngineError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::UnknownOperation(op) => write!(f, "unknown operation '{op}'"),
+            Self::InvalidParams(why) => write!(f, "invalid params: {why}"),
+            Self::Cancelled => f.write_str("cancelled"),
+            Self::Failed(why) => f.write_str(why),
+        }
+    }
+}
+
+impl std::error::Error for EngineError {}
+
+/// A data engine. Implemented in plain Rust; [`crate::export_engine!`]
+/// turns it into a component.
+pub trait Engine {
+    /// Name, version and operations.
+    fn describe() -> EngineInfo;
+
+    /// Runs `op`. `params` has already passed the op's schema in the host.
+    fn invoke(op: &str, params: Value, host: &dyn Host) -> Result<Value, EngineError>;
+}
+
+/// Deserializes params into a typed struct, turning serde's message into an
+/// [`EngineError::InvalidParams`].
+pub fn params<T: DeserializeOwned>(value: Value) -> Result<T, EngineError> {
+    serde_json::from_value(value).map_err(|e| EngineError::InvalidParams(e.to_string()))
+}

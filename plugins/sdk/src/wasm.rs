@@ -1,0 +1,85 @@
+//! The WIT binding, compiled only for wasm32: turns an [`Engine`] into the
+//! `weft:engine/engine` export and [`Host`] calls into `weft:host` imports.
+
+use serde_json::Value;
+
+use crate::{Engine, EngineError, Host, Level};
+
+#[allow(missing_docs, unreachable_pub, unsafe_code)]
+pub mod bindings {
+    wit_bindgen::generate!({
+        world: "weft:engine/plugin",
+        path: "../../wit/engine",
+        pub_export_macro: true,
+        default_bindings_module: "weft_sdk::wasm::bindings",
+        generate_all,
+    });
+}
+
+use bindings::weft::engine::types as wit;
+use bindings::weft::host::{events, log};
+
+pub use bindings::exports::weft::engine::engine::Guest as EngineGuest;
+pub use wit::{Error as WitError, Info as WitInfo};
+
+/// The host as the guest sees it: straight calls into the imports.
+struct WasmHost;
+
+impl Host for WasmHost {
+    fn emit(&self, topic: &str, kind: &str, data: &Value) {
+        events::emit(topic, kind, &data.to_string());
+    }
+
+    fn progress(&self, done: u64, total: u64, message: &str, detail: Option<&Value>) {
+        let detail = detail.map(Value::to_string);
+        events::progress(done, total, message, detail.as_deref());
+    }
+
+    fn cancelled(&self) -> bool {
+        events::cancelled()
+    }
+
+    fn log(&self, level: Level, message: &str) {
+        let level = match level {
+            Level::Trace => log::Level::Trace,
+            Level::Debug => log::Level::Debug,
+            Level::Info => log::Level::Info,
+            Level::Warn => log::Level::Warn,
+            Level::Error => log::Level::Error,
+        };
+        log::log(level, message);
+    }
+}
+
+/// `describe` for engine `E`, in WIT types.
+pub fn describe<E: Engine>() -> WitInfo {
+    let info = E::describe();
+    WitInfo {
+        name: info.name,
+        version: info.version,
+        operations: info
+            .operations
+            .into_iter()
+            .map(|op| wit::Operation {
+                name: op.name,
+                description: op.description,
+                params_schema: op.params_schema.to_string(),
+                emits: op.emits,
+                topic: op.topic,
+            })
+            .collect(),
+    }
+}
+
+/// `invoke` for engine `E`: JSON text in, JSON text out.
+pub fn invoke<E: Engine>(op: &str, params: &str) -> Result<String, WitError> {
+    let params: Value = serde_json::from_str(params)
+        .map_err(|e| WitError::InvalidParams(format!("params are not valid JSON: {e}")))?;
+    match E::invoke(op, params, &WasmHost) {
+        Ok(result) => Ok(result.to_string()),
+        Err(EngineError::UnknownOperation(op)) => Err(WitError::UnknownOperation(op)),
+        Err(EngineError::InvalidParams(why)) => Err(WitError::InvalidParams(why)),
+        Err(EngineError::Cancelled) => Err(WitError::Cancelled),
+        Err(EngineError::Failed(why)) => Err(WitError::Failed(why)),
+    }
+}
