@@ -1,0 +1,390 @@
+//! Jobs: submit, queue for a worker, run in a fresh sandboxed instance,
+//! record, cancel, wait.
+//!
+//! Every state change is published as a `job_state` event on `jobs.<id>`
+//! and the op's family topic, and appended to the job log in the data
+//! directory, so a job's record outlives the process. Jobs run on tokio's
+//! blocking pool, at most `workers` at once; the gateway never waits on a
+//! plugin.
+
+use std::collections::{HashMap, VecDeque};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::time::Duration;
+
+use anyhow::Context;
+use serde_json::json;
+use time::OffsetDateTime;
+use tokio::sync::{Semaphore, watch};
+use weft_bus::{Bus, NewEvent, Source};
+use weft_storage::RecordLog;
+
+use crate::job::{Job, JobError, JobProgress, JobState};
+use crate::plugin::{Invocation, LoadedPlugin};
+use crate::{Runtime, RuntimeError};
+
+/// How jobs are run and kept.
+#[derive(Clone, Debug)]
+pub struct JobsConfig {
+    /// Jobs running at once.
+    pub workers: usize,
+    /// Finished jobs kept in memory for `GET /jobs/{id}`.
+    pub retained_jobs: usize,
+}
+
+impl Default for JobsConfig {
+    fn default() -> Self {
+        Self {
+            workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            retained_jobs: 10_000,
+        }
+    }
+}
+
+/// A request to run `op` on `engine`.
+#[derive(Clone, Debug)]
+pub struct SubmitRequest {
+    /// Plugin name.
+    pub engine: String,
+    /// Operation.
+    pub op: String,
+    /// Params, checked against the op's schema.
+    pub params: serde_json::Value,
+    /// Tenant the job runs for.
+    pub tenant: String,
+}
+
+/// The job manager. Clones share state.
+#[derive(Clone)]
+pub struct Jobs {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    runtime: Runtime,
+    bus: Bus,
+    log: Mutex<RecordLog>,
+    table: RwLock<Table>,
+    workers: Arc<Semaphore>,
+    config: JobsConfig,
+}
+
+#[derive(Default)]
+struct Table {
+    by_id: HashMap<String, Arc<Entry>>,
+    /// Ids oldest first, for listing and eviction.
+    order: VecDeque<String>,
+}
+
+struct Entry {
+    job: Mutex<Job>,
+    cancel: Arc<AtomicBool>,
+    finished: watch::Sender<bool>,
+}
+
+impl Entry {
+    fn new(job: Job) -> Arc<Self> {
+        let finished = job.state.is_final();
+        Arc::new(Self {
+            job: Mutex::new(job),
+            cancel: Arc::new(AtomicBool::new(false)),
+            finished: watch::channel(finished).0,
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Job> {
+        self.job.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl Jobs {
+    /// Opens the job log in `data_dir` and restores recorded jobs. Jobs
+    /// that were queued or running when the server stopped are marked
+    /// failed: their instance died with the process.
+    pub fn open(runtime: Runtime, bus: Bus, data_dir: &Path, config: JobsConfig) -> anyhow::Result<Self> {
+        let (mut log, records, _damaged) =
+            RecordLog::open::<Job>(&data_dir.join("jobs.log")).context("cannot open the job log")?;
+        let mut latest: HashMap<String, Job> = HashMap::new();
+        let mut order = Vec::new();
+        for job in records {
+            if !latest.contains_key(&job.job_id) {
+                order.push(job.job_id.clone());
+            }
+            latest.insert(job.job_id.clone(), job);
+        }
+        let mut table = Table::default();
+        for id in order {
+            let Some(mut job) = latest.remove(&id) else { continue };
+            if !job.state.is_final() {
+                job.state = JobState::Failed;
+                job.error = Some(JobError::new(
+                    "server_restarted",
+                    "the server stopped while this job was queued or running; submit it again",
+                ));
+                job.finished_at = Some(OffsetDateTime::now_utc());
+                log.append(&job).context("cannot update the job log")?;
+            }
+            table.order.push_back(id.clone());
+            table.by_id.insert(id, Entry::new(job));
+        }
+        let jobs = Self {
+            inner: Arc::new(Inner {
+                runtime,
+                bus,
+                log: Mutex::new(log),
+                table: RwLock::new(table),
+                workers: Arc::new(Semaphore::new(config.workers.max(1))),
+                config,
+            }),
+        };
+        jobs.evict();
+        Ok(jobs)
+    }
+
+    /// Validates and queues a job; returns it in state `queued`. Must be
+    /// called inside a tokio runtime.
+    pub fn submit(&self, request: SubmitRequest) -> Result<Job, RuntimeError> {
+        let plugin = self.inner.runtime.plugin(&request.engine)?;
+        plugin.check_request(&request.op, &request.params)?;
+        let job_id = uuid::Uuid::now_v7().to_string();
+        let job = Job {
+            topic: format!("jobs.{job_id}"),
+            job_id: job_id.clone(),
+            engine: request.engine,
+            op: request.op,
+            engine_version: plugin.info().version.clone(),
+            tenant: request.tenant,
+            state: JobState::Queued,
+            progress: JobProgress::default(),
+            result: None,
+            error: None,
+            created_at: OffsetDateTime::now_utc(),
+            started_at: None,
+            finished_at: None,
+        };
+        let entry = Entry::new(job.clone());
+        {
+            let mut table = self.write_table();
+            table.order.push_back(job_id.clone());
+            table.by_id.insert(job_id, entry.clone());
+        }
+        self.evict();
+        self.inner.publish_state(&plugin, &job);
+        tokio::spawn(run(self.inner.clone(), entry, plugin, request.params));
+        Ok(job)
+    }
+
+    /// The job `id`.
+    pub fn get(&self, id: &str) -> Result<Job, RuntimeError> {
+        Ok(self.entry(id)?.lock().clone())
+    }
+
+    /// Jobs newest first, optionally only in `state` or of `engine`.
+    pub fn list(&self, state: Option<JobState>, engine: Option<&str>, limit: usize) -> Vec<Job> {
+        let table = self.read_table();
+        table
+            .order
+            .iter()
+            .rev()
+            .filter_map(|id| table.by_id.get(id))
+            .map(|entry| entry.lock().clone())
+            .filter(|job| state.is_none_or(|s| job.state == s))
+            .filter(|job| engine.is_none_or(|e| job.engine == e))
+            .take(limit)
+            .collect()
+    }
+
+    /// Number of jobs in each state.
+    pub fn counts(&self) -> HashMap<JobState, usize> {
+        let mut counts = HashMap::new();
+        for entry in self.read_table().by_id.values() {
+            *counts.entry(entry.lock().state).or_default() += 1;
+        }
+        counts
+    }
+
+    /// Cancels job `id`. A queued job is cancelled at once; a running one
+    /// is interrupted within one epoch tick.
+    pub fn cancel(&self, id: &str) -> Result<Job, RuntimeError> {
+        let entry = self.entry(id)?;
+        let state = entry.lock().state;
+        if state.is_final() {
+            return Err(RuntimeError::Conflict(format!("job {id} already {}", state.as_str())));
+        }
+        entry.cancel.store(true, Ordering::Relaxed);
+        if state == JobState::Queued {
+            if let Ok(plugin) = self.inner.runtime.plugin(&entry.lock().engine) {
+                self.inner.finish(&entry, &plugin, Err(JobError::new("cancelled", "the job was cancelled")));
+            } else {
+                self.inner.finish_without_plugin(&entry, JobError::new("cancelled", "the job was cancelled"));
+            }
+        }
+        Ok(entry.lock().clone())
+    }
+
+    /// Waits until job `id` is final or `timeout` passes; returns it as it
+    /// is then.
+    pub async fn wait(&self, id: &str, timeout: Duration) -> Result<Job, RuntimeError> {
+        let entry = self.entry(id)?;
+        let mut finished = entry.finished.subscribe();
+        let _ = tokio::time::timeout(timeout, finished.wait_for(|done| *done)).await;
+        Ok(entry.lock().clone())
+    }
+
+    fn entry(&self, id: &str) -> Result<Arc<Entry>, RuntimeError> {
+        self.read_table()
+            .by_id
+            .get(id)
+            .cloned()
+            .ok_or_else(|| RuntimeError::NotFound(format!("job '{id}' does not exist (or has been forgotten)")))
+    }
+
+    /// Forgets the oldest finished jobs beyond the retention count.
+    fn evict(&self) {
+        let mut table = self.write_table();
+        let mut excess = table.order.len().saturating_sub(self.inner.config.retained_jobs);
+        let mut kept = VecDeque::with_capacity(table.order.len());
+        while let Some(id) = table.order.pop_front() {
+            let finished = table.by_id.get(&id).is_some_and(|e| e.lock().state.is_final());
+            if excess > 0 && finished {
+                table.by_id.remove(&id);
+                excess -= 1;
+            } else {
+                kept.push_back(id);
+            }
+            if excess == 0 {
+                kept.extend(table.order.drain(..));
+            }
+        }
+        table.order = kept;
+    }
+
+    fn read_table(&self) -> std::sync::RwLockReadGuard<'_, Table> {
+        self.inner.table.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn write_table(&self) -> std::sync::RwLockWriteGuard<'_, Table> {
+        self.inner.table.write().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+async fn run(inner: Arc<Inner>, entry: Arc<Entry>, plugin: Arc<LoadedPlugin>, params: serde_json::Value) {
+    let queued = entry.lock().clone();
+    let persist = {
+        let inner = inner.clone();
+        tokio::task::spawn_blocking(move || inner.persist(&queued))
+    };
+    let _ = persist.await;
+    let Ok(_permit) = inner.workers.clone().acquire_owned().await else {
+        return;
+    };
+    let (job_id, op, tenant) = {
+        let mut job = entry.lock();
+        if job.state != JobState::Queued {
+            return; // cancelled while waiting
+        }
+        job.state = JobState::Running;
+        job.started_at = Some(OffsetDateTime::now_utc());
+        inner.publish_state(&plugin, &job);
+        (job.job_id.clone(), job.op.clone(), job.tenant.clone())
+    };
+    let progress_entry = entry.clone();
+    let invocation = Invocation {
+        tenant,
+        job_id: Some(job_id),
+        cancel: entry.cancel.clone(),
+        on_progress: Some(Arc::new(move |progress: &JobProgress| {
+            progress_entry.lock().progress = progress.clone();
+        })),
+    };
+    let runner = plugin.clone();
+    let outcome = tokio::task::spawn_blocking(move || runner.invoke(&op, &params, invocation))
+        .await
+        .unwrap_or_else(|e| Err(JobError::new("plugin_error", format!("the job's worker failed: {e}"))));
+    let inner2 = inner.clone();
+    let _ = tokio::task::spawn_blocking(move || inner2.finish(&entry, &plugin, outcome)).await;
+}
+
+impl Inner {
+    fn persist(&self, job: &Job) {
+        let mut log = self.log.lock().unwrap_or_else(|p| p.into_inner());
+        if let Err(error) = log.append(job) {
+            tracing::error!(job = %job.job_id, %error, "cannot record job");
+        }
+    }
+
+    fn finish(&self, entry: &Entry, plugin: &LoadedPlugin, outcome: Result<serde_json::Value, JobError>) {
+        let job = {
+            let mut job = entry.lock();
+            if job.state.is_final() {
+                return;
+            }
+            match outcome {
+                Ok(result) => {
+                    job.state = JobState::Succeeded;
+                    job.result = Some(result);
+                }
+                Err(error) => {
+                    job.state = if error.code == "cancelled" {
+                        JobState::Cancelled
+                    } else {
+                        JobState::Failed
+                    };
+                    job.error = Some(error);
+                }
+            }
+            job.finished_at = Some(OffsetDateTime::now_utc());
+            job.clone()
+        };
+        self.persist(&job);
+        self.publish_state(plugin, &job);
+        entry.finished.send_replace(true);
+    }
+
+    /// Finishes a queued job whose plugin has been unloaded meanwhile.
+    fn finish_without_plugin(&self, entry: &Entry, error: JobError) {
+        let job = {
+            let mut job = entry.lock();
+            job.state = JobState::Cancelled;
+            job.error = Some(error);
+            job.finished_at = Some(OffsetDateTime::now_utc());
+            job.clone()
+        };
+        self.persist(&job);
+        entry.finished.send_replace(true);
+    }
+
+    /// Publishes a `job_state` event on the job topic and the family topic.
+    fn publish_state(&self, plugin: &LoadedPlugin, job: &Job) {
+        let family = plugin
+            .operation(&job.op)
+            .map(|o| o.topic.clone())
+            .unwrap_or_else(|| format!("{}.jobs", job.engine));
+        let mut data = json!({
+            "job_id": job.job_id,
+            "engine": job.engine,
+            "op": job.op,
+            "state": job.state,
+        });
+        if let Some(error) = &job.error {
+            data["error"] = json!(error);
+        }
+        for topic in [job.topic.clone(), family] {
+            let event = NewEvent {
+                topic,
+                tenant: job.tenant.clone(),
+                source: Some(Source {
+                    plugin: job.engine.clone(),
+                    version: job.engine_version.clone(),
+                    job: Some(job.job_id.clone()),
+                }),
+                kind: "job_state".to_owned(),
+                data: data.clone(),
+            };
+            if let Err(error) = self.bus.publish(event) {
+                tracing::warn!(%error, "job state event dropped");
+            }
+        }
+    }
+}

@@ -1,0 +1,396 @@
+//! One loaded plugin version, its self-description, and running it in a
+//! fresh sandboxed store.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use time::OffsetDateTime;
+use wasmtime::{Engine, Store, UpdateDeadline};
+
+use crate::error::RuntimeError;
+use crate::host::bindings::weft::engine::types::Error as GuestError;
+use crate::host::bindings::{Plugin, PluginPre};
+use crate::host::{EventScope, HostState};
+use crate::job::{JobError, JobProgress};
+use crate::{Runtime, SandboxConfig};
+
+/// Whether loading found the compiled component in the on-disk cache.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CacheOutcome {
+    /// Loaded a previously compiled artifact.
+    Hit,
+    /// Compiled now (and stored for next time).
+    Compiled,
+}
+
+/// One operation as the API lists it.
+#[derive(Clone, Debug, Serialize)]
+pub struct OperationInfo {
+    /// Name.
+    pub name: String,
+    /// One sentence.
+    pub description: String,
+    /// JSON Schema of the params.
+    pub params_schema: serde_json::Value,
+    /// Event kinds emitted.
+    pub emits: Vec<String>,
+    /// Full family topic, e.g. `graph.algorithms`.
+    pub topic: String,
+}
+
+/// A loaded plugin as the API lists it.
+#[derive(Clone, Debug, Serialize)]
+pub struct PluginInfo {
+    /// Name it is loaded under (and submits jobs to).
+    pub name: String,
+    /// Version it reports.
+    pub version: String,
+    /// WIT world it implements.
+    pub world: String,
+    /// Operations.
+    pub operations: Vec<OperationInfo>,
+    /// SHA-256 of the component.
+    pub digest: String,
+    /// Component size.
+    pub size_bytes: usize,
+    /// Compiled now or loaded from the cache.
+    pub cache: CacheOutcome,
+    /// When it was loaded.
+    #[serde(with = "time::serde::rfc3339")]
+    pub loaded_at: OffsetDateTime,
+}
+
+/// Who is calling a plugin and how to reach them.
+#[derive(Clone)]
+pub struct Invocation {
+    /// Tenant the call runs for.
+    pub tenant: String,
+    /// Job id, when the call is a job.
+    pub job_id: Option<String>,
+    /// Set to stop the call: the guest sees `cancelled()`, and the host
+    /// interrupts it at the next epoch tick regardless.
+    pub cancel: Arc<AtomicBool>,
+    /// Called with every progress report.
+    pub on_progress: Option<Arc<dyn Fn(&JobProgress) + Send + Sync>>,
+}
+
+impl Invocation {
+    /// A call outside any job (benchmarks, tools).
+    pub fn detached(tenant: &str) -> Self {
+        Self {
+            tenant: tenant.to_owned(),
+            job_id: None,
+            cancel: Arc::new(AtomicBool::new(false)),
+            on_progress: None,
+        }
+    }
+}
+
+/// Raised from the epoch callback to stop a guest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Interrupt {
+    Cancelled,
+    TimedOut,
+}
+
+impl std::fmt::Display for Interrupt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Cancelled => "cancelled",
+            Self::TimedOut => "deadline exceeded",
+        })
+    }
+}
+
+impl std::error::Error for Interrupt {}
+
+/// A validated, instantiable plugin version.
+pub struct LoadedPlugin {
+    info: PluginInfo,
+    pre: PluginPre<HostState>,
+    validators: HashMap<String, jsonschema::Validator>,
+    engine: Engine,
+    bus: weft_bus::Bus,
+    sandbox: SandboxConfig,
+}
+
+impl std::fmt::Debug for LoadedPlugin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoadedPlugin").field("info", &self.info).finish()
+    }
+}
+
+impl LoadedPlugin {
+    /// Instantiates the component once, asks it to describe itself and
+    /// checks the answer. `name` is what the plugin is loaded under.
+    pub(crate) fn new(
+        runtime: &Runtime,
+        name: &str,
+        pre: PluginPre<HostState>,
+        digest: String,
+        size_bytes: usize,
+        cache: crate::CacheOutcome,
+    ) -> Result<Self, RuntimeError> {
+        let mut plugin = Self {
+            info: PluginInfo {
+                name: name.to_owned(),
+                version: String::new(),
+                world: "weft:engine/plugin@0.1.0".to_owned(),
+                operations: Vec::new(),
+                digest,
+                size_bytes,
+                cache,
+                loaded_at: OffsetDateTime::now_utc(),
+            },
+            pre,
+            validators: HashMap::new(),
+            engine: runtime.engine().clone(),
+            bus: runtime.bus().clone(),
+            sandbox: runtime.sandbox().clone(),
+        };
+        let mut instance = plugin
+            .instantiate_with_timeout(
+                Invocation::detached("system"),
+                plugin.sandbox.describe_timeout,
+                format!("{name}.plugins"),
+            )
+            .map_err(|e| RuntimeError::InvalidPlugin(format!("instantiation failed: {}", e.message)))?;
+        let described = instance
+            .describe()
+            .map_err(|e| RuntimeError::InvalidPlugin(format!("describe() failed: {}", e.message)))?;
+        plugin.info.version = described.version;
+        let mut operations = Vec::new();
+        for op in described.operations {
+            let schema: serde_json::Value = serde_json::from_str(&op.params_schema).map_err(|e| {
+                RuntimeError::InvalidPlugin(format!("operation '{}' has a params schema that is not JSON: {e}", op.name))
+            })?;
+            let validator = jsonschema::validator_for(&schema).map_err(|e| {
+                RuntimeError::InvalidPlugin(format!("operation '{}' has an invalid params schema: {e}", op.name))
+            })?;
+            if op.name.is_empty() || plugin.validators.insert(op.name.clone(), validator).is_some() {
+                return Err(RuntimeError::InvalidPlugin(format!(
+                    "operation names must be non-empty and unique ('{}')",
+                    op.name
+                )));
+            }
+            let topic = format!("{name}.{}", op.topic);
+            weft_bus::validate_topic(&topic).map_err(|e| {
+                RuntimeError::InvalidPlugin(format!("operation '{}' has a bad topic: {e}", op.name))
+            })?;
+            operations.push(OperationInfo {
+                name: op.name,
+                description: op.description,
+                params_schema: schema,
+                emits: op.emits,
+                topic,
+            });
+        }
+        if operations.is_empty() {
+            return Err(RuntimeError::InvalidPlugin("it offers no operations".into()));
+        }
+        plugin.info.operations = operations;
+        Ok(plugin)
+    }
+
+    /// Name, version, operations.
+    pub fn info(&self) -> &PluginInfo {
+        &self.info
+    }
+
+    /// The operation called `op`.
+    pub fn operation(&self, op: &str) -> Option<&OperationInfo> {
+        self.info.operations.iter().find(|o| o.name == op)
+    }
+
+    /// Checks `op` exists and `params` satisfies its schema.
+    pub fn check_request(&self, op: &str, params: &serde_json::Value) -> Result<(), RuntimeError> {
+        let Some(validator) = self.validators.get(op) else {
+            return Err(RuntimeError::UnknownOperation {
+                engine: self.info.name.clone(),
+                op: op.to_owned(),
+                available: self
+                    .info
+                    .operations
+                    .iter()
+                    .map(|o| o.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            });
+        };
+        let problems: Vec<String> = validator
+            .iter_errors(params)
+            .take(10)
+            .map(|e| {
+                let path = e.instance_path().to_string();
+                if path.is_empty() {
+                    e.to_string()
+                } else {
+                    format!("{path}: {e}")
+                }
+            })
+            .collect();
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(RuntimeError::InvalidParams {
+                op: op.to_owned(),
+                details: problems.join("; "),
+            })
+        }
+    }
+
+    /// A fresh sandboxed instance for one job.
+    pub fn instantiate(&self, invocation: Invocation, op: &str) -> Result<PluginInstance, JobError> {
+        let family = self
+            .operation(op)
+            .map(|o| o.topic.clone())
+            .unwrap_or_else(|| format!("{}.jobs", self.info.name));
+        self.instantiate_with_timeout(invocation, self.sandbox.job_timeout, family)
+    }
+
+    fn instantiate_with_timeout(
+        &self,
+        invocation: Invocation,
+        timeout: Duration,
+        family_topic: String,
+    ) -> Result<PluginInstance, JobError> {
+        let scope = EventScope {
+            bus: self.bus.clone(),
+            tenant: invocation.tenant,
+            plugin: self.info.name.clone(),
+            version: self.info.version.clone(),
+            job: invocation.job_id,
+            family_topic,
+            cancel: invocation.cancel.clone(),
+            on_progress: invocation.on_progress,
+        };
+        let mut store = Store::new(&self.engine, HostState::new(scope, self.sandbox.max_memory_bytes));
+        store.limiter(|state| &mut state.limiter);
+        let deadline = Instant::now() + timeout;
+        let cancel = invocation.cancel;
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(move |_| {
+            if cancel.load(Ordering::Relaxed) {
+                return Err(wasmtime::Error::new(Interrupt::Cancelled));
+            }
+            if Instant::now() >= deadline {
+                return Err(wasmtime::Error::new(Interrupt::TimedOut));
+            }
+            Ok(UpdateDeadline::Continue(1))
+        });
+        let mut instance = PluginInstance {
+            store,
+            bindings: None,
+            timeout,
+            memory_cap: self.sandbox.max_memory_bytes,
+        };
+        match self.pre.instantiate(&mut instance.store) {
+            Ok(bindings) => {
+                instance.bindings = Some(bindings);
+                Ok(instance)
+            }
+            Err(e) => Err(instance.classify(e)),
+        }
+    }
+
+    /// Runs `op` with `params` in a fresh instance and returns its result.
+    pub fn invoke(
+        &self,
+        op: &str,
+        params: &serde_json::Value,
+        invocation: Invocation,
+    ) -> Result<serde_json::Value, JobError> {
+        self.instantiate(invocation, op)?.invoke(op, &params.to_string())
+    }
+}
+
+/// A live instance in its own store. Dropping it frees the pool slot.
+pub struct PluginInstance {
+    store: Store<HostState>,
+    bindings: Option<Plugin>,
+    timeout: Duration,
+    memory_cap: usize,
+}
+
+impl PluginInstance {
+    fn describe(&mut self) -> Result<crate::host::bindings::weft::engine::types::Info, JobError> {
+        let Some(bindings) = &self.bindings else {
+            return Err(JobError::new("unavailable", "the instance failed to start"));
+        };
+        bindings
+            .weft_engine_engine()
+            .call_describe(&mut self.store)
+            .map_err(|e| self.classify(e))
+    }
+
+    /// Calls `invoke(op, params)` on the guest.
+    pub fn invoke(&mut self, op: &str, params_json: &str) -> Result<serde_json::Value, JobError> {
+        let Some(bindings) = &self.bindings else {
+            return Err(JobError::new("unavailable", "the instance failed to start"));
+        };
+        let outcome = bindings
+            .weft_engine_engine()
+            .call_invoke(&mut self.store, op, params_json);
+        match outcome {
+            Ok(Ok(text)) => serde_json::from_str(&text).map_err(|e| {
+                JobError::new("invalid_output", format!("the plugin returned a result that is not JSON: {e}"))
+            }),
+            Ok(Err(guest)) => Err(match guest {
+                GuestError::UnknownOperation(op) => {
+                    JobError::new("unknown_operation", format!("the plugin has no operation '{op}'"))
+                }
+                GuestError::InvalidParams(why) => JobError::new("invalid_params", why),
+                GuestError::Cancelled => JobError::new("cancelled", "the job was cancelled"),
+                GuestError::Failed(why) => JobError::new("plugin_error", why),
+            }),
+            Err(error) => Err(self.classify(error)),
+        }
+    }
+
+    /// Turns a wasmtime error into a job error that says what happened.
+    fn classify(&self, error: wasmtime::Error) -> JobError {
+        match error.downcast_ref::<Interrupt>() {
+            Some(Interrupt::Cancelled) => {
+                return JobError::new("cancelled", "the job was cancelled");
+            }
+            Some(Interrupt::TimedOut) => {
+                return JobError::new(
+                    "timeout",
+                    format!(
+                        "the job ran past its deadline of {:?} and was stopped; raise --job-timeout if it needs longer",
+                        self.timeout
+                    ),
+                );
+            }
+            None => {}
+        }
+        if self.store.data().limiter.refused {
+            return JobError::new(
+                "memory_limit",
+                format!(
+                    "the plugin tried to use more than {} MiB of memory and was stopped; raise --max-memory-mib if the job needs more",
+                    self.memory_cap >> 20
+                ),
+            );
+        }
+        let output = self.store.data().captured_output();
+        let mut message = match error.downcast_ref::<wasmtime::Trap>() {
+            Some(trap) => format!("the plugin trapped: {trap}"),
+            None => format!("the plugin failed: {error:#}"),
+        };
+        if !output.is_empty() {
+            message.push_str("; plugin output: ");
+            message.push_str(&output.chars().take(2000).collect::<String>());
+        }
+        let code = if error.downcast_ref::<wasmtime::Trap>().is_some() {
+            "plugin_trapped"
+        } else {
+            "plugin_error"
+        };
+        JobError::new(code, message)
+    }
+}

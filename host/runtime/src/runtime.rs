@@ -1,0 +1,222 @@
+//! The wasmtime engine, the plugin registry and hot loading.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+
+use anyhow::Context;
+use wasmtime::component::Linker;
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+use weft_bus::Bus;
+
+use crate::cache::ComponentCache;
+use crate::host::HostState;
+use crate::host::bindings::{Plugin, PluginPre};
+use crate::plugin::{LoadedPlugin, PluginInfo};
+use crate::{RuntimeError, SandboxConfig};
+
+/// The plugin runtime. Clones share one engine and one registry.
+#[derive(Clone)]
+pub struct Runtime {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    engine: Engine,
+    linker: Linker<HostState>,
+    cache: ComponentCache,
+    plugins: RwLock<HashMap<String, Arc<LoadedPlugin>>>,
+    bus: Bus,
+    sandbox: SandboxConfig,
+}
+
+fn engine_config(sandbox: &SandboxConfig) -> Config {
+    let mut pool = PoolingAllocationConfig::default();
+    let slots = sandbox.max_instances.max(1);
+    // A Rust component is one main core module plus a few small shims.
+    pool.total_component_instances(slots)
+        .total_core_instances(slots * 8)
+        .total_memories(slots * 2)
+        .total_tables(slots * 8)
+        .max_core_instances_per_component(16)
+        .max_memories_per_component(2)
+        .max_tables_per_component(16)
+        .max_memory_size(sandbox.max_memory_bytes);
+    let mut config = Config::new();
+    config
+        .wasm_component_model(true)
+        .epoch_interruption(true)
+        .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    config
+}
+
+impl Runtime {
+    /// Starts the runtime: builds the engine, opens the component cache
+    /// under `data_dir/cache`, and starts the epoch ticker.
+    pub fn new(data_dir: &Path, sandbox: SandboxConfig, bus: Bus) -> anyhow::Result<Self> {
+        let engine = Engine::new(&engine_config(&sandbox))
+            .map_err(|e| anyhow::anyhow!("{e:#}"))
+            .context("failed to configure the wasmtime engine")?;
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
+            .map_err(|e| anyhow::anyhow!("{e:#}"))
+            .context("failed to link WASI")?;
+        Plugin::add_to_linker::<_, wasmtime::component::HasSelf<_>>(&mut linker, |state| state)
+            .map_err(|e| anyhow::anyhow!("{e:#}"))
+            .context("failed to link weft:host")?;
+        let cache = ComponentCache::new(&data_dir.join("cache").join("components"), &engine)?;
+        spawn_epoch_ticker(&engine, sandbox.epoch_tick);
+        Ok(Self {
+            inner: Arc::new(Inner {
+                engine,
+                linker,
+                cache,
+                plugins: RwLock::new(HashMap::new()),
+                bus,
+                sandbox,
+            }),
+        })
+    }
+
+    pub(crate) fn engine(&self) -> &Engine {
+        &self.inner.engine
+    }
+
+    pub(crate) fn bus(&self) -> &Bus {
+        &self.inner.bus
+    }
+
+    pub(crate) fn sandbox(&self) -> &SandboxConfig {
+        &self.inner.sandbox
+    }
+
+    /// Validates `wasm` against the WIT worlds and loads it as `name`,
+    /// replacing any plugin of that name. Jobs already running keep the
+    /// version they started with. Compiles (or reads the cache), so call it
+    /// off the async executor.
+    pub fn load(&self, name: &str, wasm: &[u8]) -> Result<PluginInfo, RuntimeError> {
+        check_name(name)?;
+        let inner = &self.inner;
+        let digest = ComponentCache::digest(wasm);
+        let (component, cache) = inner
+            .cache
+            .load(&inner.engine, wasm, &digest)
+            .map_err(|e| RuntimeError::InvalidPlugin(format!("not a loadable WebAssembly component: {e:#}")))?;
+        let pre = inner
+            .linker
+            .instantiate_pre(&component)
+            .and_then(PluginPre::new)
+            .map_err(|e| {
+                RuntimeError::InvalidPlugin(format!(
+                    "it does not fit the weft:engine/plugin world (imports only weft:host and WASI, exports weft:engine/engine): {e:#}"
+                ))
+            })?;
+        let plugin = LoadedPlugin::new(self, name, pre, digest, wasm.len(), cache)?;
+        let info = plugin.info().clone();
+        self.write_plugins().insert(name.to_owned(), Arc::new(plugin));
+        tracing::info!(plugin = name, version = %info.version, cache = ?info.cache, "plugin loaded");
+        Ok(info)
+    }
+
+    /// Loads every `*.wasm` in `dir`, each under its file stem. Returns
+    /// each file's outcome; one bad file does not stop the others.
+    pub fn load_dir(&self, dir: &Path) -> anyhow::Result<Vec<(PathBuf, Result<PluginInfo, RuntimeError>)>> {
+        let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
+            .with_context(|| format!("cannot read plugin directory {}", dir.display()))?
+            .filter_map(Result::ok)
+            .map(|entry| entry.path())
+            .filter(|path| path.extension().is_some_and(|ext| ext == "wasm"))
+            .collect();
+        paths.sort();
+        Ok(paths
+            .into_iter()
+            .map(|path| {
+                let name = path
+                    .file_stem()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                let outcome = std::fs::read(&path)
+                    .map_err(|e| RuntimeError::Internal(anyhow::anyhow!("cannot read {}: {e}", path.display())))
+                    .and_then(|bytes| self.load(&name, &bytes));
+                (path, outcome)
+            })
+            .collect())
+    }
+
+    /// Unloads `name`. Running jobs finish on it.
+    pub fn unload(&self, name: &str) -> Result<PluginInfo, RuntimeError> {
+        self.write_plugins()
+            .remove(name)
+            .map(|p| p.info().clone())
+            .ok_or_else(|| not_loaded(name))
+    }
+
+    /// The plugin loaded as `name`.
+    pub fn plugin(&self, name: &str) -> Result<Arc<LoadedPlugin>, RuntimeError> {
+        self.read_plugins().get(name).cloned().ok_or_else(|| not_loaded(name))
+    }
+
+    /// Every loaded plugin, by name.
+    pub fn plugins(&self) -> Vec<PluginInfo> {
+        let mut list: Vec<PluginInfo> = self.read_plugins().values().map(|p| p.info().clone()).collect();
+        list.sort_by(|a, b| a.name.cmp(&b.name));
+        list
+    }
+
+    fn read_plugins(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, Arc<LoadedPlugin>>> {
+        self.inner.plugins.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn write_plugins(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<String, Arc<LoadedPlugin>>> {
+        self.inner.plugins.write().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+fn not_loaded(name: &str) -> RuntimeError {
+    RuntimeError::NotFound(format!("engine '{name}' is not loaded; GET /api/v1/plugins lists the loaded ones"))
+}
+
+fn check_name(name: &str) -> Result<(), RuntimeError> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+    if ok {
+        Ok(())
+    } else {
+        Err(RuntimeError::InvalidName(name.chars().take(80).collect()))
+    }
+}
+
+/// Advances the engine's epoch every `tick` until the engine is dropped;
+/// each store's deadline callback then checks cancellation and time.
+fn spawn_epoch_ticker(engine: &Engine, tick: std::time::Duration) {
+    let weak = engine.weak();
+    let spawned = std::thread::Builder::new()
+        .name("weft-epoch".into())
+        .spawn(move || {
+            while let Some(engine) = weak.upgrade() {
+                engine.increment_epoch();
+                drop(engine);
+                std::thread::sleep(tick);
+            }
+        });
+    if let Err(error) = spawned {
+        tracing::error!(%error, "cannot start the epoch ticker; deadlines will not be enforced");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plugin_names_must_be_topic_segments() {
+        assert!(check_name("graph").is_ok());
+        assert!(check_name("my-engine_2").is_ok());
+        for bad in ["", "Graph", "a.b", "a b", &"x".repeat(65)] {
+            assert!(check_name(bad).is_err(), "{bad}");
+        }
+    }
+}
