@@ -1,1 +1,274 @@
-//! placeholder
+//! Test support: start the real `weft` binary on a free port with its own
+//! data directory, and talk to it over real sockets.
+//!
+//! The binary and plugins come from `make build` / `make test-plugins`
+//! (`target/release/weft`, `target/plugins/*.wasm`,
+//! `target/test-plugins/*.wasm`); `WEFT_BIN` overrides the binary.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use futures::{SinkExt, StreamExt};
+use serde_json::Value;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+/// Path of the `weft` binary under test.
+pub fn weft_binary() -> PathBuf {
+    std::env::var_os("WEFT_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("target/release/weft"))
+}
+
+/// Path of a test plugin built by `make test-plugins`.
+pub fn test_plugin(name: &str) -> PathBuf {
+    repo_root()
+        .join("target/test-plugins")
+        .join(format!("{name}.wasm"))
+}
+
+/// A file under `test_data/`.
+pub fn test_data(path: &str) -> PathBuf {
+    repo_root().join("test_data").join(path)
+}
+
+/// A running `weft serve`. Killed on drop.
+pub struct Server {
+    child: Child,
+    /// `127.0.0.1:port`.
+    pub address: String,
+    data_dir: PathBuf,
+    _temp: Option<tempfile::TempDir>,
+    extra_args: Vec<String>,
+    /// HTTP client.
+    pub http: reqwest::Client,
+}
+
+impl Server {
+    /// Starts a server with a fresh data directory and the default plugins.
+    pub fn start(extra_args: &[&str]) -> anyhow::Result<Self> {
+        let temp = tempfile::tempdir().context("temp data dir")?;
+        let data_dir = temp.path().to_owned();
+        Self::spawn(
+            data_dir,
+            Some(temp),
+            extra_args.iter().map(|s| (*s).to_owned()).collect(),
+        )
+    }
+
+    fn spawn(
+        data_dir: PathBuf,
+        temp: Option<tempfile::TempDir>,
+        extra_args: Vec<String>,
+    ) -> anyhow::Result<Self> {
+        let binary = weft_binary();
+        if !binary.exists() {
+            bail!(
+                "{} is missing: run `make build` first (or set WEFT_BIN)",
+                binary.display()
+            );
+        }
+        let mut child = Command::new(&binary)
+            .arg("serve")
+            .args(["--listen", "127.0.0.1:0"])
+            .arg("--data-dir")
+            .arg(&data_dir)
+            .arg("--plugins")
+            .arg(repo_root().join("target/plugins"))
+            .args(&extra_args)
+            .env("WEFT_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .with_context(|| format!("cannot start {}", binary.display()))?;
+        let stdout = child.stdout.take().context("no stdout")?;
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(url) = line.strip_prefix("weft listening on http://") {
+                    let _ = tx.send(url.to_owned());
+                }
+            }
+        });
+        let address = match rx.recv_timeout(Duration::from_secs(120)) {
+            Ok(address) => address,
+            Err(_) => {
+                let _ = child.kill();
+                bail!("weft did not start listening within 120 s");
+            }
+        };
+        Ok(Self {
+            child,
+            address,
+            data_dir,
+            _temp: temp,
+            extra_args,
+            http: reqwest::Client::new(),
+        })
+    }
+
+    /// Stops this server and starts another on the same data directory.
+    pub fn restart(mut self) -> anyhow::Result<Self> {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let temp = self._temp.take();
+        let data_dir = self.data_dir.clone();
+        let args = std::mem::take(&mut self.extra_args);
+        Self::spawn(data_dir, temp, args)
+    }
+
+    /// `http://address/path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.address, path)
+    }
+
+    /// `ws://address/path`.
+    pub fn ws_url(&self, path: &str) -> String {
+        format!("ws://{}{}", self.address, path)
+    }
+
+    /// GET → (status, JSON body).
+    pub async fn get(&self, path: &str) -> anyhow::Result<(u16, Value)> {
+        let response = self.http.get(self.url(path)).send().await?;
+        let status = response.status().as_u16();
+        Ok((status, response.json().await.context("JSON body")?))
+    }
+
+    /// POST JSON → (status, JSON body).
+    pub async fn post(&self, path: &str, body: &Value) -> anyhow::Result<(u16, Value)> {
+        let response = self.http.post(self.url(path)).json(body).send().await?;
+        let status = response.status().as_u16();
+        Ok((status, response.json().await.context("JSON body")?))
+    }
+
+    /// DELETE → (status, JSON body).
+    pub async fn delete(&self, path: &str) -> anyhow::Result<(u16, Value)> {
+        let response = self.http.delete(self.url(path)).send().await?;
+        let status = response.status().as_u16();
+        Ok((status, response.json().await.context("JSON body")?))
+    }
+
+    /// Uploads a component as plugin `name`.
+    pub async fn load_plugin(&self, name: &str, wasm: &Path) -> anyhow::Result<(u16, Value)> {
+        let bytes = std::fs::read(wasm)
+            .with_context(|| format!("{} missing: run `make test-plugins`", wasm.display()))?;
+        let response = self
+            .http
+            .post(self.url(&format!("/api/v1/plugins?name={name}")))
+            .header("content-type", "application/wasm")
+            .body(bytes)
+            .send()
+            .await?;
+        let status = response.status().as_u16();
+        Ok((status, response.json().await.context("JSON body")?))
+    }
+
+    /// Submits a job and waits for it to finish; returns the job.
+    pub async fn run_job(&self, engine: &str, op: &str, params: Value) -> anyhow::Result<Value> {
+        let body = serde_json::json!({ "engine": engine, "op": op, "params": params });
+        let (status, job) = self.post("/api/v1/jobs?wait=true", &body).await?;
+        if status != 200 {
+            bail!("job did not finish: {status} {job}");
+        }
+        Ok(job)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A WebSocket client speaking JSON text frames.
+pub struct WsClient {
+    stream: tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
+}
+
+impl WsClient {
+    /// Connects, optionally asking for a subprotocol.
+    pub async fn connect(url: &str, subprotocol: Option<&str>) -> anyhow::Result<Self> {
+        let mut request = url.into_client_request()?;
+        if let Some(protocol) = subprotocol {
+            request
+                .headers_mut()
+                .insert("sec-websocket-protocol", protocol.parse()?);
+        }
+        let (stream, _) = tokio_tungstenite::connect_async(request).await?;
+        Ok(Self { stream })
+    }
+
+    /// Sends one JSON message.
+    pub async fn send(&mut self, message: &Value) -> anyhow::Result<()> {
+        self.stream
+            .send(Message::Text(message.to_string().into()))
+            .await?;
+        Ok(())
+    }
+
+    /// Sends raw text.
+    pub async fn send_text(&mut self, text: &str) -> anyhow::Result<()> {
+        self.stream
+            .send(Message::Text(text.to_owned().into()))
+            .await?;
+        Ok(())
+    }
+
+    /// The next JSON message, within `timeout`.
+    pub async fn recv_within(&mut self, timeout: Duration) -> anyhow::Result<Value> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let frame = tokio::time::timeout_at(deadline, self.stream.next())
+                .await
+                .context("timed out waiting for a message")?
+                .context("connection closed")??;
+            match frame {
+                Message::Text(text) => return Ok(serde_json::from_str(text.as_str())?),
+                Message::Close(frame) => bail!("server closed the connection: {frame:?}"),
+                _ => continue,
+            }
+        }
+    }
+
+    /// The next JSON message, within 10 s.
+    pub async fn recv(&mut self) -> anyhow::Result<Value> {
+        self.recv_within(Duration::from_secs(10)).await
+    }
+
+    /// Reads messages until one satisfies `wanted`, returning everything
+    /// read (the match last).
+    pub async fn recv_until(
+        &mut self,
+        wanted: impl Fn(&Value) -> bool,
+    ) -> anyhow::Result<Vec<Value>> {
+        let mut seen = Vec::new();
+        loop {
+            let message = self.recv().await?;
+            let done = wanted(&message);
+            seen.push(message);
+            if done {
+                return Ok(seen);
+            }
+        }
+    }
+
+    /// Closes the connection.
+    pub async fn close(mut self) {
+        let _ = self.stream.close(None).await;
+    }
+}

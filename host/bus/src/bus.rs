@@ -140,7 +140,9 @@ impl Drop for Subscription {
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic while holding the lock cannot leave the log half-updated in a
     // way that matters more than stopping the whole host would.
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl Bus {
@@ -358,6 +360,15 @@ impl Bus {
             subscribers: state.subscribers.len() as u64,
             topics: state.topics.len() as u64,
             retained: state.topics.values().map(|t| t.events.len() as u64).sum(),
+        }
+    }
+
+    /// A position before every event of this run: resuming from it replays
+    /// everything retained.
+    pub fn origin(&self) -> ResumeToken {
+        ResumeToken {
+            run: self.inner.run,
+            offset: 0,
         }
     }
 

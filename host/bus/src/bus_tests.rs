@@ -29,7 +29,10 @@ async fn next_event(sub: &mut Subscription) -> Arc<Event> {
 }
 
 fn numbers(events: &[Arc<Event>]) -> Vec<i64> {
-    events.iter().map(|e| e.data["n"].as_i64().unwrap_or(-1)).collect()
+    events
+        .iter()
+        .map(|e| e.data["n"].as_i64().unwrap_or(-1))
+        .collect()
 }
 
 #[test]
@@ -55,14 +58,22 @@ fn a_swept_topic_keeps_increasing_seq() {
     bus.sweep();
     assert_eq!(bus.stats().topics, 0);
     let again = bus.publish(event("t", 2)).expect("publish");
-    assert!(again.seq > first.seq, "{} must exceed {}", again.seq, first.seq);
+    assert!(
+        again.seq > first.seq,
+        "{} must exceed {}",
+        again.seq,
+        first.seq
+    );
 }
 
 #[test]
 fn invalid_topics_and_tokens_are_refused() {
     let bus = small_bus(4, 4);
     assert!(bus.publish(event("jobs.*", 1)).is_err());
-    assert!(matches!(bus.subscribe(&[], None, None), Err(BusError::NoTopics)));
+    assert!(matches!(
+        bus.subscribe(&[], None, None),
+        Err(BusError::NoTopics)
+    ));
     assert!(bus.subscribe(&["a..b".into()], None, None).is_err());
     assert!(matches!(
         bus.subscribe(&["a".into()], None, Some("nonsense")),
@@ -72,14 +83,21 @@ fn invalid_topics_and_tokens_are_refused() {
         run: bus.inner.run,
         offset: 99,
     };
-    assert!(bus.subscribe(&["a".into()], None, Some(&future.to_string())).is_err());
+    assert!(
+        bus.subscribe(&["a".into()], None, Some(&future.to_string()))
+            .is_err()
+    );
 }
 
 #[tokio::test]
 async fn subscribers_get_matching_events_in_order() {
     let bus = small_bus(64, 64);
-    let mut jobs = bus.subscribe(&["jobs.*".into()], None, None).expect("subscribe");
-    let mut graph = bus.subscribe(&["graph.>".into()], None, None).expect("subscribe");
+    let mut jobs = bus
+        .subscribe(&["jobs.*".into()], None, None)
+        .expect("subscribe");
+    let mut graph = bus
+        .subscribe(&["graph.>".into()], None, None)
+        .expect("subscribe");
     for n in 0..5 {
         bus.publish(event("jobs.1", n)).expect("publish");
         bus.publish(event("graph.algorithms", n)).expect("publish");
@@ -96,7 +114,9 @@ async fn subscribers_get_matching_events_in_order() {
 #[tokio::test]
 async fn tenants_only_see_their_own_events() {
     let bus = small_bus(8, 8);
-    let mut acme = bus.subscribe(&[">".into()], Some("acme"), None).expect("subscribe");
+    let mut acme = bus
+        .subscribe(&[">".into()], Some("acme"), None)
+        .expect("subscribe");
     let mut other = event("jobs.1", 1);
     other.tenant = "globex".into();
     bus.publish(other).expect("publish");
@@ -109,7 +129,9 @@ async fn tenants_only_see_their_own_events() {
 #[tokio::test]
 async fn resume_replays_everything_after_the_token_exactly_once() {
     let bus = small_bus(64, 64);
-    let mut first = bus.subscribe(&["jobs.7".into()], None, None).expect("subscribe");
+    let mut first = bus
+        .subscribe(&["jobs.7".into()], None, None)
+        .expect("subscribe");
     for n in 0..10 {
         bus.publish(event("jobs.7", n)).expect("publish");
     }
@@ -142,10 +164,16 @@ async fn resume_replays_everything_after_the_token_exactly_once() {
 #[tokio::test]
 async fn a_token_from_another_run_replays_all_retained() {
     let old = small_bus(8, 8);
-    let stale = old.publish(event("t", 1)).expect("publish").token.to_string();
+    let stale = old
+        .publish(event("t", 1))
+        .expect("publish")
+        .token
+        .to_string();
     let bus = small_bus(8, 8);
     bus.publish(event("t", 2)).expect("publish");
-    let mut sub = bus.subscribe(&["t".into()], None, Some(&stale)).expect("resume");
+    let mut sub = bus
+        .subscribe(&["t".into()], None, Some(&stale))
+        .expect("resume");
     assert_eq!(next_event(&mut sub).await.data["n"], 2);
 }
 

@@ -126,7 +126,9 @@ mod tests {
     use super::*;
 
     fn matches(pattern: &str, topic: &str) -> bool {
-        TopicPattern::parse(pattern).expect("valid pattern").matches(topic)
+        TopicPattern::parse(pattern)
+            .expect("valid pattern")
+            .matches(topic)
     }
 
     #[test]

@@ -1,1 +1,47 @@
-//! placeholder
+//! The network gateway: REST, WebSocket and GraphQL over one axum router.
+//!
+//! - [`router`] builds the whole HTTP surface from an [`AppState`].
+//! - `rest/` holds one module per resource, `ws` the WebSocket protocol,
+//!   `graphql/` the schema.
+//!
+//! The gateway is thin: it parses, authorises and translates; the runtime
+//! does the work. It must never block on a plugin (jobs run on the
+//! runtime's workers) and never answer bad input with a 500.
+
+mod error;
+mod graphql;
+mod rest;
+mod ws;
+
+use axum::Router;
+use weft_bus::Bus;
+use weft_runtime::{Jobs, Runtime};
+
+pub use error::ApiError;
+
+/// Everything a request handler may need.
+#[derive(Clone)]
+pub struct AppState {
+    /// Plugin registry.
+    pub runtime: Runtime,
+    /// Job manager.
+    pub jobs: Jobs,
+    /// Event bus.
+    pub bus: Bus,
+    /// Server version, reported by health and the WebSocket welcome.
+    pub version: String,
+    /// Tenant every request runs as until authentication lands.
+    pub default_tenant: String,
+}
+
+/// The full HTTP surface.
+pub fn router(state: AppState) -> Router {
+    let schema = graphql::schema(state.clone());
+    Router::new()
+        .merge(rest::routes())
+        .merge(ws::routes())
+        .with_state(state)
+        .merge(graphql::routes(schema))
+        .fallback(rest::not_found)
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+}

@@ -134,7 +134,9 @@ impl HostState {
 
     /// What the guest wrote to stdout/stderr, e.g. a panic message.
     pub(crate) fn captured_output(&self) -> String {
-        String::from_utf8_lossy(&self.stderr.contents()).trim().to_owned()
+        String::from_utf8_lossy(&self.stderr.contents())
+            .trim()
+            .to_owned()
     }
 }
 

@@ -102,9 +102,14 @@ impl Jobs {
     /// Opens the job log in `data_dir` and restores recorded jobs. Jobs
     /// that were queued or running when the server stopped are marked
     /// failed: their instance died with the process.
-    pub fn open(runtime: Runtime, bus: Bus, data_dir: &Path, config: JobsConfig) -> anyhow::Result<Self> {
-        let (mut log, records, _damaged) =
-            RecordLog::open::<Job>(&data_dir.join("jobs.log")).context("cannot open the job log")?;
+    pub fn open(
+        runtime: Runtime,
+        bus: Bus,
+        data_dir: &Path,
+        config: JobsConfig,
+    ) -> anyhow::Result<Self> {
+        let (mut log, records, _damaged) = RecordLog::open::<Job>(&data_dir.join("jobs.log"))
+            .context("cannot open the job log")?;
         let mut latest: HashMap<String, Job> = HashMap::new();
         let mut order = Vec::new();
         for job in records {
@@ -115,7 +120,9 @@ impl Jobs {
         }
         let mut table = Table::default();
         for id in order {
-            let Some(mut job) = latest.remove(&id) else { continue };
+            let Some(mut job) = latest.remove(&id) else {
+                continue;
+            };
             if !job.state.is_final() {
                 job.state = JobState::Failed;
                 job.error = Some(JobError::new(
@@ -210,14 +217,24 @@ impl Jobs {
         let entry = self.entry(id)?;
         let state = entry.lock().state;
         if state.is_final() {
-            return Err(RuntimeError::Conflict(format!("job {id} already {}", state.as_str())));
+            return Err(RuntimeError::Conflict(format!(
+                "job {id} already {}",
+                state.as_str()
+            )));
         }
         entry.cancel.store(true, Ordering::Relaxed);
         if state == JobState::Queued {
             if let Ok(plugin) = self.inner.runtime.plugin(&entry.lock().engine) {
-                self.inner.finish(&entry, &plugin, Err(JobError::new("cancelled", "the job was cancelled")));
+                self.inner.finish(
+                    &entry,
+                    &plugin,
+                    Err(JobError::new("cancelled", "the job was cancelled")),
+                );
             } else {
-                self.inner.finish_without_plugin(&entry, JobError::new("cancelled", "the job was cancelled"));
+                self.inner.finish_without_plugin(
+                    &entry,
+                    JobError::new("cancelled", "the job was cancelled"),
+                );
             }
         }
         Ok(entry.lock().clone())
@@ -233,20 +250,24 @@ impl Jobs {
     }
 
     fn entry(&self, id: &str) -> Result<Arc<Entry>, RuntimeError> {
-        self.read_table()
-            .by_id
-            .get(id)
-            .cloned()
-            .ok_or_else(|| RuntimeError::NotFound(format!("job '{id}' does not exist (or has been forgotten)")))
+        self.read_table().by_id.get(id).cloned().ok_or_else(|| {
+            RuntimeError::NotFound(format!("job '{id}' does not exist (or has been forgotten)"))
+        })
     }
 
     /// Forgets the oldest finished jobs beyond the retention count.
     fn evict(&self) {
         let mut table = self.write_table();
-        let mut excess = table.order.len().saturating_sub(self.inner.config.retained_jobs);
+        let mut excess = table
+            .order
+            .len()
+            .saturating_sub(self.inner.config.retained_jobs);
         let mut kept = VecDeque::with_capacity(table.order.len());
         while let Some(id) = table.order.pop_front() {
-            let finished = table.by_id.get(&id).is_some_and(|e| e.lock().state.is_final());
+            let finished = table
+                .by_id
+                .get(&id)
+                .is_some_and(|e| e.lock().state.is_final());
             if excess > 0 && finished {
                 table.by_id.remove(&id);
                 excess -= 1;
@@ -269,7 +290,12 @@ impl Jobs {
     }
 }
 
-async fn run(inner: Arc<Inner>, entry: Arc<Entry>, plugin: Arc<LoadedPlugin>, params: serde_json::Value) {
+async fn run(
+    inner: Arc<Inner>,
+    entry: Arc<Entry>,
+    plugin: Arc<LoadedPlugin>,
+    params: serde_json::Value,
+) {
     let queued = entry.lock().clone();
     let persist = {
         let inner = inner.clone();
@@ -301,7 +327,12 @@ async fn run(inner: Arc<Inner>, entry: Arc<Entry>, plugin: Arc<LoadedPlugin>, pa
     let runner = plugin.clone();
     let outcome = tokio::task::spawn_blocking(move || runner.invoke(&op, &params, invocation))
         .await
-        .unwrap_or_else(|e| Err(JobError::new("plugin_error", format!("the job's worker failed: {e}"))));
+        .unwrap_or_else(|e| {
+            Err(JobError::new(
+                "plugin_error",
+                format!("the job's worker failed: {e}"),
+            ))
+        });
     let inner2 = inner.clone();
     let _ = tokio::task::spawn_blocking(move || inner2.finish(&entry, &plugin, outcome)).await;
 }
@@ -314,7 +345,12 @@ impl Inner {
         }
     }
 
-    fn finish(&self, entry: &Entry, plugin: &LoadedPlugin, outcome: Result<serde_json::Value, JobError>) {
+    fn finish(
+        &self,
+        entry: &Entry,
+        plugin: &LoadedPlugin,
+        outcome: Result<serde_json::Value, JobError>,
+    ) {
         let job = {
             let mut job = entry.lock();
             if job.state.is_final() {

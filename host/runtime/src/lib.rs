@@ -26,5 +26,7 @@ pub use error::RuntimeError;
 pub use job::{Job, JobError, JobProgress, JobState};
 pub use jobs::{Jobs, JobsConfig, SubmitRequest};
 
-pub use plugin::{CacheOutcome, Invocation, LoadedPlugin, OperationInfo, PluginInfo, PluginInstance};
+pub use plugin::{
+    CacheOutcome, Invocation, LoadedPlugin, OperationInfo, PluginInfo, PluginInstance,
+};
 pub use runtime::Runtime;

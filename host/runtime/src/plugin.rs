@@ -120,7 +120,9 @@ pub struct LoadedPlugin {
 
 impl std::fmt::Debug for LoadedPlugin {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LoadedPlugin").field("info", &self.info).finish()
+        f.debug_struct("LoadedPlugin")
+            .field("info", &self.info)
+            .finish()
     }
 }
 
@@ -158,20 +160,34 @@ impl LoadedPlugin {
                 plugin.sandbox.describe_timeout,
                 format!("{name}.plugins"),
             )
-            .map_err(|e| RuntimeError::InvalidPlugin(format!("instantiation failed: {}", e.message)))?;
-        let described = instance
-            .describe()
-            .map_err(|e| RuntimeError::InvalidPlugin(format!("describe() failed: {}", e.message)))?;
+            .map_err(|e| {
+                RuntimeError::InvalidPlugin(format!("instantiation failed: {}", e.message))
+            })?;
+        let described = instance.describe().map_err(|e| {
+            RuntimeError::InvalidPlugin(format!("describe() failed: {}", e.message))
+        })?;
         plugin.info.version = described.version;
         let mut operations = Vec::new();
         for op in described.operations {
-            let schema: serde_json::Value = serde_json::from_str(&op.params_schema).map_err(|e| {
-                RuntimeError::InvalidPlugin(format!("operation '{}' has a params schema that is not JSON: {e}", op.name))
-            })?;
+            let schema: serde_json::Value =
+                serde_json::from_str(&op.params_schema).map_err(|e| {
+                    RuntimeError::InvalidPlugin(format!(
+                        "operation '{}' has a params schema that is not JSON: {e}",
+                        op.name
+                    ))
+                })?;
             let validator = jsonschema::validator_for(&schema).map_err(|e| {
-                RuntimeError::InvalidPlugin(format!("operation '{}' has an invalid params schema: {e}", op.name))
+                RuntimeError::InvalidPlugin(format!(
+                    "operation '{}' has an invalid params schema: {e}",
+                    op.name
+                ))
             })?;
-            if op.name.is_empty() || plugin.validators.insert(op.name.clone(), validator).is_some() {
+            if op.name.is_empty()
+                || plugin
+                    .validators
+                    .insert(op.name.clone(), validator)
+                    .is_some()
+            {
                 return Err(RuntimeError::InvalidPlugin(format!(
                     "operation names must be non-empty and unique ('{}')",
                     op.name
@@ -190,7 +206,9 @@ impl LoadedPlugin {
             });
         }
         if operations.is_empty() {
-            return Err(RuntimeError::InvalidPlugin("it offers no operations".into()));
+            return Err(RuntimeError::InvalidPlugin(
+                "it offers no operations".into(),
+            ));
         }
         plugin.info.operations = operations;
         Ok(plugin)
@@ -244,7 +262,11 @@ impl LoadedPlugin {
     }
 
     /// A fresh sandboxed instance for one job.
-    pub fn instantiate(&self, invocation: Invocation, op: &str) -> Result<PluginInstance, JobError> {
+    pub fn instantiate(
+        &self,
+        invocation: Invocation,
+        op: &str,
+    ) -> Result<PluginInstance, JobError> {
         let family = self
             .operation(op)
             .map(|o| o.topic.clone())
@@ -268,7 +290,10 @@ impl LoadedPlugin {
             cancel: invocation.cancel.clone(),
             on_progress: invocation.on_progress,
         };
-        let mut store = Store::new(&self.engine, HostState::new(scope, self.sandbox.max_memory_bytes));
+        let mut store = Store::new(
+            &self.engine,
+            HostState::new(scope, self.sandbox.max_memory_bytes),
+        );
         store.limiter(|state| &mut state.limiter);
         let deadline = Instant::now() + timeout;
         let cancel = invocation.cancel;
@@ -304,7 +329,8 @@ impl LoadedPlugin {
         params: &serde_json::Value,
         invocation: Invocation,
     ) -> Result<serde_json::Value, JobError> {
-        self.instantiate(invocation, op)?.invoke(op, &params.to_string())
+        self.instantiate(invocation, op)?
+            .invoke(op, &params.to_string())
     }
 }
 
@@ -337,12 +363,16 @@ impl PluginInstance {
             .call_invoke(&mut self.store, op, params_json);
         match outcome {
             Ok(Ok(text)) => serde_json::from_str(&text).map_err(|e| {
-                JobError::new("invalid_output", format!("the plugin returned a result that is not JSON: {e}"))
+                JobError::new(
+                    "invalid_output",
+                    format!("the plugin returned a result that is not JSON: {e}"),
+                )
             }),
             Ok(Err(guest)) => Err(match guest {
-                GuestError::UnknownOperation(op) => {
-                    JobError::new("unknown_operation", format!("the plugin has no operation '{op}'"))
-                }
+                GuestError::UnknownOperation(op) => JobError::new(
+                    "unknown_operation",
+                    format!("the plugin has no operation '{op}'"),
+                ),
                 GuestError::InvalidParams(why) => JobError::new("invalid_params", why),
                 GuestError::Cancelled => JobError::new("cancelled", "the job was cancelled"),
                 GuestError::Failed(why) => JobError::new("plugin_error", why),
@@ -361,7 +391,7 @@ impl PluginInstance {
                 return JobError::new(
                     "timeout",
                     format!(
-                        "the job ran past its deadline of {:?} and was stopped; raise --job-timeout if it needs longer",
+                        "the job ran past its deadline of {:?} and was stopped; raise --job-timeout-secs if it needs longer",
                         self.timeout
                     ),
                 );

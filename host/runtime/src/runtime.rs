@@ -101,7 +101,13 @@ impl Runtime {
         let (component, cache) = inner
             .cache
             .load(&inner.engine, wasm, &digest)
-            .map_err(|e| RuntimeError::InvalidPlugin(format!("not a loadable WebAssembly component: {e:#}")))?;
+            .map_err(|e| {
+                let why = format!("{e:#}")
+                    .split_whitespace()
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                RuntimeError::InvalidPlugin(format!("not a loadable WebAssembly component: {why}"))
+            })?;
         let pre = inner
             .linker
             .instantiate_pre(&component)
@@ -113,14 +119,18 @@ impl Runtime {
             })?;
         let plugin = LoadedPlugin::new(self, name, pre, digest, wasm.len(), cache)?;
         let info = plugin.info().clone();
-        self.write_plugins().insert(name.to_owned(), Arc::new(plugin));
+        self.write_plugins()
+            .insert(name.to_owned(), Arc::new(plugin));
         tracing::info!(plugin = name, version = %info.version, cache = ?info.cache, "plugin loaded");
         Ok(info)
     }
 
     /// Loads every `*.wasm` in `dir`, each under its file stem. Returns
     /// each file's outcome; one bad file does not stop the others.
-    pub fn load_dir(&self, dir: &Path) -> anyhow::Result<Vec<(PathBuf, Result<PluginInfo, RuntimeError>)>> {
+    pub fn load_dir(
+        &self,
+        dir: &Path,
+    ) -> anyhow::Result<Vec<(PathBuf, Result<PluginInfo, RuntimeError>)>> {
         let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
             .with_context(|| format!("cannot read plugin directory {}", dir.display()))?
             .filter_map(Result::ok)
@@ -136,7 +146,12 @@ impl Runtime {
                     .map(|s| s.to_string_lossy().into_owned())
                     .unwrap_or_default();
                 let outcome = std::fs::read(&path)
-                    .map_err(|e| RuntimeError::Internal(anyhow::anyhow!("cannot read {}: {e}", path.display())))
+                    .map_err(|e| {
+                        RuntimeError::Internal(anyhow::anyhow!(
+                            "cannot read {}: {e}",
+                            path.display()
+                        ))
+                    })
                     .and_then(|bytes| self.load(&name, &bytes));
                 (path, outcome)
             })
@@ -153,12 +168,19 @@ impl Runtime {
 
     /// The plugin loaded as `name`.
     pub fn plugin(&self, name: &str) -> Result<Arc<LoadedPlugin>, RuntimeError> {
-        self.read_plugins().get(name).cloned().ok_or_else(|| not_loaded(name))
+        self.read_plugins()
+            .get(name)
+            .cloned()
+            .ok_or_else(|| not_loaded(name))
     }
 
     /// Every loaded plugin, by name.
     pub fn plugins(&self) -> Vec<PluginInfo> {
-        let mut list: Vec<PluginInfo> = self.read_plugins().values().map(|p| p.info().clone()).collect();
+        let mut list: Vec<PluginInfo> = self
+            .read_plugins()
+            .values()
+            .map(|p| p.info().clone())
+            .collect();
         list.sort_by(|a, b| a.name.cmp(&b.name));
         list
     }
@@ -168,12 +190,17 @@ impl Runtime {
     }
 
     fn write_plugins(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<String, Arc<LoadedPlugin>>> {
-        self.inner.plugins.write().unwrap_or_else(|p| p.into_inner())
+        self.inner
+            .plugins
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
     }
 }
 
 fn not_loaded(name: &str) -> RuntimeError {
-    RuntimeError::NotFound(format!("engine '{name}' is not loaded; GET /api/v1/plugins lists the loaded ones"))
+    RuntimeError::NotFound(format!(
+        "engine '{name}' is not loaded; GET /api/v1/plugins lists the loaded ones"
+    ))
 }
 
 fn check_name(name: &str) -> Result<(), RuntimeError> {

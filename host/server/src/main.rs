@@ -1,1 +1,165 @@
-fn main() {}
+//! The `weft` binary: reads configuration, wires bus, runtime, jobs and
+//! gateway together, and serves. No logic of its own lives here.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use weft_bus::{Bus, BusConfig};
+use weft_runtime::{Jobs, JobsConfig, Runtime, SandboxConfig};
+
+#[derive(Parser)]
+#[command(
+    name = "weft",
+    version,
+    about = "Weft: a plugin-host runtime for data engines"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Start the server.
+    Serve(ServeArgs),
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "WEFT_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Where jobs, the component cache and (later) storage live.
+    #[arg(long, env = "WEFT_DATA_DIR", default_value = "./data")]
+    data_dir: PathBuf,
+    /// Directory of `<engine>.wasm` plugins loaded at start.
+    #[arg(long, env = "WEFT_PLUGINS", default_value = "target/plugins")]
+    plugins: PathBuf,
+    /// Wall-clock limit of one job, in seconds.
+    #[arg(long, env = "WEFT_JOB_TIMEOUT_SECS", default_value_t = 300)]
+    job_timeout_secs: u64,
+    /// Linear memory one plugin instance may use, in MiB.
+    #[arg(long, env = "WEFT_MAX_MEMORY_MIB", default_value_t = 512)]
+    max_memory_mib: usize,
+    /// Jobs running at once (default: number of cores).
+    #[arg(long, env = "WEFT_WORKERS")]
+    workers: Option<usize>,
+    /// Events kept per topic for replay.
+    #[arg(long, env = "WEFT_RETAIN_EVENTS", default_value_t = 1024)]
+    retain_events: usize,
+    /// How long events are kept for replay, in seconds.
+    #[arg(long, env = "WEFT_RETAIN_SECS", default_value_t = 3600)]
+    retain_secs: u64,
+}
+
+fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("WEFT_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve(args) => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .context("cannot start the async runtime")?
+            .block_on(serve(args)),
+    }
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&args.data_dir)
+        .with_context(|| format!("cannot create data directory {}", args.data_dir.display()))?;
+    let bus = Bus::new(BusConfig {
+        retain_per_topic: args.retain_events,
+        retain_for: Duration::from_secs(args.retain_secs),
+        ..BusConfig::default()
+    });
+    let sandbox = SandboxConfig {
+        max_memory_bytes: args.max_memory_mib << 20,
+        job_timeout: Duration::from_secs(args.job_timeout_secs),
+        ..SandboxConfig::default()
+    };
+    let runtime = Runtime::new(&args.data_dir, sandbox, bus.clone())?;
+    if args.plugins.is_dir() {
+        let plugins = args.plugins.clone();
+        let loader = runtime.clone();
+        let outcomes = tokio::task::spawn_blocking(move || loader.load_dir(&plugins)).await??;
+        for (path, outcome) in outcomes {
+            if let Err(error) = outcome {
+                tracing::error!(path = %path.display(), %error, "plugin not loaded");
+            }
+        }
+    } else {
+        tracing::warn!(
+            dir = %args.plugins.display(),
+            "plugin directory not found; run `make plugins` or load plugins with POST /api/v1/plugins"
+        );
+    }
+    let mut jobs_config = JobsConfig::default();
+    if let Some(workers) = args.workers {
+        jobs_config.workers = workers;
+    }
+    let jobs = Jobs::open(runtime.clone(), bus.clone(), &args.data_dir, jobs_config)?;
+
+    let sweeper = bus.clone();
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_secs(10));
+        loop {
+            every.tick().await;
+            sweeper.sweep();
+        }
+    });
+
+    let app = weft_gateway::router(weft_gateway::AppState {
+        runtime: runtime.clone(),
+        jobs,
+        bus,
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+        default_tenant: "default".to_owned(),
+    });
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot listen on {}; is another server running there? (--listen)",
+                args.listen
+            )
+        })?;
+    let address = listener.local_addr()?;
+    tracing::info!(%address, plugins = runtime.plugins().len(), "weft is serving");
+    // A parseable line for scripts and tests that start us on port 0.
+    println!("weft listening on http://{address}");
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("server failed")?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

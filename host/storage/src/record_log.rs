@@ -74,7 +74,8 @@ impl RecordLog {
                 // A torn final line: cut it off so the next append starts
                 // on a line of its own.
                 damaged += 1;
-                file.set_len(complete_len).map_err(io("truncate torn tail of"))?;
+                file.set_len(complete_len)
+                    .map_err(io("truncate torn tail of"))?;
                 break;
             }
             complete_len += n as u64;

@@ -65,7 +65,12 @@ mod tests {
     #[test]
     fn finds_every_component_largest_first() {
         let g = build(
-            &[("a", "b", 1.0), ("c", "d", 1.0), ("d", "e", 1.0), ("f", "f", 1.0)],
+            &[
+                ("a", "b", 1.0),
+                ("c", "d", 1.0),
+                ("d", "e", 1.0),
+                ("f", "f", 1.0),
+            ],
             false,
         );
         let sizes: Vec<usize> = connected_components(&g).iter().map(Vec::len).collect();

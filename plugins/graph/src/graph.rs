@@ -221,7 +221,10 @@ mod tests {
         assert_eq!(g.edge_count(), 2);
         let a = g.find(&NodeName("a".into())).expect("a");
         let b = g.find(&NodeName("b".into())).expect("b");
-        assert_eq!(g.outgoing().neighbours(a).collect::<Vec<_>>(), vec![(b, 2.0)]);
+        assert_eq!(
+            g.outgoing().neighbours(a).collect::<Vec<_>>(),
+            vec![(b, 2.0)]
+        );
         assert_eq!(g.outgoing().degree(b), 2);
     }
 
@@ -231,8 +234,14 @@ mod tests {
         let a = g.find(&NodeName("a".into())).expect("a");
         let b = g.find(&NodeName("b".into())).expect("b");
         assert_eq!(g.edge_count(), 1);
-        assert_eq!(g.outgoing().neighbours(a).collect::<Vec<_>>(), vec![(b, 3.0)]);
+        assert_eq!(
+            g.outgoing().neighbours(a).collect::<Vec<_>>(),
+            vec![(b, 3.0)]
+        );
         assert_eq!(g.outgoing().degree(b), 0);
-        assert_eq!(g.incoming().neighbours(b).collect::<Vec<_>>(), vec![(a, 3.0)]);
+        assert_eq!(
+            g.incoming().neighbours(b).collect::<Vec<_>>(),
+            vec![(a, 3.0)]
+        );
     }
 }

@@ -217,7 +217,12 @@ fn run_components(params: Value, host: &dyn Host) -> Result<Value, EngineError> 
     let graph = load(input)?;
     let components = connected_components(&graph);
     let total = graph.node_count() as u64;
-    host.progress(total, total, &format!("{} components", components.len()), None);
+    host.progress(
+        total,
+        total,
+        &format!("{} components", components.len()),
+        None,
+    );
     let named: Vec<Vec<&str>> = components
         .iter()
         .map(|c| c.iter().map(|&n| graph.name(n)).collect())
@@ -249,7 +254,12 @@ fn run_shortest_path(params: Value, host: &dyn Host) -> Result<Value, EngineErro
         .transpose()?;
     let total = graph.node_count() as u64;
     let paths = dijkstra(&graph, source, target, |settled| {
-        host.progress(settled as u64, total, &format!("{settled} nodes settled"), None);
+        host.progress(
+            settled as u64,
+            total,
+            &format!("{settled} nodes settled"),
+            None,
+        );
         keep_going(host)
     })
     .ok_or(EngineError::Cancelled)?;
@@ -310,7 +320,8 @@ mod tests {
     #[test]
     fn shortest_path_names_the_path() {
         let params = json!({ "edges": [["a", "b", 1], ["b", "c", 1], ["a", "c", 5]], "source": "a", "target": "c" });
-        let result = GraphEngine::invoke("shortest_path", params, &RecordingHost::new()).expect("runs");
+        let result =
+            GraphEngine::invoke("shortest_path", params, &RecordingHost::new()).expect("runs");
         assert_eq!(result["distance"], 2.0);
         assert_eq!(result["path"], json!(["a", "b", "c"]));
     }

@@ -120,7 +120,12 @@ mod tests {
     #[test]
     fn takes_the_cheaper_detour() {
         let g = build(
-            &[("a", "b", 5.0), ("a", "c", 1.0), ("c", "b", 1.0), ("b", "d", 1.0)],
+            &[
+                ("a", "b", 5.0),
+                ("a", "c", 1.0),
+                ("c", "b", 1.0),
+                ("b", "d", 1.0),
+            ],
             true,
         );
         let find = |n: &str| g.find(&NodeName(n.into())).expect("node");

@@ -77,7 +77,12 @@ mod tests {
     #[test]
     fn depths_are_hop_counts() {
         let g = build(
-            &[("a", "b", 1.0), ("b", "c", 1.0), ("a", "d", 1.0), ("c", "e", 1.0)],
+            &[
+                ("a", "b", 1.0),
+                ("b", "c", 1.0),
+                ("a", "d", 1.0),
+                ("c", "e", 1.0),
+            ],
             false,
         );
         let result = bfs(&g, index(&g, "a"), None, |_| ControlFlow::Continue(())).expect("runs");
@@ -86,7 +91,10 @@ mod tests {
             result.depths[result.order.iter().position(|&n| n == i).expect("visited")]
         };
         assert_eq!(result.order.len(), 5);
-        assert_eq!((depth_of("a"), depth_of("b"), depth_of("c"), depth_of("e")), (0, 1, 2, 3));
+        assert_eq!(
+            (depth_of("a"), depth_of("b"), depth_of("c"), depth_of("e")),
+            (0, 1, 2, 3)
+        );
     }
 
     #[test]

@@ -120,7 +120,8 @@ impl Host for RecordingHost {
     fn cancelled(&self) -> bool {
         let mut checks = self.checks.borrow_mut();
         *checks += 1;
-        self.cancel_after_checks.is_some_and(|limit| *checks > limit)
+        self.cancel_after_checks
+            .is_some_and(|limit| *checks > limit)
     }
 
     fn log(&self, _: Level, _: &str) {}

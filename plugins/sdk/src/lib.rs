@@ -41,7 +41,7 @@ macro_rules! export_engine {
                 }
             }
 
-            $crate::wasm::bindings::export!(WeftEngineExport with_types_in $crate::wasm::bindings);
+    $crate::wasm::bindings::export!(WeftEngineExport with_types_in $crate::wasm::bindings);
         };
     };
 }

@@ -18,7 +18,11 @@ impl Engine for Hostile {
             operations: vec![
                 Operation::new("echo", "Returns its params unchanged.", any.clone()),
                 Operation::new("trap", "Panics, which traps the instance.", any.clone()),
-                Operation::new("spin", "Loops forever without checking cancellation.", any.clone()),
+                Operation::new(
+                    "spin",
+                    "Loops forever without checking cancellation.",
+                    any.clone(),
+                ),
                 Operation::new("hog", "Allocates memory until it is refused.", any),
             ],
         }

@@ -1,0 +1,59 @@
+# Weft — the two commands a newcomer needs are `make run` and `make test`.
+SHELL := /bin/bash
+CARGO ?= cargo
+WASM_TARGET := wasm32-wasip2
+PLUGINS := graph
+TEST_PLUGINS := hostile
+PLUGIN_OUT := target/plugins
+TEST_PLUGIN_OUT := target/test-plugins
+LISTEN ?= 127.0.0.1:8080
+
+.PHONY: run build plugins test-plugins host test bench reference fmt lint clean toolchain
+
+## run: install the wasm target, build plugins and host, start the server
+run: build
+	./target/release/weft serve --listen $(LISTEN) --data-dir ./data --plugins $(PLUGIN_OUT)
+
+## build: target/release/weft and target/plugins/<engine>.wasm
+build: plugins host
+
+toolchain:
+	@rustup target list --installed 2>/dev/null | grep -qx $(WASM_TARGET) || rustup target add $(WASM_TARGET)
+
+plugins: toolchain
+	$(CARGO) build --profile plugin --target $(WASM_TARGET) $(foreach p,$(PLUGINS),-p weft-$(p))
+	@mkdir -p $(PLUGIN_OUT)
+	@for p in $(PLUGINS); do cp target/$(WASM_TARGET)/plugin/weft_$$p.wasm $(PLUGIN_OUT)/$$p.wasm; done
+
+test-plugins: toolchain
+	$(CARGO) build --profile plugin --target $(WASM_TARGET) $(foreach p,$(TEST_PLUGINS),-p weft-$(p))
+	@mkdir -p $(TEST_PLUGIN_OUT)
+	@for p in $(TEST_PLUGINS); do cp target/$(WASM_TARGET)/plugin/weft_$$p.wasm $(TEST_PLUGIN_OUT)/$$p.wasm; done
+
+host:
+	$(CARGO) build --release -p weft
+
+## test: unit tests of every crate, then end-to-end tests against the real
+## binary and real .wasm plugins. One profile (release) for everything, so
+## wasmtime is compiled once.
+test: build test-plugins
+	$(CARGO) test --release --workspace
+
+## bench: runtime, gateway and engine figures, each next to its baseline
+bench: build test-plugins
+	$(CARGO) run --release -p weft-bench
+
+## reference: regenerate test_data reference values (needs Python + networkx)
+reference:
+	python3 -m pip install --quiet -r test_data/requirements.txt
+	python3 test_data/graph/make_karate_reference.py
+
+fmt:
+	$(CARGO) fmt --all
+
+lint:
+	$(CARGO) clippy --release --workspace --all-targets
+
+clean:
+	$(CARGO) clean
+	rm -rf data

@@ -1,0 +1,223 @@
+//! The GraphQL schema: queries and mutations at `POST /graphql` (GraphiQL
+//! at `GET /graphql`), subscriptions at `/graphql/ws` over both
+//! `graphql-transport-ws` and the legacy `graphql-ws` subprotocol.
+
+mod types;
+
+use async_graphql::http::GraphiQLSource;
+use async_graphql::{Context, ErrorExtensions, Json, Object, Schema, Subscription};
+use async_graphql_axum::{GraphQL, GraphQLSubscription};
+use axum::Router;
+use axum::response::Html;
+use axum::routing::get;
+use futures::{Stream, StreamExt};
+use weft_bus::Delivery;
+use weft_runtime::{RuntimeError, SubmitRequest};
+
+use crate::{ApiError, AppState};
+use types::{GqlEvent, GqlJob, GqlJobState, GqlPlugin, JobUpdate};
+
+pub(crate) type WeftSchema = Schema<Query, Mutation, SubscriptionRoot>;
+
+pub(crate) fn schema(state: AppState) -> WeftSchema {
+    Schema::build(Query, Mutation, SubscriptionRoot)
+        .data(state)
+        .limit_depth(16)
+        .limit_complexity(2000)
+        .finish()
+}
+
+pub(crate) fn routes(schema: WeftSchema) -> Router {
+    Router::new()
+        .route(
+            "/graphql",
+            get(graphiql).post_service(GraphQL::new(schema.clone())),
+        )
+        .route_service("/graphql/ws", GraphQLSubscription::new(schema))
+}
+
+async fn graphiql() -> Html<String> {
+    Html(
+        GraphiQLSource::build()
+            .endpoint("/graphql")
+            .subscription_endpoint("/graphql/ws")
+            .finish(),
+    )
+}
+
+fn gql_error(error: RuntimeError) -> async_graphql::Error {
+    let api = ApiError::from(error);
+    let code = api.code();
+    async_graphql::Error::new(api.message()).extend_with(|_, e| e.set("code", code))
+}
+
+fn state<'a>(ctx: &Context<'a>) -> &'a AppState {
+    // `schema()` always installs the state.
+    ctx.data_unchecked::<AppState>()
+}
+
+/// Read-only queries.
+pub(crate) struct Query;
+
+#[Object]
+impl Query {
+    /// Loaded plugins.
+    async fn plugins(&self, ctx: &Context<'_>) -> Vec<GqlPlugin> {
+        state(ctx)
+            .runtime
+            .plugins()
+            .into_iter()
+            .map(GqlPlugin)
+            .collect()
+    }
+
+    /// One job.
+    async fn job(&self, ctx: &Context<'_>, id: String) -> async_graphql::Result<GqlJob> {
+        state(ctx).jobs.get(&id).map(GqlJob).map_err(gql_error)
+    }
+
+    /// Jobs, newest first.
+    async fn jobs(
+        &self,
+        ctx: &Context<'_>,
+        state_filter: Option<GqlJobState>,
+        engine: Option<String>,
+        #[graphql(default = 100)] limit: i32,
+    ) -> Vec<GqlJob> {
+        let limit = usize::try_from(limit).unwrap_or(0).min(1000);
+        state(ctx)
+            .jobs
+            .list(state_filter.map(Into::into), engine.as_deref(), limit)
+            .into_iter()
+            .map(GqlJob)
+            .collect()
+    }
+}
+
+/// Changes.
+pub(crate) struct Mutation;
+
+#[Object]
+impl Mutation {
+    /// Queues a job; watch it with `jobProgress`.
+    async fn submit_job(
+        &self,
+        ctx: &Context<'_>,
+        engine: String,
+        op: String,
+        params: Option<Json<serde_json::Value>>,
+    ) -> async_graphql::Result<GqlJob> {
+        let state = state(ctx);
+        state
+            .jobs
+            .submit(SubmitRequest {
+                engine,
+                op,
+                params: params.map_or_else(|| serde_json::json!({}), |p| p.0),
+                tenant: state.default_tenant.clone(),
+            })
+            .map(GqlJob)
+            .map_err(gql_error)
+    }
+
+    /// Cancels a queued or running job.
+    async fn cancel_job(&self, ctx: &Context<'_>, id: String) -> async_graphql::Result<GqlJob> {
+        state(ctx).jobs.cancel(&id).map(GqlJob).map_err(gql_error)
+    }
+}
+
+/// Live streams.
+pub(crate) struct SubscriptionRoot;
+
+#[Subscription]
+impl SubscriptionRoot {
+    /// Events on topics matching `topics` (`*` one segment, `>` the rest),
+    /// replaying everything retained after `resumeFrom` first. Ends with a
+    /// `lagged` error (carrying `resumeFrom`) if the client falls behind.
+    async fn events(
+        &self,
+        ctx: &Context<'_>,
+        topics: Vec<String>,
+        resume_from: Option<String>,
+    ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<GqlEvent>>> {
+        let state = state(ctx);
+        let subscription = state
+            .bus
+            .subscribe(&topics, Some(&state.default_tenant), resume_from.as_deref())
+            .map_err(bus_error)?;
+        Ok(futures::stream::unfold(
+            Some(subscription),
+            |subscription| async move {
+                let mut subscription = subscription?;
+                match subscription.next().await? {
+                    Delivery::Event(event) => Some((Ok(GqlEvent(event)), Some(subscription))),
+                    Delivery::Lagged(token) => {
+                        let error = async_graphql::Error::new(
+                            "the subscriber fell behind; subscribe again with resumeFrom",
+                        )
+                        .extend_with(|_, e| {
+                            e.set("code", "lagged");
+                            e.set("resumeFrom", token.to_string());
+                        });
+                        Some((Err(error), None))
+                    }
+                }
+            },
+        ))
+    }
+
+    /// Progress and state changes of one job, from its first retained event;
+    /// completes when the job finishes.
+    async fn job_progress(
+        &self,
+        ctx: &Context<'_>,
+        job_id: String,
+    ) -> async_graphql::Result<impl Stream<Item = JobUpdate>> {
+        let state = state(ctx).clone();
+        let job = state.jobs.get(&job_id).map_err(gql_error)?;
+        let topics = [job.topic.clone()];
+        let tenant = Some(state.default_tenant.as_str());
+        if job.state.is_final() {
+            // Nothing more will be published: replay what is retained and
+            // close with the job's final record.
+            let retained = state
+                .bus
+                .replay(&topics, tenant, None, usize::MAX)
+                .map_err(bus_error)?;
+            let mut updates: Vec<JobUpdate> = retained
+                .iter()
+                .map(|e| JobUpdate::from_event(e, &state.jobs))
+                .filter(|u| !u.is_final())
+                .collect();
+            updates.push(JobUpdate::from_job(&job));
+            return Ok(futures::stream::iter(updates).left_stream());
+        }
+        let origin = state.bus.origin().to_string();
+        let subscription = state
+            .bus
+            .subscribe(&topics, tenant, Some(&origin))
+            .map_err(bus_error)?;
+        let jobs = state.jobs.clone();
+        let live = futures::stream::unfold(Some(subscription), move |subscription| {
+            let jobs = jobs.clone();
+            async move {
+                let mut subscription = subscription?;
+                let Delivery::Event(event) = subscription.next().await? else {
+                    return None;
+                };
+                let update = JobUpdate::from_event(&event, &jobs);
+                let next = if update.is_final() {
+                    None
+                } else {
+                    Some(subscription)
+                };
+                Some((update, next))
+            }
+        });
+        Ok(live.right_stream())
+    }
+}
+
+fn bus_error(error: weft_bus::BusError) -> async_graphql::Error {
+    async_graphql::Error::new(error.to_string()).extend_with(|_, e| e.set("code", "bad_request"))
+}

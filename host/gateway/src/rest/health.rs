@@ -1,0 +1,88 @@
+//! `GET /api/v1/health` and `GET /metrics`.
+
+use std::fmt::Write;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+use serde_json::{Value, json};
+use weft_runtime::JobState;
+
+use crate::AppState;
+
+pub(crate) async fn health(State(state): State<AppState>) -> Json<Value> {
+    Json(json!({
+        "status": "ok",
+        "version": state.version,
+        "plugins": state.runtime.plugins().len(),
+    }))
+}
+
+/// Prometheus text exposition of the runtime's and the bus's counters.
+pub(crate) async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    let bus = state.bus.stats();
+    let counts = state.jobs.counts();
+    let mut out = String::new();
+    let mut gauge = |name: &str, help: &str, kind: &str, value: u64| {
+        let _ = writeln!(
+            out,
+            "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
+        );
+    };
+    gauge(
+        "weft_plugins_loaded",
+        "Plugins loaded.",
+        "gauge",
+        state.runtime.plugins().len() as u64,
+    );
+    gauge(
+        "weft_events_published_total",
+        "Events published on the bus.",
+        "counter",
+        bus.published,
+    );
+    gauge(
+        "weft_events_delivered_total",
+        "Event deliveries to subscriber queues.",
+        "counter",
+        bus.delivered,
+    );
+    gauge(
+        "weft_subscribers_lagged_total",
+        "Subscribers detached because they fell behind.",
+        "counter",
+        bus.lagged,
+    );
+    gauge(
+        "weft_subscribers",
+        "Live bus subscriptions.",
+        "gauge",
+        bus.subscribers,
+    );
+    gauge(
+        "weft_events_retained",
+        "Events held for replay.",
+        "gauge",
+        bus.retained,
+    );
+    let _ = writeln!(
+        out,
+        "# HELP weft_jobs Jobs known, by state.\n# TYPE weft_jobs gauge"
+    );
+    for s in [
+        JobState::Queued,
+        JobState::Running,
+        JobState::Succeeded,
+        JobState::Failed,
+        JobState::Cancelled,
+    ] {
+        let _ = writeln!(
+            out,
+            "weft_jobs{{state=\"{}\"}} {}",
+            s.as_str(),
+            counts.get(&s).copied().unwrap_or(0)
+        );
+    }
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out)
+}

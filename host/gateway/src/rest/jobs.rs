@@ -1,0 +1,103 @@
+//! `/api/v1/jobs`: submit, inspect, list, cancel.
+
+use std::time::Duration;
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use weft_runtime::{Job, JobState, SubmitRequest};
+
+use super::{ApiJson, ApiQuery};
+use crate::{ApiError, AppState};
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/jobs", post(submit).get(list))
+        .route("/api/v1/jobs/{id}", get(show).delete(cancel))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SubmitBody {
+    engine: String,
+    op: String,
+    #[serde(default = "empty_object")]
+    params: serde_json::Value,
+}
+
+fn empty_object() -> serde_json::Value {
+    serde_json::json!({})
+}
+
+#[derive(Deserialize)]
+struct SubmitQuery {
+    #[serde(default)]
+    wait: bool,
+    /// How long `wait=true` waits before answering 202 anyway.
+    timeout_secs: Option<u64>,
+}
+
+const DEFAULT_WAIT: Duration = Duration::from_secs(300);
+
+async fn submit(
+    State(state): State<AppState>,
+    ApiQuery(query): ApiQuery<SubmitQuery>,
+    ApiJson(body): ApiJson<SubmitBody>,
+) -> Result<Response, ApiError> {
+    let job = state.jobs.submit(SubmitRequest {
+        engine: body.engine,
+        op: body.op,
+        params: body.params,
+        tenant: state.default_tenant.clone(),
+    })?;
+    let location = HeaderValue::from_str(&format!("/api/v1/jobs/{}", job.job_id)).ok();
+    let (status, job) = if query.wait {
+        let timeout = query.timeout_secs.map_or(DEFAULT_WAIT, Duration::from_secs);
+        let job = state.jobs.wait(&job.job_id, timeout).await?;
+        let status = if job.state.is_final() {
+            StatusCode::OK
+        } else {
+            StatusCode::ACCEPTED
+        };
+        (status, job)
+    } else {
+        (StatusCode::ACCEPTED, job)
+    };
+    let mut response = (status, Json(job)).into_response();
+    if let Some(location) = location {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    Ok(response)
+}
+
+#[derive(Deserialize)]
+struct ListQuery {
+    state: Option<JobState>,
+    engine: Option<String>,
+    limit: Option<usize>,
+}
+
+async fn list(
+    State(state): State<AppState>,
+    ApiQuery(query): ApiQuery<ListQuery>,
+) -> Json<Vec<Job>> {
+    let limit = query.limit.unwrap_or(100).min(1000);
+    Json(state.jobs.list(query.state, query.engine.as_deref(), limit))
+}
+
+async fn show(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Job>, ApiError> {
+    Ok(Json(state.jobs.get(&id)?))
+}
+
+async fn cancel(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<(StatusCode, Json<Job>), ApiError> {
+    Ok((StatusCode::ACCEPTED, Json(state.jobs.cancel(&id)?)))
+}

@@ -1,0 +1,86 @@
+//! `/api/v1/plugins`: list, hot-load, unload.
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::routing::{delete, get};
+use axum::{Json, Router};
+use serde::Deserialize;
+use weft_runtime::PluginInfo;
+
+use super::ApiQuery;
+use crate::{ApiError, AppState};
+
+/// Largest component accepted for upload.
+const MAX_COMPONENT_BYTES: usize = 64 << 20;
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/api/v1/plugins",
+            get(list)
+                .post(upload)
+                .layer(DefaultBodyLimit::max(MAX_COMPONENT_BYTES)),
+        )
+        .route("/api/v1/plugins/{name}", delete(unload).get(show))
+}
+
+async fn list(State(state): State<AppState>) -> Json<Vec<PluginInfo>> {
+    Json(state.runtime.plugins())
+}
+
+async fn show(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Json<PluginInfo>, ApiError> {
+    Ok(Json(state.runtime.plugin(&name)?.info().clone()))
+}
+
+#[derive(Deserialize)]
+struct UploadQuery {
+    name: Option<String>,
+}
+
+async fn upload(
+    State(state): State<AppState>,
+    ApiQuery(query): ApiQuery<UploadQuery>,
+    headers: HeaderMap,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Result<(StatusCode, Json<PluginInfo>), ApiError> {
+    let Some(name) = query.name else {
+        return Err(ApiError::bad_request(
+            "name the plugin: POST /api/v1/plugins?name=<name> with the component as the body",
+        ));
+    };
+    if let Some(kind) = headers.get(header::CONTENT_TYPE) {
+        let kind = kind.to_str().unwrap_or_default();
+        if !(kind.starts_with("application/wasm") || kind.starts_with("application/octet-stream")) {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                format!("send the component as application/wasm, not {kind}"),
+            ));
+        }
+    }
+    let body = body?;
+    if body.is_empty() {
+        return Err(ApiError::bad_request(
+            "the body is empty; send the component's bytes",
+        ));
+    }
+    let runtime = state.runtime.clone();
+    // Compiling a component takes a while: keep it off the async workers.
+    let info = tokio::task::spawn_blocking(move || runtime.load(&name, &body))
+        .await
+        .map_err(|e| {
+            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
+        })??;
+    Ok((StatusCode::CREATED, Json(info)))
+}
+
+async fn unload(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Json<PluginInfo>, ApiError> {
+    Ok(Json(state.runtime.unload(&name)?))
+}

@@ -1,0 +1,252 @@
+//! The WebSocket protocol of `GET /api/v1/ws`: subscribe to topic patterns
+//! (optionally resuming from a token), receive events, unsubscribe, ping.
+//!
+//! Each subscription is a task that forwards bus deliveries into the
+//! connection's bounded outbound queue. A client that stops reading fills
+//! that queue, then its bus queue, and is then detached with a `lagged`
+//! message naming where to resume; nobody else slows down.
+
+use std::collections::HashMap;
+
+use axum::Router;
+use axum::extract::State;
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::response::Response;
+use axum::routing::get;
+use futures::{SinkExt, StreamExt};
+use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use weft_bus::{Delivery, Event};
+
+use crate::AppState;
+
+/// Outbound messages buffered per connection before forwarders wait.
+const OUTBOUND_QUEUE: usize = 256;
+/// Largest client message accepted.
+const MAX_CLIENT_MESSAGE: usize = 64 << 10;
+/// Subscriptions one connection may hold.
+const MAX_SUBSCRIPTIONS: usize = 64;
+
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new().route("/api/v1/ws", get(upgrade))
+}
+
+#[derive(Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+enum ClientMessage {
+    Subscribe {
+        id: String,
+        topics: Vec<String>,
+        resume_from: Option<String>,
+    },
+    Unsubscribe {
+        id: String,
+    },
+    Ping,
+}
+
+#[derive(Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum ServerMessage<'a> {
+    Welcome {
+        connection_id: &'a str,
+        server_version: &'a str,
+    },
+    Subscribed {
+        id: &'a str,
+        topics: &'a [String],
+    },
+    Unsubscribed {
+        id: &'a str,
+    },
+    Event {
+        sub: &'a str,
+        #[serde(flatten)]
+        event: &'a Event,
+    },
+    Lagged {
+        sub: &'a str,
+        resume_from: String,
+    },
+    Pong,
+    Error {
+        code: &'a str,
+        message: String,
+    },
+}
+
+impl ServerMessage<'_> {
+    fn text(&self) -> String {
+        // Serializing these plain structs cannot fail.
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+async fn upgrade(ws: WebSocketUpgrade, State(state): State<AppState>) -> Response {
+    ws.max_message_size(MAX_CLIENT_MESSAGE)
+        .on_upgrade(move |socket| connection(socket, state))
+}
+
+async fn connection(socket: WebSocket, state: AppState) {
+    let connection_id = uuid::Uuid::now_v7().to_string();
+    let (mut sink, mut stream) = socket.split();
+    let (out_tx, mut out_rx) = mpsc::channel::<String>(OUTBOUND_QUEUE);
+    let mut subscriptions: HashMap<String, JoinHandle<()>> = HashMap::new();
+
+    let welcome = ServerMessage::Welcome {
+        connection_id: &connection_id,
+        server_version: &state.version,
+    };
+    if sink
+        .send(Message::Text(welcome.text().into()))
+        .await
+        .is_err()
+    {
+        return;
+    }
+    loop {
+        tokio::select! {
+            incoming = stream.next() => {
+                let text = match incoming {
+                    Some(Ok(Message::Text(text))) => text,
+                    Some(Ok(Message::Binary(_))) => {
+                        let reply = error("bad_request", "send JSON text frames, not binary");
+                        if sink.send(reply).await.is_err() { break }
+                        continue;
+                    }
+                    Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
+                    Some(Ok(_)) => continue, // ping/pong frames are answered by the library
+                };
+                let reply = handle(&state, text.as_str(), &mut subscriptions, &out_tx);
+                if sink.send(Message::Text(reply.into())).await.is_err() {
+                    break;
+                }
+            }
+            Some(outgoing) = out_rx.recv() => {
+                if sink.send(Message::Text(outgoing.into())).await.is_err() {
+                    break;
+                }
+            }
+        }
+    }
+    for (_, task) in subscriptions {
+        task.abort();
+    }
+}
+
+fn error(code: &str, message: &str) -> Message {
+    Message::Text(
+        ServerMessage::Error {
+            code,
+            message: message.to_owned(),
+        }
+        .text()
+        .into(),
+    )
+}
+
+/// Handles one client message; returns the direct reply.
+fn handle(
+    state: &AppState,
+    text: &str,
+    subscriptions: &mut HashMap<String, JoinHandle<()>>,
+    out_tx: &mpsc::Sender<String>,
+) -> String {
+    let message = match serde_json::from_str::<ClientMessage>(text) {
+        Ok(message) => message,
+        Err(e) => {
+            return ServerMessage::Error {
+                code: "bad_request",
+                message: format!(
+                    "cannot read message ({e}); expected {{\"type\":\"subscribe\",\"id\":…,\"topics\":[…]}}, unsubscribe or ping"
+                ),
+            }
+            .text();
+        }
+    };
+    match message {
+        ClientMessage::Ping => ServerMessage::Pong.text(),
+        ClientMessage::Unsubscribe { id } => match subscriptions.remove(&id) {
+            Some(task) => {
+                task.abort();
+                ServerMessage::Unsubscribed { id: &id }.text()
+            }
+            None => ServerMessage::Error {
+                code: "not_found",
+                message: format!("no subscription '{id}' on this connection"),
+            }
+            .text(),
+        },
+        ClientMessage::Subscribe {
+            id,
+            topics,
+            resume_from,
+        } => {
+            subscriptions.retain(|_, task| !task.is_finished());
+            if subscriptions.contains_key(&id) {
+                return ServerMessage::Error {
+                    code: "conflict",
+                    message: format!(
+                        "subscription '{id}' already exists; unsubscribe it or pick another id"
+                    ),
+                }
+                .text();
+            }
+            if subscriptions.len() >= MAX_SUBSCRIPTIONS {
+                return ServerMessage::Error {
+                    code: "too_many_subscriptions",
+                    message: format!("a connection may hold {MAX_SUBSCRIPTIONS} subscriptions"),
+                }
+                .text();
+            }
+            let subscription =
+                state
+                    .bus
+                    .subscribe(&topics, Some(&state.default_tenant), resume_from.as_deref());
+            match subscription {
+                Ok(subscription) => {
+                    let task = tokio::spawn(forward(id.clone(), subscription, out_tx.clone()));
+                    subscriptions.insert(id.clone(), task);
+                    ServerMessage::Subscribed {
+                        id: &id,
+                        topics: &topics,
+                    }
+                    .text()
+                }
+                Err(e) => ServerMessage::Error {
+                    code: "bad_request",
+                    message: e.to_string(),
+                }
+                .text(),
+            }
+        }
+    }
+}
+
+/// Moves one subscription's deliveries into the connection's queue.
+async fn forward(id: String, mut subscription: weft_bus::Subscription, out: mpsc::Sender<String>) {
+    while let Some(delivery) = subscription.next().await {
+        let (text, last) = match delivery {
+            Delivery::Event(event) => (
+                ServerMessage::Event {
+                    sub: &id,
+                    event: &event,
+                }
+                .text(),
+                false,
+            ),
+            Delivery::Lagged(token) => (
+                ServerMessage::Lagged {
+                    sub: &id,
+                    resume_from: token.to_string(),
+                }
+                .text(),
+                true,
+            ),
+        };
+        if out.send(text).await.is_err() || last {
+            break;
+        }
+    }
+}

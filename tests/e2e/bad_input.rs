@@ -1,0 +1,156 @@
+//! Bad input gets a clear 4xx JSON error and the server stays up.
+
+use serde_json::{Value, json};
+use weft_tests::Server;
+
+fn assert_error(status: u16, body: &Value, expected_status: u16, code: &str) {
+    assert_eq!(status, expected_status, "{body}");
+    assert_eq!(body["error"]["code"], code, "{body}");
+    let message = body["error"]["message"].as_str().expect("a message");
+    assert!(message.len() > 10, "message should explain: {message}");
+}
+
+#[tokio::test]
+async fn every_kind_of_bad_request_gets_a_clear_error() -> anyhow::Result<()> {
+    let server = Server::start(&[])?;
+
+    let (s, b) = server
+        .post(
+            "/api/v1/jobs",
+            &json!({ "engine": "nope", "op": "x", "params": {} }),
+        )
+        .await?;
+    assert_error(s, &b, 404, "not_found");
+    assert!(
+        b["error"]["message"]
+            .as_str()
+            .expect("message")
+            .contains("'nope'")
+    );
+
+    let (s, b) = server
+        .post(
+            "/api/v1/jobs",
+            &json!({ "engine": "graph", "op": "teleport", "params": {} }),
+        )
+        .await?;
+    assert_error(s, &b, 400, "unknown_operation");
+    assert!(
+        b["error"]["message"]
+            .as_str()
+            .expect("message")
+            .contains("pagerank")
+    );
+
+    let (s, b) = server
+        .post(
+            "/api/v1/jobs",
+            &json!({ "engine": "graph", "op": "pagerank", "params": { "edges": [[1, 2]], "damping": 7 } }),
+        )
+        .await?;
+    assert_error(s, &b, 422, "invalid_params");
+    assert!(
+        b["error"]["message"]
+            .as_str()
+            .expect("message")
+            .contains("/damping")
+    );
+
+    let (s, b) = server
+        .post(
+            "/api/v1/jobs",
+            &json!({ "engine": "graph", "op": "bfs", "params": { "edges": "many" } }),
+        )
+        .await?;
+    assert_error(s, &b, 422, "invalid_params");
+
+    let response = server
+        .http
+        .post(server.url("/api/v1/jobs"))
+        .header("content-type", "application/json")
+        .body("{\"engine\": \"graph\", ")
+        .send()
+        .await?;
+    let s = response.status().as_u16();
+    assert_error(s, &response.json().await?, 400, "invalid_json");
+
+    let (s, b) = server
+        .post("/api/v1/jobs", &json!({ "op": "pagerank" }))
+        .await?;
+    assert_error(s, &b, 422, "invalid_request");
+    assert!(
+        b["error"]["message"]
+            .as_str()
+            .expect("message")
+            .contains("engine")
+    );
+
+    let response = server
+        .http
+        .post(server.url("/api/v1/plugins?name=junk"))
+        .header("content-type", "application/wasm")
+        .body(b"\0asm not really a component".to_vec())
+        .send()
+        .await?;
+    let s = response.status().as_u16();
+    assert_error(s, &response.json().await?, 422, "invalid_plugin");
+
+    // A valid core module that is not a component implementing our world.
+    let core_module = b"\0asm\x01\0\0\0".to_vec();
+    let response = server
+        .http
+        .post(server.url("/api/v1/plugins?name=core"))
+        .header("content-type", "application/wasm")
+        .body(core_module)
+        .send()
+        .await?;
+    let s = response.status().as_u16();
+    assert_error(s, &response.json().await?, 422, "invalid_plugin");
+
+    let response = server
+        .http
+        .post(server.url("/api/v1/plugins?name=Bad.Name"))
+        .header("content-type", "application/wasm")
+        .body(b"\0asm".to_vec())
+        .send()
+        .await?;
+    let s = response.status().as_u16();
+    assert_error(s, &response.json().await?, 400, "invalid_name");
+
+    let response = server
+        .http
+        .post(server.url("/api/v1/plugins"))
+        .body("x")
+        .send()
+        .await?;
+    let s = response.status().as_u16();
+    assert_error(s, &response.json().await?, 400, "bad_request");
+
+    let (s, b) = server.get("/api/v1/nowhere").await?;
+    assert_error(s, &b, 404, "not_found");
+
+    let (s, b) = server.get("/api/v1/jobs?limit=many").await?;
+    assert_error(s, &b, 400, "bad_request");
+
+    let (status, health) = server.get("/api/v1/health").await?;
+    assert_eq!(status, 200);
+    assert_eq!(health["status"], "ok");
+    Ok(())
+}
+
+#[tokio::test]
+async fn engine_level_param_errors_fail_the_job_clearly() -> anyhow::Result<()> {
+    let server = Server::start(&[])?;
+    let job = server
+        .run_job("graph", "bfs", json!({ "edges": [[1, 2]], "source": 42 }))
+        .await?;
+    assert_eq!(job["state"], "failed");
+    assert_eq!(job["error"]["code"], "invalid_params");
+    assert!(
+        job["error"]["message"]
+            .as_str()
+            .expect("message")
+            .contains("'42'")
+    );
+    Ok(())
+}

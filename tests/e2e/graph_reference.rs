@@ -1,0 +1,74 @@
+//! The graph engine, run as a wasm component through the real server,
+//! against networkx on Zachary's karate club
+//! (`test_data/graph/make_karate_reference.py`).
+
+use serde_json::{Value, json};
+use weft_tests::{Server, test_data};
+
+fn reference() -> anyhow::Result<Value> {
+    let text = std::fs::read_to_string(test_data("graph/karate_pagerank.json"))?;
+    Ok(serde_json::from_str(&text)?)
+}
+
+fn assert_scores_match(ours: &Value, theirs: &Value, tolerance: f64) {
+    let theirs = theirs.as_object().expect("reference scores");
+    let ours = ours.as_object().expect("our scores");
+    assert_eq!(ours.len(), theirs.len());
+    for (node, expected) in theirs {
+        let expected = expected.as_f64().expect("number");
+        let got = ours[node].as_f64().expect("number");
+        assert!(
+            (got - expected).abs() < tolerance,
+            "node {node}: ours {got}, networkx {expected}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn pagerank_matches_networkx_on_the_karate_club() -> anyhow::Result<()> {
+    let reference = reference()?;
+    let server = Server::start(&[])?;
+    for case in ["pagerank", "pagerank_default"] {
+        let mut params = reference[case]["params"].clone();
+        params["edges"] = reference["edges"].clone();
+        let job = server.run_job("graph", "pagerank", params).await?;
+        assert_eq!(job["state"], "succeeded", "{job}");
+        assert_eq!(job["result"]["converged"], true);
+        assert_scores_match(&job["result"]["scores"], &reference[case]["scores"], 1e-6);
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn traversal_paths_and_components_match_networkx() -> anyhow::Result<()> {
+    let reference = reference()?;
+    let server = Server::start(&[])?;
+    let edges = reference["edges"].clone();
+
+    let bfs = server
+        .run_job("graph", "bfs", json!({ "edges": edges, "source": 0 }))
+        .await?;
+    assert_eq!(bfs["result"]["depths"], reference["bfs_depths_from_0"]);
+
+    let dijkstra = server
+        .run_job(
+            "graph",
+            "shortest_path",
+            json!({ "edges": edges, "source": 0 }),
+        )
+        .await?;
+    let ours = dijkstra["result"]["distances"]
+        .as_object()
+        .expect("distances");
+    let theirs = reference["dijkstra_from_0"].as_object().expect("distances");
+    assert_eq!(ours.len(), theirs.len());
+    for (node, d) in theirs {
+        assert_eq!(ours[node].as_f64(), d.as_f64(), "distance to {node}");
+    }
+
+    let components = server
+        .run_job("graph", "connected_components", json!({ "edges": edges }))
+        .await?;
+    assert_eq!(components["result"]["count"], reference["components"]);
+    Ok(())
+}

@@ -1,0 +1,158 @@
+//! GraphQL over HTTP and both WebSocket subprotocols.
+
+use serde_json::{Value, json};
+use weft_tests::{Server, WsClient};
+
+async fn graphql(server: &Server, query: &str, variables: Value) -> anyhow::Result<Value> {
+    let (status, body) = server
+        .post(
+            "/graphql",
+            &json!({ "query": query, "variables": variables }),
+        )
+        .await?;
+    assert_eq!(status, 200, "{body}");
+    Ok(body)
+}
+
+const SUBMIT: &str = "mutation($params: JSON) { submitJob(engine: \"graph\", op: \"pagerank\", params: $params) { jobId state topic } }";
+
+fn small_graph() -> Value {
+    json!({ "edges": [[1, 2], [2, 3], [3, 1], [3, 4]], "tolerance": 1e-14, "max_iterations": 50 })
+}
+
+#[tokio::test]
+async fn queries_and_mutations_over_http() -> anyhow::Result<()> {
+    let server = Server::start(&[])?;
+    let plugins = graphql(
+        &server,
+        "{ plugins { name version operations { name topic } } }",
+        json!({}),
+    )
+    .await?;
+    assert_eq!(plugins["data"]["plugins"][0]["name"], "graph");
+    assert_eq!(
+        plugins["data"]["plugins"][0]["operations"][0]["topic"],
+        "graph.algorithms"
+    );
+
+    let submitted = graphql(&server, SUBMIT, json!({ "params": small_graph() })).await?;
+    let job_id = submitted["data"]["submitJob"]["jobId"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    assert_eq!(submitted["data"]["submitJob"]["state"], "QUEUED");
+    server.get(&format!("/api/v1/jobs/{job_id}")).await?;
+
+    let finished = server
+        .post(
+            "/api/v1/jobs?wait=true",
+            &json!({"engine": "graph", "op": "bfs", "params": {"edges": [[1, 2]], "source": 1}}),
+        )
+        .await?;
+    assert_eq!(finished.0, 200);
+    let job = graphql(
+        &server,
+        "query($id: String!) { job(id: $id) { state result progress { done total } } }",
+        json!({ "id": finished.1["job_id"] }),
+    )
+    .await?;
+    assert_eq!(job["data"]["job"]["state"], "SUCCEEDED");
+    assert_eq!(job["data"]["job"]["result"]["depths"]["2"], 1);
+
+    let missing = graphql(&server, "{ job(id: \"nope\") { state } }", json!({})).await?;
+    assert_eq!(missing["errors"][0]["extensions"]["code"], "not_found");
+    let bad = graphql(
+        &server,
+        "mutation { submitJob(engine: \"graph\", op: \"pagerank\", params: {edges: 5}) { jobId } }",
+        json!({}),
+    )
+    .await?;
+    assert_eq!(bad["errors"][0]["extensions"]["code"], "invalid_params");
+    Ok(())
+}
+
+#[tokio::test]
+async fn job_progress_over_graphql_transport_ws() -> anyhow::Result<()> {
+    let server = Server::start(&[])?;
+    let mut ws =
+        WsClient::connect(&server.ws_url("/graphql/ws"), Some("graphql-transport-ws")).await?;
+    ws.send(&json!({ "type": "connection_init", "payload": {} }))
+        .await?;
+    assert_eq!(ws.recv().await?["type"], "connection_ack");
+
+    let submitted = graphql(&server, SUBMIT, json!({ "params": small_graph() })).await?;
+    let job_id = submitted["data"]["submitJob"]["jobId"].clone();
+    ws.send(&json!({
+        "id": "p1",
+        "type": "subscribe",
+        "payload": {
+            "query": "subscription($id: String!) { jobProgress(jobId: $id) { jobId kind state done total seq } }",
+            "variables": { "id": job_id }
+        }
+    }))
+    .await?;
+    let messages = ws
+        .recv_until(|m| m["type"] == "complete" || m["type"] == "error")
+        .await?;
+    assert_eq!(
+        messages.last().expect("complete"),
+        &json!({ "id": "p1", "type": "complete" })
+    );
+    let updates: Vec<&Value> = messages
+        .iter()
+        .filter(|m| m["type"] == "next")
+        .map(|m| &m["payload"]["data"]["jobProgress"])
+        .collect();
+    let last = updates.last().expect("at least one update");
+    assert_eq!(last["kind"], "job_state");
+    assert_eq!(last["state"], "SUCCEEDED");
+    let progress = updates.iter().filter(|u| u["kind"] == "progress").count();
+    assert_eq!(progress, 50, "one update per PageRank iteration");
+    assert!(updates.iter().all(|u| u["jobId"] == job_id));
+    Ok(())
+}
+
+#[tokio::test]
+async fn events_over_legacy_graphql_ws_with_resume() -> anyhow::Result<()> {
+    let server = Server::start(&[])?;
+    let mut ws = WsClient::connect(&server.ws_url("/graphql/ws"), Some("graphql-ws")).await?;
+    ws.send(&json!({ "type": "connection_init", "payload": {} }))
+        .await?;
+    ws.recv_until(|m| m["type"] == "connection_ack").await?;
+    let query = "subscription($topics: [String!]!, $from: String) { events(topics: $topics, resumeFrom: $from) { topic seq token kind data source { plugin job } } }";
+    ws.send(&json!({ "id": "e1", "type": "start", "payload": { "query": query, "variables": { "topics": ["jobs.*"] } } }))
+        .await?;
+
+    let job = server.run_job("graph", "pagerank", small_graph()).await?;
+    let is_done = |m: &Value| m["payload"]["data"]["events"]["data"]["state"] == "succeeded";
+    let messages = ws.recv_until(|m| m["type"] == "data" && is_done(m)).await?;
+    let events: Vec<&Value> = messages
+        .iter()
+        .filter(|m| m["type"] == "data")
+        .map(|m| &m["payload"]["data"]["events"])
+        .collect();
+    assert!(events.iter().all(|e| e["source"]["job"] == job["job_id"]));
+    assert_eq!(
+        events.iter().filter(|e| e["kind"] == "progress").count(),
+        50
+    );
+    ws.send(&json!({ "id": "e1", "type": "stop" })).await?;
+
+    // Resume after the tenth event: exactly the rest, in order.
+    let token = events[9]["token"].clone();
+    ws.send(&json!({ "id": "e2", "type": "start", "payload": { "query": query,
+        "variables": { "topics": [format!("jobs.{}", job["job_id"].as_str().expect("id"))], "from": token } } }))
+        .await?;
+    let resumed = ws
+        .recv_until(|m| m["id"] == "e2" && m["type"] == "data" && is_done(m))
+        .await?;
+    let seqs: Vec<u64> = resumed
+        .iter()
+        .filter(|m| m["id"] == "e2" && m["type"] == "data")
+        .filter_map(|m| m["payload"]["data"]["events"]["seq"].as_u64())
+        .collect();
+    let first = events[10]["seq"].as_u64().expect("seq");
+    assert_eq!(seqs, (first..first + seqs.len() as u64).collect::<Vec<_>>());
+    assert_eq!(seqs.len(), events.len() - 10);
+    Ok(())
+}

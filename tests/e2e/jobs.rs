@@ -1,0 +1,130 @@
+//! Plugins and jobs over REST.
+
+use std::time::Duration;
+
+use serde_json::json;
+use weft_tests::{Server, test_plugin};
+
+#[tokio::test]
+async fn health_reports_version_and_plugin_count() -> anyhow::Result<()> {
+    let server = Server::start(&[])?;
+    let (status, health) = server.get("/api/v1/health").await?;
+    assert_eq!(status, 200);
+    assert_eq!(health["status"], "ok");
+    assert_eq!(health["plugins"], 1, "the graph plugin from target/plugins");
+    assert!(health["version"].is_string());
+    Ok(())
+}
+
+#[tokio::test]
+async fn plugins_list_their_operations_with_schemas() -> anyhow::Result<()> {
+    let server = Server::start(&[])?;
+    let (status, plugins) = server.get("/api/v1/plugins").await?;
+    assert_eq!(status, 200);
+    let graph = &plugins[0];
+    assert_eq!(graph["name"], "graph");
+    assert_eq!(graph["world"], "weft:engine/plugin@0.1.0");
+    let ops: Vec<&str> = graph["operations"]
+        .as_array()
+        .expect("operations")
+        .iter()
+        .filter_map(|o| o["name"].as_str())
+        .collect();
+    assert_eq!(
+        ops,
+        ["pagerank", "bfs", "connected_components", "shortest_path"]
+    );
+    let pagerank = &graph["operations"][0];
+    assert_eq!(pagerank["params_schema"]["type"], "object");
+    assert_eq!(pagerank["topic"], "graph.algorithms");
+    assert!(
+        pagerank["emits"]
+            .as_array()
+            .expect("emits")
+            .contains(&json!("progress"))
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_submitted_job_runs_and_its_result_is_kept() -> anyhow::Result<()> {
+    let server = Server::start(&[])?;
+    let body = json!({ "engine": "graph", "op": "connected_components",
+                       "params": { "edges": [[1, 2], [3, 4], [4, 5]] } });
+    let (status, queued) = server.post("/api/v1/jobs", &body).await?;
+    assert_eq!(status, 202);
+    let id = queued["job_id"].as_str().expect("job id").to_owned();
+    assert_eq!(queued["topic"], format!("jobs.{id}"));
+
+    let mut job = queued;
+    for _ in 0..100 {
+        let (status, current) = server.get(&format!("/api/v1/jobs/{id}")).await?;
+        assert_eq!(status, 200);
+        job = current;
+        if job["state"] == "succeeded" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(job["state"], "succeeded");
+    assert_eq!(job["result"]["count"], 2);
+    assert_eq!(job["result"]["components"][0], json!(["3", "4", "5"]));
+    assert!(job["finished_at"].is_string() && job["created_at"].is_string());
+
+    let (_, listed) = server.get("/api/v1/jobs?state=succeeded").await?;
+    assert!(
+        listed
+            .as_array()
+            .expect("list")
+            .iter()
+            .any(|j| j["job_id"] == id.as_str())
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn cancelling_a_finished_job_is_a_conflict_and_unknown_jobs_are_404() -> anyhow::Result<()> {
+    let server = Server::start(&[])?;
+    let job = server
+        .run_job("graph", "bfs", json!({ "edges": [[1, 2]], "source": 1 }))
+        .await?;
+    let id = job["job_id"].as_str().expect("id");
+    let (status, error) = server.delete(&format!("/api/v1/jobs/{id}")).await?;
+    assert_eq!(status, 409);
+    assert_eq!(error["error"]["code"], "conflict");
+    let (status, error) = server.get("/api/v1/jobs/no-such-job").await?;
+    assert_eq!(status, 404);
+    assert_eq!(error["error"]["code"], "not_found");
+    Ok(())
+}
+
+#[tokio::test]
+async fn hot_loading_replaces_and_unloading_removes_a_plugin() -> anyhow::Result<()> {
+    let server = Server::start(&[])?;
+    let (status, loaded) = server.load_plugin("probe", &test_plugin("hostile")).await?;
+    assert_eq!(status, 201, "{loaded}");
+    assert_eq!(loaded["name"], "probe");
+    let echoed = server
+        .run_job("probe", "echo", json!({ "hello": "world" }))
+        .await?;
+    assert_eq!(echoed["result"], json!({ "hello": "world" }));
+
+    // Loading again under the same name swaps it in place.
+    let (status, _) = server.load_plugin("probe", &test_plugin("hostile")).await?;
+    assert_eq!(status, 201);
+    let (_, health) = server.get("/api/v1/health").await?;
+    assert_eq!(health["plugins"], 2);
+
+    let (status, _) = server.delete("/api/v1/plugins/probe").await?;
+    assert_eq!(status, 200);
+    let body = json!({ "engine": "probe", "op": "echo", "params": {} });
+    let (status, error) = server.post("/api/v1/jobs", &body).await?;
+    assert_eq!(status, 404);
+    assert!(
+        error["error"]["message"]
+            .as_str()
+            .expect("message")
+            .contains("not loaded")
+    );
+    Ok(())
+}

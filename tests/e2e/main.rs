@@ -1,0 +1,10 @@
+//! End-to-end tests: the real `weft` binary, real `.wasm` plugins, real
+//! sockets. One binary, one module per area (as wasmtime's `tests/all`).
+
+mod bad_input;
+mod graph_reference;
+mod graphql;
+mod jobs;
+mod restart;
+mod sandbox;
+mod websocket;

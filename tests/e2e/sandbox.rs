@@ -1,0 +1,117 @@
+//! A hostile plugin fails only its own jobs: traps, endless loops and
+//! memory bombs are stopped within the deadline while other jobs complete.
+
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use weft_tests::{Server, test_plugin};
+
+#[tokio::test]
+async fn trap_loop_and_memory_bomb_fail_alone() -> anyhow::Result<()> {
+    let server = Server::start(&[
+        "--job-timeout-secs",
+        "3",
+        "--max-memory-mib",
+        "64",
+        "--workers",
+        "4",
+    ])?;
+    let (status, loaded) = server
+        .load_plugin("hostile", &test_plugin("hostile"))
+        .await?;
+    assert_eq!(status, 201, "{loaded}");
+
+    let started = Instant::now();
+    let (trap, spin, hog, good) = tokio::join!(
+        server.run_job("hostile", "trap", json!({})),
+        server.run_job("hostile", "spin", json!({})),
+        server.run_job("hostile", "hog", json!({})),
+        server.run_job(
+            "graph",
+            "pagerank",
+            json!({ "edges": [[1, 2], [2, 3], [3, 1]] })
+        ),
+    );
+    let (trap, spin, hog, good) = (trap?, spin?, hog?, good?);
+
+    assert_eq!(trap["state"], "failed");
+    assert_eq!(trap["error"]["code"], "plugin_trapped");
+    assert!(
+        trap["error"]["message"]
+            .as_str()
+            .expect("message")
+            .contains("panics on purpose"),
+        "the guest's panic message is surfaced: {}",
+        trap["error"]["message"]
+    );
+
+    assert_eq!(spin["state"], "failed");
+    assert_eq!(spin["error"]["code"], "timeout");
+
+    assert_eq!(hog["state"], "failed");
+    assert_eq!(hog["error"]["code"], "memory_limit");
+    assert!(
+        hog["error"]["message"]
+            .as_str()
+            .expect("message")
+            .contains("64 MiB")
+    );
+
+    assert_eq!(good["state"], "succeeded");
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "all stopped near the 3 s deadline"
+    );
+
+    // The server and the hostile plugin itself are still usable.
+    let (status, _) = server.get("/api/v1/health").await?;
+    assert_eq!(status, 200);
+    let echo = server
+        .run_job("hostile", "echo", json!({ "still": "alive" }))
+        .await?;
+    assert_eq!(echo["result"]["still"], "alive");
+    Ok(())
+}
+
+#[tokio::test]
+async fn cancelling_a_runaway_job_stops_it_promptly() -> anyhow::Result<()> {
+    let server = Server::start(&["--job-timeout-secs", "60"])?;
+    server
+        .load_plugin("hostile", &test_plugin("hostile"))
+        .await?;
+    let (status, job) = server
+        .post(
+            "/api/v1/jobs",
+            &json!({ "engine": "hostile", "op": "spin", "params": {} }),
+        )
+        .await?;
+    assert_eq!(status, 202);
+    let id = job["job_id"].as_str().expect("id").to_owned();
+    // Wait until it is really running.
+    for _ in 0..100 {
+        let (_, job) = server.get(&format!("/api/v1/jobs/{id}")).await?;
+        if job["state"] == "running" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let cancelled_at = Instant::now();
+    let (status, _) = server.delete(&format!("/api/v1/jobs/{id}")).await?;
+    assert_eq!(status, 202);
+    let mut state = String::new();
+    while cancelled_at.elapsed() < Duration::from_secs(5) {
+        let (_, job) = server.get(&format!("/api/v1/jobs/{id}")).await?;
+        state = job["state"].as_str().unwrap_or_default().to_owned();
+        if state == "cancelled" {
+            assert_eq!(job["error"]["code"], "cancelled");
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(state, "cancelled");
+    assert!(
+        cancelled_at.elapsed() < Duration::from_secs(2),
+        "stopped within a few epoch ticks"
+    );
+    Ok(())
+}

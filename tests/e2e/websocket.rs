@@ -1,0 +1,203 @@
+//! The WebSocket protocol of `/api/v1/ws`: live progress, patterns,
+//! resume, bad messages.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use weft_tests::{Server, WsClient};
+
+fn karate_pagerank(max_iterations: u32) -> anyhow::Result<Value> {
+    let text = std::fs::read_to_string(weft_tests::test_data("graph/karate_pagerank.json"))?;
+    let reference: Value = serde_json::from_str(&text)?;
+    Ok(json!({
+        "engine": "graph",
+        "op": "pagerank",
+        "params": { "edges": reference["edges"], "tolerance": 1e-15, "max_iterations": max_iterations }
+    }))
+}
+
+async fn connect(server: &Server) -> anyhow::Result<WsClient> {
+    let mut client = WsClient::connect(&server.ws_url("/api/v1/ws"), None).await?;
+    let welcome = client.recv().await?;
+    assert_eq!(welcome["type"], "welcome");
+    assert!(welcome["connection_id"].is_string() && welcome["server_version"].is_string());
+    Ok(client)
+}
+
+fn is_final_state(message: &Value) -> bool {
+    message["type"] == "event"
+        && message["kind"] == "job_state"
+        && ["succeeded", "failed", "cancelled"]
+            .contains(&message["data"]["state"].as_str().unwrap_or(""))
+}
+
+#[tokio::test]
+async fn job_progress_streams_live_on_the_job_and_family_topics() -> anyhow::Result<()> {
+    let server = Server::start(&[])?;
+    let mut client = connect(&server).await?;
+    client
+        .send(&json!({ "type": "subscribe", "id": "jobs", "topics": ["jobs.*"] }))
+        .await?;
+    assert_eq!(
+        client.recv().await?,
+        json!({ "type": "subscribed", "id": "jobs", "topics": ["jobs.*"] })
+    );
+    client
+        .send(&json!({ "type": "subscribe", "id": "family", "topics": ["graph.>"] }))
+        .await?;
+    assert_eq!(client.recv().await?["type"], "subscribed");
+
+    let (status, job) = server.post("/api/v1/jobs", &karate_pagerank(40)?).await?;
+    assert_eq!(status, 202);
+    let job_id = job["job_id"].as_str().expect("id").to_owned();
+
+    let messages = client
+        .recv_until(|m| m["sub"] == "jobs" && is_final_state(m))
+        .await?;
+    let on_job: Vec<&Value> = messages.iter().filter(|m| m["sub"] == "jobs").collect();
+    let on_family: Vec<&Value> = messages.iter().filter(|m| m["sub"] == "family").collect();
+
+    for event in &on_job {
+        assert_eq!(event["topic"], format!("jobs.{job_id}"));
+        assert_eq!(event["source"]["plugin"], "graph");
+        assert_eq!(event["source"]["job"], job_id.as_str());
+        assert!(event["token"].is_string() && event["ts"].is_string());
+    }
+    let seqs: Vec<u64> = on_job.iter().filter_map(|e| e["seq"].as_u64()).collect();
+    assert!(
+        seqs.windows(2).all(|w| w[1] == w[0] + 1),
+        "contiguous per-topic seq: {seqs:?}"
+    );
+
+    let progress: Vec<&Value> = on_job
+        .iter()
+        .copied()
+        .filter(|e| e["kind"] == "progress")
+        .collect();
+    assert_eq!(progress.len(), 40, "one progress event per iteration");
+    for (i, event) in progress.iter().enumerate() {
+        assert_eq!(event["data"]["iteration"], i as u64 + 1);
+        assert!(event["data"]["delta"].as_f64().is_some());
+        assert_eq!(
+            event["data"]["converged"], false,
+            "tolerance 1e-15 is never met in 40"
+        );
+    }
+    let states: Vec<&str> = on_job
+        .iter()
+        .filter(|e| e["kind"] == "job_state")
+        .filter_map(|e| e["data"]["state"].as_str())
+        .collect();
+    assert_eq!(states, ["queued", "running", "succeeded"]);
+
+    assert!(on_family.iter().all(|e| e["topic"] == "graph.algorithms"));
+    assert!(on_family.iter().filter(|e| e["kind"] == "progress").count() >= 30);
+
+    client.send(&json!({ "type": "ping" })).await?;
+    let pong = client.recv_until(|m| m["type"] == "pong").await?;
+    assert_eq!(pong.last().expect("pong")["type"], "pong");
+    Ok(())
+}
+
+#[tokio::test]
+async fn reconnecting_with_a_token_replays_every_later_event_exactly_once() -> anyhow::Result<()> {
+    let server = Server::start(&[])?;
+    let mut first = connect(&server).await?;
+    first
+        .send(&json!({ "type": "subscribe", "id": "a", "topics": ["jobs.*"] }))
+        .await?;
+    first.recv().await?;
+    let (_, job) = server.post("/api/v1/jobs", &karate_pagerank(60)?).await?;
+    let job_id = job["job_id"].as_str().expect("id").to_owned();
+
+    // Read a few events, remember the last token, and drop the connection.
+    let mut seen = Vec::new();
+    while seen.len() < 5 {
+        let message = first.recv().await?;
+        if message["type"] == "event" {
+            seen.push(message);
+        }
+    }
+    let token = seen[4]["token"].as_str().expect("token").to_owned();
+    let last_seq = seen[4]["seq"].as_u64().expect("seq");
+    first.close().await;
+
+    // Let the job finish while we are away.
+    for _ in 0..200 {
+        let (_, job) = server.get(&format!("/api/v1/jobs/{job_id}")).await?;
+        if job["state"] == "succeeded" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+
+    let mut second = connect(&server).await?;
+    second
+        .send(&json!({ "type": "subscribe", "id": "b", "topics": [format!("jobs.{job_id}")], "resume_from": token }))
+        .await?;
+    assert_eq!(second.recv().await?["type"], "subscribed");
+    let replayed = second.recv_until(is_final_state).await?;
+    let seqs: Vec<u64> = replayed.iter().filter_map(|m| m["seq"].as_u64()).collect();
+    let expected: Vec<u64> = (last_seq + 1..=last_seq + seqs.len() as u64).collect();
+    assert_eq!(seqs, expected, "every later event, once, in order");
+    // queued, running + 60 progress + succeeded = 63 events; we saw 5.
+    assert_eq!(seqs.len(), 63 - 5);
+    assert!(
+        second
+            .recv_within(Duration::from_millis(300))
+            .await
+            .is_err(),
+        "nothing is delivered twice"
+    );
+
+    // The REST view of the same topic agrees.
+    let (_, page) = server
+        .get(&format!(
+            "/api/v1/events?topics=jobs.{job_id}&after={token}&limit=1000"
+        ))
+        .await?;
+    let rest_seqs: Vec<u64> = page["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter_map(|e| e["seq"].as_u64())
+        .collect();
+    assert_eq!(rest_seqs, expected);
+    Ok(())
+}
+
+#[tokio::test]
+async fn bad_messages_get_errors_and_the_connection_survives() -> anyhow::Result<()> {
+    let server = Server::start(&[])?;
+    let mut client = connect(&server).await?;
+    client.send_text("{not json").await?;
+    let reply = client.recv().await?;
+    assert_eq!(reply["type"], "error");
+    assert_eq!(reply["code"], "bad_request");
+
+    client
+        .send(&json!({ "type": "subscribe", "id": "x", "topics": ["jobs.>.bad"] }))
+        .await?;
+    let reply = client.recv().await?;
+    assert_eq!(reply["type"], "error");
+    assert!(
+        reply["message"]
+            .as_str()
+            .expect("message")
+            .contains("jobs.>.bad")
+    );
+
+    client
+        .send(&json!({ "type": "subscribe", "id": "x", "topics": ["jobs.*"], "resume_from": "garbage" }))
+        .await?;
+    assert_eq!(client.recv().await?["type"], "error");
+
+    client
+        .send(&json!({ "type": "unsubscribe", "id": "never" }))
+        .await?;
+    assert_eq!(client.recv().await?["code"], "not_found");
+
+    client.send(&json!({ "type": "ping" })).await?;
+    assert_eq!(client.recv().await?, json!({ "type": "pong" }));
+    Ok(())
+}
