@@ -2,6 +2,7 @@
 //! sockets. One binary, one module per area (as wasmtime's `tests/all`).
 
 mod bad_input;
+mod cli;
 mod graph_reference;
 mod graphql;
 mod jobs;

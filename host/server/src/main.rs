@@ -10,6 +10,8 @@ use clap::{Parser, Subcommand};
 use weft_bus::{Bus, BusConfig};
 use weft_runtime::{Jobs, JobsConfig, Runtime, SandboxConfig};
 
+mod run_job;
+
 #[derive(Parser)]
 #[command(
     name = "weft",
@@ -25,6 +27,8 @@ struct Cli {
 enum Command {
     /// Start the server.
     Serve(ServeArgs),
+    /// Submit a job to a running server, show its progress, print its result.
+    Run(run_job::RunArgs),
 }
 
 #[derive(clap::Args)]
@@ -63,12 +67,13 @@ fn main() -> anyhow::Result<()> {
         )
         .init();
     let cli = Cli::parse();
+    let tokio = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
     match cli.command {
-        Command::Serve(args) => tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()
-            .context("cannot start the async runtime")?
-            .block_on(serve(args)),
+        Command::Serve(args) => tokio.block_on(serve(args)),
+        Command::Run(args) => tokio.block_on(run_job::run(args)),
     }
 }
 

@@ -1,0 +1,127 @@
+//! `weft run`: submit a job to a running server and follow it with a
+//! progress bar fed by the job's WebSocket events; print the result.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use futures::{SinkExt, StreamExt};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message;
+
+/// Arguments of `weft run`.
+#[derive(clap::Args)]
+pub(crate) struct RunArgs {
+    /// Engine (plugin) name, e.g. `graph`.
+    engine: String,
+    /// Operation, e.g. `pagerank`.
+    op: String,
+    /// Params as JSON, or `@path` to read them from a file.
+    #[arg(long, default_value = "{}")]
+    params: String,
+    /// Server address.
+    #[arg(long, env = "WEFT_SERVER", default_value = "127.0.0.1:8080")]
+    server: String,
+}
+
+fn read_params(text: &str) -> anyhow::Result<Value> {
+    let text = match text.strip_prefix('@') {
+        Some(path) => std::fs::read_to_string(PathBuf::from(path))
+            .with_context(|| format!("cannot read params file {path}"))?,
+        None => text.to_owned(),
+    };
+    serde_json::from_str(&text).context("params are not valid JSON")
+}
+
+pub(crate) async fn run(args: RunArgs) -> anyhow::Result<()> {
+    let params = read_params(&args.params)?;
+    let base = format!("http://{}", args.server);
+    // Subscribe before submitting so no event of the job can be missed.
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{}/api/v1/ws", args.server))
+        .await
+        .with_context(|| {
+            format!(
+                "cannot reach a weft server at {} (start one with `make run`, or pass --server)",
+                args.server
+            )
+        })?;
+    let subscribe = json!({ "type": "subscribe", "id": "run", "topics": ["jobs.*"] });
+    ws.send(Message::Text(subscribe.to_string().into())).await?;
+
+    let http = reqwest::Client::new();
+    let response = http
+        .post(format!("{base}/api/v1/jobs"))
+        .json(&json!({ "engine": args.engine, "op": args.op, "params": params }))
+        .send()
+        .await?;
+    let status = response.status();
+    let body: Value = response
+        .json()
+        .await
+        .context("the server's answer is not JSON")?;
+    if !status.is_success() {
+        bail!(
+            "{} ({status})",
+            body["error"]["message"]
+                .as_str()
+                .unwrap_or("the job was refused")
+        );
+    }
+    let job_id = body["job_id"]
+        .as_str()
+        .context("no job_id in the answer")?
+        .to_owned();
+
+    let bar = ProgressBar::new(0);
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar.set_message(format!("job {job_id} queued"));
+    while let Some(frame) = ws.next().await {
+        let Message::Text(text) = frame? else {
+            continue;
+        };
+        let message: Value = serde_json::from_str(text.as_str()).unwrap_or_default();
+        if message["type"] == "lagged" {
+            break; // fall back to the job record below
+        }
+        if message["type"] != "event" || message["source"]["job"] != job_id.as_str() {
+            continue;
+        }
+        let data = &message["data"];
+        match message["kind"].as_str() {
+            Some("progress") => {
+                bar.set_length(data["total"].as_u64().unwrap_or(0));
+                bar.set_position(data["done"].as_u64().unwrap_or(0));
+                bar.set_message(data["message"].as_str().unwrap_or_default().to_owned());
+            }
+            Some("job_state") => {
+                let state = data["state"].as_str().unwrap_or_default();
+                bar.set_message(state.to_owned());
+                if matches!(state, "succeeded" | "failed" | "cancelled") {
+                    break;
+                }
+            }
+            _ => {}
+        }
+    }
+    bar.finish_and_clear();
+    let job: Value = http
+        .get(format!("{base}/api/v1/jobs/{job_id}"))
+        .send()
+        .await?
+        .json()
+        .await?;
+    if job["state"] != "succeeded" {
+        bail!(
+            "job {job_id} {}: {}",
+            job["state"].as_str().unwrap_or("did not finish"),
+            job["error"]["message"]
+                .as_str()
+                .unwrap_or("no error message")
+        );
+    }
+    println!("{}", serde_json::to_string_pretty(&job["result"])?);
+    Ok(())
+}
