@@ -30,8 +30,10 @@ test-plugins: toolchain
 	@mkdir -p $(TEST_PLUGIN_OUT)
 	@for p in $(TEST_PLUGINS); do cp target/$(WASM_TARGET)/plugin/weft_$$p.wasm $(TEST_PLUGIN_OUT)/$$p.wasm; done
 
+# The whole workspace, so that `make test` and `make bench` reuse exactly
+# these artifacts (same feature unification: wasmtime is compiled once).
 host:
-	$(CARGO) build --release -p weft
+	$(CARGO) build --release --workspace
 
 ## test: unit tests of every crate, then end-to-end tests against the real
 ## binary and real .wasm plugins. One profile (release) for everything, so

@@ -228,10 +228,10 @@ impl Bus {
         for id in &detached {
             // Dropping the sender ends the subscriber's stream after what it
             // already has queued; it then reads its lag token.
-            if let Some(sub) = state.subscribers.remove(id) {
-                if lock(&sub.lag).is_some() {
-                    inner.lagged.fetch_add(1, Ordering::Relaxed);
-                }
+            if let Some(sub) = state.subscribers.remove(id)
+                && lock(&sub.lag).is_some()
+            {
+                inner.lagged.fetch_add(1, Ordering::Relaxed);
             }
         }
         drop(state);

@@ -29,7 +29,7 @@ const OUTPUT_CAPTURE: usize = 64 << 10;
 const MAX_EVENT_BYTES: usize = 1 << 20;
 
 /// Called with every progress report of a job.
-pub(crate) type ProgressSink = Arc<dyn Fn(&JobProgress) + Send + Sync>;
+pub type ProgressSink = Arc<dyn Fn(&JobProgress) + Send + Sync>;
 
 /// Where a call's events go and who it belongs to.
 #[derive(Clone)]

@@ -110,6 +110,7 @@ impl Jobs {
     ) -> anyhow::Result<Self> {
         let (mut log, records, _damaged) = RecordLog::open::<Job>(&data_dir.join("jobs.log"))
             .context("cannot open the job log")?;
+        let record_count = records.len();
         let mut latest: HashMap<String, Job> = HashMap::new();
         let mut order = Vec::new();
         for job in records {
@@ -146,6 +147,26 @@ impl Jobs {
             }),
         };
         jobs.evict();
+        // Each job is recorded at least twice (queued, finished); once the
+        // log holds far more records than jobs we keep, rewrite it.
+        if record_count > 4 * jobs.inner.config.retained_jobs.max(1) {
+            let kept: Vec<Job> = {
+                let table = jobs.read_table();
+                table
+                    .order
+                    .iter()
+                    .filter_map(|id| table.by_id.get(id))
+                    .map(|e| e.lock().clone())
+                    .collect()
+            };
+            let mut log = jobs.inner.log.lock().unwrap_or_else(|p| p.into_inner());
+            log.rewrite(&kept).context("cannot compact the job log")?;
+            tracing::info!(
+                records = record_count,
+                kept = kept.len(),
+                "compacted the job log"
+            );
+        }
         Ok(jobs)
     }
 

@@ -23,6 +23,7 @@ mod runtime;
 
 pub use config::SandboxConfig;
 pub use error::RuntimeError;
+pub use host::ProgressSink;
 pub use job::{Job, JobError, JobProgress, JobState};
 pub use jobs::{Jobs, JobsConfig, SubmitRequest};
 

@@ -13,7 +13,7 @@ use wasmtime::{Engine, Store, UpdateDeadline};
 use crate::error::RuntimeError;
 use crate::host::bindings::weft::engine::types::Error as GuestError;
 use crate::host::bindings::{Plugin, PluginPre};
-use crate::host::{EventScope, HostState};
+use crate::host::{EventScope, HostState, ProgressSink};
 use crate::job::{JobError, JobProgress};
 use crate::{Runtime, SandboxConfig};
 
@@ -75,7 +75,7 @@ pub struct Invocation {
     /// interrupts it at the next epoch tick regardless.
     pub cancel: Arc<AtomicBool>,
     /// Called with every progress report.
-    pub on_progress: Option<Arc<dyn Fn(&JobProgress) + Send + Sync>>,
+    pub on_progress: Option<ProgressSink>,
 }
 
 impl Invocation {

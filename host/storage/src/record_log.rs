@@ -119,6 +119,40 @@ impl RecordLog {
     }
 }
 
+impl RecordLog {
+    /// Replaces the whole log with `records`, atomically: written to a
+    /// temporary file, synced, then renamed over the log. Used to compact
+    /// a log whose old records have been superseded.
+    pub fn rewrite<T: Serialize>(&mut self, records: &[T]) -> Result<(), StorageError> {
+        let tmp = self.path.with_extension("compacting");
+        let io = |action, path: &Path| {
+            let path = path.to_owned();
+            move |source| StorageError::Io {
+                action,
+                path,
+                source,
+            }
+        };
+        let mut out = std::io::BufWriter::new(File::create(&tmp).map_err(io("create", &tmp))?);
+        for record in records {
+            let json = serde_json::to_vec(record)?;
+            write!(out, "{:08x} ", crc32fast::hash(&json)).map_err(io("write", &tmp))?;
+            out.write_all(&json).map_err(io("write", &tmp))?;
+            out.write_all(b"\n").map_err(io("write", &tmp))?;
+        }
+        let file = out
+            .into_inner()
+            .map_err(|e| io("write", &tmp)(e.into_error()))?;
+        file.sync_all().map_err(io("sync", &tmp))?;
+        std::fs::rename(&tmp, &self.path).map_err(io("replace", &self.path))?;
+        self.file = OpenOptions::new()
+            .append(true)
+            .open(&self.path)
+            .map_err(io("reopen", &self.path))?;
+        Ok(())
+    }
+}
+
 fn decode<T: DeserializeOwned>(line: &[u8]) -> Option<T> {
     let line = line.strip_suffix(b"\n")?;
     let (checksum, json) = (line.get(..8)?, line.get(9..)?);
@@ -167,6 +201,22 @@ mod tests {
         assert_eq!(records, vec![json!({"id": 2})]);
         assert_eq!(damaged, 2);
         appending_after_damage_starts_a_fresh_line(&path);
+    }
+
+    #[test]
+    fn rewriting_compacts_and_later_appends_follow() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("jobs.log");
+        let (mut log, _, _) = RecordLog::open::<Value>(&path).expect("open");
+        for id in 0..10 {
+            log.append(&json!({ "id": id })).expect("append");
+        }
+        log.rewrite(&[json!({ "id": 9 })]).expect("rewrite");
+        log.append(&json!({ "id": 10 })).expect("append");
+        drop(log);
+        let (_, records, damaged) = RecordLog::open::<Value>(&path).expect("reopen");
+        assert_eq!(records, vec![json!({ "id": 9 }), json!({ "id": 10 })]);
+        assert_eq!(damaged, 0);
     }
 
     /// Appending after a torn tail must not glue the new record onto it.

@@ -80,7 +80,7 @@ impl Query {
     async fn jobs(
         &self,
         ctx: &Context<'_>,
-        state_filter: Option<GqlJobState>,
+        #[graphql(name = "state")] state_filter: Option<GqlJobState>,
         engine: Option<String>,
         #[graphql(default = 100)] limit: i32,
     ) -> Vec<GqlJob> {
