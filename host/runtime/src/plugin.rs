@@ -14,7 +14,7 @@ use crate::error::RuntimeError;
 use crate::host::bindings::weft::engine::types::Error as GuestError;
 use crate::host::bindings::{Plugin, PluginPre};
 use crate::host::{EventScope, HostState, ProgressSink};
-use crate::job::{JobError, JobProgress};
+use crate::job::JobError;
 use crate::{Runtime, SandboxConfig};
 
 /// Whether loading found the compiled component in the on-disk cache.
