@@ -64,15 +64,14 @@ async fn every_kind_of_bad_request_gets_a_clear_error() -> anyhow::Result<()> {
         .await?;
     assert_error(s, &b, 422, "invalid_params");
 
-    let response = server
-        .http
-        .post(server.url("/api/v1/jobs"))
-        .header("content-type", "application/json")
-        .body("{\"engine\": \"graph\", ")
-        .send()
+    let (s, b) = server
+        .post_raw(
+            "/api/v1/jobs",
+            "application/json",
+            b"{\"engine\": \"graph\", ".to_vec(),
+        )
         .await?;
-    let s = response.status().as_u16();
-    assert_error(s, &response.json().await?, 400, "invalid_json");
+    assert_error(s, &b, 400, "invalid_json");
 
     let (s, b) = server
         .post("/api/v1/jobs", &json!({ "op": "pagerank" }))
@@ -85,46 +84,34 @@ async fn every_kind_of_bad_request_gets_a_clear_error() -> anyhow::Result<()> {
             .contains("engine")
     );
 
-    let response = server
-        .http
-        .post(server.url("/api/v1/plugins?name=junk"))
-        .header("content-type", "application/wasm")
-        .body(b"\0asm not really a component".to_vec())
-        .send()
+    let wasm = "application/wasm";
+    let not_a_component = b"\0asm not really a component".to_vec();
+    let (s, b) = server
+        .post_raw("/api/v1/plugins?name=junk", wasm, not_a_component)
         .await?;
-    let s = response.status().as_u16();
-    assert_error(s, &response.json().await?, 422, "invalid_plugin");
+    assert_error(s, &b, 422, "invalid_plugin");
 
     // A valid core module that is not a component implementing our world.
     let core_module = b"\0asm\x01\0\0\0".to_vec();
-    let response = server
-        .http
-        .post(server.url("/api/v1/plugins?name=core"))
-        .header("content-type", "application/wasm")
-        .body(core_module)
-        .send()
+    let (s, b) = server
+        .post_raw("/api/v1/plugins?name=core", wasm, core_module)
         .await?;
-    let s = response.status().as_u16();
-    assert_error(s, &response.json().await?, 422, "invalid_plugin");
+    assert_error(s, &b, 422, "invalid_plugin");
 
-    let response = server
-        .http
-        .post(server.url("/api/v1/plugins?name=Bad.Name"))
-        .header("content-type", "application/wasm")
-        .body(b"\0asm".to_vec())
-        .send()
+    let (s, b) = server
+        .post_raw("/api/v1/plugins?name=Bad.Name", wasm, b"\0asm".to_vec())
         .await?;
-    let s = response.status().as_u16();
-    assert_error(s, &response.json().await?, 400, "invalid_name");
+    assert_error(s, &b, 400, "invalid_name");
 
-    let response = server
-        .http
-        .post(server.url("/api/v1/plugins"))
-        .body("x")
-        .send()
+    let (s, b) = server
+        .post_raw("/api/v1/plugins", wasm, b"x".to_vec())
         .await?;
-    let s = response.status().as_u16();
-    assert_error(s, &response.json().await?, 400, "bad_request");
+    assert_error(s, &b, 400, "bad_request");
+
+    let (s, b) = server
+        .post_raw("/api/v1/plugins?name=text", "text/plain", b"x".to_vec())
+        .await?;
+    assert_error(s, &b, 415, "unsupported_media_type");
 
     let (s, b) = server.get("/api/v1/nowhere").await?;
     assert_error(s, &b, 404, "not_found");

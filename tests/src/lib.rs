@@ -153,6 +153,24 @@ impl Server {
         Ok((status, response.json().await.context("JSON body")?))
     }
 
+    /// POST raw bytes with a content type → (status, JSON body).
+    pub async fn post_raw(
+        &self,
+        path: &str,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> anyhow::Result<(u16, Value)> {
+        let response = self
+            .http
+            .post(self.url(path))
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await?;
+        let status = response.status().as_u16();
+        Ok((status, response.json().await.context("JSON body")?))
+    }
+
     /// DELETE → (status, JSON body).
     pub async fn delete(&self, path: &str) -> anyhow::Result<(u16, Value)> {
         let response = self.http.delete(self.url(path)).send().await?;
