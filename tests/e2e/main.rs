@@ -3,6 +3,7 @@
 
 mod bad_input;
 mod cli;
+mod graph_networkx;
 mod graph_reference;
 mod graphql;
 mod jobs;

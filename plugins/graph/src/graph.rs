@@ -54,6 +54,11 @@ impl Adjacency {
             .zip(self.weights[range].iter().copied())
     }
 
+    /// Neighbours of `node`, in index order.
+    pub fn targets(&self, node: NodeIndex) -> &[NodeIndex] {
+        &self.targets[self.offsets[node as usize]..self.offsets[node as usize + 1]]
+    }
+
     /// Number of neighbours of `node`.
     pub fn degree(&self, node: NodeIndex) -> usize {
         self.offsets[node as usize + 1] - self.offsets[node as usize]
@@ -132,6 +137,9 @@ impl Graph {
                 .map(|&(from, to, weight)| (to, from, weight))
                 .collect();
             arcs.extend(mirrored);
+            // Keep every neighbour list sorted by index: similarity merges
+            // them, and results stay independent of input order.
+            arcs.sort_unstable_by_key(|&(from, to, _)| (from, to));
         }
         let outgoing = Adjacency::build(names.len(), &arcs);
         let incoming = if directed {

@@ -7,12 +7,15 @@
 //! [`operations`] maps JSON params to them and is what the component
 //! exports. Built natively, the same code is unit-tested and benchmarked.
 
+pub mod centrality;
 pub mod components;
 pub mod graph;
 pub mod input;
 pub mod operations;
 pub mod pagerank;
 pub mod shortest_path;
+pub mod similarity;
+pub mod structure;
 pub mod traversal;
 
 pub use graph::Graph;

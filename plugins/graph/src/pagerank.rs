@@ -53,11 +53,14 @@ pub struct PageRank {
     pub converged: bool,
 }
 
-/// Runs PageRank. `on_iteration` may stop the run by returning `Break`,
-/// in which case `None` is returned.
+/// Runs PageRank. `personalization` (one non-negative weight per node,
+/// summing to 1) replaces the uniform teleport and dangling distributions,
+/// as networkx's `personalization`. `on_iteration` may stop the run by
+/// returning `Break`, in which case `None` is returned.
 pub fn pagerank(
     graph: &Graph,
     config: &PageRankConfig,
+    personalization: Option<&[f64]>,
     mut on_iteration: impl FnMut(&Iteration) -> ControlFlow<()>,
 ) -> Option<PageRank> {
     let n = graph.node_count();
@@ -100,7 +103,13 @@ pub fn pagerank(
                 .neighbours(v)
                 .map(|(u, w)| share[u as usize] * w)
                 .sum();
-            next[v as usize] = config.damping * pulled + base;
+            next[v as usize] = match personalization {
+                None => config.damping * pulled + base,
+                Some(p) => {
+                    let p = p[v as usize];
+                    config.damping * (pulled + dangling_mass * p) + (1.0 - config.damping) * p
+                }
+            };
         }
         let delta: f64 = next.iter().zip(&scores).map(|(a, b)| (a - b).abs()).sum();
         std::mem::swap(&mut scores, &mut next);
@@ -139,7 +148,7 @@ mod tests {
             max_iterations: 1000,
             ..PageRankConfig::default()
         };
-        pagerank(graph, &config, |_| ControlFlow::Continue(())).expect("not cancelled")
+        pagerank(graph, &config, None, |_| ControlFlow::Continue(())).expect("not cancelled")
     }
 
     #[test]
@@ -170,7 +179,7 @@ mod tests {
     fn breaking_from_the_callback_cancels() {
         let g = build(&[("a", "b", 1.0), ("b", "a", 1.0), ("b", "c", 1.0)], true);
         let mut seen = 0;
-        let result = pagerank(&g, &PageRankConfig::default(), |_| {
+        let result = pagerank(&g, &PageRankConfig::default(), None, |_| {
             seen += 1;
             ControlFlow::Break(())
         });

@@ -64,6 +64,49 @@ pub fn bfs(
     Some(Bfs { order, depths })
 }
 
+/// Depth-first preorder from `source` down to `max_depth`, following edge
+/// direction. `on_visit(vertex, depth, visited)` is called every
+/// `report_every` visits and may stop the run.
+pub fn dfs(
+    graph: &Graph,
+    source: NodeIndex,
+    max_depth: Option<u32>,
+    report_every: usize,
+    mut on_visit: impl FnMut(NodeIndex, u32, usize) -> ControlFlow<()>,
+) -> Option<Bfs> {
+    let mut seen = vec![false; graph.node_count()];
+    let mut order = Vec::new();
+    let mut depths = Vec::new();
+    // (node, depth, next neighbour position)
+    let mut stack = vec![(source, 0u32, 0usize)];
+    seen[source as usize] = true;
+    order.push(source);
+    depths.push(0);
+    while let Some(top) = stack.last_mut() {
+        let (node, depth, position) = *top;
+        top.2 += 1;
+        let next = graph.outgoing().targets(node).get(position).copied();
+        match next {
+            None => {
+                stack.pop();
+            }
+            Some(w) if !seen[w as usize] && max_depth.is_none_or(|max| depth < max) => {
+                seen[w as usize] = true;
+                order.push(w);
+                depths.push(depth + 1);
+                stack.push((w, depth + 1, 0));
+                if order.len() % report_every.max(1) == 0
+                    && on_visit(w, depth + 1, order.len()).is_break()
+                {
+                    return None;
+                }
+            }
+            Some(_) => {}
+        }
+    }
+    Some(Bfs { order, depths })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -95,6 +138,18 @@ mod tests {
             (depth_of("a"), depth_of("b"), depth_of("c"), depth_of("e")),
             (0, 1, 2, 3)
         );
+    }
+
+    #[test]
+    fn dfs_goes_deep_before_wide() {
+        let g = build(&[("a", "b", 1.0), ("b", "c", 1.0), ("a", "d", 1.0)], true);
+        let result = dfs(&g, index(&g, "a"), None, 1, |_, _, _| {
+            ControlFlow::Continue(())
+        })
+        .expect("runs");
+        let names: Vec<&str> = result.order.iter().map(|&n| g.name(n)).collect();
+        assert_eq!(names, ["a", "b", "c", "d"]);
+        assert_eq!(result.depths, vec![0, 1, 2, 1]);
     }
 
     #[test]

@@ -1,0 +1,329 @@
+//! The engine's operations: JSON params in, JSON results out, progress
+//! reported to the host. Algorithms live in their own modules; this file
+//! only translates.
+
+use std::ops::ControlFlow;
+
+use weft_sdk::{Engine, EngineError, EngineInfo, Host, Operation, Value, json};
+
+use crate::graph::{Graph, NodeIndex};
+use crate::input::{NodeName, graph_schema_properties};
+
+mod ranking;
+mod similarity;
+mod structure;
+mod traversal;
+
+/// The graph engine as a Weft [`Engine`].
+pub struct GraphEngine;
+
+pub(super) const ALGORITHMS: &str = "algorithms";
+pub(super) const TRAVERSAL: &str = "traversal";
+
+/// A params schema: the graph fields plus `extra` properties.
+pub(super) fn schema(extra: Value, required: &[&str]) -> Value {
+    let mut properties = graph_schema_properties();
+    if let Value::Object(extra) = extra {
+        properties.extend(extra);
+    }
+    let mut required_fields = vec!["edges"];
+    required_fields.extend_from_slice(required);
+    json!({
+        "type": "object",
+        "properties": properties,
+        "required": required_fields,
+        "additionalProperties": false
+    })
+}
+
+pub(super) fn node_schema(description: &str) -> Value {
+    json!({ "type": ["string", "integer"], "description": description })
+}
+
+impl Engine for GraphEngine {
+    fn describe() -> EngineInfo {
+        EngineInfo {
+            name: "graph".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            operations: vec![
+                Operation::new(
+                    "pagerank",
+                    "PageRank scores by power iteration (networkx-compatible), optionally personalized.",
+                    schema(
+                        json!({
+                            "damping": { "type": "number", "minimum": 0, "maximum": 1, "default": 0.85 },
+                            "tolerance": { "type": "number", "exclusiveMinimum": 0, "default": 1e-6 },
+                            "max_iterations": { "type": "integer", "minimum": 1, "maximum": 100000, "default": 100 },
+                            "personalization": {
+                                "type": "object",
+                                "description": "Teleport weights by node id; unlisted nodes get 0.",
+                                "additionalProperties": { "type": "number", "minimum": 0 }
+                            }
+                        }),
+                        &[],
+                    ),
+                )
+                .emits(&["algorithm_complete"])
+                .topic(ALGORITHMS),
+                Operation::new("degree_centrality", "Degree / (n - 1), as networkx.", schema(json!({}), &[]))
+                    .emits(&["algorithm_complete"])
+                    .topic(ALGORITHMS),
+                Operation::new(
+                    "closeness_centrality",
+                    "Closeness (Wasserman-Faust), hop distances; incoming distances for directed graphs.",
+                    schema(json!({}), &[]),
+                )
+                .emits(&["algorithm_complete"])
+                .topic(ALGORITHMS),
+                Operation::new(
+                    "betweenness_centrality",
+                    "Brandes betweenness, normalised as networkx; exact, or sampled from k sources.",
+                    schema(
+                        json!({
+                            "k": { "type": "integer", "minimum": 1, "description": "Sample this many sources." },
+                            "seed": { "type": "integer", "minimum": 0, "default": 42 }
+                        }),
+                        &[],
+                    ),
+                )
+                .emits(&["algorithm_complete", "algorithm_progress"])
+                .topic(ALGORITHMS),
+                Operation::new(
+                    "bfs",
+                    "Breadth-first search from a source node.",
+                    schema(
+                        json!({
+                            "source": node_schema("Node to start from."),
+                            "max_depth": { "type": "integer", "minimum": 0 }
+                        }),
+                        &["source"],
+                    ),
+                )
+                .emits(&["traversal_update"])
+                .topic(TRAVERSAL),
+                Operation::new(
+                    "dfs",
+                    "Depth-first preorder from a source node.",
+                    schema(
+                        json!({
+                            "source": node_schema("Node to start from."),
+                            "max_depth": { "type": "integer", "minimum": 0 }
+                        }),
+                        &["source"],
+                    ),
+                )
+                .emits(&["traversal_update"])
+                .topic(TRAVERSAL),
+                Operation::new(
+                    "shortest_path",
+                    "Dijkstra shortest path from source to target, or distances to every node.",
+                    schema(
+                        json!({
+                            "source": node_schema("Start node."),
+                            "target": node_schema("End node; omit for distances to all nodes.")
+                        }),
+                        &["source"],
+                    ),
+                )
+                .topic(ALGORITHMS),
+                Operation::new(
+                    "connected_components",
+                    "Connected components (weakly connected for directed graphs), largest first.",
+                    schema(json!({}), &[]),
+                )
+                .topic(ALGORITHMS),
+                Operation::new(
+                    "strongly_connected_components",
+                    "Strongly connected components (Tarjan), largest first.",
+                    schema(json!({}), &[]),
+                )
+                .topic(ALGORITHMS),
+                Operation::new("triangles", "Triangles through each node (undirected).", schema(json!({}), &[]))
+                    .topic(ALGORITHMS),
+                Operation::new(
+                    "clustering",
+                    "Local clustering coefficient of each node and their average (undirected).",
+                    schema(json!({}), &[]),
+                )
+                .topic(ALGORITHMS),
+                Operation::new(
+                    "similarity",
+                    "Neighbourhood similarity of node pairs: jaccard, cosine, common_neighbors, adamic_adar.",
+                    schema(
+                        json!({
+                            "metric": { "enum": ["jaccard", "cosine", "common_neighbors", "adamic_adar"] },
+                            "pairs": { "type": "array", "items": { "type": "array", "minItems": 2, "maxItems": 2 } }
+                        }),
+                        &["metric", "pairs"],
+                    ),
+                )
+                .topic(ALGORITHMS),
+                Operation::new(
+                    "recommend",
+                    "Top-k nodes not yet linked to the source, by a similarity metric (default adamic_adar).",
+                    schema(
+                        json!({
+                            "source": node_schema("Node to recommend for."),
+                            "metric": { "enum": ["jaccard", "cosine", "common_neighbors", "adamic_adar"] },
+                            "top_k": { "type": "integer", "minimum": 1, "maximum": 10000, "default": 10 }
+                        }),
+                        &["source"],
+                    ),
+                )
+                .topic(ALGORITHMS),
+            ],
+        }
+    }
+
+    fn invoke(op: &str, params: Value, host: &dyn Host) -> Result<Value, EngineError> {
+        match op {
+            "pagerank" => ranking::pagerank(params, host),
+            "degree_centrality" => ranking::degree(params, host),
+            "closeness_centrality" => ranking::closeness(params, host),
+            "betweenness_centrality" => ranking::betweenness(params, host),
+            "bfs" => traversal::bfs(params, host),
+            "dfs" => traversal::dfs(params, host),
+            "shortest_path" => traversal::shortest_path(params, host),
+            "connected_components" => structure::components(params, host),
+            "strongly_connected_components" => structure::strongly_connected(params, host),
+            "triangles" => structure::triangles(params, host),
+            "clustering" => structure::clustering(params, host),
+            "similarity" => similarity::similarity(params, host),
+            "recommend" => similarity::recommend(params, host),
+            other => Err(EngineError::UnknownOperation(other.to_owned())),
+        }
+    }
+}
+
+pub(super) fn load(input: crate::input::GraphInput) -> Result<Graph, EngineError> {
+    Graph::from_input(input)
+        .map_err(|_| EngineError::InvalidParams("the graph has more than 2^32 nodes".into()))
+}
+
+pub(super) fn locate(graph: &Graph, name: &NodeName, role: &str) -> Result<NodeIndex, EngineError> {
+    graph.find(name).ok_or_else(|| {
+        EngineError::InvalidParams(format!("{role} node '{}' is not in the graph", name.0))
+    })
+}
+
+/// `{node name: value}` for a per-node vector.
+pub(super) fn by_node<T: serde::Serialize>(
+    graph: &Graph,
+    values: &[T],
+) -> serde_json::Map<String, Value> {
+    graph
+        .nodes()
+        .map(|i| (graph.name(i).to_owned(), json!(values[i as usize])))
+        .collect()
+}
+
+/// Publishes `algorithm_complete` with the ten highest-scoring vertices.
+pub(super) fn report_top(graph: &Graph, host: &dyn Host, algorithm: &str, scores: &[f64]) {
+    let mut order: Vec<NodeIndex> = graph.nodes().collect();
+    order.sort_by(|&a, &b| {
+        scores[b as usize]
+            .total_cmp(&scores[a as usize])
+            .then(a.cmp(&b))
+    });
+    let top: Vec<Value> = order
+        .iter()
+        .take(10)
+        .map(|&v| json!({ "vertex": graph.name(v), "score": scores[v as usize] }))
+        .collect();
+    host.emit(
+        ALGORITHMS,
+        "algorithm_complete",
+        &json!({ "algorithm": algorithm, "top_vertices": top }),
+    );
+}
+
+/// Refuses directed graphs for measures networkx defines on undirected ones.
+pub(super) fn undirected_only(graph: &Graph, what: &str) -> Result<(), EngineError> {
+    if graph.is_directed() {
+        return Err(EngineError::InvalidParams(format!(
+            "{what} is defined here for undirected graphs; send \"directed\": false"
+        )));
+    }
+    Ok(())
+}
+
+/// Maps a host cancellation to the callback's `Break`.
+pub(super) fn keep_going(host: &dyn Host) -> ControlFlow<()> {
+    if host.cancelled() {
+        ControlFlow::Break(())
+    } else {
+        ControlFlow::Continue(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use weft_sdk::{Recorded, RecordingHost};
+
+    use super::*;
+
+    fn triangle() -> Value {
+        json!({ "edges": [[1, 2], [2, 3], [3, 1], [3, 4, 2.5]] })
+    }
+
+    #[test]
+    fn pagerank_reports_every_iteration() {
+        let host = RecordingHost::new();
+        let result = GraphEngine::invoke("pagerank", triangle(), &host).expect("runs");
+        let iterations = result["iterations"].as_u64().expect("a count");
+        let progress: Vec<_> = host
+            .calls()
+            .into_iter()
+            .filter_map(|c| match c {
+                Recorded::Progress { detail, .. } => detail,
+                _ => None,
+            })
+            .collect();
+        assert_eq!(progress.len() as u64, iterations);
+        assert_eq!(progress.last().expect("one")["converged"], true);
+        assert_eq!(result["scores"].as_object().expect("map").len(), 4);
+    }
+
+    #[test]
+    fn cancellation_stops_between_iterations() {
+        let host = RecordingHost::cancelling_after(2);
+        let outcome = GraphEngine::invoke("pagerank", triangle(), &host);
+        assert_eq!(outcome, Err(EngineError::Cancelled));
+    }
+
+    #[test]
+    fn shortest_path_names_the_path() {
+        let params = json!({ "edges": [["a", "b", 1], ["b", "c", 1], ["a", "c", 5]], "source": "a", "target": "c" });
+        let result =
+            GraphEngine::invoke("shortest_path", params, &RecordingHost::new()).expect("runs");
+        assert_eq!(result["distance"], 2.0);
+        assert_eq!(result["path"], json!(["a", "b", "c"]));
+    }
+
+    #[test]
+    fn unknown_nodes_and_ops_are_clear_errors() {
+        let params = json!({ "edges": [[1, 2]], "source": 9 });
+        match GraphEngine::invoke("bfs", params, &RecordingHost::new()) {
+            Err(EngineError::InvalidParams(why)) => assert!(why.contains("'9'"), "{why}"),
+            other => panic!("expected invalid params, got {other:?}"),
+        }
+        assert_eq!(
+            GraphEngine::invoke("nope", json!({}), &RecordingHost::new()),
+            Err(EngineError::UnknownOperation("nope".into()))
+        );
+    }
+
+    #[test]
+    fn bfs_streams_traversal_updates() {
+        let params = json!({ "edges": [[1, 2], [2, 3]], "source": 1 });
+        let host = RecordingHost::new();
+        let result = GraphEngine::invoke("bfs", params, &host).expect("runs");
+        assert_eq!(result["depths"]["3"], 2);
+        let updates = host
+            .calls()
+            .iter()
+            .filter(|c| matches!(c, Recorded::Event { kind, .. } if kind == "traversal_update"))
+            .count();
+        assert!(updates >= 2);
+    }
+}

@@ -1,0 +1,141 @@
+//! Ranking operations: PageRank and the centralities.
+
+use serde::Deserialize;
+use weft_sdk::{EngineError, Host, Value, json};
+
+use super::{ALGORITHMS, by_node, keep_going, load, report_top};
+use crate::centrality;
+use crate::input::{GraphInput, NodeName};
+use crate::pagerank::{PageRankConfig, pagerank as run_pagerank};
+
+/// Progress is reported about this many times per run.
+const REPORTS: usize = 100;
+
+#[derive(Deserialize)]
+struct PageRankParams {
+    #[serde(flatten)]
+    graph: GraphInput,
+    damping: Option<f64>,
+    tolerance: Option<f64>,
+    max_iterations: Option<u32>,
+    personalization: Option<std::collections::HashMap<NodeName, f64>>,
+}
+
+pub(super) fn pagerank(params: Value, host: &dyn Host) -> Result<Value, EngineError> {
+    let p: PageRankParams = weft_sdk::params(params)?;
+    let defaults = PageRankConfig::default();
+    let config = PageRankConfig {
+        damping: p.damping.unwrap_or(defaults.damping),
+        tolerance: p.tolerance.unwrap_or(defaults.tolerance),
+        max_iterations: p.max_iterations.unwrap_or(defaults.max_iterations),
+    };
+    if p.graph.edges.iter().any(|e| e.weight < 0.0) {
+        return Err(EngineError::InvalidParams(
+            "PageRank needs non-negative edge weights".into(),
+        ));
+    }
+    let graph = load(p.graph)?;
+    let personalization = match p.personalization {
+        None => None,
+        Some(weights) => {
+            let mut vector = vec![0.0; graph.node_count()];
+            for (node, weight) in weights {
+                let index = super::locate(&graph, &node, "personalization")?;
+                if !(weight >= 0.0 && weight.is_finite()) {
+                    return Err(EngineError::InvalidParams(
+                        "personalization weights must be non-negative".into(),
+                    ));
+                }
+                vector[index as usize] = weight;
+            }
+            let total: f64 = vector.iter().sum();
+            if total <= 0.0 {
+                return Err(EngineError::InvalidParams(
+                    "personalization weights must not all be zero".into(),
+                ));
+            }
+            vector.iter_mut().for_each(|w| *w /= total);
+            Some(vector)
+        }
+    };
+    let total = u64::from(config.max_iterations);
+    let nodes = graph.node_count();
+    let result = run_pagerank(&graph, &config, personalization.as_deref(), |it| {
+        host.progress(
+            u64::from(it.iteration),
+            total,
+            &format!("iteration {}: delta {:.3e}", it.iteration, it.delta),
+            Some(&json!({
+                "iteration": it.iteration,
+                "delta": it.delta,
+                "converged": it.converged,
+                "vertices_processed": nodes
+            })),
+        );
+        keep_going(host)
+    })
+    .ok_or(EngineError::Cancelled)?;
+    report_top(&graph, host, "pagerank", &result.scores);
+    Ok(json!({
+        "scores": by_node(&graph, &result.scores),
+        "iterations": result.iterations,
+        "converged": result.converged
+    }))
+}
+
+pub(super) fn degree(params: Value, host: &dyn Host) -> Result<Value, EngineError> {
+    let graph = load(weft_sdk::params::<GraphInput>(params)?)?;
+    let scores = centrality::degree(&graph);
+    report_top(&graph, host, "degree_centrality", &scores);
+    Ok(json!({ "scores": by_node(&graph, &scores) }))
+}
+
+pub(super) fn closeness(params: Value, host: &dyn Host) -> Result<Value, EngineError> {
+    let graph = load(weft_sdk::params::<GraphInput>(params)?)?;
+    let n = graph.node_count();
+    let scores = centrality::closeness(&graph, (n / REPORTS).max(1), |done| {
+        host.progress(done as u64, n as u64, &format!("{done} of {n} nodes"), None);
+        keep_going(host)
+    })
+    .ok_or(EngineError::Cancelled)?;
+    report_top(&graph, host, "closeness_centrality", &scores);
+    Ok(json!({ "scores": by_node(&graph, &scores) }))
+}
+
+#[derive(Deserialize)]
+struct BetweennessParams {
+    #[serde(flatten)]
+    graph: GraphInput,
+    /// Sample this many source nodes (exact when absent).
+    k: Option<usize>,
+    #[serde(default = "default_seed")]
+    seed: u64,
+}
+
+fn default_seed() -> u64 {
+    42
+}
+
+pub(super) fn betweenness(params: Value, host: &dyn Host) -> Result<Value, EngineError> {
+    let p: BetweennessParams = weft_sdk::params(params)?;
+    let graph = load(p.graph)?;
+    let n = graph.node_count();
+    let sources = match p.k {
+        Some(k) if k < n => centrality::sample_sources(n, k, p.seed),
+        _ => graph.nodes().collect(),
+    };
+    let total = sources.len();
+    let scores = centrality::betweenness(&graph, &sources, (total / REPORTS).max(1), |done| {
+        host.progress(
+            done as u64,
+            total as u64,
+            &format!("{done} of {total} sources"),
+            None,
+        );
+        keep_going(host)
+    })
+    .ok_or(EngineError::Cancelled)?;
+    report_top(&graph, host, "betweenness_centrality", &scores);
+    host.emit(ALGORITHMS, "algorithm_progress", &json!({ "algorithm": "betweenness_centrality", "sources": total, "vertices_processed": n }));
+    Ok(json!({ "scores": by_node(&graph, &scores), "sources": total, "exact": total == n }))
+}

@@ -1,0 +1,62 @@
+//! Similarity and recommendation operations.
+
+use serde::Deserialize;
+use weft_sdk::{EngineError, Host, Value, json};
+
+use super::{load, locate, undirected_only};
+use crate::input::{GraphInput, NodeName};
+use crate::similarity::{Metric, recommend as run_recommend, score};
+
+#[derive(Deserialize)]
+struct SimilarityParams {
+    #[serde(flatten)]
+    graph: GraphInput,
+    metric: Metric,
+    pairs: Vec<(NodeName, NodeName)>,
+}
+
+pub(super) fn similarity(params: Value, host: &dyn Host) -> Result<Value, EngineError> {
+    let p: SimilarityParams = weft_sdk::params(params)?;
+    let graph = load(p.graph)?;
+    undirected_only(&graph, "neighbourhood similarity")?;
+    let mut scores = Vec::with_capacity(p.pairs.len());
+    for (u, v) in &p.pairs {
+        let (a, b) = (locate(&graph, u, "pair")?, locate(&graph, v, "pair")?);
+        scores.push(json!([u.0, v.0, score(&graph, p.metric, a, b)]));
+    }
+    host.progress(scores.len() as u64, scores.len() as u64, "scored", None);
+    Ok(json!({ "metric": p.metric, "scores": scores }))
+}
+
+#[derive(Deserialize)]
+struct RecommendParams {
+    #[serde(flatten)]
+    graph: GraphInput,
+    #[serde(default = "default_metric")]
+    metric: Metric,
+    source: NodeName,
+    #[serde(default = "default_top_k")]
+    top_k: usize,
+}
+
+fn default_metric() -> Metric {
+    Metric::AdamicAdar
+}
+
+fn default_top_k() -> usize {
+    10
+}
+
+pub(super) fn recommend(params: Value, host: &dyn Host) -> Result<Value, EngineError> {
+    let p: RecommendParams = weft_sdk::params(params)?;
+    let graph = load(p.graph)?;
+    undirected_only(&graph, "recommendation")?;
+    let source = locate(&graph, &p.source, "source")?;
+    let top = run_recommend(&graph, p.metric, source, p.top_k);
+    host.progress(1, 1, &format!("{} recommendations", top.len()), None);
+    let items: Vec<Value> = top
+        .iter()
+        .map(|&(v, s)| json!({ "node": graph.name(v), "score": s }))
+        .collect();
+    Ok(json!({ "source": p.source.0, "metric": p.metric, "recommendations": items }))
+}

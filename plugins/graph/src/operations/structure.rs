@@ -1,0 +1,66 @@
+//! Structure operations: components, triangles, clustering.
+
+use weft_sdk::{EngineError, Host, Value, json};
+
+use super::{by_node, load, undirected_only};
+use crate::components::connected_components;
+use crate::graph::{Graph, NodeIndex};
+use crate::input::GraphInput;
+use crate::structure;
+
+fn named(graph: &Graph, components: &[Vec<NodeIndex>]) -> Value {
+    let named: Vec<Vec<&str>> = components
+        .iter()
+        .map(|c| c.iter().map(|&n| graph.name(n)).collect())
+        .collect();
+    json!({ "count": named.len(), "components": named })
+}
+
+pub(super) fn components(params: Value, host: &dyn Host) -> Result<Value, EngineError> {
+    let graph = load(weft_sdk::params::<GraphInput>(params)?)?;
+    let components = connected_components(&graph);
+    let total = graph.node_count() as u64;
+    host.progress(
+        total,
+        total,
+        &format!("{} components", components.len()),
+        None,
+    );
+    Ok(named(&graph, &components))
+}
+
+pub(super) fn strongly_connected(params: Value, host: &dyn Host) -> Result<Value, EngineError> {
+    let graph = load(weft_sdk::params::<GraphInput>(params)?)?;
+    let components = structure::strongly_connected_components(&graph);
+    let total = graph.node_count() as u64;
+    host.progress(
+        total,
+        total,
+        &format!("{} components", components.len()),
+        None,
+    );
+    Ok(named(&graph, &components))
+}
+
+pub(super) fn triangles(params: Value, host: &dyn Host) -> Result<Value, EngineError> {
+    let graph = load(weft_sdk::params::<GraphInput>(params)?)?;
+    undirected_only(&graph, "triangle counting")?;
+    let counts = structure::triangles(&graph);
+    let total: u64 = counts.iter().sum::<u64>() / 3;
+    host.progress(1, 1, &format!("{total} triangles"), None);
+    Ok(json!({ "triangles": by_node(&graph, &counts), "total": total }))
+}
+
+pub(super) fn clustering(params: Value, host: &dyn Host) -> Result<Value, EngineError> {
+    let graph = load(weft_sdk::params::<GraphInput>(params)?)?;
+    undirected_only(&graph, "the clustering coefficient")?;
+    let counts = structure::triangles(&graph);
+    let local = structure::clustering(&graph, &counts);
+    let average = if local.is_empty() {
+        0.0
+    } else {
+        local.iter().sum::<f64>() / local.len() as f64
+    };
+    host.progress(1, 1, &format!("average clustering {average:.4}"), None);
+    Ok(json!({ "clustering": by_node(&graph, &local), "average": average }))
+}

@@ -1,0 +1,271 @@
+//! Every graph algorithm, run as the wasm component through the real
+//! server, against networkx on seeded random graphs (Erdős–Rényi and
+//! Barabási–Albert, directed and undirected, 1,000 nodes):
+//! `test_data/graph/make_random_reference.py`.
+
+use serde_json::{Value, json};
+use weft_tests::{Server, test_data};
+
+fn graphs() -> anyhow::Result<Vec<Value>> {
+    let text = std::fs::read_to_string(test_data("graph/random_graphs.json"))?;
+    let reference: Value = serde_json::from_str(&text)?;
+    Ok(reference["graphs"].as_array().cloned().unwrap_or_default())
+}
+
+fn close(ours: &Value, theirs: &Value, tolerance: f64, what: &str) {
+    let theirs = theirs.as_object().expect("reference map");
+    let ours = ours.as_object().expect("our map");
+    assert_eq!(ours.len(), theirs.len(), "{what}: node count");
+    for (node, expected) in theirs {
+        let (got, expected) = (
+            ours[node].as_f64().expect("number"),
+            expected.as_f64().expect("number"),
+        );
+        assert!(
+            (got - expected).abs() <= tolerance,
+            "{what}, node {node}: ours {got}, networkx {expected}"
+        );
+    }
+}
+
+async fn run(server: &Server, graph: &Value, op: &str, extra: Value) -> anyhow::Result<Value> {
+    let mut params =
+        json!({ "edges": graph["edges"], "nodes": graph["nodes"], "directed": graph["directed"] });
+    if let (Some(params), Some(extra)) = (params.as_object_mut(), extra.as_object()) {
+        params.extend(extra.clone());
+    }
+    let job = server.run_job("graph", op, params).await?;
+    anyhow::ensure!(
+        job["state"] == "succeeded",
+        "{op} on {}: {job}",
+        graph["name"]
+    );
+    Ok(job["result"].clone())
+}
+
+#[tokio::test]
+async fn centralities_match_networkx() -> anyhow::Result<()> {
+    let server = Server::start(&[])?;
+    for graph in graphs()? {
+        let name = graph["name"].as_str().unwrap_or_default().to_owned();
+        let precise = json!({ "tolerance": 1e-12, "max_iterations": 1000 });
+        let pagerank = run(&server, &graph, "pagerank", precise.clone()).await?;
+        close(
+            &pagerank["scores"],
+            &graph["pagerank"],
+            1e-6,
+            &format!("{name} pagerank"),
+        );
+
+        let mut personalized = precise;
+        personalized["personalization"] = graph["personalized_pagerank"]["personalization"].clone();
+        let ppr = run(&server, &graph, "pagerank", personalized).await?;
+        close(
+            &ppr["scores"],
+            &graph["personalized_pagerank"]["scores"],
+            1e-6,
+            &format!("{name} personalized"),
+        );
+
+        let degree = run(&server, &graph, "degree_centrality", json!({})).await?;
+        close(
+            &degree["scores"],
+            &graph["degree_centrality"],
+            1e-12,
+            &format!("{name} degree"),
+        );
+        let closeness = run(&server, &graph, "closeness_centrality", json!({})).await?;
+        close(
+            &closeness["scores"],
+            &graph["closeness_centrality"],
+            1e-9,
+            &format!("{name} closeness"),
+        );
+        let betweenness = run(&server, &graph, "betweenness_centrality", json!({})).await?;
+        close(
+            &betweenness["scores"],
+            &graph["betweenness_centrality"],
+            1e-9,
+            &format!("{name} betweenness"),
+        );
+        assert_eq!(betweenness["exact"], true);
+
+        // A sample of a fifth of the sources stays near the exact answer.
+        let sampled = run(
+            &server,
+            &graph,
+            "betweenness_centrality",
+            json!({ "k": 200, "seed": 7 }),
+        )
+        .await?;
+        assert_eq!(sampled["sources"], 200);
+        let exact = graph["betweenness_centrality"].as_object().expect("map");
+        let error: f64 = exact
+            .iter()
+            .map(|(node, e)| {
+                (sampled["scores"][node].as_f64().unwrap_or(0.0) - e.as_f64().unwrap_or(0.0)).abs()
+            })
+            .sum::<f64>()
+            / exact
+                .values()
+                .map(|e| e.as_f64().unwrap_or(0.0))
+                .sum::<f64>();
+        assert!(
+            error < 0.35,
+            "{name}: sampled betweenness is off by {error:.3} (relative L1)"
+        );
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn paths_components_and_structure_match_networkx() -> anyhow::Result<()> {
+    let server = Server::start(&[])?;
+    for graph in graphs()? {
+        let name = graph["name"].as_str().unwrap_or_default().to_owned();
+        let source = graph["source"].clone();
+        let bfs = run(&server, &graph, "bfs", json!({ "source": source })).await?;
+        assert_eq!(
+            bfs["depths"], graph["shortest_path_lengths"],
+            "{name} bfs depths"
+        );
+        let dijkstra = run(
+            &server,
+            &graph,
+            "shortest_path",
+            json!({ "source": source }),
+        )
+        .await?;
+        let distances = dijkstra["distances"].as_object().expect("map");
+        for (node, d) in graph["shortest_path_lengths"].as_object().expect("map") {
+            assert_eq!(
+                distances[node].as_f64(),
+                d.as_f64(),
+                "{name} distance to {node}"
+            );
+        }
+        let dfs = run(&server, &graph, "dfs", json!({ "source": source })).await?;
+        assert_eq!(
+            dfs["visited"].as_u64(),
+            Some(distances.len() as u64),
+            "{name}: dfs reaches what bfs reaches"
+        );
+
+        let components = run(&server, &graph, "connected_components", json!({})).await?;
+        if graph["directed"] == true {
+            assert_eq!(
+                components["count"], graph["weak_components"],
+                "{name} weak components"
+            );
+            let strong = run(&server, &graph, "strongly_connected_components", json!({})).await?;
+            let theirs: Vec<Vec<String>> = graph["strong_components"]
+                .as_array()
+                .expect("list")
+                .iter()
+                .map(|c| {
+                    c.as_array()
+                        .expect("list")
+                        .iter()
+                        .map(|n| n.to_string())
+                        .collect()
+                })
+                .collect();
+            let mut ours: Vec<Vec<String>> = strong["components"]
+                .as_array()
+                .expect("list")
+                .iter()
+                .map(|c| {
+                    let mut c: Vec<String> = c
+                        .as_array()
+                        .expect("list")
+                        .iter()
+                        .filter_map(|n| n.as_str().map(str::to_owned))
+                        .collect();
+                    c.sort_by_key(|n| n.parse::<u64>().unwrap_or(u64::MAX));
+                    c
+                })
+                .collect();
+            ours.sort_by(|a, b| {
+                b.len()
+                    .cmp(&a.len())
+                    .then(a[0].parse::<u64>().ok().cmp(&b[0].parse::<u64>().ok()))
+            });
+            assert_eq!(ours, theirs, "{name} strongly connected components");
+            let refused = server
+                .run_job(
+                    "graph",
+                    "triangles",
+                    json!({ "edges": graph["edges"], "directed": true }),
+                )
+                .await?;
+            assert_eq!(refused["error"]["code"], "invalid_params");
+            continue;
+        }
+        assert_eq!(
+            components["count"], graph["components"],
+            "{name} components"
+        );
+        let triangles = run(&server, &graph, "triangles", json!({})).await?;
+        assert_eq!(
+            triangles["triangles"], graph["triangles"],
+            "{name} triangles"
+        );
+        let clustering = run(&server, &graph, "clustering", json!({})).await?;
+        close(
+            &clustering["clustering"],
+            &graph["clustering"],
+            1e-12,
+            &format!("{name} clustering"),
+        );
+        let average = clustering["average"].as_f64().expect("number");
+        assert!((average - graph["average_clustering"].as_f64().expect("number")).abs() < 1e-12);
+
+        for (metric, key) in [
+            ("jaccard", "jaccard"),
+            ("adamic_adar", "adamic_adar"),
+            ("common_neighbors", "common_neighbors"),
+        ] {
+            let result = run(
+                &server,
+                &graph,
+                "similarity",
+                json!({ "metric": metric, "pairs": graph["pairs"] }),
+            )
+            .await?;
+            let ours: Vec<f64> = result["scores"]
+                .as_array()
+                .expect("list")
+                .iter()
+                .filter_map(|s| s[2].as_f64())
+                .collect();
+            let theirs: Vec<f64> = graph[key]
+                .as_array()
+                .expect("list")
+                .iter()
+                .filter_map(Value::as_f64)
+                .collect();
+            assert_eq!(ours.len(), theirs.len());
+            for (o, t) in ours.iter().zip(&theirs) {
+                assert!(
+                    (o - t).abs() < 1e-12,
+                    "{name} {metric}: ours {o}, networkx {t}"
+                );
+            }
+        }
+        let recommended = run(
+            &server,
+            &graph,
+            "recommend",
+            json!({ "source": source, "top_k": 5 }),
+        )
+        .await?;
+        let list = recommended["recommendations"].as_array().expect("list");
+        assert!(!list.is_empty() && list.len() <= 5);
+        let scores: Vec<f64> = list.iter().filter_map(|r| r["score"].as_f64()).collect();
+        assert!(
+            scores.windows(2).all(|w| w[0] >= w[1]),
+            "{name}: recommendations best first"
+        );
+    }
+    Ok(())
+}
