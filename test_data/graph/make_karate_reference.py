@@ -34,6 +34,10 @@ reference = {
         str(k): v for k, v in nx.single_source_dijkstra_path_length(G, 0, weight="weight").items()
     },
     "components": nx.number_connected_components(G),
+    "all_pairs_dijkstra": {
+        str(u): {str(v): d for v, d in lengths.items()}
+        for u, lengths in nx.all_pairs_dijkstra_path_length(G, weight="weight")
+    },
 }
 
 out = pathlib.Path(__file__).with_name("karate_pagerank.json")

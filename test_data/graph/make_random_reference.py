@@ -53,7 +53,35 @@ def case(name, G):
         out["jaccard"] = [s for _, _, s in nx.jaccard_coefficient(G, pairs)]
         out["adamic_adar"] = [s for _, _, s in nx.adamic_adar_index(G, pairs)]
         out["common_neighbors"] = [len(list(nx.common_neighbors(G, u, v))) for u, v in pairs]
+        communities = nx.community.louvain_communities(G, seed=0)
+        out["louvain_modularity"] = nx.community.modularity(G, communities)
     return out
+
+
+def geometric():
+    """A* on a random geometric graph whose weights are at least the
+    Euclidean length of each edge, so the straight-line heuristic is
+    admissible."""
+    import math
+    import random
+
+    rng = random.Random(5)
+    G = nx.random_geometric_graph(300, 0.12, seed=5)
+    pos = nx.get_node_attributes(G, "pos")
+    for u, v in G.edges():
+        G[u][v]["weight"] = math.dist(pos[u], pos[v]) * (1.0 + rng.random())
+    largest = max(nx.connected_components(G), key=len)
+    nodes = sorted(largest)
+    source, target = nodes[0], nodes[-1]
+    euclid = lambda a, b: math.dist(pos[a], pos[b])
+    return {
+        "edges": [[u, v, d["weight"]] for u, v, d in G.edges(data=True)],
+        "coordinates": {str(n): list(pos[n]) for n in G.nodes()},
+        "source": source,
+        "target": target,
+        "distance": nx.astar_path_length(G, source, target, heuristic=euclid, weight="weight"),
+        "dijkstra_distance": nx.dijkstra_path_length(G, source, target, weight="weight"),
+    }
 
 
 graphs = [
@@ -61,7 +89,7 @@ graphs = [
     case("barabasi_albert", nx.barabasi_albert_graph(1000, 3, seed=2)),
     case("erdos_renyi_directed", nx.gnp_random_graph(1000, 0.004, seed=3, directed=True)),
 ]
-reference = {"generator": f"networkx {nx.__version__}", "graphs": graphs}
+reference = {"generator": f"networkx {nx.__version__}", "graphs": graphs, "astar": geometric()}
 out = pathlib.Path(__file__).with_name("random_graphs.json")
 out.write_text(json.dumps(reference, separators=(",", ":")) + "\n")
 print(f"wrote {out} ({out.stat().st_size // 1024} KiB)")

@@ -269,3 +269,47 @@ async fn paths_components_and_structure_match_networkx() -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+#[tokio::test]
+async fn astar_matches_networkx_on_a_geometric_graph() -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(test_data("graph/random_graphs.json"))?;
+    let reference: Value = serde_json::from_str(&text)?;
+    let case = &reference["astar"];
+    let server = Server::start(&[])?;
+    let params = json!({
+        "edges": case["edges"], "coordinates": case["coordinates"],
+        "source": case["source"], "target": case["target"]
+    });
+    let astar = server.run_job("graph", "astar", params.clone()).await?;
+    let distance = astar["result"]["distance"].as_f64().expect("reachable");
+    let expected = case["distance"].as_f64().expect("number");
+    assert!(
+        (distance - expected).abs() < 1e-9,
+        "ours {distance}, networkx {expected}"
+    );
+    let path = astar["result"]["path"].as_array().expect("path");
+    assert_eq!(
+        path.first().map(Value::to_string),
+        Some(format!("\"{}\"", case["source"]))
+    );
+
+    // Guided search settles fewer nodes than blind Dijkstra to the same answer.
+    let dijkstra = server
+        .run_job(
+            "graph",
+            "shortest_path",
+            json!({ "edges": case["edges"], "source": case["source"], "target": case["target"] }),
+        )
+        .await?;
+    assert!((dijkstra["result"]["distance"].as_f64().expect("number") - expected).abs() < 1e-9);
+    let unguided = server
+        .run_job(
+            "graph",
+            "astar",
+            json!({ "edges": case["edges"], "coordinates": case["coordinates"],
+            "source": case["source"], "target": case["target"], "heuristic_weight": 0.0 }),
+        )
+        .await?;
+    assert!(astar["result"]["settled"].as_u64() < unguided["result"]["settled"].as_u64());
+    Ok(())
+}

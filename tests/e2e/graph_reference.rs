@@ -70,5 +70,21 @@ async fn traversal_paths_and_components_match_networkx() -> anyhow::Result<()> {
         .run_job("graph", "connected_components", json!({ "edges": edges }))
         .await?;
     assert_eq!(components["result"]["count"], reference["components"]);
+
+    let all_pairs = server
+        .run_job(
+            "graph",
+            "all_pairs_shortest_paths",
+            json!({ "edges": edges }),
+        )
+        .await?;
+    let ours = all_pairs["result"]["distances"].as_object().expect("rows");
+    let theirs = reference["all_pairs_dijkstra"].as_object().expect("rows");
+    assert_eq!(ours.len(), 34);
+    for (u, row) in theirs {
+        for (v, d) in row.as_object().expect("row") {
+            assert_eq!(ours[u][v].as_f64(), d.as_f64(), "distance {u} -> {v}");
+        }
+    }
     Ok(())
 }

@@ -8,6 +8,7 @@
 //! exports. Built natively, the same code is unit-tested and benchmarked.
 
 pub mod centrality;
+pub mod community;
 pub mod components;
 pub mod graph;
 pub mod input;

@@ -65,6 +65,29 @@ pub fn dijkstra(
     graph: &Graph,
     source: NodeIndex,
     target: Option<NodeIndex>,
+    on_settled: impl FnMut(usize) -> ControlFlow<()>,
+) -> Option<ShortestPaths> {
+    search(graph, source, target, |_| 0.0, on_settled)
+}
+
+/// A*: Dijkstra ordered by distance + `heuristic(node)`, an estimate of
+/// the remaining distance to `target`. The path is shortest when the
+/// heuristic never overestimates (is admissible and consistent).
+pub fn astar(
+    graph: &Graph,
+    source: NodeIndex,
+    target: NodeIndex,
+    heuristic: impl Fn(NodeIndex) -> f64,
+    on_settled: impl FnMut(usize) -> ControlFlow<()>,
+) -> Option<ShortestPaths> {
+    search(graph, source, Some(target), heuristic, on_settled)
+}
+
+fn search(
+    graph: &Graph,
+    source: NodeIndex,
+    target: Option<NodeIndex>,
+    heuristic: impl Fn(NodeIndex) -> f64,
     mut on_settled: impl FnMut(usize) -> ControlFlow<()>,
 ) -> Option<ShortestPaths> {
     let n = graph.node_count();
@@ -75,13 +98,14 @@ pub fn dijkstra(
     let mut heap = BinaryHeap::new();
     distance[source as usize] = Some(0.0);
     heap.push(Entry {
-        distance: 0.0,
+        distance: heuristic(source),
         node: source,
     });
-    while let Some(Entry { distance: d, node }) = heap.pop() {
+    while let Some(Entry { node, .. }) = heap.pop() {
         if settled[node as usize] {
             continue;
         }
+        let d = distance[node as usize].unwrap_or(0.0);
         settled[node as usize] = true;
         settled_count += 1;
         if settled_count % REPORT_EVERY == 0 && on_settled(settled_count).is_break() {
@@ -96,7 +120,7 @@ pub fn dijkstra(
                 distance[next as usize] = Some(candidate);
                 previous[next as usize] = Some(node);
                 heap.push(Entry {
-                    distance: candidate,
+                    distance: candidate + heuristic(next),
                     node: next,
                 });
             }
@@ -133,6 +157,19 @@ mod tests {
         assert_eq!(paths.distance[find("d") as usize], Some(3.0));
         let path = paths.path_to(find("d")).expect("reachable");
         assert_eq!(path, vec![find("a"), find("c"), find("b"), find("d")]);
+    }
+
+    #[test]
+    fn astar_with_a_straight_line_heuristic_finds_the_shortest_path() {
+        // A 3x1 grid with a slow direct edge: a(0,0) b(1,0) c(2,0).
+        let g = build(&[("a", "b", 1.0), ("b", "c", 1.0), ("a", "c", 5.0)], false);
+        let find = |n: &str| g.find(&NodeName(n.into())).expect("node");
+        let x: [f64; 3] = [0.0, 1.0, 2.0];
+        let (a, c) = (find("a"), find("c"));
+        let h = |v: NodeIndex| (x[c as usize] - x[v as usize]).abs();
+        let paths = astar(&g, a, c, h, |_| ControlFlow::Continue(())).expect("runs");
+        assert_eq!(paths.distance[c as usize], Some(2.0));
+        assert_eq!(paths.path_to(c).expect("path").len(), 3);
     }
 
     #[test]

@@ -127,6 +127,37 @@ impl Engine for GraphEngine {
                 )
                 .topic(ALGORITHMS),
                 Operation::new(
+                    "astar",
+                    "A* shortest path guided by the Euclidean distance between node coordinates.",
+                    schema(
+                        json!({
+                            "source": node_schema("Start node."),
+                            "target": node_schema("End node."),
+                            "coordinates": {
+                                "type": "object",
+                                "description": "Node id -> [x, y, ...]. Optimal when edge weights are at least the Euclidean distance of their endpoints.",
+                                "additionalProperties": { "type": "array", "items": { "type": "number" }, "minItems": 1 }
+                            },
+                            "heuristic_weight": { "type": "number", "minimum": 0, "default": 1.0 }
+                        }),
+                        &["source", "target", "coordinates"],
+                    ),
+                )
+                .topic(ALGORITHMS),
+                Operation::new(
+                    "all_pairs_shortest_paths",
+                    "Dijkstra distances between every pair of nodes (graphs of at most 2,000 nodes).",
+                    schema(json!({}), &[]),
+                )
+                .topic(ALGORITHMS),
+                Operation::new(
+                    "louvain",
+                    "Louvain communities and their modularity (undirected, weighted).",
+                    schema(json!({ "resolution": { "type": "number", "exclusiveMinimum": 0, "default": 1.0 } }), &[]),
+                )
+                .emits(&["algorithm_progress", "algorithm_complete"])
+                .topic(ALGORITHMS),
+                Operation::new(
                     "connected_components",
                     "Connected components (weakly connected for directed graphs), largest first.",
                     schema(json!({}), &[]),
@@ -184,6 +215,9 @@ impl Engine for GraphEngine {
             "bfs" => traversal::bfs(params, host),
             "dfs" => traversal::dfs(params, host),
             "shortest_path" => traversal::shortest_path(params, host),
+            "astar" => traversal::astar(params, host),
+            "all_pairs_shortest_paths" => traversal::all_pairs(params, host),
+            "louvain" => structure::louvain(params, host),
             "connected_components" => structure::components(params, host),
             "strongly_connected_components" => structure::strongly_connected(params, host),
             "triangles" => structure::triangles(params, host),

@@ -1,8 +1,10 @@
 //! Structure operations: components, triangles, clustering.
 
+use serde::Deserialize;
 use weft_sdk::{EngineError, Host, Value, json};
 
-use super::{by_node, load, undirected_only};
+use super::{ALGORITHMS, by_node, keep_going, load, undirected_only};
+use crate::community;
 use crate::components::connected_components;
 use crate::graph::{Graph, NodeIndex};
 use crate::input::GraphInput;
@@ -63,4 +65,46 @@ pub(super) fn clustering(params: Value, host: &dyn Host) -> Result<Value, Engine
     };
     host.progress(1, 1, &format!("average clustering {average:.4}"), None);
     Ok(json!({ "clustering": by_node(&graph, &local), "average": average }))
+}
+
+#[derive(Deserialize)]
+struct LouvainParams {
+    #[serde(flatten)]
+    graph: GraphInput,
+    #[serde(default = "default_resolution")]
+    resolution: f64,
+}
+
+fn default_resolution() -> f64 {
+    1.0
+}
+
+pub(super) fn louvain(params: Value, host: &dyn Host) -> Result<Value, EngineError> {
+    let p: LouvainParams = weft_sdk::params(params)?;
+    if p.graph.edges.iter().any(|e| e.weight < 0.0) {
+        return Err(EngineError::InvalidParams(
+            "Louvain needs non-negative edge weights".into(),
+        ));
+    }
+    let graph = load(p.graph)?;
+    undirected_only(&graph, "Louvain community detection")?;
+    let nodes = graph.node_count();
+    let (communities, modularity) = community::louvain(&graph, p.resolution, |level, q| {
+        host.progress(level as u64, 0, &format!("level {level}: modularity {q:.4}"), None);
+        host.emit(
+            ALGORITHMS,
+            "algorithm_progress",
+            &json!({ "algorithm": "louvain", "iteration": level, "modularity": q, "vertices_processed": nodes }),
+        );
+        keep_going(host)
+    })
+    .ok_or(EngineError::Cancelled)?;
+    host.emit(
+        ALGORITHMS,
+        "algorithm_complete",
+        &json!({ "algorithm": "louvain", "communities": communities.len(), "modularity": modularity }),
+    );
+    let mut result = named(&graph, &communities);
+    result["modularity"] = json!(modularity);
+    Ok(result)
 }

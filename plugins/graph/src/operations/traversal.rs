@@ -5,7 +5,7 @@ use weft_sdk::{EngineError, Host, Value, json};
 
 use super::{TRAVERSAL, keep_going, load, locate};
 use crate::input::{GraphInput, NodeName};
-use crate::shortest_path::dijkstra;
+use crate::shortest_path::{astar as run_astar, dijkstra};
 use crate::traversal::{Bfs, bfs as run_bfs, dfs as run_dfs};
 
 #[derive(Deserialize)]
@@ -128,4 +128,130 @@ pub(super) fn shortest_path(params: Value, host: &dyn Host) -> Result<Value, Eng
         .filter_map(|n| paths.distance[n as usize].map(|d| (graph.name(n).to_owned(), json!(d))))
         .collect();
     Ok(json!({ "source": graph.name(source), "distances": distances }))
+}
+
+#[derive(Deserialize)]
+struct AStarParams {
+    #[serde(flatten)]
+    graph: GraphInput,
+    source: NodeName,
+    target: NodeName,
+    /// `[x, y]` (or more dimensions) per node; the heuristic is the
+    /// Euclidean distance to the target's coordinates.
+    coordinates: std::collections::HashMap<NodeName, Vec<f64>>,
+    #[serde(default = "one")]
+    heuristic_weight: f64,
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+pub(super) fn astar(params: Value, host: &dyn Host) -> Result<Value, EngineError> {
+    let p: AStarParams = weft_sdk::params(params)?;
+    if p.graph.edges.iter().any(|e| e.weight < 0.0) {
+        return Err(EngineError::InvalidParams(
+            "A* needs non-negative edge weights".into(),
+        ));
+    }
+    let graph = load(p.graph)?;
+    let source = locate(&graph, &p.source, "source")?;
+    let target = locate(&graph, &p.target, "target")?;
+    let mut coordinates: Vec<Option<Vec<f64>>> = vec![None; graph.node_count()];
+    for (node, point) in p.coordinates {
+        if let Some(i) = graph.find(&node) {
+            coordinates[i as usize] = Some(point);
+        }
+    }
+    let Some(goal) = coordinates[target as usize].clone() else {
+        return Err(EngineError::InvalidParams(format!(
+            "the target '{}' has no coordinates",
+            p.target.0
+        )));
+    };
+    // Nodes without coordinates get 0: still admissible, just less guided.
+    let heuristic = |v: crate::graph::NodeIndex| match &coordinates[v as usize] {
+        Some(point) if point.len() == goal.len() => {
+            p.heuristic_weight
+                * point
+                    .iter()
+                    .zip(&goal)
+                    .map(|(a, b)| (a - b) * (a - b))
+                    .sum::<f64>()
+                    .sqrt()
+        }
+        _ => 0.0,
+    };
+    let total = graph.node_count() as u64;
+    let paths = run_astar(&graph, source, target, heuristic, |settled| {
+        host.progress(
+            settled as u64,
+            total,
+            &format!("{settled} nodes settled"),
+            None,
+        );
+        keep_going(host)
+    })
+    .ok_or(EngineError::Cancelled)?;
+    let settled = paths.distance.iter().filter(|d| d.is_some()).count();
+    let path = paths
+        .path_to(target)
+        .map(|nodes| nodes.iter().map(|&n| graph.name(n)).collect::<Vec<_>>());
+    Ok(json!({
+        "source": graph.name(source),
+        "target": graph.name(target),
+        "reachable": path.is_some(),
+        "distance": paths.distance[target as usize],
+        "path": path,
+        "settled": settled
+    }))
+}
+
+/// Largest graph `all_pairs_shortest_paths` accepts: the answer is n².
+pub(super) const ALL_PAIRS_MAX_NODES: usize = 2000;
+
+pub(super) fn all_pairs(params: Value, host: &dyn Host) -> Result<Value, EngineError> {
+    let input: GraphInput = weft_sdk::params(params)?;
+    if input.edges.iter().any(|e| e.weight < 0.0) {
+        return Err(EngineError::InvalidParams(
+            "Dijkstra needs non-negative edge weights".into(),
+        ));
+    }
+    let graph = load(input)?;
+    let n = graph.node_count();
+    if n > ALL_PAIRS_MAX_NODES {
+        return Err(EngineError::InvalidParams(format!(
+            "all-pairs shortest paths is for graphs of at most {ALL_PAIRS_MAX_NODES} nodes (this one has {n}); use shortest_path per source"
+        )));
+    }
+    let mut rows = serde_json::Map::new();
+    for source in graph.nodes() {
+        let paths = dijkstra(
+            &graph,
+            source,
+            None,
+            |_| std::ops::ControlFlow::Continue(()),
+        )
+        .ok_or(EngineError::Cancelled)?;
+        let row: serde_json::Map<String, Value> = graph
+            .nodes()
+            .filter_map(|v| {
+                paths.distance[v as usize].map(|d| (graph.name(v).to_owned(), json!(d)))
+            })
+            .collect();
+        rows.insert(graph.name(source).to_owned(), Value::Object(row));
+        let done = source as usize + 1;
+        if done % 64 == 0 || done == n {
+            host.progress(
+                done as u64,
+                n as u64,
+                &format!("{done} of {n} sources"),
+                None,
+            );
+            if keep_going(host).is_break() {
+                return Err(EngineError::Cancelled);
+            }
+        }
+    }
+    Ok(json!({ "distances": rows }))
 }
