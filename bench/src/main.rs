@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use weft_bus::{Bus, BusConfig};
 use weft_graph::GraphEngine;
 use weft_runtime::{Invocation, Runtime, SandboxConfig};
-use weft_sdk::{Engine, NullHost};
+use weft_sdk::{Engine, NullHost, Params};
 use weft_tests::{Server, repo_root, test_plugin};
 
 use stats::{Row, Sample};

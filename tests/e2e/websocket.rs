@@ -140,8 +140,9 @@ async fn reconnecting_with_a_token_replays_every_later_event_exactly_once() -> a
     let seqs: Vec<u64> = replayed.iter().filter_map(|m| m["seq"].as_u64()).collect();
     let expected: Vec<u64> = (last_seq + 1..=last_seq + seqs.len() as u64).collect();
     assert_eq!(seqs, expected, "every later event, once, in order");
-    // queued, running + 60 progress + succeeded = 63 events; we saw 5.
-    assert_eq!(seqs.len(), 63 - 5);
+    // queued, running, 60 progress, algorithm_complete, succeeded = 64
+    // events on the job topic; we saw 5.
+    assert_eq!(seqs.len(), 64 - 5);
     assert!(
         second
             .recv_within(Duration::from_millis(300))

@@ -91,11 +91,40 @@ pub trait Engine {
     fn describe() -> EngineInfo;
 
     /// Runs `op`. `params` has already passed the op's schema in the host.
-    fn invoke(op: &str, params: Value, host: &dyn Host) -> Result<Value, EngineError>;
+    fn invoke(op: &str, params: Params<'_>, host: &dyn Host) -> Result<Value, EngineError>;
 }
 
-/// Deserializes params into a typed struct, turning serde's message into an
-/// [`EngineError::InvalidParams`].
-pub fn params<T: DeserializeOwned>(value: Value) -> Result<T, EngineError> {
-    serde_json::from_value(value).map_err(|e| EngineError::InvalidParams(e.to_string()))
+/// An operation's params as the JSON text the host sent.
+///
+/// Engines deserialize straight from the text into typed structs, as many
+/// times as they like (say, once for a bulk edge list and once for the
+/// options beside it, skipping the list): no intermediate
+/// `serde_json::Value` tree, which at a million edges would cost more than
+/// the algorithm.
+#[derive(Clone, Copy, Debug)]
+pub struct Params<'a> {
+    text: &'a str,
+}
+
+impl<'a> Params<'a> {
+    /// Wraps JSON text.
+    pub fn new(text: &'a str) -> Self {
+        Self { text }
+    }
+
+    /// Deserializes into `T`, turning serde's message into an
+    /// [`EngineError::InvalidParams`].
+    pub fn parse<T: DeserializeOwned>(&self) -> Result<T, EngineError> {
+        serde_json::from_str(self.text).map_err(|e| EngineError::InvalidParams(e.to_string()))
+    }
+
+    /// The params as a generic JSON value.
+    pub fn value(&self) -> Result<Value, EngineError> {
+        self.parse()
+    }
+
+    /// The raw text.
+    pub fn text(&self) -> &'a str {
+        self.text
+    }
 }

@@ -15,7 +15,7 @@ mod host;
 #[doc(hidden)]
 pub mod wasm;
 
-pub use engine::{Engine, EngineError, EngineInfo, Operation, params};
+pub use engine::{Engine, EngineError, EngineInfo, Operation, Params};
 pub use host::{Host, Level, NullHost, Recorded, RecordingHost};
 pub use serde_json::{self, Value, json};
 

@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use crate::{Engine, EngineError, Host, Level};
+use crate::{Engine, EngineError, Host, Level, Params};
 
 #[allow(missing_docs, unreachable_pub, unsafe_code)]
 pub mod bindings {
@@ -73,9 +73,7 @@ pub fn describe<E: Engine>() -> WitInfo {
 
 /// `invoke` for engine `E`: JSON text in, JSON text out.
 pub fn invoke<E: Engine>(op: &str, params: &str) -> Result<String, WitError> {
-    let params: Value = serde_json::from_str(params)
-        .map_err(|e| WitError::InvalidParams(format!("params are not valid JSON: {e}")))?;
-    match E::invoke(op, params, &WasmHost) {
+    match E::invoke(op, Params::new(params), &WasmHost) {
         Ok(result) => Ok(result.to_string()),
         Err(EngineError::UnknownOperation(op)) => Err(WitError::UnknownOperation(op)),
         Err(EngineError::InvalidParams(why)) => Err(WitError::InvalidParams(why)),

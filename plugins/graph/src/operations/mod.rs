@@ -4,7 +4,7 @@
 
 use std::ops::ControlFlow;
 
-use weft_sdk::{Engine, EngineError, EngineInfo, Host, Operation, Value, json};
+use weft_sdk::{Engine, EngineError, EngineInfo, Host, Operation, Params, Value, json};
 
 use crate::graph::{Graph, NodeIndex};
 use crate::input::{NodeName, graph_schema_properties};
@@ -206,7 +206,7 @@ impl Engine for GraphEngine {
         }
     }
 
-    fn invoke(op: &str, params: Value, host: &dyn Host) -> Result<Value, EngineError> {
+    fn invoke(op: &str, params: Params<'_>, host: &dyn Host) -> Result<Value, EngineError> {
         match op {
             "pagerank" => ranking::pagerank(params, host),
             "degree_centrality" => ranking::degree(params, host),
@@ -303,7 +303,8 @@ mod tests {
     #[test]
     fn pagerank_reports_every_iteration() {
         let host = RecordingHost::new();
-        let result = GraphEngine::invoke("pagerank", triangle(), &host).expect("runs");
+        let result = GraphEngine::invoke("pagerank", Params::new(&triangle().to_string()), &host)
+            .expect("runs");
         let iterations = result["iterations"].as_u64().expect("a count");
         let progress: Vec<_> = host
             .calls()
@@ -321,15 +322,19 @@ mod tests {
     #[test]
     fn cancellation_stops_between_iterations() {
         let host = RecordingHost::cancelling_after(2);
-        let outcome = GraphEngine::invoke("pagerank", triangle(), &host);
+        let outcome = GraphEngine::invoke("pagerank", Params::new(&triangle().to_string()), &host);
         assert_eq!(outcome, Err(EngineError::Cancelled));
     }
 
     #[test]
     fn shortest_path_names_the_path() {
         let params = json!({ "edges": [["a", "b", 1], ["b", "c", 1], ["a", "c", 5]], "source": "a", "target": "c" });
-        let result =
-            GraphEngine::invoke("shortest_path", params, &RecordingHost::new()).expect("runs");
+        let result = GraphEngine::invoke(
+            "shortest_path",
+            Params::new(&params.to_string()),
+            &RecordingHost::new(),
+        )
+        .expect("runs");
         assert_eq!(result["distance"], 2.0);
         assert_eq!(result["path"], json!(["a", "b", "c"]));
     }
@@ -337,12 +342,16 @@ mod tests {
     #[test]
     fn unknown_nodes_and_ops_are_clear_errors() {
         let params = json!({ "edges": [[1, 2]], "source": 9 });
-        match GraphEngine::invoke("bfs", params, &RecordingHost::new()) {
+        match GraphEngine::invoke(
+            "bfs",
+            Params::new(&params.to_string()),
+            &RecordingHost::new(),
+        ) {
             Err(EngineError::InvalidParams(why)) => assert!(why.contains("'9'"), "{why}"),
             other => panic!("expected invalid params, got {other:?}"),
         }
         assert_eq!(
-            GraphEngine::invoke("nope", json!({}), &RecordingHost::new()),
+            GraphEngine::invoke("nope", Params::new("{}"), &RecordingHost::new()),
             Err(EngineError::UnknownOperation("nope".into()))
         );
     }
@@ -351,7 +360,8 @@ mod tests {
     fn bfs_streams_traversal_updates() {
         let params = json!({ "edges": [[1, 2], [2, 3]], "source": 1 });
         let host = RecordingHost::new();
-        let result = GraphEngine::invoke("bfs", params, &host).expect("runs");
+        let result =
+            GraphEngine::invoke("bfs", Params::new(&params.to_string()), &host).expect("runs");
         assert_eq!(result["depths"]["3"], 2);
         let updates = host
             .calls()

@@ -1,7 +1,7 @@
 //! Ranking operations: PageRank and the centralities.
 
 use serde::Deserialize;
-use weft_sdk::{EngineError, Host, Value, json};
+use weft_sdk::{EngineError, Host, Params, Value, json};
 
 use super::{ALGORITHMS, by_node, keep_going, load, report_top};
 use crate::centrality;
@@ -13,28 +13,27 @@ const REPORTS: usize = 100;
 
 #[derive(Deserialize)]
 struct PageRankParams {
-    #[serde(flatten)]
-    graph: GraphInput,
     damping: Option<f64>,
     tolerance: Option<f64>,
     max_iterations: Option<u32>,
     personalization: Option<std::collections::HashMap<NodeName, f64>>,
 }
 
-pub(super) fn pagerank(params: Value, host: &dyn Host) -> Result<Value, EngineError> {
-    let p: PageRankParams = weft_sdk::params(params)?;
+pub(super) fn pagerank(params: Params<'_>, host: &dyn Host) -> Result<Value, EngineError> {
+    let p: PageRankParams = params.parse()?;
+    let input: GraphInput = params.parse()?;
     let defaults = PageRankConfig::default();
     let config = PageRankConfig {
         damping: p.damping.unwrap_or(defaults.damping),
         tolerance: p.tolerance.unwrap_or(defaults.tolerance),
         max_iterations: p.max_iterations.unwrap_or(defaults.max_iterations),
     };
-    if p.graph.edges.iter().any(|e| e.weight < 0.0) {
+    if input.edges.iter().any(|e| e.weight < 0.0) {
         return Err(EngineError::InvalidParams(
             "PageRank needs non-negative edge weights".into(),
         ));
     }
-    let graph = load(p.graph)?;
+    let graph = load(input)?;
     let personalization = match p.personalization {
         None => None,
         Some(weights) => {
@@ -83,15 +82,15 @@ pub(super) fn pagerank(params: Value, host: &dyn Host) -> Result<Value, EngineEr
     }))
 }
 
-pub(super) fn degree(params: Value, host: &dyn Host) -> Result<Value, EngineError> {
-    let graph = load(weft_sdk::params::<GraphInput>(params)?)?;
+pub(super) fn degree(params: Params<'_>, host: &dyn Host) -> Result<Value, EngineError> {
+    let graph = load(params.parse::<GraphInput>()?)?;
     let scores = centrality::degree(&graph);
     report_top(&graph, host, "degree_centrality", &scores);
     Ok(json!({ "scores": by_node(&graph, &scores) }))
 }
 
-pub(super) fn closeness(params: Value, host: &dyn Host) -> Result<Value, EngineError> {
-    let graph = load(weft_sdk::params::<GraphInput>(params)?)?;
+pub(super) fn closeness(params: Params<'_>, host: &dyn Host) -> Result<Value, EngineError> {
+    let graph = load(params.parse::<GraphInput>()?)?;
     let n = graph.node_count();
     let scores = centrality::closeness(&graph, (n / REPORTS).max(1), |done| {
         host.progress(done as u64, n as u64, &format!("{done} of {n} nodes"), None);
@@ -104,8 +103,6 @@ pub(super) fn closeness(params: Value, host: &dyn Host) -> Result<Value, EngineE
 
 #[derive(Deserialize)]
 struct BetweennessParams {
-    #[serde(flatten)]
-    graph: GraphInput,
     /// Sample this many source nodes (exact when absent).
     k: Option<usize>,
     #[serde(default = "default_seed")]
@@ -116,9 +113,10 @@ fn default_seed() -> u64 {
     42
 }
 
-pub(super) fn betweenness(params: Value, host: &dyn Host) -> Result<Value, EngineError> {
-    let p: BetweennessParams = weft_sdk::params(params)?;
-    let graph = load(p.graph)?;
+pub(super) fn betweenness(params: Params<'_>, host: &dyn Host) -> Result<Value, EngineError> {
+    let p: BetweennessParams = params.parse()?;
+    let input: GraphInput = params.parse()?;
+    let graph = load(input)?;
     let n = graph.node_count();
     let sources = match p.k {
         Some(k) if k < n => centrality::sample_sources(n, k, p.seed),

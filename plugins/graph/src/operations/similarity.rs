@@ -1,7 +1,7 @@
 //! Similarity and recommendation operations.
 
 use serde::Deserialize;
-use weft_sdk::{EngineError, Host, Value, json};
+use weft_sdk::{EngineError, Host, Params, Value, json};
 
 use super::{load, locate, undirected_only};
 use crate::input::{GraphInput, NodeName};
@@ -9,15 +9,14 @@ use crate::similarity::{Metric, recommend as run_recommend, score};
 
 #[derive(Deserialize)]
 struct SimilarityParams {
-    #[serde(flatten)]
-    graph: GraphInput,
     metric: Metric,
     pairs: Vec<(NodeName, NodeName)>,
 }
 
-pub(super) fn similarity(params: Value, host: &dyn Host) -> Result<Value, EngineError> {
-    let p: SimilarityParams = weft_sdk::params(params)?;
-    let graph = load(p.graph)?;
+pub(super) fn similarity(params: Params<'_>, host: &dyn Host) -> Result<Value, EngineError> {
+    let p: SimilarityParams = params.parse()?;
+    let input: GraphInput = params.parse()?;
+    let graph = load(input)?;
     undirected_only(&graph, "neighbourhood similarity")?;
     let mut scores = Vec::with_capacity(p.pairs.len());
     for (u, v) in &p.pairs {
@@ -30,8 +29,6 @@ pub(super) fn similarity(params: Value, host: &dyn Host) -> Result<Value, Engine
 
 #[derive(Deserialize)]
 struct RecommendParams {
-    #[serde(flatten)]
-    graph: GraphInput,
     #[serde(default = "default_metric")]
     metric: Metric,
     source: NodeName,
@@ -47,9 +44,10 @@ fn default_top_k() -> usize {
     10
 }
 
-pub(super) fn recommend(params: Value, host: &dyn Host) -> Result<Value, EngineError> {
-    let p: RecommendParams = weft_sdk::params(params)?;
-    let graph = load(p.graph)?;
+pub(super) fn recommend(params: Params<'_>, host: &dyn Host) -> Result<Value, EngineError> {
+    let p: RecommendParams = params.parse()?;
+    let input: GraphInput = params.parse()?;
+    let graph = load(input)?;
     undirected_only(&graph, "recommendation")?;
     let source = locate(&graph, &p.source, "source")?;
     let top = run_recommend(&graph, p.metric, source, p.top_k);

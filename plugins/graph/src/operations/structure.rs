@@ -1,7 +1,7 @@
 //! Structure operations: components, triangles, clustering.
 
 use serde::Deserialize;
-use weft_sdk::{EngineError, Host, Value, json};
+use weft_sdk::{EngineError, Host, Params, Value, json};
 
 use super::{ALGORITHMS, by_node, keep_going, load, undirected_only};
 use crate::community;
@@ -18,8 +18,8 @@ fn named(graph: &Graph, components: &[Vec<NodeIndex>]) -> Value {
     json!({ "count": named.len(), "components": named })
 }
 
-pub(super) fn components(params: Value, host: &dyn Host) -> Result<Value, EngineError> {
-    let graph = load(weft_sdk::params::<GraphInput>(params)?)?;
+pub(super) fn components(params: Params<'_>, host: &dyn Host) -> Result<Value, EngineError> {
+    let graph = load(params.parse::<GraphInput>()?)?;
     let components = connected_components(&graph);
     let total = graph.node_count() as u64;
     host.progress(
@@ -31,8 +31,11 @@ pub(super) fn components(params: Value, host: &dyn Host) -> Result<Value, Engine
     Ok(named(&graph, &components))
 }
 
-pub(super) fn strongly_connected(params: Value, host: &dyn Host) -> Result<Value, EngineError> {
-    let graph = load(weft_sdk::params::<GraphInput>(params)?)?;
+pub(super) fn strongly_connected(
+    params: Params<'_>,
+    host: &dyn Host,
+) -> Result<Value, EngineError> {
+    let graph = load(params.parse::<GraphInput>()?)?;
     let components = structure::strongly_connected_components(&graph);
     let total = graph.node_count() as u64;
     host.progress(
@@ -44,8 +47,8 @@ pub(super) fn strongly_connected(params: Value, host: &dyn Host) -> Result<Value
     Ok(named(&graph, &components))
 }
 
-pub(super) fn triangles(params: Value, host: &dyn Host) -> Result<Value, EngineError> {
-    let graph = load(weft_sdk::params::<GraphInput>(params)?)?;
+pub(super) fn triangles(params: Params<'_>, host: &dyn Host) -> Result<Value, EngineError> {
+    let graph = load(params.parse::<GraphInput>()?)?;
     undirected_only(&graph, "triangle counting")?;
     let counts = structure::triangles(&graph);
     let total: u64 = counts.iter().sum::<u64>() / 3;
@@ -53,8 +56,8 @@ pub(super) fn triangles(params: Value, host: &dyn Host) -> Result<Value, EngineE
     Ok(json!({ "triangles": by_node(&graph, &counts), "total": total }))
 }
 
-pub(super) fn clustering(params: Value, host: &dyn Host) -> Result<Value, EngineError> {
-    let graph = load(weft_sdk::params::<GraphInput>(params)?)?;
+pub(super) fn clustering(params: Params<'_>, host: &dyn Host) -> Result<Value, EngineError> {
+    let graph = load(params.parse::<GraphInput>()?)?;
     undirected_only(&graph, "the clustering coefficient")?;
     let counts = structure::triangles(&graph);
     let local = structure::clustering(&graph, &counts);
@@ -69,8 +72,6 @@ pub(super) fn clustering(params: Value, host: &dyn Host) -> Result<Value, Engine
 
 #[derive(Deserialize)]
 struct LouvainParams {
-    #[serde(flatten)]
-    graph: GraphInput,
     #[serde(default = "default_resolution")]
     resolution: f64,
 }
@@ -79,14 +80,15 @@ fn default_resolution() -> f64 {
     1.0
 }
 
-pub(super) fn louvain(params: Value, host: &dyn Host) -> Result<Value, EngineError> {
-    let p: LouvainParams = weft_sdk::params(params)?;
-    if p.graph.edges.iter().any(|e| e.weight < 0.0) {
+pub(super) fn louvain(params: Params<'_>, host: &dyn Host) -> Result<Value, EngineError> {
+    let p: LouvainParams = params.parse()?;
+    let input: GraphInput = params.parse()?;
+    if input.edges.iter().any(|e| e.weight < 0.0) {
         return Err(EngineError::InvalidParams(
             "Louvain needs non-negative edge weights".into(),
         ));
     }
-    let graph = load(p.graph)?;
+    let graph = load(input)?;
     undirected_only(&graph, "Louvain community detection")?;
     let nodes = graph.node_count();
     let (communities, modularity) = community::louvain(&graph, p.resolution, |level, q| {

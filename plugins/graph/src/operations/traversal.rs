@@ -1,7 +1,7 @@
 //! Traversal and path operations: BFS, DFS, Dijkstra.
 
 use serde::Deserialize;
-use weft_sdk::{EngineError, Host, Value, json};
+use weft_sdk::{EngineError, Host, Params, Value, json};
 
 use super::{TRAVERSAL, keep_going, load, locate};
 use crate::input::{GraphInput, NodeName};
@@ -10,8 +10,6 @@ use crate::traversal::{Bfs, bfs as run_bfs, dfs as run_dfs};
 
 #[derive(Deserialize)]
 struct TraversalParams {
-    #[serde(flatten)]
-    graph: GraphInput,
     source: NodeName,
     max_depth: Option<u32>,
 }
@@ -27,9 +25,10 @@ fn visit_result(graph: &crate::Graph, result: &Bfs) -> Value {
     json!({ "order": order, "depths": depths, "visited": order.len() })
 }
 
-pub(super) fn bfs(params: Value, host: &dyn Host) -> Result<Value, EngineError> {
-    let p: TraversalParams = weft_sdk::params(params)?;
-    let graph = load(p.graph)?;
+pub(super) fn bfs(params: Params<'_>, host: &dyn Host) -> Result<Value, EngineError> {
+    let p: TraversalParams = params.parse()?;
+    let input: GraphInput = params.parse()?;
+    let graph = load(input)?;
     let source = locate(&graph, &p.source, "source")?;
     let total = graph.node_count() as u64;
     let result = run_bfs(&graph, source, p.max_depth, |level| {
@@ -51,9 +50,10 @@ pub(super) fn bfs(params: Value, host: &dyn Host) -> Result<Value, EngineError> 
     Ok(visit_result(&graph, &result))
 }
 
-pub(super) fn dfs(params: Value, host: &dyn Host) -> Result<Value, EngineError> {
-    let p: TraversalParams = weft_sdk::params(params)?;
-    let graph = load(p.graph)?;
+pub(super) fn dfs(params: Params<'_>, host: &dyn Host) -> Result<Value, EngineError> {
+    let p: TraversalParams = params.parse()?;
+    let input: GraphInput = params.parse()?;
+    let graph = load(input)?;
     let source = locate(&graph, &p.source, "source")?;
     let total = graph.node_count();
     let every = (total / 100).max(1);
@@ -80,20 +80,19 @@ pub(super) fn dfs(params: Value, host: &dyn Host) -> Result<Value, EngineError> 
 
 #[derive(Deserialize)]
 struct ShortestPathParams {
-    #[serde(flatten)]
-    graph: GraphInput,
     source: NodeName,
     target: Option<NodeName>,
 }
 
-pub(super) fn shortest_path(params: Value, host: &dyn Host) -> Result<Value, EngineError> {
-    let p: ShortestPathParams = weft_sdk::params(params)?;
-    if p.graph.edges.iter().any(|e| e.weight < 0.0) {
+pub(super) fn shortest_path(params: Params<'_>, host: &dyn Host) -> Result<Value, EngineError> {
+    let p: ShortestPathParams = params.parse()?;
+    let input: GraphInput = params.parse()?;
+    if input.edges.iter().any(|e| e.weight < 0.0) {
         return Err(EngineError::InvalidParams(
             "Dijkstra needs non-negative edge weights".into(),
         ));
     }
-    let graph = load(p.graph)?;
+    let graph = load(input)?;
     let source = locate(&graph, &p.source, "source")?;
     let target = p
         .target
@@ -132,8 +131,6 @@ pub(super) fn shortest_path(params: Value, host: &dyn Host) -> Result<Value, Eng
 
 #[derive(Deserialize)]
 struct AStarParams {
-    #[serde(flatten)]
-    graph: GraphInput,
     source: NodeName,
     target: NodeName,
     /// `[x, y]` (or more dimensions) per node; the heuristic is the
@@ -147,14 +144,15 @@ fn one() -> f64 {
     1.0
 }
 
-pub(super) fn astar(params: Value, host: &dyn Host) -> Result<Value, EngineError> {
-    let p: AStarParams = weft_sdk::params(params)?;
-    if p.graph.edges.iter().any(|e| e.weight < 0.0) {
+pub(super) fn astar(params: Params<'_>, host: &dyn Host) -> Result<Value, EngineError> {
+    let p: AStarParams = params.parse()?;
+    let input: GraphInput = params.parse()?;
+    if input.edges.iter().any(|e| e.weight < 0.0) {
         return Err(EngineError::InvalidParams(
             "A* needs non-negative edge weights".into(),
         ));
     }
-    let graph = load(p.graph)?;
+    let graph = load(input)?;
     let source = locate(&graph, &p.source, "source")?;
     let target = locate(&graph, &p.target, "target")?;
     let mut coordinates: Vec<Option<Vec<f64>>> = vec![None; graph.node_count()];
@@ -210,8 +208,8 @@ pub(super) fn astar(params: Value, host: &dyn Host) -> Result<Value, EngineError
 /// Largest graph `all_pairs_shortest_paths` accepts: the answer is n².
 pub(super) const ALL_PAIRS_MAX_NODES: usize = 2000;
 
-pub(super) fn all_pairs(params: Value, host: &dyn Host) -> Result<Value, EngineError> {
-    let input: GraphInput = weft_sdk::params(params)?;
+pub(super) fn all_pairs(params: Params<'_>, host: &dyn Host) -> Result<Value, EngineError> {
+    let input: GraphInput = params.parse()?;
     if input.edges.iter().any(|e| e.weight < 0.0) {
         return Err(EngineError::InvalidParams(
             "Dijkstra needs non-negative edge weights".into(),
@@ -241,7 +239,7 @@ pub(super) fn all_pairs(params: Value, host: &dyn Host) -> Result<Value, EngineE
             .collect();
         rows.insert(graph.name(source).to_owned(), Value::Object(row));
         let done = source as usize + 1;
-        if done % 64 == 0 || done == n {
+        if done.is_multiple_of(64) || done == n {
             host.progress(
                 done as u64,
                 n as u64,

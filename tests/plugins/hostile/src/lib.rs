@@ -4,7 +4,7 @@
 
 use std::hint::black_box;
 
-use weft_sdk::{Engine, EngineError, EngineInfo, Host, Operation, Value, json};
+use weft_sdk::{Engine, EngineError, EngineInfo, Host, Operation, Params, Value, json};
 
 /// The hostile engine.
 pub struct Hostile;
@@ -28,9 +28,9 @@ impl Engine for Hostile {
         }
     }
 
-    fn invoke(op: &str, params: Value, _host: &dyn Host) -> Result<Value, EngineError> {
+    fn invoke(op: &str, params: Params<'_>, _host: &dyn Host) -> Result<Value, EngineError> {
         match op {
-            "echo" => Ok(params),
+            "echo" => params.value(),
             "trap" => panic!("hostile plugin panics on purpose"),
             "spin" => {
                 let mut counter: u64 = 0;
