@@ -194,8 +194,7 @@ fn pagerank(runtime: &Runtime) -> anyhow::Result<Vec<Row>> {
         anyhow::ensure!(out["iterations"] == 20, "expected 20 iterations");
         wasm.push(elapsed);
         let (elapsed, out) = time(|| -> anyhow::Result<String> {
-            let value: Value = serde_json::from_str(&text)?;
-            let result = GraphEngine::invoke("pagerank", value, &NullHost)
+            let result = GraphEngine::invoke("pagerank", Params::new(&text), &NullHost)
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             Ok(result.to_string())
         });
