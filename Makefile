@@ -43,6 +43,8 @@ test: build test-plugins
 
 ## bench: runtime, gateway and engine figures, each next to its baseline
 bench: build test-plugins
+	@python3 -m pip install --quiet -r test_data/requirements.txt igraph 2>/dev/null \
+	  || echo "python baselines unavailable: networkx/igraph rows will be skipped"
 	$(CARGO) run --release -p weft-bench
 
 ## reference: regenerate test_data reference values (needs Python + networkx)

@@ -3,6 +3,7 @@
 //! `target/bench/report.md`). Ratios travel between machines; absolute
 //! times on a small, noisy box do not.
 
+mod graph;
 mod stats;
 
 use std::time::{Duration, Instant};
@@ -31,14 +32,16 @@ fn main() -> anyhow::Result<()> {
     runtime.load("hostile", &hostile)?;
     runtime.load("graph", &graph)?;
 
-    eprintln!("[1/4] instantiation of a cached component …");
+    eprintln!("[1/5] instantiation of a cached component …");
     rows.push(instantiation(&runtime)?);
-    eprintln!("[2/4] host→guest call with a small payload …");
+    eprintln!("[2/5] host→guest call with a small payload …");
     rows.extend(guest_call(&runtime)?);
-    eprintln!("[3/4] REST round trips against the real server …");
+    eprintln!("[3/5] REST round trips against the real server …");
     rows.extend(rest_round_trip()?);
-    eprintln!("[4/4] PageRank, 100k edges, wasm vs native …");
+    eprintln!("[4/5] PageRank, 100k edges, wasm vs native …");
     rows.extend(pagerank(&runtime)?);
+    eprintln!("[5/5] graph engine at scale: wasm, native, networkx, igraph …");
+    rows.extend(graph::rows(&runtime)?);
 
     let report = stats::render(&rows);
     println!("{report}");
@@ -49,7 +52,7 @@ fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-fn time<T>(f: impl FnOnce() -> T) -> (Duration, T) {
+pub(crate) fn time<T>(f: impl FnOnce() -> T) -> (Duration, T) {
     let start = Instant::now();
     let value = f();
     (start.elapsed(), value)
@@ -151,7 +154,7 @@ fn rest_round_trip() -> anyhow::Result<Vec<Row>> {
 
 /// A deterministic power-law-ish graph: preferential attachment by
 /// sampling endpoints of earlier edges.
-fn power_law_edges(nodes: u64, edges: usize, seed: u64) -> Vec<(u64, u64)> {
+pub(crate) fn power_law_edges(nodes: u64, edges: usize, seed: u64) -> Vec<(u64, u64)> {
     let mut state = seed;
     let mut next = move || {
         state ^= state << 13;

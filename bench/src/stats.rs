@@ -3,12 +3,16 @@
 use std::time::Duration;
 
 /// Timings of one measurement.
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub(crate) struct Sample {
     times: Vec<Duration>,
 }
 
 impl Sample {
+    pub(crate) fn of(d: Duration) -> Self {
+        Self { times: vec![d] }
+    }
+
     pub(crate) fn push(&mut self, d: Duration) {
         self.times.push(d);
     }

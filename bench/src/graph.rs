@@ -1,0 +1,140 @@
+//! Graph engine figures: each operation as the wasm component, as the same
+//! crate built natively, and as networkx / python-igraph on the same edge
+//! list, all in one run.
+
+use std::process::Command;
+use std::time::Duration;
+
+use anyhow::Context;
+use serde_json::{Value, json};
+use weft_graph::GraphEngine;
+use weft_runtime::{Invocation, Runtime};
+use weft_sdk::{Engine, NullHost, Params};
+
+use crate::stats::{Row, Sample};
+use crate::{power_law_edges, time};
+
+struct Case {
+    label: &'static str,
+    op: &'static str,
+    python_op: &'static str,
+    nodes: u64,
+    edges: usize,
+    extra: Value,
+    k: Option<usize>,
+    directed: bool,
+}
+
+pub(crate) fn rows(runtime: &Runtime) -> anyhow::Result<Vec<Row>> {
+    let cases = [
+        Case {
+            label: "PageRank, 1M-edge power-law graph, 20 iterations",
+            op: "pagerank",
+            python_op: "pagerank",
+            nodes: 200_000,
+            edges: 1_000_000,
+            extra: json!({ "tolerance": 1e-300, "max_iterations": 20 }),
+            k: None,
+            directed: true,
+        },
+        Case {
+            label: "connected components, 1M-edge power-law graph",
+            op: "connected_components",
+            python_op: "components",
+            nodes: 200_000,
+            edges: 1_000_000,
+            extra: json!({}),
+            k: None,
+            directed: false,
+        },
+        Case {
+            label: "betweenness, 50 sampled sources, 100k-edge power-law graph",
+            op: "betweenness_centrality",
+            python_op: "betweenness",
+            nodes: 20_000,
+            edges: 100_000,
+            extra: json!({ "k": 50 }),
+            k: Some(50),
+            directed: false,
+        },
+    ];
+    let plugin = runtime.plugin("graph")?;
+    let scratch = tempfile::tempdir()?;
+    let mut rows = Vec::new();
+    for case in cases {
+        eprintln!("      {} …", case.label);
+        let edges = power_law_edges(case.nodes, case.edges, 7);
+        let mut params = json!({
+            "edges": edges.iter().map(|&(a, b)| json!([a, b])).collect::<Vec<_>>(),
+            "directed": case.directed,
+        });
+        if let (Some(p), Some(extra)) = (params.as_object_mut(), case.extra.as_object()) {
+            p.extend(extra.clone());
+        }
+        let text = params.to_string();
+        let (mut wasm, mut native) = (Sample::default(), Sample::default());
+        for _ in 0..3 {
+            let (elapsed, out) =
+                time(|| plugin.invoke(case.op, &params, Invocation::detached("bench")));
+            out.map_err(|e| anyhow::anyhow!("{}: {}", case.op, e.message))?;
+            wasm.push(elapsed);
+            let (elapsed, out) = time(|| {
+                GraphEngine::invoke(case.op, Params::new(&text), &NullHost).map(|r| r.to_string())
+            });
+            std::hint::black_box(out.map_err(|e| anyhow::anyhow!("{e}"))?);
+            native.push(elapsed);
+        }
+        let label = format!("{} — wasm (JSON in, result out)", case.label);
+        rows.push(Row::versus(
+            &label,
+            wasm.clone(),
+            "same crate, native",
+            native,
+        ));
+
+        let tsv = scratch.path().join(format!("{}.tsv", case.op));
+        let lines: String = edges.iter().map(|(a, b)| format!("{a}\t{b}\n")).collect();
+        std::fs::write(&tsv, lines)?;
+        match python_baselines(&tsv, case.python_op, case.k) {
+            Ok(baselines) => {
+                if let Some(seconds) = baselines["networkx"].as_f64() {
+                    rows.push(Row::versus(
+                        &format!("{} — wasm", case.label),
+                        wasm.clone(),
+                        "networkx (algorithm only, graph prebuilt)",
+                        Sample::of(Duration::from_secs_f64(seconds)),
+                    ));
+                }
+                if let Some(seconds) = baselines["igraph"].as_f64() {
+                    rows.push(Row::versus(
+                        &format!("{} — wasm", case.label),
+                        wasm.clone(),
+                        "python-igraph (algorithm only, graph prebuilt)",
+                        Sample::of(Duration::from_secs_f64(seconds)),
+                    ));
+                }
+            }
+            Err(error) => eprintln!("      (python baselines skipped: {error:#})"),
+        }
+    }
+    Ok(rows)
+}
+
+fn python_baselines(tsv: &std::path::Path, op: &str, k: Option<usize>) -> anyhow::Result<Value> {
+    let script = weft_tests::repo_root().join("bench/python/graph_baselines.py");
+    let mut command = Command::new("python3");
+    command.arg(script).arg(tsv).arg(op);
+    if let Some(k) = k {
+        command.arg(k.to_string());
+    }
+    let output = command.output().context("cannot run python3")?;
+    anyhow::ensure!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+            .lines()
+            .last()
+            .unwrap_or("failed")
+    );
+    Ok(serde_json::from_slice(&output.stdout)?)
+}
