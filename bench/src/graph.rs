@@ -91,6 +91,8 @@ pub(crate) fn rows(runtime: &Runtime) -> anyhow::Result<Vec<Row>> {
             "same crate, native",
             native,
         ));
+        let core = algorithm_only(case.op, &text)?;
+        let core_label = format!("{} — native, algorithm only (graph prebuilt)", case.label);
 
         let tsv = scratch.path().join(format!("{}.tsv", case.op));
         let lines: String = edges.iter().map(|(a, b)| format!("{a}\t{b}\n")).collect();
@@ -105,10 +107,18 @@ pub(crate) fn rows(runtime: &Runtime) -> anyhow::Result<Vec<Row>> {
                         Sample::of(Duration::from_secs_f64(seconds)),
                     ));
                 }
+                if let Some(seconds) = baselines["networkx"].as_f64() {
+                    rows.push(Row::versus(
+                        &core_label,
+                        core.clone(),
+                        "networkx (algorithm only, graph prebuilt)",
+                        Sample::of(Duration::from_secs_f64(seconds)),
+                    ));
+                }
                 if let Some(seconds) = baselines["igraph"].as_f64() {
                     rows.push(Row::versus(
-                        &format!("{} — wasm", case.label),
-                        wasm.clone(),
+                        &core_label,
+                        core.clone(),
                         "python-igraph (algorithm only, graph prebuilt)",
                         Sample::of(Duration::from_secs_f64(seconds)),
                     ));
@@ -118,6 +128,46 @@ pub(crate) fn rows(runtime: &Runtime) -> anyhow::Result<Vec<Row>> {
         }
     }
     Ok(rows)
+}
+
+/// The algorithm alone on a graph built beforehand: the figure to set
+/// next to the Python libraries, whose graph construction is not timed.
+fn algorithm_only(op: &str, text: &str) -> anyhow::Result<Sample> {
+    use std::ops::ControlFlow;
+    use weft_graph::input::GraphInput;
+    use weft_graph::{Graph, centrality, components, pagerank};
+
+    let input: GraphInput = serde_json::from_str(text)?;
+    let graph = Graph::from_input(input).map_err(|_| anyhow::anyhow!("graph too large"))?;
+    let mut sample = Sample::default();
+    for _ in 0..3 {
+        let (elapsed, ()) = time(|| match op {
+            "pagerank" => {
+                let config = pagerank::PageRankConfig {
+                    tolerance: 1e-300,
+                    max_iterations: 20,
+                    ..Default::default()
+                };
+                std::hint::black_box(pagerank::pagerank(&graph, &config, None, |_| {
+                    ControlFlow::Continue(())
+                }));
+            }
+            "connected_components" => {
+                std::hint::black_box(components::connected_components(&graph));
+            }
+            _ => {
+                let sources = centrality::sample_sources(graph.node_count(), 50, 42);
+                std::hint::black_box(centrality::betweenness(
+                    &graph,
+                    &sources,
+                    usize::MAX,
+                    |_| ControlFlow::Continue(()),
+                ));
+            }
+        });
+        sample.push(elapsed);
+    }
+    Ok(sample)
 }
 
 fn python_baselines(tsv: &std::path::Path, op: &str, k: Option<usize>) -> anyhow::Result<Value> {
