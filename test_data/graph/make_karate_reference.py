@@ -34,6 +34,7 @@ reference = {
         str(k): v for k, v in nx.single_source_dijkstra_path_length(G, 0, weight="weight").items()
     },
     "components": nx.number_connected_components(G),
+    "club": {str(n): d["club"] for n, d in G.nodes(data=True)},
     "all_pairs_dijkstra": {
         str(u): {str(v): d for v, d in lengths.items()}
         for u, lengths in nx.all_pairs_dijkstra_path_length(G, weight="weight")

@@ -88,3 +88,53 @@ async fn traversal_paths_and_components_match_networkx() -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+#[tokio::test]
+async fn embeddings_separate_the_two_karate_clubs() -> anyhow::Result<()> {
+    let reference = reference()?;
+    let server = Server::start(&[])?;
+    let job = server
+        .run_job(
+            "graph",
+            "embeddings",
+            json!({ "edges": reference["edges"], "dimensions": 16, "seed": 3 }),
+        )
+        .await?;
+    assert_eq!(job["state"], "succeeded", "{job}");
+    let vectors = job["result"]["embeddings"].as_object().expect("embeddings");
+    assert_eq!(vectors.len(), 34);
+    let club = reference["club"].as_object().expect("clubs");
+    let vector = |n: &str| -> Vec<f64> {
+        vectors[n]
+            .as_array()
+            .expect("vector")
+            .iter()
+            .filter_map(Value::as_f64)
+            .collect()
+    };
+    let cosine = |a: &[f64], b: &[f64]| {
+        let dot: f64 = a.iter().zip(b).map(|(x, y)| x * y).sum();
+        dot / (a.iter().map(|x| x * x).sum::<f64>().sqrt()
+            * b.iter().map(|x| x * x).sum::<f64>().sqrt())
+    };
+    let (mut within, mut across) = (Vec::new(), Vec::new());
+    let nodes: Vec<&String> = club.keys().collect();
+    for (i, a) in nodes.iter().enumerate() {
+        for b in &nodes[i + 1..] {
+            let s = cosine(&vector(a), &vector(b));
+            if club[a.as_str()] == club[b.as_str()] {
+                within.push(s)
+            } else {
+                across.push(s)
+            }
+        }
+    }
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+    assert!(
+        mean(&within) > mean(&across) + 0.1,
+        "same-club pairs should be closer: within {:.3}, across {:.3}",
+        mean(&within),
+        mean(&across)
+    );
+    Ok(())
+}

@@ -10,6 +10,7 @@
 pub mod centrality;
 pub mod community;
 pub mod components;
+pub mod embedding;
 pub mod graph;
 pub mod input;
 pub mod operations;

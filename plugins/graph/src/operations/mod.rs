@@ -9,6 +9,7 @@ use weft_sdk::{Engine, EngineError, EngineInfo, Host, Operation, Params, Value, 
 use crate::graph::{Graph, NodeIndex};
 use crate::input::{NodeName, graph_schema_properties};
 
+mod embedding;
 mod ranking;
 mod similarity;
 mod structure;
@@ -158,6 +159,26 @@ impl Engine for GraphEngine {
                 .emits(&["algorithm_progress", "algorithm_complete"])
                 .topic(ALGORITHMS),
                 Operation::new(
+                    "embeddings",
+                    "node2vec embeddings: biased random walks + skip-gram with negative sampling (seeded).",
+                    schema(
+                        json!({
+                            "dimensions": { "type": "integer", "minimum": 1, "maximum": 512, "default": 32 },
+                            "walk_length": { "type": "integer", "minimum": 2, "maximum": 1000, "default": 40 },
+                            "walks_per_node": { "type": "integer", "minimum": 1, "maximum": 1000, "default": 10 },
+                            "window": { "type": "integer", "minimum": 1, "maximum": 50, "default": 5 },
+                            "p": { "type": "number", "exclusiveMinimum": 0, "default": 1.0 },
+                            "q": { "type": "number", "exclusiveMinimum": 0, "default": 1.0 },
+                            "negative": { "type": "integer", "minimum": 0, "maximum": 50, "default": 5 },
+                            "epochs": { "type": "integer", "minimum": 1, "maximum": 100, "default": 1 },
+                            "seed": { "type": "integer", "minimum": 0, "default": 42 }
+                        }),
+                        &[],
+                    ),
+                )
+                .emits(&["algorithm_complete"])
+                .topic(ALGORITHMS),
+                Operation::new(
                     "connected_components",
                     "Connected components (weakly connected for directed graphs), largest first.",
                     schema(json!({}), &[]),
@@ -218,6 +239,7 @@ impl Engine for GraphEngine {
             "astar" => traversal::astar(params, host),
             "all_pairs_shortest_paths" => traversal::all_pairs(params, host),
             "louvain" => structure::louvain(params, host),
+            "embeddings" => embedding::embeddings(params, host),
             "connected_components" => structure::components(params, host),
             "strongly_connected_components" => structure::strongly_connected(params, host),
             "triangles" => structure::triangles(params, host),
