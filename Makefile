@@ -52,6 +52,7 @@ reference:
 	python3 -m pip install --quiet -r test_data/requirements.txt
 	python3 test_data/graph/make_karate_reference.py
 	python3 test_data/graph/make_random_reference.py
+	python3 test_data/graph/make_query_reference.py
 
 fmt:
 	$(CARGO) fmt --all

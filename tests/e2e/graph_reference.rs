@@ -138,3 +138,53 @@ async fn embeddings_separate_the_two_karate_clubs() -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn pattern_queries_match_an_independent_evaluation() -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(test_data("graph/query_reference.json"))?;
+    let reference: Value = serde_json::from_str(&text)?;
+    let server = Server::start(&[])?;
+    for case in reference["queries"].as_array().expect("queries") {
+        let params = json!({
+            "edges": reference["edges"], "directed": true,
+            "node_properties": reference["node_properties"], "query": case["query"]
+        });
+        let job = server.run_job("graph", "query", params).await?;
+        assert_eq!(job["state"], "succeeded", "{job}");
+        let mut rows: Vec<String> = job["result"]["rows"]
+            .as_array()
+            .expect("rows")
+            .iter()
+            .map(Value::to_string)
+            .collect();
+        rows.sort();
+        let mut expected: Vec<String> = case["rows"]
+            .as_array()
+            .expect("rows")
+            .iter()
+            .map(Value::to_string)
+            .collect();
+        expected.sort();
+        assert!(
+            !expected.is_empty(),
+            "the reference query should match something"
+        );
+        assert_eq!(rows, expected, "{}", case["query"]);
+    }
+    let bad = server
+        .run_job(
+            "graph",
+            "query",
+            json!({ "edges": [[1, 2]], "query": "MATCH (a) RETURN b" }),
+        )
+        .await?;
+    assert_eq!(bad["state"], "failed");
+    assert_eq!(bad["error"]["code"], "invalid_params");
+    assert!(
+        bad["error"]["message"]
+            .as_str()
+            .expect("message")
+            .contains("'b' is not bound")
+    );
+    Ok(())
+}

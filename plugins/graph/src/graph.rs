@@ -210,6 +210,7 @@ pub(crate) fn build(edges: &[(&str, &str, f64)], directed: bool) -> Graph {
                 from: NodeName(f.into()),
                 to: NodeName(t.into()),
                 weight: w,
+                label: None,
             })
             .collect(),
         directed,

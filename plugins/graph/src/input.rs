@@ -40,7 +40,9 @@ impl<'de> Deserialize<'de> for NodeName {
     }
 }
 
-/// One edge: source, target, weight (1.0 when omitted).
+/// One edge: source, target, weight (1.0 when omitted) and an optional
+/// label. Written `[from, to]`, `[from, to, weight]`, or
+/// `{"from", "to", "weight"?, "label"?}`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Edge {
     /// Tail.
@@ -49,6 +51,16 @@ pub struct Edge {
     pub to: NodeName,
     /// Weight; finite.
     pub weight: f64,
+    /// Label, for pattern queries (`-[:KNOWS]->`).
+    pub label: Option<String>,
+}
+
+fn check_weight<E: de::Error>(weight: f64) -> Result<f64, E> {
+    if weight.is_finite() {
+        Ok(weight)
+    } else {
+        Err(E::custom("edge weights must be finite numbers"))
+    }
 }
 
 impl<'de> Deserialize<'de> for Edge {
@@ -57,7 +69,30 @@ impl<'de> Deserialize<'de> for Edge {
         impl<'de> Visitor<'de> for EdgeVisitor {
             type Value = Edge;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("an edge [from, to] or [from, to, weight]")
+                f.write_str("an edge [from, to], [from, to, weight] or {\"from\", \"to\", \"weight\", \"label\"}")
+            }
+            fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Edge, A::Error> {
+                let (mut from, mut to, mut weight, mut label) = (None, None, None, None);
+                while let Some(key) = map.next_key::<String>()? {
+                    match key.as_str() {
+                        "from" => from = Some(map.next_value()?),
+                        "to" => to = Some(map.next_value()?),
+                        "weight" => weight = Some(check_weight(map.next_value()?)?),
+                        "label" => label = Some(map.next_value()?),
+                        other => {
+                            return Err(de::Error::unknown_field(
+                                other,
+                                &["from", "to", "weight", "label"],
+                            ));
+                        }
+                    }
+                }
+                Ok(Edge {
+                    from: from.ok_or_else(|| de::Error::missing_field("from"))?,
+                    to: to.ok_or_else(|| de::Error::missing_field("to"))?,
+                    weight: weight.unwrap_or(1.0),
+                    label,
+                })
             }
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Edge, A::Error> {
                 let from = seq
@@ -66,17 +101,19 @@ impl<'de> Deserialize<'de> for Edge {
                 let to = seq
                     .next_element()?
                     .ok_or_else(|| de::Error::invalid_length(1, &self))?;
-                let weight: f64 = seq.next_element()?.unwrap_or(1.0);
-                if !weight.is_finite() {
-                    return Err(de::Error::custom("edge weights must be finite numbers"));
-                }
+                let weight = check_weight(seq.next_element()?.unwrap_or(1.0))?;
                 if seq.next_element::<de::IgnoredAny>()?.is_some() {
                     return Err(de::Error::invalid_length(4, &self));
                 }
-                Ok(Edge { from, to, weight })
+                Ok(Edge {
+                    from,
+                    to,
+                    weight,
+                    label: None,
+                })
             }
         }
-        deserializer.deserialize_seq(EdgeVisitor)
+        deserializer.deserialize_any(EdgeVisitor)
     }
 }
 
@@ -102,10 +139,24 @@ pub fn graph_schema_properties() -> serde_json::Map<String, serde_json::Value> {
             "type": "array",
             "description": "Edges as [from, to] or [from, to, weight].",
             "items": {
-                "type": "array",
-                "prefixItems": [node, node, { "type": "number" }],
-                "minItems": 2,
-                "maxItems": 3
+                "oneOf": [
+                    {
+                        "type": "array",
+                        "prefixItems": [node, node, { "type": "number" }],
+                        "minItems": 2,
+                        "maxItems": 3
+                    },
+                    {
+                        "type": "object",
+                        "properties": {
+                            "from": node, "to": node,
+                            "weight": { "type": "number" },
+                            "label": { "type": "string" }
+                        },
+                        "required": ["from", "to"],
+                        "additionalProperties": false
+                    }
+                ]
             }
         },
         "directed": { "type": "boolean", "default": false },
@@ -129,6 +180,21 @@ mod tests {
         assert_eq!(input.edges[1].weight, 0.5);
         assert_eq!(input.edges[0].weight, 1.0);
         assert!(!input.directed);
+    }
+
+    #[test]
+    fn edges_may_be_objects_with_labels() {
+        let input: GraphInput = serde_json::from_str(
+            r#"{"edges": [{"from": 1, "to": "b", "label": "KNOWS"}, {"from": 2, "to": 3, "weight": 2.5}]}"#,
+        )
+        .expect("parses");
+        assert_eq!(input.edges[0].label.as_deref(), Some("KNOWS"));
+        assert_eq!(input.edges[1].weight, 2.5);
+        assert!(serde_json::from_str::<GraphInput>(r#"{"edges": [{"from": 1}]}"#).is_err());
+        assert!(
+            serde_json::from_str::<GraphInput>(r#"{"edges": [{"from": 1, "to": 2, "colour": 3}]}"#)
+                .is_err()
+        );
     }
 
     #[test]

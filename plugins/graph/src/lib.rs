@@ -15,6 +15,7 @@ pub mod graph;
 pub mod input;
 pub mod operations;
 pub mod pagerank;
+pub mod query;
 pub mod shortest_path;
 pub mod similarity;
 pub mod structure;

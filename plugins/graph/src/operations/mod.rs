@@ -10,6 +10,7 @@ use crate::graph::{Graph, NodeIndex};
 use crate::input::{NodeName, graph_schema_properties};
 
 mod embedding;
+mod query;
 mod ranking;
 mod similarity;
 mod structure;
@@ -179,6 +180,22 @@ impl Engine for GraphEngine {
                 .emits(&["algorithm_complete"])
                 .topic(ALGORITHMS),
                 Operation::new(
+                    "query",
+                    "PGQL-like pattern query: MATCH (a)-[:KNOWS]->(b) WHERE a.age > 30 RETURN b.name (grammar in the README).",
+                    schema(
+                        json!({
+                            "query": { "type": "string", "minLength": 1 },
+                            "node_properties": {
+                                "type": "object",
+                                "description": "Node id -> properties; the 'label' property is the node's label.",
+                                "additionalProperties": { "type": "object" }
+                            }
+                        }),
+                        &["query"],
+                    ),
+                )
+                .topic(ALGORITHMS),
+                Operation::new(
                     "connected_components",
                     "Connected components (weakly connected for directed graphs), largest first.",
                     schema(json!({}), &[]),
@@ -240,6 +257,7 @@ impl Engine for GraphEngine {
             "all_pairs_shortest_paths" => traversal::all_pairs(params, host),
             "louvain" => structure::louvain(params, host),
             "embeddings" => embedding::embeddings(params, host),
+            "query" => query::query(params, host),
             "connected_components" => structure::components(params, host),
             "strongly_connected_components" => structure::strongly_connected(params, host),
             "triangles" => structure::triangles(params, host),
