@@ -91,6 +91,14 @@ async fn job_progress_streams_live_on_the_job_and_family_topics() -> anyhow::Res
     assert_eq!(states, ["queued", "running", "succeeded"]);
 
     assert!(on_family.iter().all(|e| e["topic"] == "graph.algorithms"));
+    let algorithm_progress = on_job
+        .iter()
+        .filter(|e| e["kind"] == "algorithm_progress")
+        .count();
+    assert_eq!(
+        algorithm_progress, 40,
+        "issue #6's algorithm_progress, once per iteration"
+    );
     assert!(on_family.iter().filter(|e| e["kind"] == "progress").count() >= 30);
 
     client.send(&json!({ "type": "ping" })).await?;
@@ -140,9 +148,9 @@ async fn reconnecting_with_a_token_replays_every_later_event_exactly_once() -> a
     let seqs: Vec<u64> = replayed.iter().filter_map(|m| m["seq"].as_u64()).collect();
     let expected: Vec<u64> = (last_seq + 1..=last_seq + seqs.len() as u64).collect();
     assert_eq!(seqs, expected, "every later event, once, in order");
-    // queued, running, 60 progress, algorithm_complete, succeeded = 64
-    // events on the job topic; we saw 5.
-    assert_eq!(seqs.len(), 64 - 5);
+    // queued, running, 60 × (progress + algorithm_progress),
+    // algorithm_complete, succeeded = 124 events on the job topic; we saw 5.
+    assert_eq!(seqs.len(), 124 - 5);
     assert!(
         second
             .recv_within(Duration::from_millis(300))

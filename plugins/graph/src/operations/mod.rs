@@ -65,7 +65,7 @@ impl Engine for GraphEngine {
                         &[],
                     ),
                 )
-                .emits(&["algorithm_complete"])
+                .emits(&["algorithm_progress", "algorithm_complete"])
                 .topic(ALGORITHMS),
                 Operation::new("degree_centrality", "Degree / (n - 1), as networkx.", schema(json!({}), &[]))
                     .emits(&["algorithm_complete"])
@@ -75,7 +75,7 @@ impl Engine for GraphEngine {
                     "Closeness (Wasserman-Faust), hop distances; incoming distances for directed graphs.",
                     schema(json!({}), &[]),
                 )
-                .emits(&["algorithm_complete"])
+                .emits(&["algorithm_progress", "algorithm_complete"])
                 .topic(ALGORITHMS),
                 Operation::new(
                     "betweenness_centrality",

@@ -60,17 +60,20 @@ pub(super) fn pagerank(params: Params<'_>, host: &dyn Host) -> Result<Value, Eng
     let total = u64::from(config.max_iterations);
     let nodes = graph.node_count();
     let result = run_pagerank(&graph, &config, personalization.as_deref(), |it| {
+        let detail = json!({
+            "algorithm": "pagerank",
+            "iteration": it.iteration,
+            "delta": it.delta,
+            "converged": it.converged,
+            "vertices_processed": nodes
+        });
         host.progress(
             u64::from(it.iteration),
             total,
             &format!("iteration {}: delta {:.3e}", it.iteration, it.delta),
-            Some(&json!({
-                "iteration": it.iteration,
-                "delta": it.delta,
-                "converged": it.converged,
-                "vertices_processed": nodes
-            })),
+            Some(&detail),
         );
+        host.emit(ALGORITHMS, "algorithm_progress", &detail);
         keep_going(host)
     })
     .ok_or(EngineError::Cancelled)?;
@@ -94,6 +97,8 @@ pub(super) fn closeness(params: Params<'_>, host: &dyn Host) -> Result<Value, En
     let n = graph.node_count();
     let scores = centrality::closeness(&graph, (n / REPORTS).max(1), |done| {
         host.progress(done as u64, n as u64, &format!("{done} of {n} nodes"), None);
+        let detail = json!({ "algorithm": "closeness_centrality", "vertices_processed": done });
+        host.emit(ALGORITHMS, "algorithm_progress", &detail);
         keep_going(host)
     })
     .ok_or(EngineError::Cancelled)?;
@@ -130,10 +135,11 @@ pub(super) fn betweenness(params: Params<'_>, host: &dyn Host) -> Result<Value, 
             &format!("{done} of {total} sources"),
             None,
         );
+        let detail = json!({ "algorithm": "betweenness_centrality", "sources_processed": done, "vertices_processed": n });
+        host.emit(ALGORITHMS, "algorithm_progress", &detail);
         keep_going(host)
     })
     .ok_or(EngineError::Cancelled)?;
     report_top(&graph, host, "betweenness_centrality", &scores);
-    host.emit(ALGORITHMS, "algorithm_progress", &json!({ "algorithm": "betweenness_centrality", "sources": total, "vertices_processed": n }));
     Ok(json!({ "scores": by_node(&graph, &scores), "sources": total, "exact": total == n }))
 }
