@@ -10,3 +10,4 @@ mod jobs;
 mod restart;
 mod sandbox;
 mod websocket;
+mod ws_admin;

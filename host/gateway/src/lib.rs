@@ -18,6 +18,7 @@ use weft_bus::Bus;
 use weft_runtime::{Jobs, Runtime};
 
 pub use error::ApiError;
+pub use ws::Connections;
 
 /// Everything a request handler may need.
 #[derive(Clone)]
@@ -32,6 +33,8 @@ pub struct AppState {
     pub version: String,
     /// Tenant every request runs as until authentication lands.
     pub default_tenant: String,
+    /// Live WebSocket connections.
+    pub connections: Connections,
 }
 
 /// The full HTTP surface.

@@ -127,6 +127,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         bus,
         version: env!("CARGO_PKG_VERSION").to_owned(),
         default_tenant: "default".to_owned(),
+        connections: weft_gateway::Connections::default(),
     });
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await

@@ -4,6 +4,7 @@ mod events;
 mod health;
 mod jobs;
 mod plugins;
+mod ws_admin;
 
 use axum::Router;
 use axum::extract::FromRequest;
@@ -29,6 +30,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/metrics", get(health::metrics))
         .merge(plugins::routes())
         .merge(jobs::routes())
+        .merge(ws_admin::routes())
         .route("/api/v1/events", get(events::list))
 }
 

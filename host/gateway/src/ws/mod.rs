@@ -21,6 +21,14 @@ use weft_bus::{Delivery, Event};
 
 use crate::AppState;
 
+mod registry;
+
+pub use registry::Connections;
+pub(crate) use registry::Control;
+
+/// Control messages buffered per connection.
+const CONTROL_QUEUE: usize = 16;
+
 /// Outbound messages buffered per connection before forwarders wait.
 const OUTBOUND_QUEUE: usize = 256;
 /// Largest client message accepted.
@@ -90,9 +98,18 @@ async fn upgrade(ws: WebSocketUpgrade, State(state): State<AppState>) -> Respons
 
 async fn connection(socket: WebSocket, state: AppState) {
     let connection_id = uuid::Uuid::now_v7().to_string();
+    let (control_tx, mut control_rx) = mpsc::channel::<Control>(CONTROL_QUEUE);
+    let counters = state
+        .connections
+        .open(&connection_id, "/api/v1/ws", control_tx);
     let (mut sink, mut stream) = socket.split();
     let (out_tx, mut out_rx) = mpsc::channel::<String>(OUTBOUND_QUEUE);
     let mut subscriptions: HashMap<String, JoinHandle<()>> = HashMap::new();
+    let count_sent = || {
+        counters
+            .sent
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    };
 
     let welcome = ServerMessage::Welcome {
         connection_id: &connection_id,
@@ -103,8 +120,10 @@ async fn connection(socket: WebSocket, state: AppState) {
         .await
         .is_err()
     {
+        state.connections.close(&connection_id);
         return;
     }
+    count_sent();
     loop {
         tokio::select! {
             incoming = stream.next() => {
@@ -118,21 +137,67 @@ async fn connection(socket: WebSocket, state: AppState) {
                     Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
                     Some(Ok(_)) => continue, // ping/pong frames are answered by the library
                 };
-                let reply = handle(&state, text.as_str(), &mut subscriptions, &out_tx);
+                counters.received.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let reply = match serde_json::from_str::<ClientMessage>(text.as_str()) {
+                    Ok(message) => apply(&state, &connection_id, message, &mut subscriptions, &out_tx),
+                    Err(e) => ServerMessage::Error {
+                        code: "bad_request",
+                        message: format!(
+                            "cannot read message ({e}); expected {{\"type\":\"subscribe\",\"id\":…,\"topics\":[…]}}, unsubscribe or ping"
+                        ),
+                    }
+                    .text(),
+                };
                 if sink.send(Message::Text(reply.into())).await.is_err() {
                     break;
                 }
+                count_sent();
             }
             Some(outgoing) = out_rx.recv() => {
                 if sink.send(Message::Text(outgoing.into())).await.is_err() {
                     break;
                 }
+                count_sent();
+            }
+            Some(control) = control_rx.recv() => {
+                let text = match control {
+                    Control::Close => {
+                        let frame = axum::extract::ws::CloseFrame {
+                            code: axum::extract::ws::close_code::NORMAL,
+                            reason: "closed by an operator".into(),
+                        };
+                        let _ = sink.send(Message::Close(Some(frame))).await;
+                        break;
+                    }
+                    Control::Send(text) => text,
+                    Control::Subscribe { id, topics, resume_from, reply } => {
+                        let message = ClientMessage::Subscribe { id, topics, resume_from };
+                        let text = apply(&state, &connection_id, message, &mut subscriptions, &out_tx);
+                        let _ = reply.send(serde_json::from_str(&text).unwrap_or_default());
+                        text
+                    }
+                    Control::Unsubscribe { id, reply } => {
+                        let existed = subscriptions.contains_key(&id);
+                        let message = ClientMessage::Unsubscribe { id };
+                        let text = apply(&state, &connection_id, message, &mut subscriptions, &out_tx);
+                        let _ = reply.send(existed);
+                        if !existed {
+                            continue;
+                        }
+                        text
+                    }
+                };
+                if sink.send(Message::Text(text.into())).await.is_err() {
+                    break;
+                }
+                count_sent();
             }
         }
     }
     for (_, task) in subscriptions {
         task.abort();
     }
+    state.connections.close(&connection_id);
 }
 
 fn error(code: &str, message: &str) -> Message {
@@ -146,30 +211,20 @@ fn error(code: &str, message: &str) -> Message {
     )
 }
 
-/// Handles one client message; returns the direct reply.
-fn handle(
+/// Applies one client (or operator) message; returns the direct reply.
+fn apply(
     state: &AppState,
-    text: &str,
+    connection_id: &str,
+    message: ClientMessage,
     subscriptions: &mut HashMap<String, JoinHandle<()>>,
     out_tx: &mpsc::Sender<String>,
 ) -> String {
-    let message = match serde_json::from_str::<ClientMessage>(text) {
-        Ok(message) => message,
-        Err(e) => {
-            return ServerMessage::Error {
-                code: "bad_request",
-                message: format!(
-                    "cannot read message ({e}); expected {{\"type\":\"subscribe\",\"id\":…,\"topics\":[…]}}, unsubscribe or ping"
-                ),
-            }
-            .text();
-        }
-    };
     match message {
         ClientMessage::Ping => ServerMessage::Pong.text(),
         ClientMessage::Unsubscribe { id } => match subscriptions.remove(&id) {
             Some(task) => {
                 task.abort();
+                state.connections.unsubscribed(connection_id, &id);
                 ServerMessage::Unsubscribed { id: &id }.text()
             }
             None => ServerMessage::Error {
@@ -183,7 +238,15 @@ fn handle(
             topics,
             resume_from,
         } => {
-            subscriptions.retain(|_, task| !task.is_finished());
+            let finished: Vec<String> = subscriptions
+                .iter()
+                .filter(|(_, task)| task.is_finished())
+                .map(|(id, _)| id.clone())
+                .collect();
+            for id in finished {
+                subscriptions.remove(&id);
+                state.connections.unsubscribed(connection_id, &id);
+            }
             if subscriptions.contains_key(&id) {
                 return ServerMessage::Error {
                     code: "conflict",
@@ -208,6 +271,7 @@ fn handle(
                 Ok(subscription) => {
                     let task = tokio::spawn(forward(id.clone(), subscription, out_tx.clone()));
                     subscriptions.insert(id.clone(), task);
+                    state.connections.subscribed(connection_id, &id, &topics);
                     ServerMessage::Subscribed {
                         id: &id,
                         topics: &topics,

@@ -1,0 +1,206 @@
+//! Live WebSocket connections, for the management endpoints: who is
+//! connected, what they subscribe to, and a control channel into each
+//! connection's loop (close, broadcast, server-side subscribe).
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use serde::Serialize;
+use time::OffsetDateTime;
+use tokio::sync::{mpsc, oneshot};
+
+/// Sent into a connection's loop by the management API.
+pub(crate) enum Control {
+    /// Close the socket.
+    Close,
+    /// Send this text frame as is.
+    Send(String),
+    /// Subscribe on the client's behalf; the reply is what the client got.
+    Subscribe {
+        id: String,
+        topics: Vec<String>,
+        resume_from: Option<String>,
+        reply: oneshot::Sender<serde_json::Value>,
+    },
+    /// Drop a subscription; the reply says whether it existed.
+    Unsubscribe {
+        id: String,
+        reply: oneshot::Sender<bool>,
+    },
+}
+
+/// One subscription as listed.
+#[derive(Clone, Debug, Serialize)]
+pub(crate) struct SubscriptionInfo {
+    /// `<connection_id>:<id>`, unique across the server.
+    pub(crate) subscription_id: String,
+    pub(crate) connection_id: String,
+    /// The id the client chose.
+    pub(crate) id: String,
+    pub(crate) topics: Vec<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub(crate) created_at: OffsetDateTime,
+}
+
+/// One connection as listed.
+#[derive(Clone, Debug, Serialize)]
+pub(crate) struct ConnectionInfo {
+    pub(crate) connection_id: String,
+    pub(crate) endpoint: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub(crate) connected_at: OffsetDateTime,
+    pub(crate) messages_sent: u64,
+    pub(crate) messages_received: u64,
+    pub(crate) subscriptions: Vec<SubscriptionInfo>,
+}
+
+struct Entry {
+    endpoint: String,
+    connected_at: OffsetDateTime,
+    counters: Arc<Counters>,
+    subscriptions: HashMap<String, SubscriptionInfo>,
+    control: mpsc::Sender<Control>,
+}
+
+/// Per-connection message counters, shared with its loop.
+#[derive(Default)]
+pub(crate) struct Counters {
+    pub(crate) sent: AtomicU64,
+    pub(crate) received: AtomicU64,
+}
+
+/// Server-wide totals.
+#[derive(Debug, Serialize)]
+pub(crate) struct Status {
+    pub(crate) connections: usize,
+    pub(crate) subscriptions: usize,
+    pub(crate) connections_total: u64,
+    pub(crate) messages_sent: u64,
+    pub(crate) messages_received: u64,
+}
+
+/// The registry. Cheap to clone.
+#[derive(Clone, Default)]
+pub struct Connections {
+    inner: Arc<Mutex<HashMap<String, Entry>>>,
+    opened: Arc<AtomicU64>,
+    sent_closed: Arc<AtomicU64>,
+    received_closed: Arc<AtomicU64>,
+}
+
+impl Connections {
+    fn lock(&self) -> MutexGuard<'_, HashMap<String, Entry>> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(crate) fn open(
+        &self,
+        id: &str,
+        endpoint: &str,
+        control: mpsc::Sender<Control>,
+    ) -> Arc<Counters> {
+        let counters = Arc::new(Counters::default());
+        self.opened.fetch_add(1, Ordering::Relaxed);
+        self.lock().insert(
+            id.to_owned(),
+            Entry {
+                endpoint: endpoint.to_owned(),
+                connected_at: OffsetDateTime::now_utc(),
+                counters: counters.clone(),
+                subscriptions: HashMap::new(),
+                control,
+            },
+        );
+        counters
+    }
+
+    pub(crate) fn close(&self, id: &str) {
+        if let Some(entry) = self.lock().remove(id) {
+            self.sent_closed.fetch_add(
+                entry.counters.sent.load(Ordering::Relaxed),
+                Ordering::Relaxed,
+            );
+            self.received_closed.fetch_add(
+                entry.counters.received.load(Ordering::Relaxed),
+                Ordering::Relaxed,
+            );
+        }
+    }
+
+    pub(crate) fn subscribed(&self, connection: &str, id: &str, topics: &[String]) {
+        if let Some(entry) = self.lock().get_mut(connection) {
+            entry.subscriptions.insert(
+                id.to_owned(),
+                SubscriptionInfo {
+                    subscription_id: format!("{connection}:{id}"),
+                    connection_id: connection.to_owned(),
+                    id: id.to_owned(),
+                    topics: topics.to_vec(),
+                    created_at: OffsetDateTime::now_utc(),
+                },
+            );
+        }
+    }
+
+    pub(crate) fn unsubscribed(&self, connection: &str, id: &str) {
+        if let Some(entry) = self.lock().get_mut(connection) {
+            entry.subscriptions.remove(id);
+        }
+    }
+
+    fn info(id: &str, entry: &Entry) -> ConnectionInfo {
+        let mut subscriptions: Vec<SubscriptionInfo> =
+            entry.subscriptions.values().cloned().collect();
+        subscriptions.sort_by(|a, b| a.id.cmp(&b.id));
+        ConnectionInfo {
+            connection_id: id.to_owned(),
+            endpoint: entry.endpoint.clone(),
+            connected_at: entry.connected_at,
+            messages_sent: entry.counters.sent.load(Ordering::Relaxed),
+            messages_received: entry.counters.received.load(Ordering::Relaxed),
+            subscriptions,
+        }
+    }
+
+    pub(crate) fn list(&self) -> Vec<ConnectionInfo> {
+        let mut list: Vec<ConnectionInfo> = self
+            .lock()
+            .iter()
+            .map(|(id, e)| Self::info(id, e))
+            .collect();
+        list.sort_by(|a, b| a.connection_id.cmp(&b.connection_id));
+        list
+    }
+
+    pub(crate) fn get(&self, id: &str) -> Option<ConnectionInfo> {
+        self.lock().get(id).map(|e| Self::info(id, e))
+    }
+
+    pub(crate) fn control(&self, id: &str) -> Option<mpsc::Sender<Control>> {
+        self.lock().get(id).map(|e| e.control.clone())
+    }
+
+    pub(crate) fn all_controls(&self) -> Vec<mpsc::Sender<Control>> {
+        self.lock().values().map(|e| e.control.clone()).collect()
+    }
+
+    pub(crate) fn status(&self) -> Status {
+        let map = self.lock();
+        let live_sent: u64 = map
+            .values()
+            .map(|e| e.counters.sent.load(Ordering::Relaxed))
+            .sum();
+        let live_received: u64 = map
+            .values()
+            .map(|e| e.counters.received.load(Ordering::Relaxed))
+            .sum();
+        Status {
+            connections: map.len(),
+            subscriptions: map.values().map(|e| e.subscriptions.len()).sum(),
+            connections_total: self.opened.load(Ordering::Relaxed),
+            messages_sent: live_sent + self.sent_closed.load(Ordering::Relaxed),
+            messages_received: live_received + self.received_closed.load(Ordering::Relaxed),
+        }
+    }
+}
