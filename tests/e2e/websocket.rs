@@ -210,3 +210,28 @@ async fn bad_messages_get_errors_and_the_connection_survives() -> anyhow::Result
     assert_eq!(client.recv().await?, json!({ "type": "pong" }));
     Ok(())
 }
+
+#[tokio::test]
+async fn silent_clients_are_disconnected_and_responsive_ones_kept() -> anyhow::Result<()> {
+    let server = Server::start(&["--ws-ping-secs", "1", "--ws-idle-secs", "2"])?;
+    let mut live = connect(&server).await?;
+    let mut silent = connect(&server).await?;
+
+    // Reading lets the client library answer the server's pings.
+    assert!(
+        live.recv_within(Duration::from_secs(4)).await.is_err(),
+        "no messages, but still open"
+    );
+    live.send(&json!({ "type": "ping" })).await?;
+    assert_eq!(live.recv().await?, json!({ "type": "pong" }));
+
+    // The silent client never read its pings, so it never answered them:
+    // the server has dropped it and kept the live one.
+    let (_, status) = server.get("/api/v1/ws/status").await?;
+    assert_eq!(status["connections"], 1, "{status}");
+    assert!(
+        silent.recv().await.is_err(),
+        "the idle connection is closed"
+    );
+    Ok(())
+}

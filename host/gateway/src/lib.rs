@@ -35,6 +35,26 @@ pub struct AppState {
     pub default_tenant: String,
     /// Live WebSocket connections.
     pub connections: Connections,
+    /// WebSocket heartbeat settings.
+    pub websocket: WebSocketConfig,
+}
+
+/// WebSocket heartbeat and idle limits.
+#[derive(Clone, Debug)]
+pub struct WebSocketConfig {
+    /// How often the server pings each client.
+    pub ping_interval: std::time::Duration,
+    /// A client silent (no frames, no pongs) this long is disconnected.
+    pub idle_timeout: std::time::Duration,
+}
+
+impl Default for WebSocketConfig {
+    fn default() -> Self {
+        Self {
+            ping_interval: std::time::Duration::from_secs(30),
+            idle_timeout: std::time::Duration::from_secs(90),
+        }
+    }
 }
 
 /// The full HTTP surface.

@@ -57,6 +57,12 @@ struct ServeArgs {
     /// How long events are kept for replay, in seconds.
     #[arg(long, env = "WEFT_RETAIN_SECS", default_value_t = 3600)]
     retain_secs: u64,
+    /// Seconds between the server's WebSocket pings.
+    #[arg(long, env = "WEFT_WS_PING_SECS", default_value_t = 30)]
+    ws_ping_secs: u64,
+    /// Seconds of client silence (not even a pong) before a WebSocket is closed.
+    #[arg(long, env = "WEFT_WS_IDLE_SECS", default_value_t = 90)]
+    ws_idle_secs: u64,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -128,6 +134,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         version: env!("CARGO_PKG_VERSION").to_owned(),
         default_tenant: "default".to_owned(),
         connections: weft_gateway::Connections::default(),
+        websocket: weft_gateway::WebSocketConfig {
+            ping_interval: Duration::from_secs(args.ws_ping_secs.max(1)),
+            idle_timeout: Duration::from_secs(args.ws_idle_secs.max(1)),
+        },
     });
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await

@@ -124,9 +124,31 @@ async fn connection(socket: WebSocket, state: AppState) {
         return;
     }
     count_sent();
+    // Heartbeats: we ping every `ping_interval`; any frame from the client
+    // (its pongs included) counts as life. Silence past `idle_timeout`
+    // closes the connection, so dead peers do not hold subscriptions.
+    let mut heartbeat = tokio::time::interval(state.websocket.ping_interval);
+    heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    heartbeat.tick().await;
+    let mut last_seen = tokio::time::Instant::now();
     loop {
+        let idle_deadline = last_seen + state.websocket.idle_timeout;
         tokio::select! {
+            _ = heartbeat.tick() => {
+                if sink.send(Message::Ping(Vec::new().into())).await.is_err() {
+                    break;
+                }
+            }
+            () = tokio::time::sleep_until(idle_deadline) => {
+                let frame = axum::extract::ws::CloseFrame {
+                    code: axum::extract::ws::close_code::AWAY,
+                    reason: "idle timeout: no frames (not even pongs) from the client".into(),
+                };
+                let _ = sink.send(Message::Close(Some(frame))).await;
+                break;
+            }
             incoming = stream.next() => {
+                last_seen = tokio::time::Instant::now();
                 let text = match incoming {
                     Some(Ok(Message::Text(text))) => text,
                     Some(Ok(Message::Binary(_))) => {
