@@ -235,3 +235,64 @@ async fn silent_clients_are_disconnected_and_responsive_ones_kept() -> anyhow::R
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn seed_endpoints_come_pre_subscribed_and_say_when_their_engine_is_missing()
+-> anyhow::Result<()> {
+    let server = Server::start(&[])?;
+    let mut graph = WsClient::connect(&server.ws_url("/api/v1/ws/graph/algorithms"), None).await?;
+    assert_eq!(graph.recv().await?["type"], "welcome");
+    assert_eq!(
+        graph.recv().await?,
+        json!({ "type": "subscribed", "id": "default", "topics": ["graph.algorithms"] })
+    );
+    server
+        .run_job(
+            "graph",
+            "connected_components",
+            json!({ "edges": [[1, 2]] }),
+        )
+        .await?;
+    let events = graph.recv_until(is_final_state).await?;
+    assert!(
+        events
+            .iter()
+            .all(|e| e["topic"] == "graph.algorithms" && e["sub"] == "default")
+    );
+
+    let mut ml = WsClient::connect(&server.ws_url("/api/v1/ws/ml/training"), None).await?;
+    assert_eq!(ml.recv().await?["type"], "welcome");
+    assert_eq!(ml.recv().await?["topics"], json!(["ml.training"]));
+    let error = ml.recv().await?;
+    assert_eq!(error["type"], "error");
+    assert_eq!(error["code"], "engine_not_loaded");
+    assert!(
+        error["message"]
+            .as_str()
+            .expect("message")
+            .contains("POST /api/v1/plugins?name=ml")
+    );
+    // The endpoint still speaks the generic protocol.
+    ml.send(&json!({ "type": "ping" })).await?;
+    assert_eq!(ml.recv().await?, json!({ "type": "pong" }));
+
+    let mut storage =
+        WsClient::connect(&server.ws_url("/api/v1/ws/storage/buffer-pool"), None).await?;
+    assert_eq!(storage.recv().await?["type"], "welcome");
+    assert_eq!(
+        storage.recv().await?["topics"],
+        json!(["storage.buffer_pool"])
+    );
+    let (_, connections) = server.get("/api/v1/ws/connections").await?;
+    let endpoints: Vec<&str> = connections
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter_map(|c| c["endpoint"].as_str())
+        .collect();
+    assert!(
+        endpoints.contains(&"/api/v1/ws/ml/training"),
+        "{endpoints:?}"
+    );
+    Ok(())
+}

@@ -21,6 +21,7 @@ use weft_bus::{Delivery, Event};
 
 use crate::AppState;
 
+mod endpoints;
 mod registry;
 
 pub use registry::Connections;
@@ -37,7 +38,19 @@ const MAX_CLIENT_MESSAGE: usize = 64 << 10;
 const MAX_SUBSCRIPTIONS: usize = 64;
 
 pub(crate) fn routes() -> Router<AppState> {
-    Router::new().route("/api/v1/ws", get(upgrade))
+    let mut router = Router::new().route("/api/v1/ws", get(upgrade));
+    for preset in endpoints::PRESETS {
+        router = router.route(
+            preset.path,
+            get(
+                move |ws: WebSocketUpgrade, State(state): State<AppState>| async move {
+                    ws.max_message_size(MAX_CLIENT_MESSAGE)
+                        .on_upgrade(move |socket| connection(socket, state, Some(preset)))
+                },
+            ),
+        );
+    }
+    router
 }
 
 #[derive(Deserialize)]
@@ -93,15 +106,21 @@ impl ServerMessage<'_> {
 
 async fn upgrade(ws: WebSocketUpgrade, State(state): State<AppState>) -> Response {
     ws.max_message_size(MAX_CLIENT_MESSAGE)
-        .on_upgrade(move |socket| connection(socket, state))
+        .on_upgrade(move |socket| connection(socket, state, None))
 }
 
-async fn connection(socket: WebSocket, state: AppState) {
+async fn connection(
+    socket: WebSocket,
+    state: AppState,
+    preset: Option<&'static endpoints::Preset>,
+) {
     let connection_id = uuid::Uuid::now_v7().to_string();
     let (control_tx, mut control_rx) = mpsc::channel::<Control>(CONTROL_QUEUE);
-    let counters = state
-        .connections
-        .open(&connection_id, "/api/v1/ws", control_tx);
+    let counters = state.connections.open(
+        &connection_id,
+        preset.map_or("/api/v1/ws", |p| p.path),
+        control_tx,
+    );
     let (mut sink, mut stream) = socket.split();
     let (out_tx, mut out_rx) = mpsc::channel::<String>(OUTBOUND_QUEUE);
     let mut subscriptions: HashMap<String, JoinHandle<()>> = HashMap::new();
@@ -124,6 +143,40 @@ async fn connection(socket: WebSocket, state: AppState) {
         return;
     }
     count_sent();
+    if let Some(preset) = preset {
+        let mut replies = Vec::new();
+        if let Some(engine) = preset.engine
+            && state.runtime.plugin(engine).is_err()
+        {
+            // Stay subscribed: events flow as soon as the engine is loaded.
+            replies.push(
+                ServerMessage::Error {
+                    code: "engine_not_loaded",
+                    message: format!(
+                        "engine '{engine}' is not loaded, so {} has nothing to stream yet; load it with POST /api/v1/plugins?name={engine}",
+                        preset.path
+                    ),
+                }
+                .text(),
+            );
+        }
+        let message = ClientMessage::Subscribe {
+            id: "default".to_owned(),
+            topics: preset.topics.iter().map(|t| (*t).to_owned()).collect(),
+            resume_from: None,
+        };
+        replies.insert(
+            0,
+            apply(&state, &connection_id, message, &mut subscriptions, &out_tx),
+        );
+        for reply in replies {
+            if sink.send(Message::Text(reply.into())).await.is_err() {
+                state.connections.close(&connection_id);
+                return;
+            }
+            count_sent();
+        }
+    }
     // Heartbeats: we ping every `ping_interval`; any frame from the client
     // (its pongs included) counts as life. Silence past `idle_timeout`
     // closes the connection, so dead peers do not hold subscriptions.
