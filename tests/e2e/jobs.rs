@@ -134,3 +134,41 @@ async fn hot_loading_replaces_and_unloading_removes_a_plugin() -> anyhow::Result
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn metrics_count_jobs_events_and_connections() -> anyhow::Result<()> {
+    let server = Server::start(&[])?;
+    let mut client = weft_tests::WsClient::connect(&server.ws_url("/api/v1/ws"), None).await?;
+    client.recv().await?;
+    server
+        .run_job(
+            "graph",
+            "connected_components",
+            json!({ "edges": [[1, 2]] }),
+        )
+        .await?;
+    let text = server
+        .http
+        .get(server.url("/metrics"))
+        .send()
+        .await?
+        .text()
+        .await?;
+    let value = |line_start: &str| -> Option<f64> {
+        text.lines()
+            .find(|l| l.starts_with(line_start))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+    };
+    assert_eq!(value("weft_jobs{state=\"succeeded\"}"), Some(1.0), "{text}");
+    assert_eq!(value("weft_ws_connections "), Some(1.0));
+    // queued, running, succeeded and one progress report on jobs.<id>.
+    assert_eq!(
+        value("weft_family_events_published_total{family=\"jobs\"}"),
+        Some(4.0),
+        "{text}"
+    );
+    assert!(value("weft_family_events_published_total{family=\"graph\"}") >= Some(4.0));
+    assert!(text.contains("# TYPE weft_events_published_total counter"));
+    Ok(())
+}

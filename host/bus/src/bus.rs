@@ -55,6 +55,20 @@ pub struct BusStats {
     pub retained: u64,
 }
 
+/// Counters of one topic family (the first segment of a topic: `jobs`,
+/// `graph`, `storage`, …).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FamilyStats {
+    /// Family name.
+    pub family: String,
+    /// Events published.
+    pub published: u64,
+    /// Deliveries into subscriber queues.
+    pub delivered: u64,
+    /// Subscribers detached as lagged while receiving this family.
+    pub lagged: u64,
+}
+
 /// What a subscription yields.
 #[derive(Clone, Debug)]
 pub enum Delivery {
@@ -87,6 +101,7 @@ struct State {
     topics: HashMap<String, TopicLog>,
     subscribers: HashMap<u64, Subscriber>,
     next_subscriber: u64,
+    families: HashMap<String, FamilyStats>,
 }
 
 struct TopicLog {
@@ -206,6 +221,7 @@ impl Bus {
 
         let mut detached = Vec::new();
         let mut delivered = 0;
+        let mut lagged = 0;
         for (id, sub) in state.subscribers.iter_mut() {
             if !sub.wants(&event) {
                 continue;
@@ -232,8 +248,23 @@ impl Bus {
                 && lock(&sub.lag).is_some()
             {
                 inner.lagged.fetch_add(1, Ordering::Relaxed);
+                lagged += 1;
             }
         }
+        let family = event.topic.split('.').next().unwrap_or_default();
+        let counters = match state.families.get_mut(family) {
+            Some(counters) => counters,
+            None => state
+                .families
+                .entry(family.to_owned())
+                .or_insert_with(|| FamilyStats {
+                    family: family.to_owned(),
+                    ..FamilyStats::default()
+                }),
+        };
+        counters.published += 1;
+        counters.delivered += delivered;
+        counters.lagged += lagged;
         drop(state);
         inner.published.fetch_add(1, Ordering::Relaxed);
         inner.delivered.fetch_add(delivered, Ordering::Relaxed);
@@ -370,6 +401,14 @@ impl Bus {
             run: self.inner.run,
             offset: 0,
         }
+    }
+
+    /// Counters per topic family, by name.
+    pub fn family_stats(&self) -> Vec<FamilyStats> {
+        let mut list: Vec<FamilyStats> =
+            lock(&self.inner.state).families.values().cloned().collect();
+        list.sort_by(|a, b| a.family.cmp(&b.family));
+        list
     }
 
     /// The token of the newest event, if any: "now" as a resume position.

@@ -200,6 +200,12 @@ async fn a_full_queue_detaches_only_that_subscriber_with_a_resume_point() {
     assert_eq!(numbers(&slow_seen), vec![0, 1, 2, 3]);
     assert!(slow.next().await.is_none());
     assert_eq!(bus.stats().lagged, 1);
+    let family = &bus.family_stats()[0];
+    assert_eq!(
+        (family.family.as_str(), family.published, family.lagged),
+        ("t", 10, 1)
+    );
+    assert_eq!(family.delivered, 10 + 4, "fast got all ten, slow four");
 
     let mut resumed = bus
         .subscribe(&["t".into()], None, Some(&token.to_string()))

@@ -17,7 +17,7 @@ mod event;
 mod pattern;
 mod token;
 
-pub use bus::{Bus, BusConfig, BusStats, Delivery, Subscription};
+pub use bus::{Bus, BusConfig, BusStats, Delivery, FamilyStats, Subscription};
 pub use event::{Event, NewEvent, Source};
 pub use pattern::{PatternError, TopicPattern, validate_topic};
 pub use token::ResumeToken;

@@ -66,6 +66,61 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> impl IntoResponse 
         "gauge",
         bus.retained,
     );
+    let ws = state.connections.status();
+    gauge(
+        "weft_ws_connections",
+        "Open WebSocket connections.",
+        "gauge",
+        ws.connections as u64,
+    );
+    gauge(
+        "weft_ws_subscriptions",
+        "Subscriptions held by WebSocket connections.",
+        "gauge",
+        ws.subscriptions as u64,
+    );
+    gauge(
+        "weft_ws_connections_total",
+        "WebSocket connections accepted.",
+        "counter",
+        ws.connections_total,
+    );
+    gauge(
+        "weft_ws_messages_sent_total",
+        "WebSocket messages sent.",
+        "counter",
+        ws.messages_sent,
+    );
+    gauge(
+        "weft_ws_messages_received_total",
+        "WebSocket messages received.",
+        "counter",
+        ws.messages_received,
+    );
+    let families = state.bus.family_stats();
+    let by_family: [(&str, &str, fn(&weft_bus::FamilyStats) -> u64); 3] = [
+        (
+            "weft_family_events_published_total",
+            "Events published, by topic family.",
+            |f| f.published,
+        ),
+        (
+            "weft_family_events_delivered_total",
+            "Event deliveries, by topic family.",
+            |f| f.delivered,
+        ),
+        (
+            "weft_family_subscribers_lagged_total",
+            "Lag notices, by topic family.",
+            |f| f.lagged,
+        ),
+    ];
+    for (name, help, pick) in by_family {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
+        for f in &families {
+            let _ = writeln!(out, "{name}{{family=\"{}\"}} {}", f.family, pick(f));
+        }
+    }
     let _ = writeln!(
         out,
         "# HELP weft_jobs Jobs known, by state.\n# TYPE weft_jobs gauge"
