@@ -19,6 +19,13 @@ pub(crate) async fn health(State(state): State<AppState>) -> Json<Value> {
     }))
 }
 
+/// A per-family counter: name, help text, and how to read it.
+type FamilyMetric = (
+    &'static str,
+    &'static str,
+    fn(&weft_bus::FamilyStats) -> u64,
+);
+
 /// Prometheus text exposition of the runtime's and the bus's counters.
 pub(crate) async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     let bus = state.bus.stats();
@@ -98,7 +105,7 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> impl IntoResponse 
         ws.messages_received,
     );
     let families = state.bus.family_stats();
-    let by_family: [(&str, &str, fn(&weft_bus::FamilyStats) -> u64); 3] = [
+    let by_family: [FamilyMetric; 3] = [
         (
             "weft_family_events_published_total",
             "Events published, by topic family.",
