@@ -93,26 +93,14 @@ impl Engine for GraphEngine {
                 Operation::new(
                     "bfs",
                     "Breadth-first search from a source node.",
-                    schema(
-                        json!({
-                            "source": node_schema("Node to start from."),
-                            "max_depth": { "type": "integer", "minimum": 0 }
-                        }),
-                        &["source"],
-                    ),
+                    traversal_schema(),
                 )
                 .emits(&["traversal_update"])
                 .topic(TRAVERSAL),
                 Operation::new(
                     "dfs",
                     "Depth-first preorder from a source node.",
-                    schema(
-                        json!({
-                            "source": node_schema("Node to start from."),
-                            "max_depth": { "type": "integer", "minimum": 0 }
-                        }),
-                        &["source"],
-                    ),
+                    traversal_schema(),
                 )
                 .emits(&["traversal_update"])
                 .topic(TRAVERSAL),
@@ -278,6 +266,30 @@ pub(super) fn locate(graph: &Graph, name: &NodeName, role: &str) -> Result<NodeI
     graph.find(name).ok_or_else(|| {
         EngineError::InvalidParams(format!("{role} node '{}' is not in the graph", name.0))
     })
+}
+
+/// Builds the graph for an algorithm that needs non-negative weights.
+pub(super) fn load_non_negative(
+    input: crate::input::GraphInput,
+    algorithm: &str,
+) -> Result<Graph, EngineError> {
+    if input.edges.iter().any(|e| e.weight < 0.0) {
+        return Err(EngineError::InvalidParams(format!(
+            "{algorithm} needs non-negative edge weights"
+        )));
+    }
+    load(input)
+}
+
+/// Params schema of a traversal from a source node.
+fn traversal_schema() -> Value {
+    schema(
+        json!({
+            "source": node_schema("Node to start from."),
+            "max_depth": { "type": "integer", "minimum": 0 }
+        }),
+        &["source"],
+    )
 }
 
 /// `{node name: value}` for a per-node vector.

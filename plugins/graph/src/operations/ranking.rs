@@ -3,7 +3,7 @@
 use serde::Deserialize;
 use weft_sdk::{EngineError, Host, Params, Value, json};
 
-use super::{ALGORITHMS, by_node, keep_going, load, report_top};
+use super::{ALGORITHMS, by_node, keep_going, load, load_non_negative, report_top};
 use crate::centrality;
 use crate::input::{GraphInput, NodeName};
 use crate::pagerank::{PageRankConfig, pagerank as run_pagerank};
@@ -28,12 +28,7 @@ pub(super) fn pagerank(params: Params<'_>, host: &dyn Host) -> Result<Value, Eng
         tolerance: p.tolerance.unwrap_or(defaults.tolerance),
         max_iterations: p.max_iterations.unwrap_or(defaults.max_iterations),
     };
-    if input.edges.iter().any(|e| e.weight < 0.0) {
-        return Err(EngineError::InvalidParams(
-            "PageRank needs non-negative edge weights".into(),
-        ));
-    }
-    let graph = load(input)?;
+    let graph = load_non_negative(input, "PageRank")?;
     let personalization = match p.personalization {
         None => None,
         Some(weights) => {

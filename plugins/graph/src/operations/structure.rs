@@ -3,7 +3,7 @@
 use serde::Deserialize;
 use weft_sdk::{EngineError, Host, Params, Value, json};
 
-use super::{ALGORITHMS, by_node, keep_going, load, undirected_only};
+use super::{ALGORITHMS, by_node, keep_going, load, load_non_negative, undirected_only};
 use crate::community;
 use crate::components::connected_components;
 use crate::graph::{Graph, NodeIndex};
@@ -18,9 +18,14 @@ fn named(graph: &Graph, components: &[Vec<NodeIndex>]) -> Value {
     json!({ "count": named.len(), "components": named })
 }
 
-pub(super) fn components(params: Params<'_>, host: &dyn Host) -> Result<Value, EngineError> {
+/// Runs a component finder and reports its answer.
+fn run_components(
+    params: Params<'_>,
+    host: &dyn Host,
+    find: fn(&Graph) -> Vec<Vec<NodeIndex>>,
+) -> Result<Value, EngineError> {
     let graph = load(params.parse::<GraphInput>()?)?;
-    let components = connected_components(&graph);
+    let components = find(&graph);
     let total = graph.node_count() as u64;
     host.progress(
         total,
@@ -31,20 +36,15 @@ pub(super) fn components(params: Params<'_>, host: &dyn Host) -> Result<Value, E
     Ok(named(&graph, &components))
 }
 
+pub(super) fn components(params: Params<'_>, host: &dyn Host) -> Result<Value, EngineError> {
+    run_components(params, host, connected_components)
+}
+
 pub(super) fn strongly_connected(
     params: Params<'_>,
     host: &dyn Host,
 ) -> Result<Value, EngineError> {
-    let graph = load(params.parse::<GraphInput>()?)?;
-    let components = structure::strongly_connected_components(&graph);
-    let total = graph.node_count() as u64;
-    host.progress(
-        total,
-        total,
-        &format!("{} components", components.len()),
-        None,
-    );
-    Ok(named(&graph, &components))
+    run_components(params, host, structure::strongly_connected_components)
 }
 
 pub(super) fn triangles(params: Params<'_>, host: &dyn Host) -> Result<Value, EngineError> {
@@ -83,12 +83,7 @@ fn default_resolution() -> f64 {
 pub(super) fn louvain(params: Params<'_>, host: &dyn Host) -> Result<Value, EngineError> {
     let p: LouvainParams = params.parse()?;
     let input: GraphInput = params.parse()?;
-    if input.edges.iter().any(|e| e.weight < 0.0) {
-        return Err(EngineError::InvalidParams(
-            "Louvain needs non-negative edge weights".into(),
-        ));
-    }
-    let graph = load(input)?;
+    let graph = load_non_negative(input, "Louvain")?;
     undirected_only(&graph, "Louvain community detection")?;
     let nodes = graph.node_count();
     let (communities, modularity) = community::louvain(&graph, p.resolution, |level, q| {

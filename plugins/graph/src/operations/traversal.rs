@@ -3,7 +3,7 @@
 use serde::Deserialize;
 use weft_sdk::{EngineError, Host, Params, Value, json};
 
-use super::{TRAVERSAL, keep_going, load, locate};
+use super::{TRAVERSAL, keep_going, load, load_non_negative, locate};
 use crate::input::{GraphInput, NodeName};
 use crate::shortest_path::{astar as run_astar, dijkstra};
 use crate::traversal::{Bfs, bfs as run_bfs, dfs as run_dfs};
@@ -87,12 +87,7 @@ struct ShortestPathParams {
 pub(super) fn shortest_path(params: Params<'_>, host: &dyn Host) -> Result<Value, EngineError> {
     let p: ShortestPathParams = params.parse()?;
     let input: GraphInput = params.parse()?;
-    if input.edges.iter().any(|e| e.weight < 0.0) {
-        return Err(EngineError::InvalidParams(
-            "Dijkstra needs non-negative edge weights".into(),
-        ));
-    }
-    let graph = load(input)?;
+    let graph = load_non_negative(input, "Dijkstra")?;
     let source = locate(&graph, &p.source, "source")?;
     let target = p
         .target
@@ -111,16 +106,7 @@ pub(super) fn shortest_path(params: Params<'_>, host: &dyn Host) -> Result<Value
     })
     .ok_or(EngineError::Cancelled)?;
     if let Some(target) = target {
-        let path = paths
-            .path_to(target)
-            .map(|nodes| nodes.iter().map(|&n| graph.name(n)).collect::<Vec<_>>());
-        return Ok(json!({
-            "source": graph.name(source),
-            "target": graph.name(target),
-            "reachable": path.is_some(),
-            "distance": paths.distance[target as usize],
-            "path": path
-        }));
+        return Ok(path_result(&graph, source, target, &paths));
     }
     let distances: serde_json::Map<String, Value> = graph
         .nodes()
@@ -147,12 +133,7 @@ fn one() -> f64 {
 pub(super) fn astar(params: Params<'_>, host: &dyn Host) -> Result<Value, EngineError> {
     let p: AStarParams = params.parse()?;
     let input: GraphInput = params.parse()?;
-    if input.edges.iter().any(|e| e.weight < 0.0) {
-        return Err(EngineError::InvalidParams(
-            "A* needs non-negative edge weights".into(),
-        ));
-    }
-    let graph = load(input)?;
+    let graph = load_non_negative(input, "A*")?;
     let source = locate(&graph, &p.source, "source")?;
     let target = locate(&graph, &p.target, "target")?;
     let mut coordinates: Vec<Option<Vec<f64>>> = vec![None; graph.node_count()];
@@ -191,18 +172,28 @@ pub(super) fn astar(params: Params<'_>, host: &dyn Host) -> Result<Value, Engine
         keep_going(host)
     })
     .ok_or(EngineError::Cancelled)?;
-    let settled = paths.distance.iter().filter(|d| d.is_some()).count();
+    let mut result = path_result(&graph, source, target, &paths);
+    result["settled"] = json!(paths.distance.iter().filter(|d| d.is_some()).count());
+    Ok(result)
+}
+
+/// `{"source", "target", "reachable", "distance", "path"}` for one pair.
+fn path_result(
+    graph: &crate::Graph,
+    source: crate::graph::NodeIndex,
+    target: crate::graph::NodeIndex,
+    paths: &crate::shortest_path::ShortestPaths,
+) -> Value {
     let path = paths
         .path_to(target)
         .map(|nodes| nodes.iter().map(|&n| graph.name(n)).collect::<Vec<_>>());
-    Ok(json!({
+    json!({
         "source": graph.name(source),
         "target": graph.name(target),
         "reachable": path.is_some(),
         "distance": paths.distance[target as usize],
-        "path": path,
-        "settled": settled
-    }))
+        "path": path
+    })
 }
 
 /// Largest graph `all_pairs_shortest_paths` accepts: the answer is n².
@@ -210,12 +201,7 @@ pub(super) const ALL_PAIRS_MAX_NODES: usize = 2000;
 
 pub(super) fn all_pairs(params: Params<'_>, host: &dyn Host) -> Result<Value, EngineError> {
     let input: GraphInput = params.parse()?;
-    if input.edges.iter().any(|e| e.weight < 0.0) {
-        return Err(EngineError::InvalidParams(
-            "Dijkstra needs non-negative edge weights".into(),
-        ));
-    }
-    let graph = load(input)?;
+    let graph = load_non_negative(input, "Dijkstra")?;
     let n = graph.node_count();
     if n > ALL_PAIRS_MAX_NODES {
         return Err(EngineError::InvalidParams(format!(
