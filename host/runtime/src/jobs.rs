@@ -283,6 +283,10 @@ impl Jobs {
             .order
             .len()
             .saturating_sub(self.inner.config.retained_jobs);
+        if excess == 0 {
+            // The common case on every submit: nothing to scan.
+            return;
+        }
         let mut kept = VecDeque::with_capacity(table.order.len());
         while let Some(id) = table.order.pop_front() {
             let finished = table

@@ -96,13 +96,7 @@ pub(super) fn shortest_path(params: Params<'_>, host: &dyn Host) -> Result<Value
         .transpose()?;
     let total = graph.node_count() as u64;
     let paths = dijkstra(&graph, source, target, |settled| {
-        host.progress(
-            settled as u64,
-            total,
-            &format!("{settled} nodes settled"),
-            None,
-        );
-        keep_going(host)
+        report_settled(host, settled, total)
     })
     .ok_or(EngineError::Cancelled)?;
     if let Some(target) = target {
@@ -163,18 +157,23 @@ pub(super) fn astar(params: Params<'_>, host: &dyn Host) -> Result<Value, Engine
     };
     let total = graph.node_count() as u64;
     let paths = run_astar(&graph, source, target, heuristic, |settled| {
-        host.progress(
-            settled as u64,
-            total,
-            &format!("{settled} nodes settled"),
-            None,
-        );
-        keep_going(host)
+        report_settled(host, settled, total)
     })
     .ok_or(EngineError::Cancelled)?;
     let mut result = path_result(&graph, source, target, &paths);
     result["settled"] = json!(paths.distance.iter().filter(|d| d.is_some()).count());
     Ok(result)
+}
+
+/// Progress of a shortest-path search; stops it when the job is cancelled.
+fn report_settled(host: &dyn Host, settled: usize, total: u64) -> std::ops::ControlFlow<()> {
+    host.progress(
+        settled as u64,
+        total,
+        &format!("{settled} nodes settled"),
+        None,
+    );
+    keep_going(host)
 }
 
 /// `{"source", "target", "reachable", "distance", "path"}` for one pair.
