@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 WASM_TARGET := wasm32-wasip2
-PLUGINS := graph
+PLUGINS := graph anomaly
 TEST_PLUGINS := hostile
 PLUGIN_OUT := target/plugins
 TEST_PLUGIN_OUT := target/test-plugins

@@ -11,12 +11,14 @@
 
 mod engine;
 mod host;
+mod stream;
 #[cfg(target_arch = "wasm32")]
 #[doc(hidden)]
 pub mod wasm;
 
 pub use engine::{Engine, EngineError, EngineInfo, Operation, Params};
 pub use host::{Host, Level, NullHost, Recorded, RecordingHost};
+pub use stream::{Rows, Scored, Session, StreamEngine};
 pub use serde_json::{self, Value, json};
 
 /// Exports `$engine` (a type implementing [`Engine`]) as the plugin's
@@ -42,6 +44,27 @@ macro_rules! export_engine {
             }
 
     $crate::wasm::bindings::export!(WeftEngineExport with_types_in $crate::wasm::bindings);
+        };
+    };
+}
+
+/// Exports `$engine` (a type implementing [`StreamEngine`]) as both
+/// `weft:engine/engine` and `weft:engine/stream`, the `streaming-plugin`
+/// world. Does nothing when built natively.
+#[macro_export]
+macro_rules! export_streaming_engine {
+    ($engine:ty) => {
+        $crate::export_engine!($engine);
+
+        #[cfg(target_arch = "wasm32")]
+        const _: () = {
+            struct WeftStreamExport;
+
+            impl $crate::wasm::streaming::StreamGuest for WeftStreamExport {
+                type Session = $crate::wasm::streaming::SessionCell<$engine>;
+            }
+
+            $crate::wasm::streaming::bindings::export!(WeftStreamExport with_types_in $crate::wasm::streaming::bindings);
         };
     };
 }

@@ -16,6 +16,8 @@ pub mod bindings {
     });
 }
 
+pub mod streaming;
+
 use bindings::weft::engine::types as wit;
 use bindings::weft::host::{events, log};
 
@@ -23,7 +25,7 @@ pub use bindings::exports::weft::engine::engine::Guest as EngineGuest;
 pub use wit::{Error as WitError, Info as WitInfo};
 
 /// The host as the guest sees it: straight calls into the imports.
-struct WasmHost;
+pub(crate) struct WasmHost;
 
 impl Host for WasmHost {
     fn emit(&self, topic: &str, kind: &str, data: &Value) {
@@ -73,11 +75,16 @@ pub fn describe<E: Engine>() -> WitInfo {
 
 /// `invoke` for engine `E`: JSON text in, JSON text out.
 pub fn invoke<E: Engine>(op: &str, params: &str) -> Result<String, WitError> {
-    match E::invoke(op, Params::new(params), &WasmHost) {
-        Ok(result) => Ok(result.to_string()),
-        Err(EngineError::UnknownOperation(op)) => Err(WitError::UnknownOperation(op)),
-        Err(EngineError::InvalidParams(why)) => Err(WitError::InvalidParams(why)),
-        Err(EngineError::Cancelled) => Err(WitError::Cancelled),
-        Err(EngineError::Failed(why)) => Err(WitError::Failed(why)),
+    E::invoke(op, Params::new(params), &WasmHost)
+        .map(|result| result.to_string())
+        .map_err(to_wit_error)
+}
+
+pub(crate) fn to_wit_error(error: EngineError) -> WitError {
+    match error {
+        EngineError::UnknownOperation(op) => WitError::UnknownOperation(op),
+        EngineError::InvalidParams(why) => WitError::InvalidParams(why),
+        EngineError::Cancelled => WitError::Cancelled,
+        EngineError::Failed(why) => WitError::Failed(why),
     }
 }

@@ -1,0 +1,177 @@
+//! An online one-class SVM: the ν-formulation of Schölkopf et al. (2001)
+//! trained by stochastic gradient descent on random Fourier features
+//! (Rahimi & Recht, 2007) that approximate an RBF kernel.
+//!
+//! Rows are standardised with running means and variances (Welford), then
+//! mapped to `D` features `√(2/D)·cos(ωᵀz + b)` with `ω ~ N(0, 2γI)`,
+//! `b ~ U(0, 2π)`, `γ = 1/width` (scikit-learn's `gamma="scale"` on unit
+//! variance). Per row, SGD on `½‖w‖² − ρ + (1/ν)·max(0, ρ − w·φ)`. The score
+//! is `ρ − w·φ(x)`: positive outside the learned support.
+
+/// Settings of the model.
+#[derive(Clone, Debug)]
+pub struct OneClassConfig {
+    /// ν: upper bound on the share of training rows outside the support.
+    pub nu: f64,
+    /// Random Fourier features.
+    pub components: usize,
+    /// Rows before the model is considered fitted.
+    pub warmup: usize,
+    /// Initial learning rate (decays as 1/√t).
+    pub learning_rate: f64,
+    /// Seed of the random features.
+    pub seed: u64,
+}
+
+impl Default for OneClassConfig {
+    fn default() -> Self {
+        Self {
+            nu: 0.05,
+            components: 128,
+            warmup: 256,
+            learning_rate: 0.05,
+            seed: 42,
+        }
+    }
+}
+
+/// The online model.
+#[derive(Clone, Debug)]
+pub struct OnlineOneClass {
+    config: OneClassConfig,
+    omega: Vec<Vec<f64>>,
+    phase: Vec<f64>,
+    weights: Vec<f64>,
+    rho: f64,
+    mean: Vec<f64>,
+    m2: Vec<f64>,
+    seen: u64,
+    steps: u64,
+}
+
+impl OnlineOneClass {
+    /// An untrained model; the random features are drawn on the first row.
+    pub fn new(config: OneClassConfig) -> Self {
+        Self {
+            config,
+            omega: Vec::new(),
+            phase: Vec::new(),
+            weights: Vec::new(),
+            rho: 0.0,
+            mean: Vec::new(),
+            m2: Vec::new(),
+            seen: 0,
+            steps: 0,
+        }
+    }
+
+    /// True after the warm-up.
+    pub fn is_fitted(&self) -> bool {
+        self.seen >= self.config.warmup as u64
+    }
+
+    fn draw_features(&mut self, width: usize) {
+        let mut rng = fastrand::Rng::with_seed(self.config.seed);
+        let gamma = 1.0 / width.max(1) as f64;
+        let deviation = (2.0 * gamma).sqrt();
+        let components = self.config.components.max(1);
+        self.omega = (0..components)
+            .map(|_| (0..width).map(|_| deviation * normal(&mut rng)).collect())
+            .collect();
+        self.phase = (0..components)
+            .map(|_| rng.f64() * std::f64::consts::TAU)
+            .collect();
+        self.weights = vec![0.0; components];
+        self.mean = vec![0.0; width];
+        self.m2 = vec![0.0; width];
+    }
+
+    fn features(&self, row: &[f64]) -> Vec<f64> {
+        let count = self.seen.max(2) as f64;
+        let standardised: Vec<f64> = row
+            .iter()
+            .enumerate()
+            .map(|(j, v)| {
+                let deviation = (self.m2[j] / (count - 1.0)).sqrt().max(1e-9);
+                (v - self.mean[j]) / deviation
+            })
+            .collect();
+        let scale = (2.0 / self.omega.len() as f64).sqrt();
+        self.omega
+            .iter()
+            .zip(&self.phase)
+            .map(|(w, b)| {
+                let dot: f64 = w.iter().zip(&standardised).map(|(a, z)| a * z).sum();
+                scale * (dot + b).cos()
+            })
+            .collect()
+    }
+
+    /// `ρ − w·φ(x)`, `None` during warm-up.
+    pub fn score(&self, row: &[f64]) -> Option<f64> {
+        if !self.is_fitted() || row.len() != self.mean.len() {
+            return None;
+        }
+        let phi = self.features(row);
+        let margin: f64 = self.weights.iter().zip(&phi).map(|(w, p)| w * p).sum();
+        Some(self.rho - margin)
+    }
+
+    /// Updates the scaler, then takes one SGD step on `row`.
+    pub fn learn(&mut self, row: &[f64]) {
+        if self.omega.is_empty() {
+            self.draw_features(row.len());
+        }
+        if row.len() != self.mean.len() {
+            return;
+        }
+        self.seen += 1;
+        let n = self.seen as f64;
+        for (j, v) in row.iter().enumerate() {
+            let delta = v - self.mean[j];
+            self.mean[j] += delta / n;
+            self.m2[j] += delta * (v - self.mean[j]);
+        }
+        // The scaler needs a few rows before features mean anything.
+        if self.seen < 16 {
+            return;
+        }
+        self.steps += 1;
+        let rate = self.config.learning_rate / (self.steps as f64).sqrt();
+        let phi = self.features(row);
+        let margin: f64 = self.weights.iter().zip(&phi).map(|(w, p)| w * p).sum();
+        let violated = margin < self.rho;
+        let inverse_nu = 1.0 / self.config.nu.clamp(1e-3, 1.0);
+        for (w, p) in self.weights.iter_mut().zip(&phi) {
+            let gradient = *w - if violated { inverse_nu * p } else { 0.0 };
+            *w -= rate * gradient;
+        }
+        let rho_gradient = -1.0 + if violated { inverse_nu } else { 0.0 };
+        self.rho -= rate * rho_gradient;
+    }
+}
+
+/// A standard normal draw (Box–Muller).
+fn normal(rng: &mut fastrand::Rng) -> f64 {
+    let u1 = rng.f64().max(f64::MIN_POSITIVE);
+    let u2 = rng.f64();
+    (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn points_far_from_the_data_score_higher() {
+        let mut model = OnlineOneClass::new(OneClassConfig::default());
+        let mut rng = fastrand::Rng::with_seed(11);
+        for _ in 0..2000 {
+            model.learn(&[normal(&mut rng), normal(&mut rng)]);
+        }
+        let centre = model.score(&[0.0, 0.0]).expect("fitted");
+        let far = model.score(&[4.0, -4.0]).expect("fitted");
+        assert!(far > centre + 0.1, "far {far} centre {centre}");
+        assert!(centre < 0.0, "the centre is inside the support: {centre}");
+    }
+}
