@@ -2,7 +2,7 @@
 //!
 //! - [`router`] builds the whole HTTP surface from an [`AppState`].
 //! - `rest/` holds one module per resource, `ws` the WebSocket protocol,
-//!   `graphql/` the schema.
+//!   `streaming` the anomaly session protocol, `graphql/` the schema.
 //!
 //! The gateway is thin: it parses, authorises and translates; the runtime
 //! does the work. It must never block on a plugin (jobs run on the
@@ -11,6 +11,7 @@
 mod error;
 mod graphql;
 mod rest;
+mod streaming;
 mod ws;
 
 use axum::Router;
@@ -18,6 +19,7 @@ use weft_bus::Bus;
 use weft_runtime::{Jobs, Runtime};
 
 pub use error::ApiError;
+pub use streaming::{Sessions, StreamingConfig};
 pub use ws::Connections;
 
 /// Everything a request handler may need.
@@ -37,6 +39,8 @@ pub struct AppState {
     pub connections: Connections,
     /// WebSocket heartbeat settings.
     pub websocket: WebSocketConfig,
+    /// Live streaming sessions (anomaly detection).
+    pub sessions: Sessions,
 }
 
 /// WebSocket heartbeat and idle limits.
@@ -63,6 +67,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(rest::routes())
         .merge(ws::routes())
+        .merge(streaming::routes())
         .with_state(state)
         .merge(graphql::routes(schema))
         .fallback(rest::not_found)

@@ -21,6 +21,20 @@ pub(crate) mod bindings {
     });
 }
 
+/// The session half of the `streaming-plugin` world. Only its export side
+/// is used (the imports are linked once, through [`bindings`]); the engine
+/// types are shared so that errors map the same way.
+#[allow(missing_docs, unreachable_pub)]
+pub(crate) mod stream_bindings {
+    wasmtime::component::bindgen!({
+        world: "weft:engine/stream-exports",
+        path: "../../wit/engine",
+        with: {
+            "weft:engine/types": super::bindings::weft::engine::types,
+        },
+    });
+}
+
 use bindings::weft::host::{events, log};
 
 /// Bytes of guest stdout/stderr kept per call (panic messages land here).
@@ -109,6 +123,9 @@ pub(crate) struct HostState {
     pub(crate) limiter: MemoryLimiter,
     pub(crate) scope: EventScope,
     pub(crate) stderr: MemoryOutputPipe,
+    /// When the current call must end; checked on every epoch tick. A job
+    /// sets it once, a session before each call.
+    pub(crate) deadline: std::time::Instant,
 }
 
 impl HostState {
@@ -129,6 +146,7 @@ impl HostState {
             },
             scope,
             stderr,
+            deadline: std::time::Instant::now(),
         }
     }
 

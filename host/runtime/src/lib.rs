@@ -6,6 +6,8 @@
 //!   its self-description and a params validator per operation.
 //! - [`Jobs`] queues, runs, cancels and records jobs, each in a fresh
 //!   sandboxed `Store` with a memory cap and an epoch deadline.
+//! - [`StreamSession`] is one long-lived instance of a streaming plugin
+//!   holding the guest's session resource, with a deadline per call.
 //!
 //! Sandbox: every plugin call runs with a [`SandboxConfig`] memory cap and
 //! deadline, no filesystem, no network and no environment. A trap, a
@@ -20,6 +22,7 @@ mod job;
 mod jobs;
 mod plugin;
 mod runtime;
+mod session;
 
 pub use config::SandboxConfig;
 pub use error::RuntimeError;
@@ -31,3 +34,4 @@ pub use plugin::{
     CacheOutcome, Invocation, LoadedPlugin, OperationInfo, PluginInfo, PluginInstance,
 };
 pub use runtime::Runtime;
+pub use session::{SessionScores, StreamSession};

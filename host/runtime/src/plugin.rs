@@ -13,6 +13,7 @@ use wasmtime::{Engine, Store, UpdateDeadline};
 use crate::error::RuntimeError;
 use crate::host::bindings::weft::engine::types::Error as GuestError;
 use crate::host::bindings::{Plugin, PluginPre};
+use crate::host::stream_bindings::StreamExportsPre;
 use crate::host::{EventScope, HostState, ProgressSink};
 use crate::job::JobError;
 use crate::{Runtime, SandboxConfig};
@@ -112,6 +113,8 @@ impl std::error::Error for Interrupt {}
 pub struct LoadedPlugin {
     info: PluginInfo,
     pre: PluginPre<HostState>,
+    /// Set when the component also exports `weft:engine/stream`.
+    stream: Option<StreamExportsPre<HostState>>,
     validators: HashMap<String, jsonschema::Validator>,
     engine: Engine,
     bus: weft_bus::Bus,
@@ -133,6 +136,7 @@ impl LoadedPlugin {
         runtime: &Runtime,
         name: &str,
         pre: PluginPre<HostState>,
+        stream: Option<StreamExportsPre<HostState>>,
         digest: String,
         size_bytes: usize,
         cache: crate::CacheOutcome,
@@ -141,7 +145,12 @@ impl LoadedPlugin {
             info: PluginInfo {
                 name: name.to_owned(),
                 version: String::new(),
-                world: "weft:engine/plugin@0.1.0".to_owned(),
+                world: if stream.is_some() {
+                    "weft:engine/streaming-plugin@0.1.0"
+                } else {
+                    "weft:engine/plugin@0.1.0"
+                }
+                .to_owned(),
                 operations: Vec::new(),
                 digest,
                 size_bytes,
@@ -149,6 +158,7 @@ impl LoadedPlugin {
                 loaded_at: OffsetDateTime::now_utc(),
             },
             pre,
+            stream,
             validators: HashMap::new(),
             engine: runtime.engine().clone(),
             bus: runtime.bus().clone(),
@@ -274,12 +284,27 @@ impl LoadedPlugin {
         self.instantiate_with_timeout(invocation, self.sandbox.job_timeout, family)
     }
 
-    fn instantiate_with_timeout(
+    /// True when the plugin implements `streaming-plugin` and so can open
+    /// sessions.
+    pub fn supports_sessions(&self) -> bool {
+        self.stream.is_some()
+    }
+
+    pub(crate) fn stream_pre(&self) -> Option<&StreamExportsPre<HostState>> {
+        self.stream.as_ref()
+    }
+
+    pub(crate) fn sandbox(&self) -> &SandboxConfig {
+        &self.sandbox
+    }
+
+    /// A store with the sandbox's memory cap whose calls are interrupted
+    /// when `invocation.cancel` is set or the state's `deadline` passes.
+    pub(crate) fn new_store(
         &self,
         invocation: Invocation,
-        timeout: Duration,
         family_topic: String,
-    ) -> Result<PluginInstance, JobError> {
+    ) -> Store<HostState> {
         let scope = EventScope {
             bus: self.bus.clone(),
             tenant: invocation.tenant,
@@ -295,18 +320,28 @@ impl LoadedPlugin {
             HostState::new(scope, self.sandbox.max_memory_bytes),
         );
         store.limiter(|state| &mut state.limiter);
-        let deadline = Instant::now() + timeout;
         let cancel = invocation.cancel;
         store.set_epoch_deadline(1);
-        store.epoch_deadline_callback(move |_| {
+        store.epoch_deadline_callback(move |store| {
             if cancel.load(Ordering::Relaxed) {
                 return Err(wasmtime::Error::new(Interrupt::Cancelled));
             }
-            if Instant::now() >= deadline {
+            if Instant::now() >= store.data().deadline {
                 return Err(wasmtime::Error::new(Interrupt::TimedOut));
             }
             Ok(UpdateDeadline::Continue(1))
         });
+        store
+    }
+
+    fn instantiate_with_timeout(
+        &self,
+        invocation: Invocation,
+        timeout: Duration,
+        family_topic: String,
+    ) -> Result<PluginInstance, JobError> {
+        let mut store = self.new_store(invocation, family_topic);
+        store.data_mut().deadline = Instant::now() + timeout;
         let mut instance = PluginInstance {
             store,
             bindings: None,
@@ -368,21 +403,37 @@ impl PluginInstance {
                     format!("the plugin returned a result that is not JSON: {e}"),
                 )
             }),
-            Ok(Err(guest)) => Err(match guest {
-                GuestError::UnknownOperation(op) => JobError::new(
-                    "unknown_operation",
-                    format!("the plugin has no operation '{op}'"),
-                ),
-                GuestError::InvalidParams(why) => JobError::new("invalid_params", why),
-                GuestError::Cancelled => JobError::new("cancelled", "the job was cancelled"),
-                GuestError::Failed(why) => JobError::new("plugin_error", why),
-            }),
+            Ok(Err(guest)) => Err(guest_error(guest)),
             Err(error) => Err(self.classify(error)),
         }
     }
 
-    /// Turns a wasmtime error into a job error that says what happened.
     fn classify(&self, error: wasmtime::Error) -> JobError {
+        classify(&self.store, error, self.timeout, self.memory_cap)
+    }
+}
+
+/// The job error for an error the guest returned.
+pub(crate) fn guest_error(guest: GuestError) -> JobError {
+    match guest {
+        GuestError::UnknownOperation(op) => JobError::new(
+            "unknown_operation",
+            format!("the plugin has no operation '{op}'"),
+        ),
+        GuestError::InvalidParams(why) => JobError::new("invalid_params", why),
+        GuestError::Cancelled => JobError::new("cancelled", "the job was cancelled"),
+        GuestError::Failed(why) => JobError::new("plugin_error", why),
+    }
+}
+
+/// Turns a wasmtime error into a job error that says what happened.
+pub(crate) fn classify(
+    store: &Store<HostState>,
+    error: wasmtime::Error,
+    timeout: Duration,
+    memory_cap: usize,
+) -> JobError {
+    {
         match error.downcast_ref::<Interrupt>() {
             Some(Interrupt::Cancelled) => {
                 return JobError::new("cancelled", "the job was cancelled");
@@ -391,23 +442,22 @@ impl PluginInstance {
                 return JobError::new(
                     "timeout",
                     format!(
-                        "the job ran past its deadline of {:?} and was stopped; raise --job-timeout-secs if it needs longer",
-                        self.timeout
+                        "the call ran past its deadline of {timeout:?} and was stopped; raise --job-timeout-secs if it needs longer"
                     ),
                 );
             }
             None => {}
         }
-        if self.store.data().limiter.refused {
+        if store.data().limiter.refused {
             return JobError::new(
                 "memory_limit",
                 format!(
                     "the plugin tried to use more than {} MiB of memory and was stopped; raise --max-memory-mib if the job needs more",
-                    self.memory_cap >> 20
+                    memory_cap >> 20
                 ),
             );
         }
-        let output = self.store.data().captured_output();
+        let output = store.data().captured_output();
         let mut message = match error.downcast_ref::<wasmtime::Trap>() {
             Some(trap) => format!("the plugin trapped: {trap}"),
             None => format!("the plugin failed: {error:#}"),

@@ -12,6 +12,7 @@ use weft_bus::Bus;
 use crate::cache::ComponentCache;
 use crate::host::HostState;
 use crate::host::bindings::{Plugin, PluginPre};
+use crate::host::stream_bindings::StreamExportsPre;
 use crate::plugin::{LoadedPlugin, PluginInfo};
 use crate::{RuntimeError, SandboxConfig};
 
@@ -108,16 +109,20 @@ impl Runtime {
                     .join(" ");
                 RuntimeError::InvalidPlugin(format!("not a loadable WebAssembly component: {why}"))
             })?;
-        let pre = inner
-            .linker
-            .instantiate_pre(&component)
+        let instance_pre = inner.linker.instantiate_pre(&component);
+        // Exporting `weft:engine/stream` as well makes it a streaming plugin.
+        let stream = instance_pre
+            .as_ref()
+            .ok()
+            .and_then(|pre| StreamExportsPre::new(pre.clone()).ok());
+        let pre = instance_pre
             .and_then(PluginPre::new)
             .map_err(|e| {
                 RuntimeError::InvalidPlugin(format!(
                     "it does not fit the weft:engine/plugin world (imports only weft:host and WASI, exports weft:engine/engine): {e:#}"
                 ))
             })?;
-        let plugin = LoadedPlugin::new(self, name, pre, digest, wasm.len(), cache)?;
+        let plugin = LoadedPlugin::new(self, name, pre, stream, digest, wasm.len(), cache)?;
         let info = plugin.info().clone();
         self.write_plugins()
             .insert(name.to_owned(), Arc::new(plugin));

@@ -63,6 +63,18 @@ struct ServeArgs {
     /// Seconds of client silence (not even a pong) before a WebSocket is closed.
     #[arg(long, env = "WEFT_WS_IDLE_SECS", default_value_t = 90)]
     ws_idle_secs: u64,
+    /// Seconds a streaming session without clients is kept before it is closed.
+    #[arg(long, env = "WEFT_SESSION_IDLE_SECS", default_value_t = 300)]
+    session_idle_secs: u64,
+    /// Requests queued per streaming session before clients get `backpressure`.
+    #[arg(long, env = "WEFT_SESSION_QUEUE", default_value_t = 256)]
+    session_queue: usize,
+    /// Streaming sessions alive at once (each holds a sandboxed instance).
+    #[arg(long, env = "WEFT_MAX_SESSIONS", default_value_t = 32)]
+    max_sessions: usize,
+    /// Seconds between a streaming session's stats broadcasts.
+    #[arg(long, env = "WEFT_SESSION_STATS_SECS", default_value_t = 5)]
+    session_stats_secs: u64,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -130,7 +142,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let app = weft_gateway::router(weft_gateway::AppState {
         runtime: runtime.clone(),
         jobs,
-        bus,
+        bus: bus.clone(),
         version: env!("CARGO_PKG_VERSION").to_owned(),
         default_tenant: "default".to_owned(),
         connections: weft_gateway::Connections::default(),
@@ -138,6 +150,17 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             ping_interval: Duration::from_secs(args.ws_ping_secs.max(1)),
             idle_timeout: Duration::from_secs(args.ws_idle_secs.max(1)),
         },
+        sessions: weft_gateway::Sessions::new(
+            weft_gateway::StreamingConfig {
+                idle_timeout: Duration::from_secs(args.session_idle_secs),
+                queue: args.session_queue.max(1),
+                max_sessions: args.max_sessions,
+                call_timeout: Duration::from_secs(args.job_timeout_secs.clamp(1, 60)),
+                stats_interval: Duration::from_secs(args.session_stats_secs.max(1)),
+            },
+            bus.clone(),
+            "default",
+        ),
     });
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await

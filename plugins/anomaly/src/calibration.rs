@@ -11,6 +11,8 @@ use std::collections::VecDeque;
 const DEFAULT_CAPACITY: usize = 1024;
 /// The sorted copy is refreshed after this many new scores.
 const RESORT_EVERY: usize = 64;
+/// Scores needed before a threshold means anything.
+pub const MIN_HISTORY: usize = 64;
 
 /// A rolling score distribution.
 #[derive(Clone, Debug)]
@@ -59,6 +61,11 @@ impl Calibrator {
         self.sorted.extend(self.recent.iter().copied());
         self.sorted.sort_by(f64::total_cmp);
         self.since_sort = 0;
+    }
+
+    /// True once enough scores are in to judge by.
+    pub fn is_ready(&self) -> bool {
+        self.sorted.len() >= MIN_HISTORY
     }
 
     /// Share of recent scores at or below `score` (0.5 with no history).

@@ -78,7 +78,7 @@ pub struct ModelSettings {
 /// One row's outcome.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Verdict {
-    /// Raw score, higher is more unusual (0 while warming up).
+    /// Raw score, higher is more unusual (0 until the model is fitted).
     pub score: f64,
     /// 0..1.
     pub confidence: f64,
@@ -139,8 +139,8 @@ impl Detector {
             }
             Algorithm::OneClassSvm => Model::OneClass(OnlineOneClass::new(OneClassConfig {
                 warmup: settings.warmup,
+                window: settings.window_size,
                 seed: settings.seed,
-                nu: settings.contamination.max(0.01),
                 ..OneClassConfig::default()
             })),
             Algorithm::RobustZscore => {
@@ -159,12 +159,14 @@ impl Detector {
         self.algorithm
     }
 
-    /// True once the model can score.
+    /// True once the model can judge rows: fitted, and (for the models
+    /// judged by their score distribution) with enough scores seen to set
+    /// a threshold.
     pub fn is_fitted(&self) -> bool {
         match &self.model {
-            Model::Forest(m) => m.is_fitted(),
-            Model::HalfSpace(m) => m.is_fitted(),
-            Model::OneClass(m) => m.is_fitted(),
+            Model::Forest(m) => m.is_fitted() && self.calibrator.is_ready(),
+            Model::HalfSpace(m) => m.is_fitted() && self.calibrator.is_ready(),
+            Model::OneClass(m) => m.is_fitted() && self.calibrator.is_ready(),
             Model::Robust(m) => m.is_fitted(),
         }
     }
@@ -172,6 +174,15 @@ impl Detector {
     /// Changes the verdict threshold.
     pub fn set_contamination(&mut self, contamination: f64) {
         self.calibrator.set_contamination(contamination);
+    }
+
+    fn raw_score_available(&self) -> bool {
+        match &self.model {
+            Model::Forest(m) => m.is_fitted(),
+            Model::HalfSpace(m) => m.is_fitted(),
+            Model::OneClass(m) => m.is_fitted(),
+            Model::Robust(m) => m.is_fitted(),
+        }
     }
 
     fn raw_score(&self, row: &[f64]) -> Option<f64> {
@@ -183,11 +194,19 @@ impl Detector {
         }
     }
 
-    /// Scores `row` without learning it.
+    /// Scores `row` without learning it. While the threshold is still
+    /// being learned the row is scored (so calibration can proceed) but
+    /// reported as warming up.
     pub fn score(&self, row: &[f64]) -> Verdict {
         let Some(score) = self.raw_score(row) else {
             return Verdict::WARMING_UP;
         };
+        if !self.is_fitted() {
+            return Verdict {
+                score,
+                ..Verdict::WARMING_UP
+            };
+        }
         let (confidence, anomalous) = match self.model {
             // z has a scale of its own: report its two-sided normal
             // significance and use the conventional cut-off.
@@ -204,12 +223,14 @@ impl Detector {
 
     /// Learns `row`; `scored` is what [`Self::score`] gave it.
     pub fn learn(&mut self, row: &[f64], scored: &Verdict) {
-        if scored.fitted {
+        if self.raw_score_available() {
             self.calibrator.observe(scored.score);
         }
         match &mut self.model {
             Model::Forest(m) => {
-                m.learn(row);
+                if !scored.anomalous {
+                    m.learn(row);
+                }
             }
             Model::HalfSpace(m) => m.learn(row),
             Model::OneClass(m) => m.learn(row),

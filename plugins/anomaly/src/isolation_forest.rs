@@ -88,18 +88,15 @@ impl Tree {
         }
         let width = rows[indices[0]].len();
         // Features that still vary in this node; a constant one cannot split.
-        let mut candidates: Vec<(usize, f64, f64)> = Vec::with_capacity(width);
-        for feature in 0..width {
-            let (mut low, mut high) = (f64::INFINITY, f64::NEG_INFINITY);
-            for &i in indices.iter() {
-                let v = rows[i][feature];
-                low = low.min(v);
-                high = high.max(v);
-            }
-            if high > low {
-                candidates.push((feature, low, high));
-            }
-        }
+        let candidates: Vec<(usize, f64, f64)> = (0..width)
+            .filter_map(|feature| {
+                let (low, high) = indices.iter().fold(
+                    (f64::INFINITY, f64::NEG_INFINITY),
+                    |(low, high), &i| (low.min(rows[i][feature]), high.max(rows[i][feature])),
+                );
+                (high > low).then_some((feature, low, high))
+            })
+            .collect();
         if candidates.is_empty() {
             return id;
         }

@@ -40,7 +40,7 @@ impl Default for SessionConfig {
         Self {
             session_id: None,
             algorithm: Algorithm::IsolationForest.name().to_owned(),
-            window_size: 1024,
+            window_size: 2048,
             warmup: 256,
             contamination: 0.02,
             trees: None,
