@@ -29,9 +29,11 @@ async fn queries_and_mutations_over_http() -> anyhow::Result<()> {
         json!({}),
     )
     .await?;
-    assert_eq!(plugins["data"]["plugins"][0]["name"], "graph");
+    // Sorted by name: anomaly, graph.
+    assert_eq!(plugins["data"]["plugins"][0]["name"], "anomaly");
+    assert_eq!(plugins["data"]["plugins"][1]["name"], "graph");
     assert_eq!(
-        plugins["data"]["plugins"][0]["operations"][0]["topic"],
+        plugins["data"]["plugins"][1]["operations"][0]["topic"],
         "graph.algorithms"
     );
 

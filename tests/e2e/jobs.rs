@@ -11,7 +11,7 @@ async fn health_reports_version_and_plugin_count() -> anyhow::Result<()> {
     let (status, health) = server.get("/api/v1/health").await?;
     assert_eq!(status, 200);
     assert_eq!(health["status"], "ok");
-    assert_eq!(health["plugins"], 1, "the graph plugin from target/plugins");
+    assert_eq!(health["plugins"], 2, "graph and anomaly from target/plugins");
     assert!(health["version"].is_string());
     Ok(())
 }
@@ -21,7 +21,10 @@ async fn plugins_list_their_operations_with_schemas() -> anyhow::Result<()> {
     let server = Server::start(&[])?;
     let (status, plugins) = server.get("/api/v1/plugins").await?;
     assert_eq!(status, 200);
-    let graph = &plugins[0];
+    // Sorted by name; anomaly also keeps sessions.
+    assert_eq!(plugins[0]["name"], "anomaly");
+    assert_eq!(plugins[0]["world"], "weft:engine/streaming-plugin@0.1.0");
+    let graph = &plugins[1];
     assert_eq!(graph["name"], "graph");
     assert_eq!(graph["world"], "weft:engine/plugin@0.1.0");
     let ops: Vec<&str> = graph["operations"]
@@ -119,7 +122,7 @@ async fn hot_loading_replaces_and_unloading_removes_a_plugin() -> anyhow::Result
     let (status, _) = server.load_plugin("probe", &test_plugin("hostile")).await?;
     assert_eq!(status, 201);
     let (_, health) = server.get("/api/v1/health").await?;
-    assert_eq!(health["plugins"], 2);
+    assert_eq!(health["plugins"], 3);
 
     let (status, _) = server.delete("/api/v1/plugins/probe").await?;
     assert_eq!(status, 200);

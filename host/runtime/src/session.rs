@@ -175,11 +175,11 @@ impl StreamSession {
             width,
             options: options.to_string(),
         };
-        let outcome = self
-            .bindings
-            .weft_engine_stream()
-            .session()
-            .call_push(&mut self.store, handle, &batch);
+        let outcome =
+            self.bindings
+                .weft_engine_stream()
+                .session()
+                .call_push(&mut self.store, handle, &batch);
         match outcome {
             Ok(Ok(scored)) => Ok(SessionScores {
                 scores: scored.scores,

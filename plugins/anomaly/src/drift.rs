@@ -148,7 +148,11 @@ pub struct KsTest {
 
 /// Two-sample KS statistic and asymptotic p-value.
 pub fn ks_two_sample(reference: &[f64], current: &[f64]) -> KsTest {
-    let mut a: Vec<f64> = reference.iter().copied().filter(|v| v.is_finite()).collect();
+    let mut a: Vec<f64> = reference
+        .iter()
+        .copied()
+        .filter(|v| v.is_finite())
+        .collect();
     let mut b: Vec<f64> = current.iter().copied().filter(|v| v.is_finite()).collect();
     if a.is_empty() || b.is_empty() {
         return KsTest {
@@ -210,7 +214,10 @@ mod tests {
         let mut adwin = Adwin::new(0.002, 4096);
         let mut rng = fastrand::Rng::with_seed(5);
         for _ in 0..1000 {
-            assert!(adwin.update(rng.f64()).is_none(), "no drift in a stationary stream");
+            assert!(
+                adwin.update(rng.f64()).is_none(),
+                "no drift in a stationary stream"
+            );
         }
         let mut found = None;
         for i in 0..1000 {

@@ -3,9 +3,7 @@
 
 use serde::Deserialize;
 use serde_json::{Value, json};
-use weft_sdk::{
-    Engine, EngineError, EngineInfo, Host, Operation, Params, Rows, StreamEngine,
-};
+use weft_sdk::{Engine, EngineError, EngineInfo, Host, Operation, Params, Rows, StreamEngine};
 
 use crate::detector::Algorithm;
 use crate::metrics::roc_auc;
@@ -46,7 +44,9 @@ fn score_dataset(params: Params<'_>, host: &dyn Host) -> Result<Value, EngineErr
     let request: ScoreDataset = params.parse()?;
     let width = request.rows.first().map_or(0, Vec::len);
     if width == 0 {
-        return Err(EngineError::InvalidParams("rows must hold at least one non-empty row".into()));
+        return Err(EngineError::InvalidParams(
+            "rows must hold at least one non-empty row".into(),
+        ));
     }
     if let Some(i) = request.rows.iter().position(|r| r.len() != width) {
         return Err(EngineError::InvalidParams(format!(
@@ -63,7 +63,8 @@ fn score_dataset(params: Params<'_>, host: &dyn Host) -> Result<Value, EngineErr
             request.rows.len()
         )));
     }
-    let algorithm = Algorithm::parse(&request.config.algorithm).map_err(EngineError::InvalidParams)?;
+    let algorithm =
+        Algorithm::parse(&request.config.algorithm).map_err(EngineError::InvalidParams)?;
     let mut session = AnomalySession::new(request.config)?;
     let total = request.rows.len();
     let mut scores = Vec::with_capacity(total);
@@ -128,7 +129,10 @@ impl Engine for AnomalyEngine {
                 "rows".into(),
                 json!({"type": "array", "minItems": 1, "items": {"type": "array", "minItems": 1, "items": {"type": "number"}}}),
             );
-            fields.insert("labels".into(), json!({"type": "array", "items": {"type": "boolean"}}));
+            fields.insert(
+                "labels".into(),
+                json!({"type": "array", "items": {"type": "boolean"}}),
+            );
             fields.insert("include_scores".into(), json!({"type": "boolean"}));
         }
         EngineInfo {
@@ -184,8 +188,8 @@ mod tests {
         }
         let params = json!({"rows": rows, "labels": labels, "include_scores": false}).to_string();
         let host = RecordingHost::new();
-        let result = AnomalyEngine::invoke("score_dataset", Params::new(&params), &host)
-            .expect("scores");
+        let result =
+            AnomalyEngine::invoke("score_dataset", Params::new(&params), &host).expect("scores");
         assert!(result["roc_auc"].as_f64().expect("auc") > 0.99, "{result}");
         // 256 rows to grow the first forest, 64 more to calibrate its threshold.
         assert_eq!(result["first_fitted_row"], json!(320));
@@ -200,8 +204,9 @@ mod tests {
     #[test]
     fn ragged_rows_are_refused() {
         let params = json!({"rows": [[1.0, 2.0], [1.0]]}).to_string();
-        let error = AnomalyEngine::invoke("score_dataset", Params::new(&params), &RecordingHost::new())
-            .expect_err("ragged");
+        let error =
+            AnomalyEngine::invoke("score_dataset", Params::new(&params), &RecordingHost::new())
+                .expect_err("ragged");
         assert!(matches!(error, EngineError::InvalidParams(_)));
     }
 }

@@ -215,9 +215,11 @@ fn limits_of(rows: &[Vec<f64>]) -> Vec<(f64, f64)> {
     let width = rows.first().map_or(0, Vec::len);
     (0..width)
         .map(|j| {
-            let (low, high) = rows.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), r| {
-                (l.min(r[j]), h.max(r[j]))
-            });
+            let (low, high) = rows
+                .iter()
+                .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), r| {
+                    (l.min(r[j]), h.max(r[j]))
+                });
             let span = (high - low).max(1e-9);
             (low - 0.1 * span, high + 0.1 * span)
         })

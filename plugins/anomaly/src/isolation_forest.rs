@@ -90,10 +90,11 @@ impl Tree {
         // Features that still vary in this node; a constant one cannot split.
         let candidates: Vec<(usize, f64, f64)> = (0..width)
             .filter_map(|feature| {
-                let (low, high) = indices.iter().fold(
-                    (f64::INFINITY, f64::NEG_INFINITY),
-                    |(low, high), &i| (low.min(rows[i][feature]), high.max(rows[i][feature])),
-                );
+                let (low, high) = indices
+                    .iter()
+                    .fold((f64::INFINITY, f64::NEG_INFINITY), |(low, high), &i| {
+                        (low.min(rows[i][feature]), high.max(rows[i][feature]))
+                    });
                 (high > low).then_some((feature, low, high))
             })
             .collect();

@@ -56,7 +56,10 @@ impl SessionConfig {
     pub fn validate(&self) -> Result<Algorithm, EngineError> {
         let invalid = |why: String| Err(EngineError::InvalidParams(why));
         if !(16..=65_536).contains(&self.window_size) {
-            return invalid(format!("window_size must be 16..=65536, not {}", self.window_size));
+            return invalid(format!(
+                "window_size must be 16..=65536, not {}",
+                self.window_size
+            ));
         }
         if !(8..=self.window_size).contains(&self.warmup) {
             return invalid(format!(
@@ -65,13 +68,22 @@ impl SessionConfig {
             ));
         }
         if !(self.contamination > 0.0 && self.contamination <= 0.5) {
-            return invalid(format!("contamination must be in (0, 0.5], not {}", self.contamination));
+            return invalid(format!(
+                "contamination must be in (0, 0.5], not {}",
+                self.contamination
+            ));
         }
         if !(self.drift_delta > 0.0 && self.drift_delta < 1.0) {
-            return invalid(format!("drift_delta must be in (0, 1), not {}", self.drift_delta));
+            return invalid(format!(
+                "drift_delta must be in (0, 1), not {}",
+                self.drift_delta
+            ));
         }
         if !(self.drift_alpha > 0.0 && self.drift_alpha < 1.0) {
-            return invalid(format!("drift_alpha must be in (0, 1), not {}", self.drift_alpha));
+            return invalid(format!(
+                "drift_alpha must be in (0, 1), not {}",
+                self.drift_alpha
+            ));
         }
         if self.trees.is_some_and(|t| !(1..=1000).contains(&t)) {
             return invalid("trees must be 1..=1000".into());
@@ -166,7 +178,11 @@ impl AnomalySession {
     /// The model for `algorithm`, started (and warmed on the recent rows)
     /// the first time it is asked for.
     fn detector_index(&mut self, algorithm: Algorithm) -> usize {
-        if let Some(i) = self.detectors.iter().position(|d| d.algorithm() == algorithm) {
+        if let Some(i) = self
+            .detectors
+            .iter()
+            .position(|d| d.algorithm() == algorithm)
+        {
             return i;
         }
         let mut detector = Detector::new(algorithm, &self.config.settings());
@@ -260,7 +276,11 @@ impl AnomalySession {
 
     /// Two-window KS test per feature over the recent rows: the oldest
     /// `window` rows against the newest `window`.
-    pub fn drift_report(&self, window: Option<usize>, alpha: Option<f64>) -> Result<Value, EngineError> {
+    pub fn drift_report(
+        &self,
+        window: Option<usize>,
+        alpha: Option<f64>,
+    ) -> Result<Value, EngineError> {
         let available = self.recent.len();
         let window = window.unwrap_or_else(|| (available / 2).min(200));
         if window < 8 || 2 * window > available {
@@ -270,7 +290,9 @@ impl AnomalySession {
         }
         let alpha = alpha.unwrap_or(self.config.drift_alpha);
         if !(alpha > 0.0 && alpha < 1.0) {
-            return Err(EngineError::InvalidParams(format!("alpha must be in (0, 1), not {alpha}")));
+            return Err(EngineError::InvalidParams(format!(
+                "alpha must be in (0, 1), not {alpha}"
+            )));
         }
         let width = self.width.unwrap_or(0);
         let reference: Vec<&Vec<f64>> = self.recent.iter().take(window).collect();
@@ -338,7 +360,9 @@ impl AnomalySession {
         }
         if next.drift_delta != self.config.drift_delta {
             let cap = next.window_size.max(256) * 4;
-            self.adwin = (0..self.adwin.len()).map(|_| Adwin::new(next.drift_delta, cap)).collect();
+            self.adwin = (0..self.adwin.len())
+                .map(|_| Adwin::new(next.drift_delta, cap))
+                .collect();
         }
         self.default_algorithm = algorithm;
         self.detector_index(algorithm);
@@ -365,7 +389,10 @@ impl AnomalySession {
 
     /// The session's figures.
     pub fn stats_value(&self) -> Value {
-        let default = self.detectors.iter().find(|d| d.algorithm() == self.default_algorithm);
+        let default = self
+            .detectors
+            .iter()
+            .find(|d| d.algorithm() == self.default_algorithm);
         json!({
             "total_samples": self.total_samples,
             "anomalies": self.anomalies,
@@ -446,7 +473,9 @@ mod tests {
     #[test]
     fn rejects_a_change_of_width_and_bad_values() {
         let mut session = AnomalySession::new(SessionConfig::default()).expect("opens");
-        session.push_rows(rows(&[1.0, 2.0], 2), None).expect("first batch");
+        session
+            .push_rows(rows(&[1.0, 2.0], 2), None)
+            .expect("first batch");
         assert!(session.push_rows(rows(&[1.0, 2.0, 3.0], 3), None).is_err());
         assert!(session.push_rows(rows(&[f64::NAN, 2.0], 2), None).is_err());
     }
@@ -464,7 +493,9 @@ mod tests {
         values.extend((0..300).map(|_| rng.f64() + 1.0));
         let options = Params::new("{}");
         for chunk in values.chunks(100) {
-            session.push(rows(chunk, 1), options, &host).expect("scores");
+            session
+                .push(rows(chunk, 1), options, &host)
+                .expect("scores");
         }
         let alerts: Vec<Value> = host
             .calls()
@@ -479,7 +510,9 @@ mod tests {
             })
             .collect();
         assert!(!alerts.is_empty(), "no alert");
-        let at = alerts[0]["detail"]["at_sample"].as_u64().expect("at_sample");
+        let at = alerts[0]["detail"]["at_sample"]
+            .as_u64()
+            .expect("at_sample");
         assert!((1000..1150).contains(&at), "found at {at}");
         let report = session.drift_report(Some(200), None).expect("report");
         assert_eq!(report["drift_detected"], json!(true));

@@ -18,8 +18,8 @@ pub mod wasm;
 
 pub use engine::{Engine, EngineError, EngineInfo, Operation, Params};
 pub use host::{Host, Level, NullHost, Recorded, RecordingHost};
-pub use stream::{Rows, Scored, Session, StreamEngine};
 pub use serde_json::{self, Value, json};
+pub use stream::{Rows, Scored, Session, StreamEngine};
 
 /// Exports `$engine` (a type implementing [`Engine`]) as the plugin's
 /// `weft:engine/engine` interface. Does nothing when built natively.

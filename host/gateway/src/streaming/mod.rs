@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use axum::Router;
-use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade, close_code};
+use axum::extract::ws::{CloseFrame, Message, WebSocket, close_code};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -31,6 +31,7 @@ pub use sessions::{Sessions, StreamingConfig};
 use protocol::ClientMessage;
 use sessions::{Command, SessionHandle, Work};
 
+use crate::ws::ApiWebSocket;
 use crate::{ApiError, AppState};
 
 /// The engine behind the endpoint.
@@ -85,7 +86,10 @@ async fn show(
     Path(session_id): Path<String>,
 ) -> Result<Response, ApiError> {
     check_session_id(&session_id)?;
-    let handle = state.sessions.get(&session_id).ok_or_else(|| missing(&session_id))?;
+    let handle = state
+        .sessions
+        .get(&session_id)
+        .ok_or_else(|| missing(&session_id))?;
     Ok(axum::Json(handle.summary()).into_response())
 }
 
@@ -94,7 +98,10 @@ async fn close(
     Path(session_id): Path<String>,
 ) -> Result<Response, ApiError> {
     check_session_id(&session_id)?;
-    let summary = state.sessions.close(&session_id).ok_or_else(|| missing(&session_id))?;
+    let summary = state
+        .sessions
+        .close(&session_id)
+        .ok_or_else(|| missing(&session_id))?;
     Ok(axum::Json(json!({"closed": true, "session": summary})).into_response())
 }
 
@@ -138,12 +145,13 @@ fn session_config(params: &HashMap<String, String>) -> Value {
 }
 
 async fn upgrade(
-    ws: WebSocketUpgrade,
     Path(session_id): Path<String>,
-    Query(params): Query<HashMap<String, String>>,
     State(state): State<AppState>,
+    Query(params): Query<HashMap<String, String>>,
+    ws: Result<ApiWebSocket, ApiError>,
 ) -> Result<Response, ApiError> {
     check_session_id(&session_id)?;
+    let ApiWebSocket(ws) = ws?;
     let client_id = params
         .get("client_id")
         .cloned()
@@ -379,7 +387,14 @@ fn handle_message(state: &AppState, client: &mut Client, text: &str) -> Option<S
                 .as_ref()
                 .and_then(|c| c.get("resume_from"))
                 .and_then(Value::as_str);
-            return Some(subscription(state, client, &message.kind, topic, resume_from, rid));
+            return Some(subscription(
+                state,
+                client,
+                &message.kind,
+                topic,
+                resume_from,
+                rid,
+            ));
         }
         "alert" => {
             let alert = match message.data.or(message.config) {
@@ -390,7 +405,9 @@ fn handle_message(state: &AppState, client: &mut Client, text: &str) -> Option<S
                     );
                 }
             };
-            state.sessions.publish_alert(&client.handle, &client.id, alert);
+            state
+                .sessions
+                .publish_alert(&client.handle, &client.id, alert);
             return Some(protocol::reply(
                 json!({"type": "ack", "for": "alert", "success": true}),
                 rid,
@@ -408,7 +425,11 @@ fn handle_message(state: &AppState, client: &mut Client, text: &str) -> Option<S
         }
     };
     if client.in_flight.load(Ordering::Relaxed) >= CLIENT_IN_FLIGHT {
-        client.handle.counters.rejected.fetch_add(1, Ordering::Relaxed);
+        client
+            .handle
+            .counters
+            .rejected
+            .fetch_add(1, Ordering::Relaxed);
         return Some(protocol::backpressure(CLIENT_IN_FLIGHT, rid));
     }
     let command = Command {
@@ -447,23 +468,35 @@ fn subscription(
         );
     };
     if kind == "unsubscribe" {
-        let existed = client.subscriptions.remove(&topic).map(|task| task.abort()).is_some();
+        let existed = client
+            .subscriptions
+            .remove(&topic)
+            .map(|task| task.abort())
+            .is_some();
         return protocol::reply(
             json!({"type": "unsubscribed", "topic": topic, "was_subscribed": existed}),
             request_id,
         );
     }
-    if client.subscriptions.get(&topic).is_some_and(|t| !t.is_finished()) {
+    if client
+        .subscriptions
+        .get(&topic)
+        .is_some_and(|t| !t.is_finished())
+    {
         return protocol::reply(
             json!({"type": "subscribed", "topic": topic, "already": true}),
             request_id,
         );
     }
-    let pattern = format!("{}.sessions.{}.{topic}", client.handle.engine, client.handle.id);
-    match state
-        .bus
-        .subscribe(std::slice::from_ref(&pattern), Some(&state.default_tenant), resume_from)
-    {
+    let pattern = format!(
+        "{}.sessions.{}.{topic}",
+        client.handle.engine, client.handle.id
+    );
+    match state.bus.subscribe(
+        std::slice::from_ref(&pattern),
+        Some(&state.default_tenant),
+        resume_from,
+    ) {
         Ok(subscription) => {
             let task = tokio::spawn(forward(topic.clone(), subscription, client.events.clone()));
             client.subscriptions.insert(topic.clone(), task);
@@ -477,7 +510,11 @@ fn subscription(
 }
 
 /// Forwards one topic's events to the client as protocol messages.
-async fn forward(topic: String, mut subscription: weft_bus::Subscription, out: mpsc::Sender<String>) {
+async fn forward(
+    topic: String,
+    mut subscription: weft_bus::Subscription,
+    out: mpsc::Sender<String>,
+) {
     while let Some(delivery) = subscription.next().await {
         let (text, last) = match delivery {
             Delivery::Event(event) => {

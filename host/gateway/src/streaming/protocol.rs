@@ -98,7 +98,11 @@ fn millis(duration: Duration) -> f64 {
 }
 
 fn buffer_size(scores: &SessionScores) -> Value {
-    scores.notes.get("buffer_size").cloned().unwrap_or(Value::Null)
+    scores
+        .notes
+        .get("buffer_size")
+        .cloned()
+        .unwrap_or(Value::Null)
 }
 
 fn row(scores: &SessionScores, index: usize, sample_ids: &[Option<String>]) -> Value {
@@ -206,7 +210,9 @@ pub(crate) fn anomaly_event(
 /// The answer to `config` or `drift`.
 pub(crate) fn answer(kind: &str, answer: Value, request_id: Option<&str>) -> String {
     let body = match kind {
-        "configure" => json!({"type": "config", "success": true, "timestamp": now(), "config": answer}),
+        "configure" => {
+            json!({"type": "config", "success": true, "timestamp": now(), "config": answer})
+        }
         _ => {
             let mut body = json!({"type": kind, "success": true, "timestamp": now()});
             if let (Value::Object(fields), Value::Object(extra)) = (&mut body, answer) {
@@ -244,7 +250,11 @@ pub(crate) fn stats_body(handle: &SessionHandle, streaming: Value) -> Value {
 }
 
 /// The answer to `stats`.
-pub(crate) fn stats_reply(handle: &SessionHandle, streaming: Value, request_id: Option<&str>) -> String {
+pub(crate) fn stats_reply(
+    handle: &SessionHandle,
+    streaming: Value,
+    request_id: Option<&str>,
+) -> String {
     with_request(
         json!({"type": "stats", "success": true, "timestamp": now(), "stats": stats_body(handle, streaming)}),
         request_id,
@@ -280,13 +290,17 @@ pub(crate) fn parse_row(data: Option<&Value>) -> Result<Vec<f64>, String> {
 /// Parses `batch.batch_data` into row-major values and the row width.
 pub(crate) fn parse_rows(data: Option<&Value>, max_rows: usize) -> Result<(Vec<f64>, u32), String> {
     let Some(Value::Array(rows)) = data else {
-        return Err("a batch needs \"batch_data\": an array of rows, e.g. [[1.2, 3.4], [2.3, 4.5]]".into());
+        return Err(
+            "a batch needs \"batch_data\": an array of rows, e.g. [[1.2, 3.4], [2.3, 4.5]]".into(),
+        );
     };
     if rows.is_empty() {
         return Err("\"batch_data\" must hold at least one row".into());
     }
     if rows.len() > max_rows {
-        return Err(format!("a batch may hold at most {max_rows} rows; split it"));
+        return Err(format!(
+            "a batch may hold at most {max_rows} rows; split it"
+        ));
     }
     let first = parse_row(rows.first())?;
     let width = first.len();
@@ -295,7 +309,10 @@ pub(crate) fn parse_rows(data: Option<&Value>, max_rows: usize) -> Result<(Vec<f
     for (i, row) in rows.iter().enumerate().skip(1) {
         let parsed = parse_row(Some(row)).map_err(|e| format!("row {i}: {e}"))?;
         if parsed.len() != width {
-            return Err(format!("row {i} has {} values; row 0 has {width}", parsed.len()));
+            return Err(format!(
+                "row {i} has {} values; row 0 has {width}",
+                parsed.len()
+            ));
         }
         values.extend(parsed);
     }

@@ -292,13 +292,20 @@ impl Sessions {
                 match opened {
                     Ok(session) => {
                         let version = session.version().to_owned();
-                        let (ready_tx, ready_rx) = std_mpsc::channel::<Option<Arc<SessionHandle>>>();
+                        let (ready_tx, ready_rx) =
+                            std_mpsc::channel::<Option<Arc<SessionHandle>>>();
                         if opened_tx.send(Ok((version, ready_tx))).is_err() {
                             return;
                         }
                         // The handle is registered by `join`; wait for it.
                         if let Ok(Some(handle)) = ready_rx.recv() {
-                            run_worker(sessions, handle, session, inbox, plugin.info().name.clone());
+                            run_worker(
+                                sessions,
+                                handle,
+                                session,
+                                inbox,
+                                plugin.info().name.clone(),
+                            );
                         }
                     }
                     Err(error) => {
@@ -460,7 +467,10 @@ fn run_worker(
                 handle.queued.fetch_sub(1, Ordering::Relaxed);
                 let reply = command.reply.clone();
                 let text = execute(&sessions, &handle, &mut session, command, &engine);
-                handle.counters.messages_sent.fetch_add(1, Ordering::Relaxed);
+                handle
+                    .counters
+                    .messages_sent
+                    .fetch_add(1, Ordering::Relaxed);
                 // The client's channel is sized for its in-flight limit, so
                 // this only fails once the client has gone.
                 let _ = reply.try_send(text);
@@ -511,7 +521,10 @@ fn execute(
                 let rows = scores.scores.len() as u64;
                 let flagged = scores.verdicts.iter().filter(|v| **v).count() as u64;
                 handle.counters.samples.fetch_add(rows, Ordering::Relaxed);
-                handle.counters.anomalies.fetch_add(flagged, Ordering::Relaxed);
+                handle
+                    .counters
+                    .anomalies
+                    .fetch_add(flagged, Ordering::Relaxed);
                 let elapsed = started.elapsed();
                 let waited = started.duration_since(command.queued_at);
                 for (index, flagged) in scores.verdicts.iter().enumerate() {
@@ -521,7 +534,13 @@ fn execute(
                             &handle.id,
                             "anomalies",
                             "anomaly",
-                            protocol::anomaly_event(&scores, index, &sample_ids, request_id, &command.client_id),
+                            protocol::anomaly_event(
+                                &scores,
+                                index,
+                                &sample_ids,
+                                request_id,
+                                &command.client_id,
+                            ),
                         );
                     }
                 }

@@ -27,6 +27,24 @@ mod registry;
 pub use registry::Connections;
 pub(crate) use registry::Control;
 
+/// `WebSocketUpgrade` whose rejection (a plain HTTP request) is a JSON
+/// [`crate::ApiError`].
+pub(crate) struct ApiWebSocket(pub(crate) WebSocketUpgrade);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ApiWebSocket {
+    type Rejection = crate::ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        WebSocketUpgrade::from_request_parts(parts, state)
+            .await
+            .map(Self)
+            .map_err(crate::ApiError::from)
+    }
+}
+
 /// Control messages buffered per connection.
 const CONTROL_QUEUE: usize = 16;
 
@@ -43,7 +61,7 @@ pub(crate) fn routes() -> Router<AppState> {
         router = router.route(
             preset.path,
             get(
-                move |ws: WebSocketUpgrade, State(state): State<AppState>| async move {
+                move |ApiWebSocket(ws): ApiWebSocket, State(state): State<AppState>| async move {
                     ws.max_message_size(MAX_CLIENT_MESSAGE)
                         .on_upgrade(move |socket| connection(socket, state, Some(preset)))
                 },
@@ -104,7 +122,7 @@ impl ServerMessage<'_> {
     }
 }
 
-async fn upgrade(ws: WebSocketUpgrade, State(state): State<AppState>) -> Response {
+async fn upgrade(ApiWebSocket(ws): ApiWebSocket, State(state): State<AppState>) -> Response {
     ws.max_message_size(MAX_CLIENT_MESSAGE)
         .on_upgrade(move |socket| connection(socket, state, None))
 }
