@@ -3,6 +3,7 @@
 //! `target/bench/report.md`). Ratios travel between machines; absolute
 //! times on a small, noisy box do not.
 
+mod anomaly;
 mod graph;
 mod stats;
 
@@ -19,6 +20,13 @@ use weft_tests::{Server, repo_root, test_plugin};
 use stats::{Row, Sample};
 
 fn main() -> anyhow::Result<()> {
+    // `weft-bench anomaly` runs only the anomaly section (a quick look).
+    if std::env::args().nth(1).as_deref() == Some("anomaly") {
+        let rows = anomaly::rows_report()?;
+        let quality = anomaly::quality_report()?;
+        println!("{}\n{quality}", stats::render(&rows));
+        return Ok(());
+    }
     let mut rows = Vec::new();
     let data = tempfile::tempdir()?;
     let runtime = Runtime::new(
@@ -32,18 +40,25 @@ fn main() -> anyhow::Result<()> {
     runtime.load("hostile", &hostile)?;
     runtime.load("graph", &graph)?;
 
-    eprintln!("[1/5] instantiation of a cached component …");
+    eprintln!("[1/6] instantiation of a cached component …");
     rows.push(instantiation(&runtime)?);
-    eprintln!("[2/5] host→guest call with a small payload …");
+    eprintln!("[2/6] host→guest call with a small payload …");
     rows.extend(guest_call(&runtime)?);
-    eprintln!("[3/5] REST round trips against the real server …");
+    eprintln!("[3/6] REST round trips against the real server …");
     rows.extend(rest_round_trip()?);
-    eprintln!("[4/5] PageRank, 100k edges, wasm vs native …");
+    eprintln!("[4/6] PageRank, 100k edges, wasm vs native …");
     rows.extend(pagerank(&runtime)?);
-    eprintln!("[5/5] graph engine at scale: wasm, native, networkx, igraph …");
+    eprintln!("[5/6] graph engine at scale: wasm, native, networkx, igraph …");
     rows.extend(graph::rows(&runtime)?);
+    eprintln!("[6/6] anomaly sessions: WebSocket vs native, ROC-AUC vs river and scikit-learn …");
+    rows.extend(anomaly::rows_report()?);
+    let quality = anomaly::quality_report()
+        .unwrap_or_else(|e| format!("anomaly quality comparison skipped: {e:#}\n"));
 
-    let report = stats::render(&rows);
+    let report = format!(
+        "{}\n### Anomaly detection quality (benchmark stream, rows 1,000–5,999)\n\n{quality}",
+        stats::render(&rows)
+    );
     println!("{report}");
     let out = repo_root().join("target/bench");
     std::fs::create_dir_all(&out)?;

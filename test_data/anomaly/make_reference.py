@@ -18,12 +18,15 @@ References, on the same rows, scored prequentially like a stream:
   - and, for information only, the same IsolationForest fitted on all rows.
 ROC-AUC is computed on rows from EVAL_START on.
 
-Writes stream.csv and reference.json beside this script.
+Writes stream.csv and reference.json beside this script, or into the
+directory given as the first argument (`make bench` regenerates both there,
+so the comparison is made in the same run).
 """
 
 import csv
 import json
 import pathlib
+import sys
 
 import numpy as np
 import river
@@ -86,8 +89,10 @@ def river_hst(x):
 
 
 def main():
+    out = pathlib.Path(sys.argv[1]) if len(sys.argv) > 1 else HERE
+    out.mkdir(parents=True, exist_ok=True)
     x, label, kind = generate()
-    with open(HERE / "stream.csv", "w", newline="") as f:
+    with open(out / "stream.csv", "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["t", "x0", "x1", "x2", "label", "kind"])
         for t, (row, l, k) in enumerate(zip(x, label, kind)):
@@ -114,7 +119,7 @@ def main():
         },
         "versions": {"river": river.__version__, "scikit-learn": sklearn.__version__, "numpy": np.__version__},
     }
-    with open(HERE / "reference.json", "w") as f:
+    with open(out / "reference.json", "w") as f:
         json.dump(reference, f, indent=2)
         f.write("\n")
     print(json.dumps(reference, indent=2))

@@ -7,84 +7,19 @@ use std::time::Duration;
 
 use anyhow::Context;
 use serde_json::{Value, json};
+use weft_tests::anomaly::{LabelledStream, next_answer, open_session, read_stream, stream_scores};
 use weft_tests::{Server, WsClient};
 
 async fn open(server: &Server, session: &str, query: &str) -> anyhow::Result<(WsClient, Value)> {
-    let url = server.ws_url(&format!("/api/v1/streaming/enhanced/{session}{query}"));
-    let mut client = WsClient::connect(&url, None).await?;
-    let welcome = client.recv().await?;
-    anyhow::ensure!(
-        welcome["type"] == "welcome",
-        "expected welcome, got {welcome}"
-    );
-    Ok((client, welcome))
+    open_session(server, session, query).await
 }
 
-/// The next message that is not a broadcast (subscribed topics arrive
-/// interleaved with answers).
 async fn answer(client: &mut WsClient) -> anyhow::Result<Value> {
-    loop {
-        let message = client.recv().await?;
-        if message.get("topic").is_none()
-            || message["type"] == "subscribed"
-            || message["type"] == "unsubscribed"
-        {
-            return Ok(message);
-        }
-    }
+    next_answer(client).await
 }
 
-struct Stream {
-    rows: Vec<Vec<f64>>,
-    labels: Vec<bool>,
-}
-
-fn benchmark_stream() -> anyhow::Result<Stream> {
-    let text = std::fs::read_to_string(weft_tests::test_data("anomaly/stream.csv"))?;
-    let mut stream = Stream {
-        rows: Vec::new(),
-        labels: Vec::new(),
-    };
-    for line in text.lines().skip(1) {
-        let fields: Vec<&str> = line.split(',').collect();
-        anyhow::ensure!(fields.len() == 6, "bad line {line}");
-        let row: Vec<f64> = fields[1..4]
-            .iter()
-            .map(|v| v.parse())
-            .collect::<Result<_, _>>()?;
-        stream.rows.push(row);
-        stream.labels.push(fields[4] == "1");
-    }
-    Ok(stream)
-}
-
-async fn stream_scores(
-    server: &Server,
-    algorithm: &str,
-    stream: &Stream,
-) -> anyhow::Result<Vec<f64>> {
-    let (mut client, _) = open(
-        server,
-        &format!("auc-{algorithm}"),
-        &format!("?algorithm={algorithm}"),
-    )
-    .await?;
-    let mut scores = Vec::with_capacity(stream.rows.len());
-    for (i, chunk) in stream.rows.chunks(500).enumerate() {
-        client
-            .send(&json!({"type": "batch", "batch_data": chunk, "request_id": format!("b{i}")}))
-            .await?;
-        let result = answer(&mut client).await?;
-        anyhow::ensure!(result["type"] == "batch_result", "{result}");
-        assert_eq!(result["request_id"], json!(format!("b{i}")));
-        let rows = result["results"].as_array().context("results")?;
-        assert_eq!(rows.len(), chunk.len());
-        for row in rows {
-            scores.push(row["anomaly_score"].as_f64().context("anomaly_score")?);
-        }
-    }
-    client.close().await;
-    Ok(scores)
+fn benchmark_stream() -> anyhow::Result<LabelledStream> {
+    read_stream(&weft_tests::test_data("anomaly/stream.csv"))
 }
 
 #[tokio::test]
@@ -108,7 +43,7 @@ async fn detectors_are_as_good_as_river_and_scikit_learn() -> anyhow::Result<()>
         "one_class_svm",
         "robust_zscore",
     ] {
-        let scores = stream_scores(&server, algorithm, &stream).await?;
+        let scores = stream_scores(&server, algorithm, &stream.rows, 500).await?;
         let auc = weft_anomaly::metrics::roc_auc(&scores[start..], &stream.labels[start..])
             .context("both classes")?;
         eprintln!("{algorithm}: ROC-AUC {auc:.4}");

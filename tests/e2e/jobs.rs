@@ -11,7 +11,10 @@ async fn health_reports_version_and_plugin_count() -> anyhow::Result<()> {
     let (status, health) = server.get("/api/v1/health").await?;
     assert_eq!(status, 200);
     assert_eq!(health["status"], "ok");
-    assert_eq!(health["plugins"], 2, "graph and anomaly from target/plugins");
+    assert_eq!(
+        health["plugins"], 2,
+        "graph and anomaly from target/plugins"
+    );
     assert!(health["version"].is_string());
     Ok(())
 }

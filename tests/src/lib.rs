@@ -5,6 +5,8 @@
 //! (`target/release/weft`, `target/plugins/*.wasm`,
 //! `target/test-plugins/*.wasm`); `WEFT_BIN` overrides the binary.
 
+pub mod anomaly;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
