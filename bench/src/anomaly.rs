@@ -40,9 +40,12 @@ fn rows(count: usize, seed: u64) -> Vec<Vec<f64>> {
         .collect()
 }
 
-fn native_session(warmup: &[Vec<f64>]) -> anyhow::Result<AnomalySession> {
-    let mut session =
-        AnomalySession::new(SessionConfig::default()).map_err(|e| anyhow::anyhow!("{e}"))?;
+fn native_session(warmup: &[Vec<f64>], algorithm: &str) -> anyhow::Result<AnomalySession> {
+    let config = SessionConfig {
+        algorithm: algorithm.to_owned(),
+        ..SessionConfig::default()
+    };
+    let mut session = AnomalySession::new(config).map_err(|e| anyhow::anyhow!("{e}"))?;
     let flat: Vec<f64> = warmup.iter().flatten().copied().collect();
     session
         .push_rows(
@@ -53,8 +56,8 @@ fn native_session(warmup: &[Vec<f64>]) -> anyhow::Result<AnomalySession> {
     Ok(session)
 }
 
-fn native_batches(batch: usize, count: usize) -> anyhow::Result<Sample> {
-    let mut session = native_session(&rows(WARMUP_ROWS, 1))?;
+fn native_batches(batch: usize, count: usize, algorithm: &str) -> anyhow::Result<Sample> {
+    let mut session = native_session(&rows(WARMUP_ROWS, 1), algorithm)?;
     let data = rows(batch * count, 2);
     let mut sample = Sample::default();
     for chunk in data.chunks(batch) {
@@ -69,8 +72,16 @@ fn native_batches(batch: usize, count: usize) -> anyhow::Result<Sample> {
     Ok(sample)
 }
 
-async fn websocket_batches(server: &Server, batch: usize, count: usize) -> anyhow::Result<Sample> {
-    let (mut client, _) = open_session(server, &format!("bench-{batch}"), "").await?;
+async fn websocket_batches(
+    server: &Server,
+    batch: usize,
+    count: usize,
+    format: &str,
+    algorithm: &str,
+) -> anyhow::Result<Sample> {
+    let session = format!("bench-{batch}-{format}-{algorithm}");
+    let (mut client, _) =
+        open_session(server, &session, &format!("?algorithm={algorithm}")).await?;
     client
         .send(&json!({"type": "batch", "batch_data": rows(WARMUP_ROWS, 1)}))
         .await?;
@@ -102,8 +113,11 @@ async fn pipelined(
     batch: usize,
     count: usize,
     window: usize,
+    algorithm: &str,
 ) -> anyhow::Result<f64> {
-    let (mut client, _) = open_session(server, "bench-pipelined", "").await?;
+    let session = format!("bench-pipelined-{algorithm}");
+    let (mut client, _) =
+        open_session(server, &session, &format!("?algorithm={algorithm}")).await?;
     client
         .send(&json!({"type": "batch", "batch_data": rows(WARMUP_ROWS, 1)}))
         .await?;
@@ -111,7 +125,7 @@ async fn pipelined(
     let data = rows(batch * count, 3);
     let messages: Vec<String> = data
         .chunks(batch)
-        .map(|chunk| json!({"type": "batch", "batch_data": chunk}).to_string())
+        .map(|chunk| json!({"type": "batch", "batch_data": chunk, "format": "columns"}).to_string())
         .collect();
     let start = Instant::now();
     let (mut sent, mut answered) = (0, 0);
@@ -139,19 +153,25 @@ pub(crate) fn rows_report() -> anyhow::Result<Vec<Row>> {
     tokio.block_on(async {
         let server = Server::start(&["--session-queue", "1024"])?;
         let mut out = Vec::new();
-        let single = websocket_batches(&server, 1, SINGLES).await?;
-        let native_single = native_batches(1, SINGLES)?;
+        let forest = "isolation_forest";
+        let single = websocket_batches(&server, 1, SINGLES, "rows", forest).await?;
+        let native_single = native_batches(1, SINGLES, forest)?;
         out.push(Row::versus(
             "anomaly: one sample round trip over WebSocket (isolation forest)",
             single,
             "same detector, native, in-process",
             native_single,
         ));
-        for (batch, count) in [(100, 200), (1000, 40)] {
-            let over_ws = websocket_batches(&server, batch, count).await?;
-            let native = native_batches(batch, count)?;
+        for (batch, count, format, algorithm) in [
+            (100, 200, "rows", forest),
+            (1000, 40, "rows", forest),
+            (1000, 40, "columns", forest),
+            (1000, 40, "columns", "half_space_trees"),
+        ] {
+            let over_ws = websocket_batches(&server, batch, count, format, algorithm).await?;
+            let native = native_batches(batch, count, algorithm)?;
             let note = format!(
-                "anomaly: batch of {batch} over WebSocket ({:.0} rows/s; native {:.0} rows/s)",
+                "anomaly: {algorithm}, batch of {batch} over WebSocket, {format} ({:.0} rows/s; native {:.0} rows/s)",
                 per_second(batch, &over_ws),
                 per_second(batch, &native)
             );
@@ -162,12 +182,14 @@ pub(crate) fn rows_report() -> anyhow::Result<Vec<Row>> {
                 native,
             ));
         }
-        let rate = pipelined(&server, 1000, 60, 8).await?;
-        out.push(Row::absolute(
-            "anomaly: batches of 1,000, 8 in flight",
-            Sample::of(Duration::from_secs_f64(1000.0 / rate)),
-            &format!("{rate:.0} rows/s sustained (time column: per batch)"),
-        ));
+        for algorithm in [forest, "half_space_trees"] {
+            let rate = pipelined(&server, 1000, 60, 8, algorithm).await?;
+            out.push(Row::absolute(
+                &format!("anomaly: {algorithm}, batches of 1,000 (columns), 8 in flight"),
+                Sample::of(Duration::from_secs_f64(1000.0 / rate)),
+                &format!("{rate:.0} rows/s sustained (time column: per batch)"),
+            ));
+        }
         Ok(out)
     })
 }

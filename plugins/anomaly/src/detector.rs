@@ -198,7 +198,11 @@ impl Detector {
     /// being learned the row is scored (so calibration can proceed) but
     /// reported as warming up.
     pub fn score(&self, row: &[f64]) -> Verdict {
-        let Some(score) = self.raw_score(row) else {
+        self.judge(self.raw_score(row))
+    }
+
+    fn judge(&self, raw: Option<f64>) -> Verdict {
+        let Some(score) = raw else {
             return Verdict::WARMING_UP;
         };
         if !self.is_fitted() {
@@ -240,6 +244,15 @@ impl Detector {
 
     /// Scores, then learns.
     pub fn process(&mut self, row: &[f64]) -> Verdict {
+        if let Model::OneClass(model) = &mut self.model {
+            // One feature mapping for both halves: the cosines dominate.
+            let raw = model.score_and_learn(row);
+            let verdict = self.judge(raw);
+            if raw.is_some() {
+                self.calibrator.observe(verdict.score);
+            }
+            return verdict;
+        }
         let verdict = self.score(row);
         self.learn(row, &verdict);
         verdict

@@ -31,20 +31,22 @@ impl Default for ForestConfig {
     }
 }
 
-#[derive(Clone, Debug)]
-enum Node {
-    Split {
-        feature: usize,
-        value: f64,
-        left: usize,
-        right: usize,
-    },
-    Leaf {
-        size: usize,
-    },
+/// One node in 16 bytes. Nodes are stored in preorder, so a split's left
+/// child is the next node and only the right child's index is kept.
+#[derive(Clone, Copy, Debug)]
+struct Node {
+    /// Split threshold, or for a leaf `c(size)` (precomputed, so scoring
+    /// needs no logarithm).
+    value: f64,
+    /// Split feature; [`LEAF`] for a leaf.
+    feature: u32,
+    /// Index of the right child.
+    right: u32,
 }
 
-/// One isolation tree, nodes in a flat vector (root first).
+const LEAF: u32 = u32::MAX;
+
+/// One isolation tree, nodes in preorder (root first).
 #[derive(Clone, Debug)]
 struct Tree {
     nodes: Vec<Node>,
@@ -63,85 +65,110 @@ pub fn average_path_length(n: usize) -> f64 {
     }
 }
 
+/// The rows a tree grows from, copied next to each other (cache-friendly).
+struct Sample<'a> {
+    values: &'a [f64],
+    width: usize,
+}
+
+impl Sample<'_> {
+    fn get(&self, row: usize, feature: usize) -> f64 {
+        self.values[row * self.width + feature]
+    }
+}
+
 impl Tree {
-    fn grow(rows: &[&[f64]], height_limit: usize, rng: &mut fastrand::Rng) -> Self {
-        let mut tree = Self { nodes: Vec::new() };
-        let mut indices: Vec<usize> = (0..rows.len()).collect();
-        tree.build(rows, &mut indices, 0, height_limit, rng);
+    fn grow(
+        sample: &Sample<'_>,
+        rows: usize,
+        height_limit: usize,
+        rng: &mut fastrand::Rng,
+    ) -> Self {
+        let mut tree = Self {
+            nodes: Vec::with_capacity(2 * rows),
+        };
+        let mut indices: Vec<usize> = (0..rows).collect();
+        let mut features: Vec<usize> = (0..sample.width).collect();
+        tree.build(sample, &mut indices, 0, height_limit, rng, &mut features);
         tree
     }
 
+    /// As in the paper: a random feature (one that still varies in this
+    /// node; constant ones are skipped), split uniformly between its
+    /// minimum and maximum. O(rows in the node) for the usual first try.
     fn build(
         &mut self,
-        rows: &[&[f64]],
+        sample: &Sample<'_>,
         indices: &mut [usize],
         depth: usize,
         height_limit: usize,
         rng: &mut fastrand::Rng,
-    ) -> usize {
+        features: &mut [usize],
+    ) {
         let id = self.nodes.len();
-        self.nodes.push(Node::Leaf {
-            size: indices.len(),
+        self.nodes.push(Node {
+            value: average_path_length(indices.len()),
+            feature: LEAF,
+            right: 0,
         });
         if depth >= height_limit || indices.len() <= 1 {
-            return id;
+            return;
         }
-        let width = rows[indices[0]].len();
-        // Features that still vary in this node; a constant one cannot split.
-        let candidates: Vec<(usize, f64, f64)> = (0..width)
-            .filter_map(|feature| {
-                let (low, high) = indices
+        // Draw features without replacement until one varies.
+        let mut chosen = None;
+        for tried in 0..features.len() {
+            let pick = tried + rng.usize(..features.len() - tried);
+            features.swap(tried, pick);
+            let feature = features[tried];
+            let (low, high) =
+                indices
                     .iter()
                     .fold((f64::INFINITY, f64::NEG_INFINITY), |(low, high), &i| {
-                        (low.min(rows[i][feature]), high.max(rows[i][feature]))
+                        let v = sample.get(i, feature);
+                        (low.min(v), high.max(v))
                     });
-                (high > low).then_some((feature, low, high))
-            })
-            .collect();
-        if candidates.is_empty() {
-            return id;
+            if high > low {
+                chosen = Some((feature, low, high));
+                break;
+            }
         }
-        let (feature, low, high) = candidates[rng.usize(..candidates.len())];
+        let Some((feature, low, high)) = chosen else {
+            return;
+        };
         let value = low + rng.f64() * (high - low);
         let mut split = 0;
         for k in 0..indices.len() {
-            if rows[indices[k]][feature] < value {
+            if sample.get(indices[k], feature) < value {
                 indices.swap(k, split);
                 split += 1;
             }
         }
         let (left_rows, right_rows) = indices.split_at_mut(split);
-        let left = self.build(rows, left_rows, depth + 1, height_limit, rng);
-        let right = self.build(rows, right_rows, depth + 1, height_limit, rng);
-        self.nodes[id] = Node::Split {
-            feature,
+        self.build(sample, left_rows, depth + 1, height_limit, rng, features);
+        let right = self.nodes.len();
+        self.build(sample, right_rows, depth + 1, height_limit, rng, features);
+        self.nodes[id] = Node {
             value,
-            left,
-            right,
+            feature: u32::try_from(feature).unwrap_or(LEAF - 1),
+            right: u32::try_from(right).unwrap_or(0),
         };
-        id
     }
 
     fn path_length(&self, row: &[f64]) -> f64 {
-        let mut node = 0;
+        let mut index = 0;
         let mut depth = 0.0;
         loop {
-            match self.nodes[node] {
-                Node::Split {
-                    feature,
-                    value,
-                    left,
-                    right,
-                } => {
-                    node = if row.get(feature).copied().unwrap_or(0.0) < value {
-                        left
-                    } else {
-                        right
-                    };
-                    depth += 1.0;
-                }
-                Node::Leaf { size } => return depth + average_path_length(size),
+            let node = self.nodes[index];
+            if node.feature == LEAF {
+                return depth + node.value;
             }
+            let v = row.get(node.feature as usize).copied().unwrap_or(0.0);
+            index = if v < node.value {
+                index + 1
+            } else {
+                node.right as usize
+            };
+            depth += 1.0;
         }
     }
 }
@@ -212,23 +239,37 @@ impl StreamingForest {
 
     /// Grows a fresh forest from the window.
     pub fn fit(&mut self) {
-        let rows: Vec<&[f64]> = self.window.iter().map(Vec::as_slice).collect();
-        if rows.len() < 2 {
+        let count = self.window.len();
+        if count < 2 {
             return;
         }
-        let sample_size = self.config.sample_size.clamp(2, rows.len());
+        let width = self.window.front().map_or(0, Vec::len);
+        let sample_size = self.config.sample_size.clamp(2, count);
         let height_limit = (sample_size as f64).log2().ceil() as usize;
         let mut trees = Vec::with_capacity(self.config.trees);
-        let mut picks: Vec<usize> = (0..rows.len()).collect();
+        let mut picks: Vec<usize> = (0..count).collect();
+        let mut values = Vec::with_capacity(sample_size * width);
         for _ in 0..self.config.trees.max(1) {
             // Partial Fisher–Yates: the first `sample_size` are a uniform
             // sample without replacement.
             for k in 0..sample_size {
-                let j = k + self.rng.usize(..rows.len() - k);
+                let j = k + self.rng.usize(..count - k);
                 picks.swap(k, j);
             }
-            let sample: Vec<&[f64]> = picks[..sample_size].iter().map(|&i| rows[i]).collect();
-            trees.push(Tree::grow(&sample, height_limit, &mut self.rng));
+            values.clear();
+            for &i in &picks[..sample_size] {
+                values.extend_from_slice(&self.window[i]);
+            }
+            let sample = Sample {
+                values: &values,
+                width,
+            };
+            trees.push(Tree::grow(
+                &sample,
+                sample_size,
+                height_limit,
+                &mut self.rng,
+            ));
         }
         self.trees = trees;
         self.fitted_on = sample_size;

@@ -127,6 +127,46 @@ impl OnlineOneClass {
         Some(self.rho - margin)
     }
 
+    /// Scores `row` (as [`Self::score`]), then learns it, mapping it to
+    /// features once for both: the cosines are most of the cost.
+    pub fn score_and_learn(&mut self, row: &[f64]) -> Option<f64> {
+        if self.omega.is_empty() || row.len() != self.mean.len() || self.seen < 16 {
+            let score = self.score(row);
+            self.learn(row);
+            return score;
+        }
+        let phi = self.features(row);
+        let margin: f64 = self.weights.iter().zip(&phi).map(|(w, p)| w * p).sum();
+        let score = self.is_fitted().then_some(self.rho - margin);
+        self.update_scaler(row);
+        self.step(&phi, margin);
+        score
+    }
+
+    fn update_scaler(&mut self, row: &[f64]) {
+        self.seen += 1;
+        let n = self.seen as f64;
+        for (j, v) in row.iter().enumerate() {
+            let delta = v - self.mean[j];
+            self.mean[j] += delta / n;
+            self.m2[j] += delta * (v - self.mean[j]);
+        }
+    }
+
+    /// One SGD step on a row mapped to `phi`, whose margin is `margin`.
+    fn step(&mut self, phi: &[f64], margin: f64) {
+        self.steps += 1;
+        let rate = self.config.learning_rate / (self.steps as f64).sqrt();
+        let violated = margin < self.rho;
+        let inverse_nu = 1.0 / self.config.nu.clamp(1e-3, 1.0);
+        for (w, p) in self.weights.iter_mut().zip(phi) {
+            let gradient = *w - if violated { inverse_nu * p } else { 0.0 };
+            *w -= rate * gradient;
+        }
+        let rho_gradient = -1.0 + if violated { inverse_nu } else { 0.0 };
+        self.rho -= rate * rho_gradient;
+    }
+
     /// Updates the scaler, then takes one SGD step on `row`.
     pub fn learn(&mut self, row: &[f64]) {
         if self.omega.is_empty() {
@@ -135,29 +175,14 @@ impl OnlineOneClass {
         if row.len() != self.mean.len() {
             return;
         }
-        self.seen += 1;
-        let n = self.seen as f64;
-        for (j, v) in row.iter().enumerate() {
-            let delta = v - self.mean[j];
-            self.mean[j] += delta / n;
-            self.m2[j] += delta * (v - self.mean[j]);
-        }
+        self.update_scaler(row);
         // The scaler needs a few rows before features mean anything.
         if self.seen < 16 {
             return;
         }
-        self.steps += 1;
-        let rate = self.config.learning_rate / (self.steps as f64).sqrt();
         let phi = self.features(row);
         let margin: f64 = self.weights.iter().zip(&phi).map(|(w, p)| w * p).sum();
-        let violated = margin < self.rho;
-        let inverse_nu = 1.0 / self.config.nu.clamp(1e-3, 1.0);
-        for (w, p) in self.weights.iter_mut().zip(&phi) {
-            let gradient = *w - if violated { inverse_nu * p } else { 0.0 };
-            *w -= rate * gradient;
-        }
-        let rho_gradient = -1.0 + if violated { inverse_nu } else { 0.0 };
-        self.rho -= rate * rho_gradient;
+        self.step(&phi, margin);
     }
 }
 

@@ -4,9 +4,9 @@
 
 use std::collections::VecDeque;
 
-/// Refresh the medians after this many new rows (sorting every row would
-/// cost O(w log w) per sample for almost no change).
-const REFRESH_EVERY: usize = 16;
+/// Refresh the medians after this many new rows: recomputing them on every
+/// row would cost O(w) per row for almost no change.
+const REFRESH_EVERY: usize = 32;
 
 /// Per-feature median and MAD over a sliding window; a row's score is its
 /// largest |z| over the features.
@@ -88,17 +88,20 @@ impl RobustZ {
     }
 }
 
-/// Median, reordering `values`.
+/// Median, reordering `values` (selection, O(n)).
 pub fn median_of(values: &mut [f64]) -> f64 {
-    if values.is_empty() {
+    let n = values.len();
+    if n == 0 {
         return 0.0;
     }
-    values.sort_by(f64::total_cmp);
-    let n = values.len();
+    let (below, middle, _) = values.select_nth_unstable_by(n / 2, f64::total_cmp);
+    let upper = *middle;
     if n % 2 == 1 {
-        values[n / 2]
+        upper
     } else {
-        (values[n / 2 - 1] + values[n / 2]) / 2.0
+        // The lower middle is the largest value below the upper one.
+        let lower = below.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        (lower + upper) / 2.0
     }
 }
 

@@ -29,7 +29,7 @@ use weft_bus::Delivery;
 pub use sessions::{Sessions, StreamingConfig};
 
 use protocol::ClientMessage;
-use sessions::{Command, SessionHandle, Work};
+use sessions::{Command, SessionHandle, Shape, Work};
 
 use crate::ws::ApiWebSocket;
 use crate::{ApiError, AppState};
@@ -324,7 +324,7 @@ fn handle_message(state: &AppState, client: &mut Client, text: &str) -> Option<S
                 values,
                 algorithm: message.algorithm,
                 sample_ids: vec![message.sample_id],
-                single: true,
+                shape: Shape::Single,
             },
             Err(why) => return invalid(why),
         },
@@ -338,12 +338,19 @@ fn handle_message(state: &AppState, client: &mut Client, text: &str) -> Option<S
                     Some(ids) => ids.into_iter().map(Some).collect(),
                     None => Vec::new(),
                 };
+                let shape = match message.format.as_deref() {
+                    None | Some("rows") => Shape::Rows,
+                    Some("columns") => Shape::Columns,
+                    Some(other) => {
+                        return invalid(format!("unknown format '{other}'; use rows or columns"));
+                    }
+                };
                 Work::Push {
                     values,
                     width,
                     algorithm: message.algorithm,
                     sample_ids,
-                    single: false,
+                    shape,
                 }
             }
             Err(why) => return invalid(why),

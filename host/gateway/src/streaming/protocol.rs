@@ -39,6 +39,10 @@ pub(crate) struct ClientMessage {
     /// `drift`: shorthand for `config.window_size`.
     #[serde(default)]
     pub(crate) window_size: Option<u64>,
+    /// `batch`: `"rows"` (default, one object per row) or `"columns"`
+    /// (one array per field).
+    #[serde(default)]
+    pub(crate) format: Option<String>,
 }
 
 /// Message types a client may send.
@@ -155,17 +159,30 @@ pub(crate) fn single_result(
     )
 }
 
-/// `batch_result` for a batch.
+/// `batch_result` for a batch: `results` as one object per row, or with
+/// `columns`, `columns` as one array per field.
 pub(crate) fn batch_result(
     scores: &SessionScores,
     sample_ids: &[Option<String>],
     request_id: Option<&str>,
     processing: Duration,
     queued: Duration,
+    columns: bool,
 ) -> String {
-    let results: Vec<Value> = (0..scores.scores.len())
-        .map(|i| row(scores, i, sample_ids))
-        .collect();
+    let (key, results) = if columns {
+        let columns = json!({
+            "is_anomaly": scores.verdicts,
+            "confidence_score": scores.confidences,
+            "anomaly_score": scores.scores,
+            "model_fitted": scores.fitted,
+        });
+        ("columns", columns)
+    } else {
+        let rows: Vec<Value> = (0..scores.scores.len())
+            .map(|i| row(scores, i, sample_ids))
+            .collect();
+        ("results", Value::Array(rows))
+    };
     let anomalies = scores.verdicts.iter().filter(|v| **v).count();
     let warming = scores.fitted.iter().filter(|f| !**f).count();
     with_request(
@@ -174,10 +191,10 @@ pub(crate) fn batch_result(
             "success": true,
             "timestamp": now(),
             "algorithm": scores.model,
-            "batch_size": results.len(),
+            "batch_size": scores.scores.len(),
             "anomalies_found": anomalies,
             "warming_up": warming,
-            "results": results,
+            key: results,
             "metadata": {
                 "processing_time_ms": millis(processing),
                 "queue_time_ms": millis(queued),

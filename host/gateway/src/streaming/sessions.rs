@@ -51,18 +51,30 @@ impl Default for StreamingConfig {
 
 /// What a client asks of its session.
 pub(crate) enum Work {
-    /// Score rows; `single` answers as one `result`, otherwise `batch_result`.
+    /// Score rows and answer in `shape`.
     Push {
         values: Vec<f64>,
         width: u32,
         algorithm: Option<String>,
         sample_ids: Vec<Option<String>>,
-        single: bool,
+        shape: Shape,
     },
     /// `configure`, `drift`, ...
     Request { kind: String, params: Value },
     /// The session's figures.
     Stats,
+}
+
+/// How a push is answered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Shape {
+    /// One `result` (a `sample` message).
+    Single,
+    /// `batch_result` with one object per row.
+    Rows,
+    /// `batch_result` with one array per field: much less JSON for
+    /// large batches.
+    Columns,
 }
 
 /// One queued item.
@@ -511,7 +523,7 @@ fn execute(
             width,
             algorithm,
             sample_ids,
-            single,
+            shape,
         } => {
             let options = match &algorithm {
                 Some(name) => json!({"algorithm": name}),
@@ -544,10 +556,18 @@ fn execute(
                         );
                     }
                 }
-                if single {
-                    protocol::single_result(&scores, &sample_ids, request_id, elapsed, waited)
-                } else {
-                    protocol::batch_result(&scores, &sample_ids, request_id, elapsed, waited)
+                match shape {
+                    Shape::Single => {
+                        protocol::single_result(&scores, &sample_ids, request_id, elapsed, waited)
+                    }
+                    Shape::Rows | Shape::Columns => protocol::batch_result(
+                        &scores,
+                        &sample_ids,
+                        request_id,
+                        elapsed,
+                        waited,
+                        shape == Shape::Columns,
+                    ),
                 }
             })
         }
