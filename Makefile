@@ -8,7 +8,7 @@ PLUGIN_OUT := target/plugins
 TEST_PLUGIN_OUT := target/test-plugins
 LISTEN ?= 127.0.0.1:8080
 
-.PHONY: run build plugins test-plugins host test bench reference fmt lint clean toolchain
+.PHONY: run build plugins test-plugins host test python-deps bench reference fmt lint clean toolchain
 
 ## run: install the wasm target, build plugins and host, start the server
 run: build
@@ -38,8 +38,13 @@ host:
 ## test: unit tests of every crate, then end-to-end tests against the real
 ## binary and real .wasm plugins. One profile (release) for everything, so
 ## wasmtime is compiled once.
-test: build test-plugins
+test: build test-plugins python-deps
 	$(CARGO) test --release --workspace
+
+# The e2e tests run the Python example client (examples/).
+python-deps:
+	@python3 -c "import websockets" 2>/dev/null \
+	  || python3 -m pip install --quiet -r examples/requirements.txt
 
 ## bench: runtime, gateway and engine figures, each next to its baseline
 bench: build test-plugins
@@ -53,6 +58,7 @@ reference:
 	python3 test_data/graph/make_karate_reference.py
 	python3 test_data/graph/make_random_reference.py
 	python3 test_data/graph/make_query_reference.py
+	python3 test_data/anomaly/make_reference.py
 
 fmt:
 	$(CARGO) fmt --all

@@ -444,3 +444,41 @@ async fn score_dataset_runs_as_a_job_with_progress() -> anyhow::Result<()> {
     assert_eq!(progress, 6, "one progress event per 1,000 rows");
     Ok(())
 }
+
+#[tokio::test]
+async fn the_python_example_streams_a_csv_and_prints_anomalies() -> anyhow::Result<()> {
+    let server = Server::start(&[])?;
+    let output = tokio::process::Command::new("python3")
+        .arg(weft_tests::repo_root().join("examples/anomaly_stream.py"))
+        .args(["--url", &format!("ws://{}", server.address)])
+        .arg("--csv")
+        .arg(weft_tests::test_data("anomaly/stream.csv"))
+        .args(["--batch", "500"])
+        .output()
+        .await
+        .context("cannot run python3 (pip install -r examples/requirements.txt)")?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    anyhow::ensure!(
+        output.status.success(),
+        "the example failed: {}{}",
+        stdout,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let flagged = stdout
+        .lines()
+        .filter(|l| l.starts_with("anomaly at row"))
+        .count();
+    assert!(flagged > 50, "{stdout}");
+    assert!(
+        stdout.contains(&format!("flagged {flagged} of 6000 rows")),
+        "{stdout}"
+    );
+    let precision: f64 = stdout
+        .split("precision ")
+        .nth(1)
+        .and_then(|rest| rest.split(',').next())
+        .context("precision line")?
+        .parse()?;
+    assert!(precision > 0.5, "{stdout}");
+    Ok(())
+}

@@ -36,7 +36,7 @@ fn main() {
         let per_row = start.elapsed().as_secs_f64() * 1e6 / 16_000.0;
         println!("{:<18} {per_row:.2} µs/row", algorithm.name());
     }
-    let mut adwin: Vec<Adwin> = (0..3).map(|_| Adwin::new(0.002, 8192)).collect();
+    let mut adwin: Vec<Adwin> = (0..3).map(|_| Adwin::new(0.002, 8192, 100)).collect();
     let start = Instant::now();
     for row in &rows {
         for (a, v) in adwin.iter_mut().zip(row) {

@@ -11,6 +11,10 @@ use serde::Serialize;
 /// differ by more than the ADWIN bound `ε_cut`, the older part is dropped
 /// and a drift is reported. The window is capped at `max_window` rows,
 /// which bounds both memory and the cost of a check.
+///
+/// Both parts must hold at least `min_part` rows. With very short parts a
+/// seasonal signal (a sine of period 100, say) looks like a new drift every
+/// half period; parts of a period or more average the season out.
 #[derive(Clone, Debug)]
 pub struct Adwin {
     delta: f64,
@@ -19,6 +23,7 @@ pub struct Adwin {
     since_check: usize,
     check_every: usize,
     cut_step: usize,
+    min_part: usize,
     detections: u64,
 }
 
@@ -39,19 +44,19 @@ pub struct AdwinDrift {
     pub current_mean: f64,
 }
 
-/// Smallest part ADWIN will compare.
-const MIN_PART: usize = 16;
-
 impl Adwin {
-    /// `delta` is the confidence parameter (river's default: 0.002).
-    pub fn new(delta: f64, max_window: usize) -> Self {
+    /// `delta` is the confidence parameter (river's default: 0.002);
+    /// neither part of a cut may be shorter than `min_part` rows (at least 8).
+    pub fn new(delta: f64, max_window: usize, min_part: usize) -> Self {
+        let min_part = min_part.max(8);
         Self {
             delta: delta.clamp(1e-12, 0.5),
             window: VecDeque::new(),
-            max_window: max_window.max(4 * MIN_PART),
+            max_window: max_window.max(4 * min_part),
             since_check: 0,
             check_every: 32,
             cut_step: 8,
+            min_part,
             detections: 0,
         }
     }
@@ -98,7 +103,7 @@ impl Adwin {
 
     fn find_cut(&self) -> Option<AdwinDrift> {
         let n = self.window.len();
-        if n < 2 * MIN_PART {
+        if n < 2 * self.min_part {
             return None;
         }
         let total: f64 = self.window.iter().sum();
@@ -111,7 +116,7 @@ impl Adwin {
         for (i, v) in self.window.iter().enumerate() {
             prefix += v;
             let old = i + 1;
-            if old < MIN_PART || n - old < MIN_PART || old % self.cut_step != 0 {
+            if old < self.min_part || n - old < self.min_part || old % self.cut_step != 0 {
                 continue;
             }
             let new = n - old;
@@ -211,7 +216,7 @@ mod tests {
 
     #[test]
     fn adwin_finds_a_mean_shift_soon_after_it_happens() {
-        let mut adwin = Adwin::new(0.002, 4096);
+        let mut adwin = Adwin::new(0.002, 4096, 16);
         let mut rng = fastrand::Rng::with_seed(5);
         for _ in 0..1000 {
             assert!(
@@ -229,6 +234,16 @@ mod tests {
         let (delay, drift) = found.expect("the shift is found");
         assert!(delay < 200, "found after {delay} rows");
         assert!(drift.current_mean > drift.reference_mean + 0.3);
+    }
+
+    #[test]
+    fn adwin_with_long_parts_ignores_a_season() {
+        let mut adwin = Adwin::new(0.002, 8192, 100);
+        let mut rng = fastrand::Rng::with_seed(8);
+        for t in 0..6000 {
+            let value = (std::f64::consts::TAU * f64::from(t) / 100.0).sin() + 0.05 * rng.f64();
+            assert!(adwin.update(value).is_none(), "false drift at {t}");
+        }
     }
 
     #[test]

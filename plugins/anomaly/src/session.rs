@@ -102,6 +102,17 @@ impl SessionConfig {
     }
 }
 
+/// ADWIN for one feature: a window of up to 4 session windows, parts of at
+/// least 1/20 of a session window (about 100 rows by default) so that
+/// seasonal streams do not raise a drift every half period.
+fn adwin_for(config: &SessionConfig) -> Adwin {
+    Adwin::new(
+        config.drift_delta,
+        config.window_size.max(256) * 4,
+        (config.window_size / 20).max(32),
+    )
+}
+
 /// Features watched by ADWIN (the first few; a row can be wide).
 const DRIFT_FEATURES: usize = 8;
 /// Widest row accepted.
@@ -202,10 +213,8 @@ impl AnomalySession {
         match self.width {
             None => {
                 self.width = Some(width);
-                let delta = self.config.drift_delta;
-                let cap = self.config.window_size.max(256) * 4;
                 self.adwin = (0..width.min(DRIFT_FEATURES))
-                    .map(|_| Adwin::new(delta, cap))
+                    .map(|_| adwin_for(&self.config))
                     .collect();
                 Ok(())
             }
@@ -359,10 +368,7 @@ impl AnomalySession {
             detector.set_contamination(next.contamination);
         }
         if next.drift_delta != self.config.drift_delta {
-            let cap = next.window_size.max(256) * 4;
-            self.adwin = (0..self.adwin.len())
-                .map(|_| Adwin::new(next.drift_delta, cap))
-                .collect();
+            self.adwin = (0..self.adwin.len()).map(|_| adwin_for(&next)).collect();
         }
         self.default_algorithm = algorithm;
         self.detector_index(algorithm);
