@@ -11,8 +11,8 @@ use anyhow::Context;
 use serde_json::{Value, json};
 use weft_anomaly::session::{AnomalySession, SessionConfig};
 use weft_sdk::Rows;
-use weft_tests::Server;
-use weft_tests::anomaly::{next_answer, open_session, read_stream, stream_scores};
+use weft_tests::anomaly::{detector_aucs, next_answer, open_session, read_stream};
+use weft_tests::{Server, WsClient};
 
 use crate::stats::{Row, Sample};
 
@@ -72,6 +72,18 @@ fn native_batches(batch: usize, count: usize, algorithm: &str) -> anyhow::Result
     Ok(sample)
 }
 
+/// A session running `algorithm` that has already learned `WARMUP_ROWS`.
+async fn warmed_session(server: &Server, name: &str, algorithm: &str) -> anyhow::Result<WsClient> {
+    let session = format!("{name}-{algorithm}");
+    let (mut client, _) =
+        open_session(server, &session, &format!("?algorithm={algorithm}")).await?;
+    client
+        .send(&json!({"type": "batch", "batch_data": rows(WARMUP_ROWS, 1)}))
+        .await?;
+    next_answer(&mut client).await?;
+    Ok(client)
+}
+
 async fn websocket_batches(
     server: &Server,
     batch: usize,
@@ -79,13 +91,7 @@ async fn websocket_batches(
     format: &str,
     algorithm: &str,
 ) -> anyhow::Result<Sample> {
-    let session = format!("bench-{batch}-{format}-{algorithm}");
-    let (mut client, _) =
-        open_session(server, &session, &format!("?algorithm={algorithm}")).await?;
-    client
-        .send(&json!({"type": "batch", "batch_data": rows(WARMUP_ROWS, 1)}))
-        .await?;
-    next_answer(&mut client).await?;
+    let mut client = warmed_session(server, &format!("bench-{batch}-{format}"), algorithm).await?;
     let data = rows(batch * count, 2);
     let mut sample = Sample::default();
     for chunk in data.chunks(batch) {
@@ -115,13 +121,7 @@ async fn pipelined(
     window: usize,
     algorithm: &str,
 ) -> anyhow::Result<f64> {
-    let session = format!("bench-pipelined-{algorithm}");
-    let (mut client, _) =
-        open_session(server, &session, &format!("?algorithm={algorithm}")).await?;
-    client
-        .send(&json!({"type": "batch", "batch_data": rows(WARMUP_ROWS, 1)}))
-        .await?;
-    next_answer(&mut client).await?;
+    let mut client = warmed_session(server, "bench-pipelined", algorithm).await?;
     let data = rows(batch * count, 3);
     let messages: Vec<String> = data
         .chunks(batch)
@@ -236,15 +236,7 @@ pub(crate) fn quality_report() -> anyhow::Result<String> {
     }
     tokio.block_on(async {
         let server = Server::start(&[])?;
-        for algorithm in [
-            "isolation_forest",
-            "half_space_trees",
-            "one_class_svm",
-            "robust_zscore",
-        ] {
-            let scores = stream_scores(&server, algorithm, &stream.rows, 500).await?;
-            let auc = weft_anomaly::metrics::roc_auc(&scores[start..], &stream.labels[start..])
-                .context("both classes present")?;
+        for (algorithm, auc) in detector_aucs(&server, &stream, start).await? {
             table.push_str(&format!(
                 "| Weft {algorithm} (over WebSocket) | {auc:.4} |\n"
             ));

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use serde_json::{Value, json};
-use weft_tests::anomaly::{LabelledStream, next_answer, open_session, read_stream, stream_scores};
+use weft_tests::anomaly::{LabelledStream, detector_aucs, next_answer, open_session, read_stream};
 use weft_tests::{Server, WsClient};
 
 async fn open(server: &Server, session: &str, query: &str) -> anyhow::Result<(WsClient, Value)> {
@@ -36,19 +36,11 @@ async fn detectors_are_as_good_as_river_and_scikit_learn() -> anyhow::Result<()>
     let sklearn = reference["roc_auc"]["sklearn_isolation_forest"]
         .as_f64()
         .context("sklearn")?;
-    let mut ours = HashMap::new();
-    for algorithm in [
-        "isolation_forest",
-        "half_space_trees",
-        "one_class_svm",
-        "robust_zscore",
-    ] {
-        let scores = stream_scores(&server, algorithm, &stream.rows, 500).await?;
-        let auc = weft_anomaly::metrics::roc_auc(&scores[start..], &stream.labels[start..])
-            .context("both classes")?;
-        eprintln!("{algorithm}: ROC-AUC {auc:.4}");
-        ours.insert(algorithm, auc);
-    }
+    let ours: HashMap<&str, f64> = detector_aucs(&server, &stream, start)
+        .await?
+        .into_iter()
+        .collect();
+    eprintln!("Weft ROC-AUC: {ours:?}");
     let best_reference = river.max(sklearn);
     let best = ours.values().copied().fold(0.0, f64::max);
     eprintln!("river HST {river:.4}, scikit-learn IsolationForest {sklearn:.4}");

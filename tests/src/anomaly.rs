@@ -106,3 +106,28 @@ pub async fn stream_scores(
     client.close().await;
     Ok(scores)
 }
+
+/// Every detector of the anomaly engine.
+pub const ALGORITHMS: [&str; 4] = [
+    "isolation_forest",
+    "half_space_trees",
+    "one_class_svm",
+    "robust_zscore",
+];
+
+/// Streams `stream` through one session per detector and returns each
+/// detector's ROC-AUC over the rows from `start` on.
+pub async fn detector_aucs(
+    server: &Server,
+    stream: &LabelledStream,
+    start: usize,
+) -> anyhow::Result<Vec<(&'static str, f64)>> {
+    let mut aucs = Vec::new();
+    for algorithm in ALGORITHMS {
+        let scores = stream_scores(server, algorithm, &stream.rows, 500).await?;
+        let auc = weft_anomaly::metrics::roc_auc(&scores[start..], &stream.labels[start..])
+            .context("the stream must hold both normal and anomalous rows")?;
+        aucs.push((algorithm, auc));
+    }
+    Ok(aucs)
+}
