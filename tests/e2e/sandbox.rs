@@ -115,3 +115,60 @@ async fn cancelling_a_runaway_job_stops_it_promptly() -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+/// A streaming session is one long-lived instance: when it traps, spins or
+/// hogs memory, that session ends with a clear error; other sessions, and
+/// the server, carry on.
+#[tokio::test]
+async fn a_hostile_session_fails_alone() -> anyhow::Result<()> {
+    use weft_tests::anomaly::{next_answer, open_session};
+
+    let server = Server::start(&["--job-timeout-secs", "2", "--max-memory-mib", "64"])?;
+    // Loaded under the streaming endpoint's engine name.
+    let (status, loaded) = server
+        .load_plugin("anomaly", &test_plugin("hostile"))
+        .await?;
+    assert_eq!(status, 201, "{loaded}");
+    assert_eq!(loaded["world"], "weft:engine/streaming-plugin@0.1.0");
+
+    let (mut healthy, _) = open_session(&server, "healthy", "").await?;
+    for (how, code) in [
+        ("trap", "plugin_trapped"),
+        ("spin", "timeout"),
+        ("hog", "memory_limit"),
+    ] {
+        let (mut doomed, _) = open_session(&server, &format!("doomed-{how}"), "").await?;
+        let started = Instant::now();
+        doomed
+            .send(&json!({"type": "sample", "data": [1.0], "algorithm": how, "request_id": how}))
+            .await?;
+        let failure = next_answer(&mut doomed).await?;
+        assert_eq!(failure["type"], "error", "{failure}");
+        assert_eq!(failure["code"], code, "{failure}");
+        assert_eq!(failure["request_id"], how);
+        assert!(
+            started.elapsed() < Duration::from_secs(8),
+            "{how} took {:?}",
+            started.elapsed()
+        );
+        // The instance is gone: the session says so and how to recover.
+        doomed.send(&json!({"type": "stats"})).await?;
+        let after = next_answer(&mut doomed).await?;
+        assert_eq!(after["code"], "session_failed", "{after}");
+        assert!(
+            after["message"]
+                .as_str()
+                .unwrap_or("")
+                .contains("open a new session")
+        );
+
+        healthy
+            .send(&json!({"type": "sample", "data": [1.0]}))
+            .await?;
+        let fine = next_answer(&mut healthy).await?;
+        assert_eq!(fine["type"], "result", "after {how}: {fine}");
+    }
+    let (status, _) = server.get("/api/v1/health").await?;
+    assert_eq!(status, 200);
+    Ok(())
+}

@@ -1,10 +1,17 @@
 //! A deliberately badly-behaved plugin, built only for the sandbox tests and
 //! the runtime benchmark. Each operation misbehaves in one way a hostile or
 //! buggy third-party plugin could: the host must fail that job alone.
+//!
+//! It is a streaming plugin too: a session's `push` with `algorithm` set to
+//! `trap`, `spin` or `hog` misbehaves the same way, inside a long-lived
+//! instance, and must end that session alone. Any other push echoes zeros.
 
 use std::hint::black_box;
 
-use weft_sdk::{Engine, EngineError, EngineInfo, Host, Operation, Params, Value, json};
+use weft_sdk::{
+    Engine, EngineError, EngineInfo, Host, Operation, Params, Rows, Scored, Session, StreamEngine,
+    Value, json,
+};
 
 /// The hostile engine.
 pub struct Hostile;
@@ -31,24 +38,82 @@ impl Engine for Hostile {
     fn invoke(op: &str, params: Params<'_>, _host: &dyn Host) -> Result<Value, EngineError> {
         match op {
             "echo" => params.value(),
-            "trap" => panic!("hostile plugin panics on purpose"),
-            "spin" => {
-                let mut counter: u64 = 0;
-                loop {
-                    counter = black_box(counter.wrapping_add(1));
-                }
-            }
-            "hog" => {
-                let mut hoard: Vec<Vec<u8>> = Vec::new();
-                loop {
-                    // Touch every page so the memory is really committed.
-                    hoard.push(vec![1u8; 1 << 20]);
-                    black_box(&hoard);
-                }
+            "trap" | "spin" | "hog" => {
+                misbehave(op);
+                Err(EngineError::Failed("unreachable".into()))
             }
             other => Err(EngineError::UnknownOperation(other.to_owned())),
         }
     }
 }
 
-weft_sdk::export_engine!(Hostile);
+/// Traps, spins forever or allocates until refused; returns for anything else.
+fn misbehave(how: &str) {
+    match how {
+        "trap" => panic!("hostile plugin panics on purpose"),
+        "spin" => {
+            let mut counter: u64 = 0;
+            loop {
+                counter = black_box(counter.wrapping_add(1));
+            }
+        }
+        "hog" => {
+            let mut hoard: Vec<Vec<u8>> = Vec::new();
+            loop {
+                // Touch every page so the memory is really committed.
+                hoard.push(vec![1u8; 1 << 20]);
+                black_box(&hoard);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// A session that counts rows and scores them all 0.
+pub struct HostileSession {
+    rows: u64,
+}
+
+impl StreamEngine for Hostile {
+    type Session = HostileSession;
+
+    fn open(_config: Params<'_>, _host: &dyn Host) -> Result<HostileSession, EngineError> {
+        Ok(HostileSession { rows: 0 })
+    }
+}
+
+impl Session for HostileSession {
+    fn push(
+        &mut self,
+        rows: Rows<'_>,
+        options: Params<'_>,
+        _host: &dyn Host,
+    ) -> Result<Scored, EngineError> {
+        let options = options.value()?;
+        misbehave(options["algorithm"].as_str().unwrap_or(""));
+        self.rows += rows.len() as u64;
+        Ok(Scored {
+            scores: vec![0.0; rows.len()],
+            confidences: vec![0.0; rows.len()],
+            verdicts: vec![false; rows.len()],
+            fitted: vec![true; rows.len()],
+            model: "echo".into(),
+            notes: json!({}),
+        })
+    }
+
+    fn request(
+        &mut self,
+        _kind: &str,
+        params: Params<'_>,
+        _host: &dyn Host,
+    ) -> Result<Value, EngineError> {
+        params.value()
+    }
+
+    fn stats(&self) -> Value {
+        json!({ "rows": self.rows })
+    }
+}
+
+weft_sdk::export_streaming_engine!(Hostile);
