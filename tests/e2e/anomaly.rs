@@ -244,6 +244,23 @@ async fn sessions_are_shared_survive_reconnects_and_expire() -> anyhow::Result<(
     assert_eq!(status, 200);
     assert_eq!(listed["sessions"][0]["session_id"], "shared");
     assert_eq!(listed["sessions"][0]["total_samples"], 300);
+    let metrics = server
+        .http
+        .get(server.url("/metrics"))
+        .send()
+        .await?
+        .text()
+        .await?;
+    for line in [
+        "weft_streaming_sessions 1",
+        "weft_streaming_clients 1",
+        "weft_streaming_samples 300",
+    ] {
+        assert!(
+            metrics.lines().any(|l| l == line),
+            "no '{line}' in /metrics"
+        );
+    }
     again.close().await;
 
     // With no clients for the idle timeout, the session is closed.

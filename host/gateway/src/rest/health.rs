@@ -104,6 +104,41 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> impl IntoResponse 
         "counter",
         ws.messages_received,
     );
+    let streaming = state.sessions.totals();
+    for (name, help, value) in [
+        (
+            "weft_streaming_sessions",
+            "Live anomaly streaming sessions.",
+            streaming.sessions,
+        ),
+        (
+            "weft_streaming_clients",
+            "Clients connected to streaming sessions.",
+            streaming.clients,
+        ),
+        (
+            "weft_streaming_queue_depth",
+            "Requests queued in all sessions.",
+            streaming.queued,
+        ),
+        (
+            "weft_streaming_samples",
+            "Rows scored by the live sessions.",
+            streaming.samples,
+        ),
+        (
+            "weft_streaming_anomalies",
+            "Rows flagged by the live sessions.",
+            streaming.anomalies,
+        ),
+        (
+            "weft_streaming_backpressure_refusals",
+            "Requests the live sessions refused because their queue was full.",
+            streaming.rejected,
+        ),
+    ] {
+        gauge(name, help, "gauge", value);
+    }
     let families = state.bus.family_stats();
     let by_family: [FamilyMetric; 3] = [
         (

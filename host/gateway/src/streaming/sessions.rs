@@ -205,6 +205,17 @@ pub(crate) struct SessionSummary {
     config: Value,
 }
 
+/// Figures summed over the live sessions.
+#[derive(Debug, Default)]
+pub(crate) struct Totals {
+    pub(crate) sessions: u64,
+    pub(crate) clients: u64,
+    pub(crate) queued: u64,
+    pub(crate) samples: u64,
+    pub(crate) anomalies: u64,
+    pub(crate) rejected: u64,
+}
+
 /// Why joining a session failed.
 pub(crate) struct JoinError {
     pub(crate) code: &'static str,
@@ -250,6 +261,24 @@ impl Sessions {
         let mut list: Vec<SessionSummary> = self.map().values().map(|s| s.summary()).collect();
         list.sort_by(|a, b| a.session_id.cmp(&b.session_id));
         list
+    }
+
+    /// Sums over the live sessions, for `/metrics`.
+    pub(crate) fn totals(&self) -> Totals {
+        let map = self.map();
+        let mut totals = Totals {
+            sessions: map.len() as u64,
+            ..Totals::default()
+        };
+        for handle in map.values() {
+            let c = &handle.counters;
+            totals.clients += handle.clients.load(Ordering::Relaxed) as u64;
+            totals.queued += handle.queued.load(Ordering::Relaxed) as u64;
+            totals.samples += c.samples.load(Ordering::Relaxed);
+            totals.anomalies += c.anomalies.load(Ordering::Relaxed);
+            totals.rejected += c.rejected.load(Ordering::Relaxed);
+        }
+        totals
     }
 
     /// Sessions alive.
