@@ -387,7 +387,7 @@ async fn a_missing_engine_bad_ids_and_bad_configs_get_clear_errors() -> anyhow::
     assert_eq!(error["error"]["code"], "invalid_session_id");
 
     let url = server.ws_url("/api/v1/streaming/enhanced/cfg?window_size=3");
-    let mut client = WsClient::connect(&url, None).await?;
+    let mut client = WsClient::connect(&url, None).await?.validating("streaming");
     let refused = client.recv().await?;
     assert_eq!(refused["code"], "invalid_config", "{refused}");
     assert!(
@@ -407,7 +407,7 @@ async fn a_missing_engine_bad_ids_and_bad_configs_get_clear_errors() -> anyhow::
     let (_, health) = server.get("/api/v1/streaming/health").await?;
     assert_eq!(health["status"], "engine_not_loaded");
     let url = server.ws_url("/api/v1/streaming/enhanced/nobody");
-    let mut client = WsClient::connect(&url, None).await?;
+    let mut client = WsClient::connect(&url, None).await?.validating("streaming");
     let refused = client.recv().await?;
     assert_eq!(refused["type"], "error");
     assert_eq!(refused["code"], "engine_not_loaded");

@@ -144,7 +144,9 @@ async fn hot_loading_replaces_and_unloading_removes_a_plugin() -> anyhow::Result
 #[tokio::test]
 async fn metrics_count_jobs_events_and_connections() -> anyhow::Result<()> {
     let server = Server::start(&[])?;
-    let mut client = weft_tests::WsClient::connect(&server.ws_url("/api/v1/ws"), None).await?;
+    let mut client = weft_tests::WsClient::connect(&server.ws_url("/api/v1/ws"), None)
+        .await?
+        .validating("ws");
     client.recv().await?;
     server
         .run_job(

@@ -9,6 +9,7 @@ mod graph_reference;
 mod graphql;
 mod jobs;
 mod restart;
+mod schemas;
 mod sandbox;
 mod websocket;
 mod ws_admin;

@@ -17,7 +17,9 @@ fn karate_pagerank(max_iterations: u32) -> anyhow::Result<Value> {
 }
 
 async fn connect(server: &Server) -> anyhow::Result<WsClient> {
-    let mut client = WsClient::connect(&server.ws_url("/api/v1/ws"), None).await?;
+    let mut client = WsClient::connect(&server.ws_url("/api/v1/ws"), None)
+        .await?
+        .validating("ws");
     let welcome = client.recv().await?;
     assert_eq!(welcome["type"], "welcome");
     assert!(welcome["connection_id"].is_string() && welcome["server_version"].is_string());
@@ -240,7 +242,9 @@ async fn silent_clients_are_disconnected_and_responsive_ones_kept() -> anyhow::R
 async fn seed_endpoints_come_pre_subscribed_and_say_when_their_engine_is_missing()
 -> anyhow::Result<()> {
     let server = Server::start(&[])?;
-    let mut graph = WsClient::connect(&server.ws_url("/api/v1/ws/graph/algorithms"), None).await?;
+    let mut graph = WsClient::connect(&server.ws_url("/api/v1/ws/graph/algorithms"), None)
+        .await?
+        .validating("ws");
     assert_eq!(graph.recv().await?["type"], "welcome");
     assert_eq!(
         graph.recv().await?,
@@ -260,7 +264,9 @@ async fn seed_endpoints_come_pre_subscribed_and_say_when_their_engine_is_missing
             .all(|e| e["topic"] == "graph.algorithms" && e["sub"] == "default")
     );
 
-    let mut ml = WsClient::connect(&server.ws_url("/api/v1/ws/ml/training"), None).await?;
+    let mut ml = WsClient::connect(&server.ws_url("/api/v1/ws/ml/training"), None)
+        .await?
+        .validating("ws");
     assert_eq!(ml.recv().await?["type"], "welcome");
     assert_eq!(ml.recv().await?["topics"], json!(["ml.training"]));
     let error = ml.recv().await?;
@@ -276,8 +282,9 @@ async fn seed_endpoints_come_pre_subscribed_and_say_when_their_engine_is_missing
     ml.send(&json!({ "type": "ping" })).await?;
     assert_eq!(ml.recv().await?, json!({ "type": "pong" }));
 
-    let mut storage =
-        WsClient::connect(&server.ws_url("/api/v1/ws/storage/buffer-pool"), None).await?;
+    let mut storage = WsClient::connect(&server.ws_url("/api/v1/ws/storage/buffer-pool"), None)
+        .await?
+        .validating("ws");
     assert_eq!(storage.recv().await?["type"], "welcome");
     assert_eq!(
         storage.recv().await?["topics"],

@@ -7,7 +7,9 @@ use weft_tests::{Server, WsClient};
 #[tokio::test]
 async fn operators_can_see_steer_and_close_connections() -> anyhow::Result<()> {
     let server = Server::start(&[])?;
-    let mut client = WsClient::connect(&server.ws_url("/api/v1/ws"), None).await?;
+    let mut client = WsClient::connect(&server.ws_url("/api/v1/ws"), None)
+        .await?
+        .validating("ws");
     let welcome = client.recv().await?;
     let connection_id = welcome["connection_id"].as_str().expect("id").to_owned();
     client

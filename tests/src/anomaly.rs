@@ -46,7 +46,7 @@ pub async fn open_session(
     query: &str,
 ) -> anyhow::Result<(WsClient, Value)> {
     let url = server.ws_url(&format!("/api/v1/streaming/enhanced/{session}{query}"));
-    let mut client = WsClient::connect(&url, None).await?;
+    let mut client = WsClient::connect(&url, None).await?.validating("streaming");
     let welcome = client.recv().await?;
     anyhow::ensure!(
         welcome["type"] == "welcome",

@@ -6,6 +6,7 @@
 //! `target/test-plugins/*.wasm`); `WEFT_BIN` overrides the binary.
 
 pub mod anomaly;
+pub mod schemas;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -218,6 +219,8 @@ pub struct WsClient {
     stream: tokio_tungstenite::WebSocketStream<
         tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
     >,
+    /// Schema family every received message is checked against.
+    schemas: Option<&'static str>,
 }
 
 impl WsClient {
@@ -230,7 +233,17 @@ impl WsClient {
                 .insert("sec-websocket-protocol", protocol.parse()?);
         }
         let (stream, _) = tokio_tungstenite::connect_async(request).await?;
-        Ok(Self { stream })
+        Ok(Self {
+            stream,
+            schemas: None,
+        })
+    }
+
+    /// Checks every message received from now on against the schemas of
+    /// `family` (see [`schemas::check`]); a mismatch fails the receive.
+    pub fn validating(mut self, family: &'static str) -> Self {
+        self.schemas = Some(family);
+        self
     }
 
     /// Sends one JSON message.
@@ -258,7 +271,13 @@ impl WsClient {
                 .context("timed out waiting for a message")?
                 .context("connection closed")??;
             match frame {
-                Message::Text(text) => return Ok(serde_json::from_str(text.as_str())?),
+                Message::Text(text) => {
+                    let message: Value = serde_json::from_str(text.as_str())?;
+                    if let Some(family) = self.schemas {
+                        schemas::check(family, &message)?;
+                    }
+                    return Ok(message);
+                }
                 Message::Close(frame) => bail!("server closed the connection: {frame:?}"),
                 _ => continue,
             }
