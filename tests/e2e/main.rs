@@ -4,12 +4,13 @@
 mod anomaly;
 mod bad_input;
 mod cli;
+mod fan_out;
 mod graph_networkx;
 mod graph_reference;
 mod graphql;
 mod jobs;
 mod restart;
-mod schemas;
 mod sandbox;
+mod schemas;
 mod websocket;
 mod ws_admin;

@@ -19,7 +19,10 @@ fn captured_streaming_messages_match_their_schemas() -> anyhow::Result<()> {
     let dir = weft_tests::test_data("websocket/schemas/streaming");
     for entry in std::fs::read_dir(&dir)? {
         let path = entry?.path();
-        let kind = path.file_stem().and_then(|s| s.to_str()).context("file name")?;
+        let kind = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .context("file name")?;
         // `lagged` needs a client that stops reading; it is covered by the
         // generic protocol's tests.
         assert!(

@@ -132,6 +132,23 @@ impl Server {
         Self::spawn(data_dir, temp, args)
     }
 
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The server's resident memory, from `/proc` (Linux).
+    pub fn resident_bytes(&self) -> anyhow::Result<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()))?;
+        let kib: u64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.split_whitespace().next())
+            .context("no VmRSS in /proc/<pid>/status")?
+            .parse()?;
+        Ok(kib * 1024)
+    }
+
     /// `http://address/path`.
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.address, path)
@@ -244,6 +261,25 @@ impl WsClient {
     pub fn validating(mut self, family: &'static str) -> Self {
         self.schemas = Some(family);
         self
+    }
+
+    /// Connects with a tiny TCP receive buffer, so that a client that stops
+    /// reading pushes back on the server after a few kilobytes.
+    pub async fn connect_with_small_buffer(url: &str) -> anyhow::Result<Self> {
+        let request = url.into_client_request()?;
+        let host = request.uri().host().context("no host")?;
+        let port = request.uri().port_u16().context("no port")?;
+        let address: std::net::SocketAddr = format!("{host}:{port}").parse()?;
+        let socket = tokio::net::TcpSocket::new_v4()?;
+        socket.set_recv_buffer_size(4096)?;
+        let tcp = socket.connect(address).await?;
+        let (stream, _) =
+            tokio_tungstenite::client_async(request, tokio_tungstenite::MaybeTlsStream::Plain(tcp))
+                .await?;
+        Ok(Self {
+            stream,
+            schemas: None,
+        })
     }
 
     /// Sends one JSON message.

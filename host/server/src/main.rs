@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context;
+use axum::serve::ListenerExt;
 use clap::{Parser, Subcommand};
 use weft_bus::{Bus, BusConfig};
 use weft_runtime::{Jobs, JobsConfig, Runtime, SandboxConfig};
@@ -63,6 +64,9 @@ struct ServeArgs {
     /// Seconds of client silence (not even a pong) before a WebSocket is closed.
     #[arg(long, env = "WEFT_WS_IDLE_SECS", default_value_t = 90)]
     ws_idle_secs: u64,
+    /// Kernel send buffer per connection, in KiB (bounds what a stalled client holds).
+    #[arg(long, env = "WEFT_SOCKET_SEND_BUFFER_KIB", default_value_t = 256)]
+    socket_send_buffer_kib: usize,
     /// Seconds a streaming session without clients is kept before it is closed.
     #[arg(long, env = "WEFT_SESSION_IDLE_SECS", default_value_t = 300)]
     session_idle_secs: u64,
@@ -174,6 +178,15 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     tracing::info!(%address, plugins = runtime.plugins().len(), "weft is serving");
     // A parseable line for scripts and tests that start us on port 0.
     println!("weft listening on http://{address}");
+    // A fixed send buffer per connection bounds what a client that stops
+    // reading can hold in the kernel (autotuning would let each grow to
+    // 4 MiB): past it, the connection's queues fill and it is told it lagged.
+    let send_buffer = args.socket_send_buffer_kib.max(16) * 1024;
+    let listener = listener.tap_io(move |tcp| {
+        if let Err(error) = socket2::SockRef::from(&*tcp).set_send_buffer_size(send_buffer) {
+            tracing::warn!(%error, "cannot set the socket send buffer");
+        }
+    });
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await

@@ -30,14 +30,34 @@ impl Engine for Hostile {
                     "Loops forever without checking cancellation.",
                     any.clone(),
                 ),
-                Operation::new("hog", "Allocates memory until it is refused.", any),
+                Operation::new("hog", "Allocates memory until it is refused.", any.clone()),
+                Operation::new(
+                    "flood",
+                    "Emits `count` events of about `bytes` bytes on hostile.flood, pausing `pause_ms` after every `burst`, for fan-out tests.",
+                    any,
+                ),
             ],
         }
     }
 
-    fn invoke(op: &str, params: Params<'_>, _host: &dyn Host) -> Result<Value, EngineError> {
+    fn invoke(op: &str, params: Params<'_>, host: &dyn Host) -> Result<Value, EngineError> {
         match op {
             "echo" => params.value(),
+            "flood" => {
+                let params = params.value()?;
+                let count = params["count"].as_u64().unwrap_or(100);
+                let pad = "x".repeat(params["bytes"].as_u64().unwrap_or(100) as usize);
+                let burst = params["burst"].as_u64().unwrap_or(u64::MAX).max(1);
+                let pause =
+                    std::time::Duration::from_millis(params["pause_ms"].as_u64().unwrap_or(0));
+                for i in 0..count {
+                    host.emit("flood", "flood", &json!({ "i": i, "pad": pad }));
+                    if (i + 1) % burst == 0 && !pause.is_zero() {
+                        std::thread::sleep(pause);
+                    }
+                }
+                Ok(json!({ "emitted": count }))
+            }
             "trap" | "spin" | "hog" => {
                 misbehave(op);
                 Err(EngineError::Failed("unreachable".into()))
