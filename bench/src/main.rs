@@ -4,6 +4,7 @@
 //! times on a small, noisy box do not.
 
 mod anomaly;
+mod fan_out;
 mod graph;
 mod stats;
 
@@ -21,6 +22,10 @@ use stats::{Row, Sample};
 
 fn main() -> anyhow::Result<()> {
     // `weft-bench anomaly` runs only the anomaly section (a quick look).
+    if std::env::args().nth(1).as_deref() == Some("fan-out") {
+        println!("{}", stats::render(&fan_out::rows()?));
+        return Ok(());
+    }
     if std::env::args().nth(1).as_deref() == Some("anomaly") {
         let rows = anomaly::rows_report()?;
         let quality = anomaly::quality_report()?;
@@ -40,17 +45,19 @@ fn main() -> anyhow::Result<()> {
     runtime.load("hostile", &hostile)?;
     runtime.load("graph", &graph)?;
 
-    eprintln!("[1/6] instantiation of a cached component …");
+    eprintln!("[1/7] instantiation of a cached component …");
     rows.push(instantiation(&runtime)?);
-    eprintln!("[2/6] host→guest call with a small payload …");
+    eprintln!("[2/7] host→guest call with a small payload …");
     rows.extend(guest_call(&runtime)?);
-    eprintln!("[3/6] REST round trips against the real server …");
+    eprintln!("[3/7] REST round trips against the real server …");
     rows.extend(rest_round_trip()?);
-    eprintln!("[4/6] PageRank, 100k edges, wasm vs native …");
+    eprintln!("[4/7] PageRank, 100k edges, wasm vs native …");
     rows.extend(pagerank(&runtime)?);
-    eprintln!("[5/6] graph engine at scale: wasm, native, networkx, igraph …");
+    eprintln!("[5/7] graph engine at scale: wasm, native, networkx, igraph …");
     rows.extend(graph::rows(&runtime)?);
-    eprintln!("[6/6] anomaly sessions: WebSocket vs native, ROC-AUC vs river and scikit-learn …");
+    eprintln!("[6/7] fan-out to 1,000 and 10,000 WebSocket subscribers …");
+    rows.extend(fan_out::rows()?);
+    eprintln!("[7/7] anomaly sessions: WebSocket vs native, ROC-AUC vs river and scikit-learn …");
     rows.extend(anomaly::rows_report()?);
     let quality = anomaly::quality_report()
         .unwrap_or_else(|e| format!("anomaly quality comparison skipped: {e:#}\n"));

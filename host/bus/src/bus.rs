@@ -212,6 +212,7 @@ impl Bus {
             source: new.source,
             kind: new.kind,
             data: new.data,
+            encoded: std::sync::OnceLock::new(),
         });
         log.events.push_back(event.clone());
         while log.events.len() > inner.config.retain_per_topic {

@@ -54,6 +54,18 @@ pub struct Event {
     pub kind: String,
     /// Payload.
     pub data: serde_json::Value,
+    /// The envelope as JSON, made once on first use: an event fanned out
+    /// to 10,000 sockets is serialized once, not 10,000 times.
+    #[serde(skip)]
+    pub(crate) encoded: std::sync::OnceLock<String>,
+}
+
+impl Event {
+    /// The envelope as JSON text (an object), serialized once.
+    pub fn json(&self) -> &str {
+        self.encoded
+            .get_or_init(|| serde_json::to_string(self).unwrap_or_else(|_| "{}".to_owned()))
+    }
 }
 
 fn serialize_token<S: serde::Serializer>(token: &ResumeToken, s: S) -> Result<S::Ok, S::Error> {

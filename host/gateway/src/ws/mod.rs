@@ -99,11 +99,6 @@ enum ServerMessage<'a> {
     Unsubscribed {
         id: &'a str,
     },
-    Event {
-        sub: &'a str,
-        #[serde(flatten)]
-        event: &'a Event,
-    },
     Lagged {
         sub: &'a str,
         resume_from: String,
@@ -381,18 +376,23 @@ fn apply(
     }
 }
 
+/// `{"type":"event","sub":…, <envelope fields>}`, splicing the envelope's
+/// JSON (serialized once per event, not once per subscriber).
+fn event_message(sub: &str, event: &Event) -> String {
+    let envelope = event.json();
+    let fields = envelope.strip_prefix('{').unwrap_or(envelope);
+    let sub = serde_json::to_string(sub).unwrap_or_else(|_| "\"\"".to_owned());
+    if fields.starts_with('}') {
+        return format!("{{\"type\":\"event\",\"sub\":{sub}}}");
+    }
+    format!("{{\"type\":\"event\",\"sub\":{sub},{fields}")
+}
+
 /// Moves one subscription's deliveries into the connection's queue.
 async fn forward(id: String, mut subscription: weft_bus::Subscription, out: mpsc::Sender<String>) {
     while let Some(delivery) = subscription.next().await {
         let (text, last) = match delivery {
-            Delivery::Event(event) => (
-                ServerMessage::Event {
-                    sub: &id,
-                    event: &event,
-                }
-                .text(),
-                false,
-            ),
+            Delivery::Event(event) => (event_message(&id, &event), false),
             Delivery::Lagged(token) => (
                 ServerMessage::Lagged {
                     sub: &id,
