@@ -9,6 +9,7 @@ mod graph_networkx;
 mod graph_reference;
 mod graphql;
 mod jobs;
+mod openapi;
 mod restart;
 mod sandbox;
 mod schemas;

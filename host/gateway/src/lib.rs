@@ -8,6 +8,7 @@
 //! does the work. It must never block on a plugin (jobs run on the
 //! runtime's workers) and never answer bad input with a 500.
 
+mod api_doc;
 mod error;
 mod graphql;
 mod rest;
@@ -64,10 +65,10 @@ impl Default for WebSocketConfig {
 /// The full HTTP surface.
 pub fn router(state: AppState) -> Router {
     let schema = graphql::schema(state.clone());
+    let api = streaming::routes(ws::routes(rest::routes(api_doc::Api::new())));
+    let api = graphql::document(api);
     Router::new()
-        .merge(rest::routes())
-        .merge(ws::routes())
-        .merge(streaming::routes())
+        .merge(api.finish(&state.version))
         .with_state(state)
         .merge(graphql::routes(schema))
         .fallback(rest::not_found)

@@ -14,6 +14,7 @@ use futures::{Stream, StreamExt};
 use weft_bus::Delivery;
 use weft_runtime::{RuntimeError, SubmitRequest};
 
+use crate::api_doc::{Api, Op};
 use crate::{ApiError, AppState};
 use types::{GqlEvent, GqlJob, GqlJobState, GqlPlugin, JobUpdate};
 
@@ -25,6 +26,31 @@ pub(crate) fn schema(state: AppState) -> WeftSchema {
         .limit_depth(16)
         .limit_complexity(2000)
         .finish()
+}
+
+/// Documents what [`routes`] serves (it has a state of its own).
+pub(crate) fn document(api: Api) -> Api {
+    api.external(
+        Op::get(
+            "/graphql",
+            "graphql",
+            "GraphiQL, the in-browser GraphQL IDE",
+        )
+        .responds(200, "HTML"),
+    )
+    .external(
+        Op::post(
+            "/graphql",
+            "graphql",
+            "GraphQL queries and mutations: plugins, job(s), submitJob, cancelJob",
+        )
+        .body("application/json", "{\"query\", \"variables\"?}"),
+    )
+    .external(Op::websocket(
+        "/graphql/ws",
+        "graphql",
+        "GraphQL subscriptions (events, jobProgress) over graphql-transport-ws or graphql-ws",
+    ))
 }
 
 pub(crate) fn routes(schema: WeftSchema) -> Router {

@@ -2,21 +2,61 @@
 
 use std::time::Duration;
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::routing::{delete, get, post};
 use serde::Deserialize;
 use weft_runtime::{Job, JobState, SubmitRequest};
 
 use super::{ApiJson, ApiQuery};
+use crate::api_doc::{Api, Op};
 use crate::{ApiError, AppState};
 
-pub(super) fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/jobs", post(submit).get(list))
-        .route("/api/v1/jobs/{id}", get(show).delete(cancel))
+pub(super) fn routes(api: Api) -> Api {
+    api.route(
+        Op::post(
+            "/api/v1/jobs",
+            "jobs",
+            "Submit a job: run an operation of a loaded engine",
+        )
+        .query(
+            "wait",
+            "true: answer once the job has finished (200) instead of at once (202)",
+        )
+        .query("timeout_secs", "with wait: give up waiting after this long")
+        .body(
+            "application/json",
+            "{\"engine\", \"op\", \"params\"}; params must match the operation's schema",
+        )
+        .responds(202, "queued; the job record with its job_id and topic")
+        .responds(200, "with wait=true: the finished job"),
+        post(submit),
+    )
+    .route(
+        Op::get("/api/v1/jobs", "jobs", "Job records, newest first")
+            .query("state", "queued, running, succeeded, failed or cancelled")
+            .query("engine", "only this engine's jobs")
+            .query("limit", "at most this many"),
+        get(list),
+    )
+    .route(
+        Op::get(
+            "/api/v1/jobs/{id}",
+            "jobs",
+            "One job: state, progress, result or error",
+        ),
+        get(show),
+    )
+    .route(
+        Op::delete(
+            "/api/v1/jobs/{id}",
+            "jobs",
+            "Cancel a job (a running one stops within one epoch tick)",
+        ),
+        delete(cancel),
+    )
 }
 
 #[derive(Deserialize)]

@@ -6,13 +6,13 @@ mod jobs;
 mod plugins;
 mod ws_admin;
 
-use axum::Router;
 use axum::extract::FromRequest;
 use axum::extract::FromRequestParts;
 use axum::http::{StatusCode, Uri};
 use axum::routing::get;
 
-use crate::{ApiError, AppState};
+use crate::ApiError;
+use crate::api_doc::{Api, Op};
 
 /// `Json<T>` whose rejection is an [`ApiError`].
 #[derive(FromRequest)]
@@ -24,14 +24,29 @@ pub(crate) struct ApiJson<T>(pub(crate) T);
 #[from_request(via(axum::extract::Query), rejection(ApiError))]
 pub(crate) struct ApiQuery<T>(pub(crate) T);
 
-pub(crate) fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/health", get(health::health))
-        .route("/metrics", get(health::metrics))
-        .merge(plugins::routes())
-        .merge(jobs::routes())
-        .merge(ws_admin::routes())
-        .route("/api/v1/events", get(events::list))
+pub(crate) fn routes(api: Api) -> Api {
+    let api = api
+        .route(
+            Op::get("/api/v1/health", "health", "Status, version and the number of plugins loaded"),
+            get(health::health),
+        )
+        .route(
+            Op::get(
+                "/metrics",
+                "health",
+                "Prometheus metrics: plugins, jobs, events per topic family, WebSocket and streaming figures",
+            )
+            .responds(200, "text/plain; version=0.0.4"),
+            get(health::metrics),
+        )
+        .route(
+            Op::get("/api/v1/events", "events", "Retained events, for clients that poll")
+                .query("topics", "comma-separated topic patterns (required); `*` one segment, `>` the rest")
+                .query("after", "resume token: only events after it")
+                .query("limit", "at most this many (default 100, max 1000)"),
+            get(events::list),
+        );
+    ws_admin::routes(jobs::routes(plugins::routes(api)))
 }
 
 /// JSON 404 for every unknown path.

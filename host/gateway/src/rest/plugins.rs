@@ -1,28 +1,58 @@
 //! `/api/v1/plugins`: list, hot-load, unload.
 
+use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::routing::{delete, get};
-use axum::{Json, Router};
+use axum::routing::{delete, get, post};
 use serde::Deserialize;
 use weft_runtime::PluginInfo;
 
 use super::ApiQuery;
+use crate::api_doc::{Api, Op};
 use crate::{ApiError, AppState};
 
 /// Largest component accepted for upload.
 const MAX_COMPONENT_BYTES: usize = 64 << 20;
 
-pub(super) fn routes() -> Router<AppState> {
-    Router::new()
-        .route(
+pub(super) fn routes(api: Api) -> Api {
+    api.route(
+        Op::get(
             "/api/v1/plugins",
-            get(list)
-                .post(upload)
-                .layer(DefaultBodyLimit::max(MAX_COMPONENT_BYTES)),
+            "plugins",
+            "Loaded plugins with their operations, params schemas, topics and digests",
+        ),
+        get(list),
+    )
+    .route(
+        Op::post(
+            "/api/v1/plugins",
+            "plugins",
+            "Hot-load a plugin: validate the component against the WIT worlds and load it",
         )
-        .route("/api/v1/plugins/{name}", delete(unload).get(show))
+        .query(
+            "name",
+            "the name to load it under (required; becomes its topic prefix)",
+        )
+        .body(
+            "application/wasm",
+            "a WebAssembly component, at most 64 MiB",
+        )
+        .responds(201, "loaded; the plugin's description"),
+        post(upload).layer(DefaultBodyLimit::max(MAX_COMPONENT_BYTES)),
+    )
+    .route(
+        Op::get("/api/v1/plugins/{name}", "plugins", "One loaded plugin"),
+        get(show),
+    )
+    .route(
+        Op::delete(
+            "/api/v1/plugins/{name}",
+            "plugins",
+            "Unload a plugin (running jobs finish on it)",
+        ),
+        delete(unload),
+    )
 }
 
 async fn list(State(state): State<AppState>) -> Json<Vec<PluginInfo>> {

@@ -1,33 +1,83 @@
 //! WebSocket management: `/api/v1/ws/status`, `/connections`, `/broadcast`,
 //! `/subscriptions` (seed 000 §4.2).
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{delete, get, post};
-use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
 use weft_bus::NewEvent;
 
 use super::ApiJson;
+use crate::api_doc::{Api, Op};
 use crate::ws::Control;
 use crate::{ApiError, AppState};
 
-pub(super) fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/ws/status", get(status))
-        .route("/api/v1/ws/connections", get(connections))
-        .route(
-            "/api/v1/ws/connections/{id}",
-            get(connection).delete(disconnect),
+pub(super) fn routes(api: Api) -> Api {
+    const TAG: &str = "websocket management";
+    api.route(
+        Op::get(
+            "/api/v1/ws/status",
+            TAG,
+            "Connection, subscription and message counts",
+        ),
+        get(status),
+    )
+    .route(
+        Op::get(
+            "/api/v1/ws/connections",
+            TAG,
+            "Open WebSocket connections with their subscriptions",
+        ),
+        get(connections),
+    )
+    .route(
+        Op::get("/api/v1/ws/connections/{id}", TAG, "One connection"),
+        get(connection),
+    )
+    .route(
+        Op::delete("/api/v1/ws/connections/{id}", TAG, "Close a connection"),
+        delete(disconnect),
+    )
+    .route(
+        Op::post(
+            "/api/v1/ws/broadcast",
+            TAG,
+            "Publish on system.broadcast and push to every connected client",
         )
-        .route("/api/v1/ws/broadcast", post(broadcast))
-        .route(
+        .body("application/json", "{\"kind\", \"data\"}"),
+        post(broadcast),
+    )
+    .route(
+        Op::get(
             "/api/v1/ws/subscriptions",
-            get(subscriptions).post(subscribe),
+            TAG,
+            "Every subscription of every connection",
+        ),
+        get(subscriptions),
+    )
+    .route(
+        Op::post(
+            "/api/v1/ws/subscriptions",
+            TAG,
+            "Subscribe a connected client on its behalf",
         )
-        .route("/api/v1/ws/subscriptions/{id}", delete(unsubscribe))
+        .body(
+            "application/json",
+            "{\"connection_id\", \"id\", \"topics\", \"resume_from\"?}",
+        ),
+        post(subscribe),
+    )
+    .route(
+        Op::delete(
+            "/api/v1/ws/subscriptions/{id}",
+            TAG,
+            "Remove a subscription (id: <connection_id>:<id>)",
+        ),
+        delete(unsubscribe),
+    )
 }
 
 fn no_connection(id: &str) -> ApiError {

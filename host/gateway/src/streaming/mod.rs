@@ -14,12 +14,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
-use axum::Router;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, close_code};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{delete, get};
 use futures::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
@@ -31,6 +30,7 @@ pub use sessions::{Sessions, StreamingConfig};
 use protocol::ClientMessage;
 use sessions::{Command, SessionHandle, Shape, Work};
 
+use crate::api_doc::{Api, Op};
 use crate::ws::ApiWebSocket;
 use crate::{ApiError, AppState};
 
@@ -45,15 +45,30 @@ const CLIENT_IN_FLIGHT: usize = 64;
 /// Subscription messages buffered per client before its bus queue fills.
 const EVENT_QUEUE: usize = 256;
 
-pub(crate) fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/streaming/enhanced/{session_id}", get(upgrade))
-        .route("/api/v1/streaming/sessions", get(list))
-        .route(
-            "/api/v1/streaming/sessions/{session_id}",
-            get(show).delete(close),
+pub(crate) fn routes(api: Api) -> Api {
+    const TAG: &str = "anomaly streaming";
+    api.route(
+        Op::websocket(
+            "/api/v1/streaming/enhanced/{session_id}",
+            TAG,
+            "An anomaly detection session: sample, batch, stats, drift, subscribe, alert, config, ping",
         )
-        .route("/api/v1/streaming/health", get(health))
+        .query("client_id", "your id in the session (generated if absent)")
+        .query("algorithm", "isolation_forest, half_space_trees, one_class_svm or robust_zscore (new sessions)")
+        .query("window_size", "rows the models and drift test keep (new sessions)")
+        .query("contamination", "expected anomalous share (new sessions)"),
+        get(upgrade),
+    )
+    .route(Op::get("/api/v1/streaming/sessions", TAG, "Live sessions"), get(list))
+    .route(Op::get("/api/v1/streaming/sessions/{session_id}", TAG, "One session"), get(show))
+    .route(
+        Op::delete("/api/v1/streaming/sessions/{session_id}", TAG, "Close a session"),
+        delete(close),
+    )
+    .route(
+        Op::get("/api/v1/streaming/health", TAG, "Whether the anomaly engine is loaded; session count"),
+        get(health),
+    )
 }
 
 fn check_session_id(id: &str) -> Result<(), ApiError> {

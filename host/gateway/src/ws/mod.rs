@@ -8,7 +8,6 @@
 
 use std::collections::HashMap;
 
-use axum::Router;
 use axum::extract::State;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::response::Response;
@@ -20,6 +19,7 @@ use tokio::task::JoinHandle;
 use weft_bus::{Delivery, Event};
 
 use crate::AppState;
+use crate::api_doc::{Api, Op};
 
 mod endpoints;
 mod registry;
@@ -55,11 +55,25 @@ const MAX_CLIENT_MESSAGE: usize = 64 << 10;
 /// Subscriptions one connection may hold.
 const MAX_SUBSCRIPTIONS: usize = 64;
 
-pub(crate) fn routes() -> Router<AppState> {
-    let mut router = Router::new().route("/api/v1/ws", get(upgrade));
+pub(crate) fn routes(api: Api) -> Api {
+    let mut api = api.route(
+        Op::websocket(
+            "/api/v1/ws",
+            "websocket",
+            "The event protocol: subscribe to topic patterns (with resume_from), receive events, unsubscribe, ping",
+        ),
+        get(upgrade),
+    );
     for preset in endpoints::PRESETS {
-        router = router.route(
-            preset.path,
+        api = api.route(
+            Op::websocket(
+                preset.path,
+                "websocket",
+                format!(
+                    "The event protocol, pre-subscribed to {}",
+                    preset.topics.join(", ")
+                ),
+            ),
             get(
                 move |ApiWebSocket(ws): ApiWebSocket, State(state): State<AppState>| async move {
                     ws.max_message_size(MAX_CLIENT_MESSAGE)
@@ -68,7 +82,7 @@ pub(crate) fn routes() -> Router<AppState> {
             ),
         );
     }
-    router
+    api
 }
 
 #[derive(Deserialize)]
