@@ -6,29 +6,41 @@ use anyhow::Context;
 use serde_json::Value;
 use weft_tests::schemas;
 
-#[test]
-fn captured_streaming_messages_match_their_schemas() -> anyhow::Result<()> {
-    let text = std::fs::read_to_string(weft_tests::test_data("websocket/streaming_messages.json"))?;
+/// Checks `websocket/<file>` against `schemas/<family>/`; every schema but
+/// those in `tested_elsewhere` must have a sample.
+fn samples_match(file: &str, family: &str, tested_elsewhere: &[&str]) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(weft_tests::test_data(&format!("websocket/{file}")))?;
     let samples: serde_json::Map<String, Value> = serde_json::from_str(&text)?;
     for (kind, messages) in &samples {
         for message in messages.as_array().context("a list per type")? {
             assert_eq!(message["type"], kind.as_str());
-            schemas::check("streaming", message)?;
+            schemas::check(family, message)?;
         }
     }
-    let dir = weft_tests::test_data("websocket/schemas/streaming");
+    let dir = weft_tests::test_data(&format!("websocket/schemas/{family}"));
     for entry in std::fs::read_dir(&dir)? {
         let path = entry?.path();
         let kind = path
             .file_stem()
             .and_then(|s| s.to_str())
             .context("file name")?;
-        // `lagged` needs a client that stops reading; it is covered by the
-        // generic protocol's tests.
         assert!(
-            samples.contains_key(kind) || kind == "lagged",
-            "no captured sample for streaming message type '{kind}'"
+            samples.contains_key(kind) || tested_elsewhere.contains(&kind),
+            "no captured sample for {family} message type '{kind}'"
         );
     }
     Ok(())
+}
+
+#[test]
+fn captured_streaming_messages_match_their_schemas() -> anyhow::Result<()> {
+    // A session client that stops reading long enough to lag is not
+    // captured; its `lagged` mirrors the event protocol's.
+    samples_match("streaming_messages.json", "streaming", &["lagged"])
+}
+
+#[test]
+fn captured_event_protocol_messages_match_their_schemas() -> anyhow::Result<()> {
+    // The fan-out test's catch-up client receives and validates `lagged`.
+    samples_match("ws_messages.json", "ws", &["lagged"])
 }
