@@ -158,3 +158,126 @@ async fn events_over_legacy_graphql_ws_with_resume() -> anyhow::Result<()> {
     assert_eq!(seqs.len(), events.len() - 10);
     Ok(())
 }
+
+async fn transport_ws(server: &Server) -> anyhow::Result<WsClient> {
+    let mut ws =
+        WsClient::connect(&server.ws_url("/graphql/ws"), Some("graphql-transport-ws")).await?;
+    ws.send(&json!({ "type": "connection_init", "payload": {} }))
+        .await?;
+    assert_eq!(ws.recv().await?["type"], "connection_ack");
+    Ok(ws)
+}
+
+/// The seed's typed subscriptions for the engines that exist: graph
+/// algorithm progress and traversals, and anomaly alerts.
+#[tokio::test]
+async fn typed_engine_subscriptions() -> anyhow::Result<()> {
+    let server = Server::start(&[])?;
+    let job = server
+        .run_job(
+            "graph",
+            "pagerank",
+            json!({ "edges": [[1, 2], [2, 3], [3, 1], [3, 4]] }),
+        )
+        .await?;
+    let job_id = job["job_id"].clone();
+    let mut ws = transport_ws(&server).await?;
+    ws.send(&json!({
+        "id": "g1",
+        "type": "subscribe",
+        "payload": {
+            "query": "subscription($id: String) { graphAlgorithmProgress(jobId: $id, algorithm: \"pagerank\") { jobId algorithm iteration delta converged verticesProcessed complete topVertices seq resumeFrom } }",
+            "variables": { "id": job_id }
+        }
+    }))
+    .await?;
+    let messages = ws
+        .recv_until(|m| m["type"] == "complete" || m["type"] == "error")
+        .await?;
+    assert_eq!(
+        messages.last().map(|m| &m["type"]),
+        Some(&json!("complete")),
+        "{messages:?}"
+    );
+    let items: Vec<&Value> = messages
+        .iter()
+        .filter(|m| m["type"] == "next")
+        .map(|m| &m["payload"]["data"]["graphAlgorithmProgress"])
+        .collect();
+    let iterations = job["result"]["iterations"].as_u64().expect("iterations");
+    assert_eq!(
+        items.len() as u64,
+        iterations + 1,
+        "one per iteration, then completion"
+    );
+    assert_eq!(items[0]["iteration"], 1);
+    assert_eq!(items[0]["verticesProcessed"], 4);
+    assert!(items[0]["delta"].as_f64().is_some_and(|d| d > 0.0));
+    let last = items.last().expect("complete");
+    assert_eq!(last["complete"], true);
+    assert_eq!(last["algorithm"], "pagerank");
+    assert!(
+        last["topVertices"][0]
+            .as_str()
+            .is_some_and(|v| v.starts_with("3:")),
+        "{last}"
+    );
+    assert!(items.iter().all(|i| i["jobId"] == job_id));
+
+    let bfs = server
+        .run_job(
+            "graph",
+            "bfs",
+            json!({ "edges": [[1, 2], [2, 3], [3, 4]], "source": 1 }),
+        )
+        .await?;
+    ws.send(&json!({
+        "id": "t1",
+        "type": "subscribe",
+        "payload": {
+            "query": "subscription($id: String) { graphTraversal(jobId: $id) { jobId depth verticesVisited frontier } }",
+            "variables": { "id": bfs["job_id"] }
+        }
+    }))
+    .await?;
+    let mut depths = Vec::new();
+    while depths.len() < 3 {
+        let message = ws.recv().await?;
+        assert_eq!(message["type"], "next", "{message}");
+        let update = &message["payload"]["data"]["graphTraversal"];
+        depths.push((update["depth"].clone(), update["verticesVisited"].clone()));
+    }
+    assert_eq!(depths[0], (json!(1), json!(2)));
+    assert_eq!(depths[2], (json!(3), json!(4)));
+
+    // Anomaly alerts of one session, typed.
+    ws.send(&json!({
+        "id": "a1",
+        "type": "subscribe",
+        "payload": { "query": "subscription { timeseriesAnomalyAlerts(metricName: \"gql\") { sessionId sampleId confidence severity algorithm anomalyScore } }" }
+    }))
+    .await?;
+    let (mut session, _) =
+        weft_tests::anomaly::open_session(&server, "gql", "?algorithm=robust_zscore&warmup=32")
+            .await?;
+    let rows: Vec<Value> = (0..100).map(|i| json!([f64::from(i % 10) * 0.1])).collect();
+    session
+        .send(&json!({"type": "batch", "batch_data": rows}))
+        .await?;
+    weft_tests::anomaly::next_answer(&mut session).await?;
+    session
+        .send(&json!({"type": "sample", "data": [40.0], "sample_id": "spike"}))
+        .await?;
+    let alert = loop {
+        let message = ws.recv().await?;
+        if message["id"] == "a1" {
+            break message;
+        }
+    };
+    let alert = &alert["payload"]["data"]["timeseriesAnomalyAlerts"];
+    assert_eq!(alert["sessionId"], "gql");
+    assert_eq!(alert["sampleId"], "spike");
+    assert_eq!(alert["severity"], "critical");
+    assert_eq!(alert["algorithm"], "robust_zscore");
+    Ok(())
+}

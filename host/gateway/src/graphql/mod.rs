@@ -2,10 +2,13 @@
 //! at `GET /graphql`), subscriptions at `/graphql/ws` over both
 //! `graphql-transport-ws` and the legacy `graphql-ws` subprotocol.
 
+mod engines;
 mod types;
 
 use async_graphql::http::GraphiQLSource;
-use async_graphql::{Context, ErrorExtensions, Json, Object, Schema, Subscription};
+use async_graphql::{
+    Context, ErrorExtensions, Json, MergedSubscription, Object, Schema, Subscription,
+};
 use async_graphql_axum::{GraphQL, GraphQLSubscription};
 use axum::Router;
 use axum::response::Html;
@@ -21,7 +24,7 @@ use types::{GqlEvent, GqlJob, GqlJobState, GqlPlugin, JobUpdate};
 pub(crate) type WeftSchema = Schema<Query, Mutation, SubscriptionRoot>;
 
 pub(crate) fn schema(state: AppState) -> WeftSchema {
-    Schema::build(Query, Mutation, SubscriptionRoot)
+    Schema::build(Query, Mutation, SubscriptionRoot::default())
         .data(state)
         .limit_depth(16)
         .limit_complexity(2000)
@@ -152,11 +155,16 @@ impl Mutation {
     }
 }
 
-/// Live streams.
-pub(crate) struct SubscriptionRoot;
+/// Live streams: the bus and jobs, and the engines' typed streams.
+#[derive(MergedSubscription, Default)]
+pub(crate) struct SubscriptionRoot(CoreSubscriptions, engines::EngineSubscriptions);
+
+/// Streams of the bus and of jobs.
+#[derive(Default)]
+pub(crate) struct CoreSubscriptions;
 
 #[Subscription]
-impl SubscriptionRoot {
+impl CoreSubscriptions {
     /// Events on topics matching `topics` (`*` one segment, `>` the rest),
     /// replaying everything retained after `resumeFrom` first. Ends with a
     /// `lagged` error (carrying `resumeFrom`) if the client falls behind.
@@ -177,16 +185,7 @@ impl SubscriptionRoot {
                 let mut subscription = subscription?;
                 match subscription.next().await? {
                     Delivery::Event(event) => Some((Ok(GqlEvent(event)), Some(subscription))),
-                    Delivery::Lagged(token) => {
-                        let error = async_graphql::Error::new(
-                            "the subscriber fell behind; subscribe again with resumeFrom",
-                        )
-                        .extend_with(|_, e| {
-                            e.set("code", "lagged");
-                            e.set("resumeFrom", token.to_string());
-                        });
-                        Some((Err(error), None))
-                    }
+                    Delivery::Lagged(token) => Some((Err(lagged_error(&token.to_string())), None)),
                 }
             },
         ))
@@ -242,6 +241,15 @@ impl SubscriptionRoot {
         });
         Ok(live.right_stream())
     }
+}
+
+/// The error that ends a subscription whose client fell behind.
+fn lagged_error(token: &str) -> async_graphql::Error {
+    async_graphql::Error::new("the subscriber fell behind; subscribe again with resumeFrom")
+        .extend_with(|_, e| {
+            e.set("code", "lagged");
+            e.set("resumeFrom", token);
+        })
 }
 
 fn bus_error(error: weft_bus::BusError) -> async_graphql::Error {

@@ -7,7 +7,7 @@ use time::format_description::well_known::Rfc3339;
 use weft_bus::Event;
 use weft_runtime::{Job, JobState, Jobs, PluginInfo};
 
-fn rfc3339(t: time::OffsetDateTime) -> String {
+pub(super) fn rfc3339(t: time::OffsetDateTime) -> String {
     t.format(&Rfc3339).unwrap_or_default()
 }
 
