@@ -172,3 +172,29 @@ async fn a_hostile_session_fails_alone() -> anyhow::Result<()> {
     assert_eq!(status, 200);
     Ok(())
 }
+
+/// Cancelling a job still waiting for a worker answers at once (this used
+/// to deadlock on the job's own lock).
+#[tokio::test]
+async fn cancelling_a_queued_job_answers_at_once() -> anyhow::Result<()> {
+    let server = Server::start(&["--workers", "1", "--job-timeout-secs", "30"])?;
+    let (status, _) = server
+        .load_plugin("hostile", &test_plugin("hostile"))
+        .await?;
+    assert_eq!(status, 201);
+    let spin = json!({ "engine": "hostile", "op": "spin", "params": {} });
+    let (_, running) = server.post("/api/v1/jobs", &spin).await?;
+    let (_, queued) = server.post("/api/v1/jobs", &spin).await?;
+    let queued_id = queued["job_id"].as_str().expect("id");
+    let started = Instant::now();
+    let path = format!("/api/v1/jobs/{queued_id}");
+    let cancel = server.delete(&path);
+    let (status, cancelled) = tokio::time::timeout(Duration::from_secs(5), cancel).await??;
+    assert_eq!(status, 202, "{cancelled}");
+    assert_eq!(cancelled["state"], "cancelled");
+    assert!(started.elapsed() < Duration::from_secs(2));
+    let running_id = running["job_id"].as_str().expect("id");
+    let (status, _) = server.delete(&format!("/api/v1/jobs/{running_id}")).await?;
+    assert_eq!(status, 202);
+    Ok(())
+}

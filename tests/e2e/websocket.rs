@@ -303,3 +303,66 @@ async fn seed_endpoints_come_pre_subscribed_and_say_when_their_engine_is_missing
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn queries_run_and_report_over_one_socket() -> anyhow::Result<()> {
+    let server = Server::start(&["--job-timeout-secs", "20"])?;
+    let (status, _) = server
+        .load_plugin("hostile", &weft_tests::test_plugin("hostile"))
+        .await?;
+    assert_eq!(status, 201);
+    let mut ws = WsClient::connect(&server.ws_url("/api/v1/ws/query"), None)
+        .await?
+        .validating("query");
+    assert_eq!(ws.recv().await?["type"], "welcome");
+
+    // Two queries at once: a PageRank that finishes and a loop we cancel.
+    ws.send(
+        &json!({"type": "query", "request_id": "pr", "engine": "graph", "op": "pagerank",
+        "params": {"edges": [[1, 2], [2, 3], [3, 1]], "max_iterations": 30}}),
+    )
+    .await?;
+    ws.send(&json!({"type": "query", "request_id": "spin", "engine": "hostile", "op": "spin"}))
+        .await?;
+    let mut spin_job = None;
+    let mut results = std::collections::HashMap::new();
+    let mut progress = 0;
+    while results.len() < 2 {
+        let message = ws.recv().await?;
+        let request = message["request_id"].as_str().unwrap_or("").to_owned();
+        match message["type"].as_str() {
+            Some("accepted") if request == "spin" => {
+                spin_job = message["job_id"].as_str().map(str::to_owned);
+                ws.send(&json!({"type": "cancel", "request_id": "c", "job_id": spin_job}))
+                    .await?;
+            }
+            Some("progress") if request == "pr" => progress += 1,
+            Some("result") => {
+                results.insert(request, message);
+            }
+            _ => {}
+        }
+    }
+    assert!(spin_job.is_some());
+    assert!(progress >= 1, "no progress relayed");
+    assert_eq!(results["pr"]["state"], "succeeded");
+    assert!(results["pr"]["result"]["scores"]["1"].is_number());
+    assert_eq!(results["spin"]["state"], "cancelled");
+    assert_eq!(results["spin"]["error"]["code"], "cancelled");
+
+    // Refusals are answers, and the socket carries on.
+    ws.send(&json!({"type": "query", "request_id": "x", "engine": "nope", "op": "a"}))
+        .await?;
+    let refused = ws.recv().await?;
+    assert_eq!(refused["type"], "error");
+    assert_eq!(refused["code"], "not_found");
+    assert_eq!(refused["request_id"], "x");
+    ws.send(&json!({"type": "query", "engine": "graph", "op": "pagerank", "params": {"edges": 5}}))
+        .await?;
+    assert_eq!(ws.recv().await?["code"], "invalid_params");
+    ws.send_text("{oops").await?;
+    assert_eq!(ws.recv().await?["code"], "bad_request");
+    ws.send(&json!({"type": "ping", "request_id": "p"})).await?;
+    assert_eq!(ws.recv().await?["type"], "pong");
+    Ok(())
+}

@@ -245,7 +245,11 @@ impl Jobs {
         }
         entry.cancel.store(true, Ordering::Relaxed);
         if state == JobState::Queued {
-            if let Ok(plugin) = self.inner.runtime.plugin(&entry.lock().engine) {
+            // Bind the name first: a guard taken in the `if let` scrutinee
+            // would live through the block, and `finish` locks the entry
+            // again (that deadlocked cancelling a queued job).
+            let engine = entry.lock().engine.clone();
+            if let Ok(plugin) = self.inner.runtime.plugin(&engine) {
                 self.inner.finish(
                     &entry,
                     &plugin,

@@ -22,6 +22,7 @@ use crate::AppState;
 use crate::api_doc::{Api, Op};
 
 mod endpoints;
+mod query;
 mod registry;
 
 pub use registry::Connections;
@@ -63,6 +64,14 @@ pub(crate) fn routes(api: Api) -> Api {
             "The event protocol: subscribe to topic patterns (with resume_from), receive events, unsubscribe, ping",
         ),
         get(upgrade),
+    )
+    .route(
+        Op::websocket(
+            "/api/v1/ws/query",
+            "websocket",
+            "Run operations and watch them: query (engine, op, params) → accepted, progress…, result; cancel; ping",
+        ),
+        get(query::upgrade),
     );
     for preset in endpoints::PRESETS {
         api = api.route(

@@ -1,0 +1,257 @@
+//! `GET /api/v1/ws/query` (seed 000 §4.1): run operations over one socket
+//! and watch them. A `query` submits a job; the socket then carries its
+//! `progress` and finally its `result`. Several queries may run at once,
+//! each answer naming its `request_id` and `job_id`; `cancel` stops one.
+//!
+//! Job execution stays in the runtime: this module submits and relays.
+
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::extract::ws::{CloseFrame, Message, WebSocket, close_code};
+use axum::response::Response;
+use futures::{SinkExt, StreamExt};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+use weft_bus::Delivery;
+use weft_runtime::{Job, Jobs, SubmitRequest};
+
+use super::ApiWebSocket;
+use crate::{ApiError, AppState};
+
+/// Answers buffered per connection; a relay waits when it is full.
+const QUEUE: usize = 256;
+/// Largest client message (params can carry an edge list).
+const MAX_MESSAGE: usize = 16 << 20;
+/// How long a relay waits for a job whose progress it lost to finish.
+const FALLBACK_WAIT: Duration = Duration::from_secs(24 * 3600);
+
+#[derive(Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+enum ClientMessage {
+    Query {
+        #[serde(default)]
+        request_id: Option<String>,
+        engine: String,
+        op: String,
+        #[serde(default)]
+        params: Option<Value>,
+    },
+    Cancel {
+        #[serde(default)]
+        request_id: Option<String>,
+        job_id: String,
+    },
+    Ping {
+        #[serde(default)]
+        request_id: Option<String>,
+    },
+}
+
+pub(super) async fn upgrade(
+    ApiWebSocket(ws): ApiWebSocket,
+    State(state): State<AppState>,
+) -> Response {
+    ws.max_message_size(MAX_MESSAGE)
+        .on_upgrade(move |socket| connection(socket, state))
+}
+
+fn error(code: &str, message: &str, request_id: Option<&str>) -> String {
+    json!({"type": "error", "code": code, "message": message, "request_id": request_id}).to_string()
+}
+
+async fn connection(socket: WebSocket, state: AppState) {
+    let (mut sink, mut stream) = socket.split();
+    let (out_tx, mut out_rx) = mpsc::channel::<String>(QUEUE);
+    let welcome = json!({
+        "type": "welcome",
+        "server_version": state.version,
+        "message_types": ["query", "cancel", "ping"],
+    });
+    if sink
+        .send(Message::Text(welcome.to_string().into()))
+        .await
+        .is_err()
+    {
+        return;
+    }
+    let mut heartbeat = tokio::time::interval(state.websocket.ping_interval);
+    heartbeat.tick().await;
+    let mut last_seen = tokio::time::Instant::now();
+    let mut relays = Vec::new();
+    loop {
+        let idle_deadline = last_seen + state.websocket.idle_timeout;
+        let outgoing = tokio::select! {
+            _ = heartbeat.tick() => Message::Ping(Vec::new().into()),
+            () = tokio::time::sleep_until(idle_deadline) => {
+                let frame = CloseFrame {
+                    code: close_code::AWAY,
+                    reason: "idle timeout: no frames (not even pongs) from the client".into(),
+                };
+                let _ = sink.send(Message::Close(Some(frame))).await;
+                break;
+            }
+            incoming = stream.next() => {
+                last_seen = tokio::time::Instant::now();
+                match incoming {
+                    Some(Ok(Message::Text(text))) => {
+                        let reply = handle(&state, text.as_str(), &out_tx, &mut relays);
+                        Message::Text(reply.into())
+                    }
+                    Some(Ok(Message::Binary(_))) => {
+                        Message::Text(error("bad_request", "send JSON text frames, not binary", None).into())
+                    }
+                    Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
+                    Some(Ok(_)) => continue,
+                }
+            }
+            Some(text) = out_rx.recv() => Message::Text(text.into()),
+        };
+        if sink.send(outgoing).await.is_err() {
+            break;
+        }
+    }
+    // The jobs run on; only their relays to this socket stop.
+    for relay in relays {
+        relay.abort();
+    }
+}
+
+fn handle(
+    state: &AppState,
+    text: &str,
+    out: &mpsc::Sender<String>,
+    relays: &mut Vec<tokio::task::JoinHandle<()>>,
+) -> String {
+    let message = match serde_json::from_str::<ClientMessage>(text) {
+        Ok(message) => message,
+        Err(e) => {
+            return error(
+                "bad_request",
+                &format!(
+                    "cannot read message ({e}); send {{\"type\":\"query\",\"engine\":…,\"op\":…,\"params\":{{…}}}}, cancel or ping"
+                ),
+                None,
+            );
+        }
+    };
+    match message {
+        ClientMessage::Ping { request_id } => {
+            json!({"type": "pong", "request_id": request_id}).to_string()
+        }
+        ClientMessage::Cancel { request_id, job_id } => match state.jobs.cancel(&job_id) {
+            Ok(job) => {
+                json!({"type": "cancelling", "request_id": request_id, "job_id": job.job_id})
+                    .to_string()
+            }
+            Err(e) => {
+                let e = ApiError::from(e);
+                error(e.code(), e.message(), request_id.as_deref())
+            }
+        },
+        ClientMessage::Query {
+            request_id,
+            engine,
+            op,
+            params,
+        } => {
+            let submitted = state.jobs.submit(SubmitRequest {
+                engine,
+                op,
+                params: params.unwrap_or_else(|| json!({})),
+                tenant: state.default_tenant.clone(),
+            });
+            match submitted {
+                Ok(job) => {
+                    relays.retain(|r| !r.is_finished());
+                    let accepted = json!({
+                        "type": "accepted",
+                        "request_id": request_id,
+                        "job_id": job.job_id,
+                        "topic": job.topic,
+                    });
+                    relays.push(tokio::spawn(relay(
+                        state.clone(),
+                        job,
+                        request_id,
+                        out.clone(),
+                    )));
+                    accepted.to_string()
+                }
+                Err(e) => {
+                    let e = ApiError::from(e);
+                    error(e.code(), e.message(), request_id.as_deref())
+                }
+            }
+        }
+    }
+}
+
+fn result_message(job: &Job, request_id: Option<&str>) -> String {
+    json!({
+        "type": "result",
+        "request_id": request_id,
+        "job_id": job.job_id,
+        "state": job.state.as_str(),
+        "result": job.result,
+        "error": job.error,
+    })
+    .to_string()
+}
+
+/// Relays one job's progress, then its result.
+async fn relay(state: AppState, job: Job, request_id: Option<String>, out: mpsc::Sender<String>) {
+    let jobs: &Jobs = &state.jobs;
+    let origin = state.bus.origin().to_string();
+    let subscription = state.bus.subscribe(
+        std::slice::from_ref(&job.topic),
+        Some(&state.default_tenant),
+        Some(&origin),
+    );
+    if let Ok(mut subscription) = subscription {
+        while let Some(delivery) = subscription.next().await {
+            let Delivery::Event(event) = delivery else {
+                break; // lagged: skip the rest of the progress, report the result
+            };
+            let text = match event.kind.as_str() {
+                "progress" => json!({
+                    "type": "progress",
+                    "request_id": request_id,
+                    "job_id": job.job_id,
+                    "done": event.data["done"],
+                    "total": event.data["total"],
+                    "message": event.data["message"],
+                })
+                .to_string(),
+                "job_state" => {
+                    let finished = matches!(
+                        event.data["state"].as_str(),
+                        Some("succeeded" | "failed" | "cancelled")
+                    );
+                    if !finished {
+                        continue;
+                    }
+                    break;
+                }
+                _ => continue,
+            };
+            if out.send(text).await.is_err() {
+                return;
+            }
+        }
+    }
+    let finished = match jobs.wait(&job.job_id, FALLBACK_WAIT).await {
+        Ok(finished) => finished,
+        Err(e) => {
+            let e = ApiError::from(e);
+            let _ = out
+                .send(error(e.code(), e.message(), request_id.as_deref()))
+                .await;
+            return;
+        }
+    };
+    let _ = out
+        .send(result_message(&finished, request_id.as_deref()))
+        .await;
+}
