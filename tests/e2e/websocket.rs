@@ -366,3 +366,38 @@ async fn queries_run_and_report_over_one_socket() -> anyhow::Result<()> {
     assert_eq!(ws.recv().await?["type"], "pong");
     Ok(())
 }
+
+#[tokio::test]
+async fn metrics_stream_at_the_requested_interval() -> anyhow::Result<()> {
+    let server = Server::start(&[])?;
+    server
+        .run_job("graph", "bfs", json!({ "edges": [[1, 2]], "source": 1 }))
+        .await?;
+    let mut ws = WsClient::connect(&server.ws_url("/api/v1/ws/metrics?interval_ms=200"), None)
+        .await?
+        .validating("metrics");
+    let started = std::time::Instant::now();
+    let first = ws.recv().await?;
+    let second = ws.recv().await?;
+    assert!(started.elapsed() < Duration::from_secs(2));
+    assert_eq!(second["interval_ms"], 200);
+    let metrics = &first["metrics"];
+    assert_eq!(metrics["weft_plugins_loaded"], 2);
+    assert_eq!(metrics["weft_jobs"]["succeeded"], 1);
+    assert!(
+        metrics["weft_family_events_published_total"]["jobs"]
+            .as_u64()
+            .is_some_and(|n| n >= 3)
+    );
+    ws.send(&json!({"type": "config", "interval_ms": 50}))
+        .await?;
+    let config = ws.recv_until(|m| m["type"] == "config").await?;
+    assert_eq!(
+        config.last().map(|m| &m["interval_ms"]),
+        Some(&json!(100)),
+        "clamped to 100 ms"
+    );
+    ws.send(&json!({"type": "ping"})).await?;
+    ws.recv_until(|m| m["type"] == "pong").await?;
+    Ok(())
+}

@@ -28,14 +28,44 @@ type FamilyMetric = (
 
 /// Prometheus text exposition of the runtime's and the bus's counters.
 pub(crate) async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    let mut out = String::new();
+    for metric in collect(&state) {
+        let (name, help, kind) = (metric.name, metric.help, metric.kind);
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+        for (label, value) in &metric.values {
+            match label {
+                Some((key, v)) => {
+                    let _ = writeln!(out, "{name}{{{key}=\"{v}\"}} {value}");
+                }
+                None => {
+                    let _ = writeln!(out, "{name} {value}");
+                }
+            }
+        }
+    }
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out)
+}
+
+/// One metric and its values (one unlabelled value, or one per label).
+pub(crate) struct Metric {
+    pub(crate) name: &'static str,
+    help: &'static str,
+    kind: &'static str,
+    pub(crate) values: Vec<(Option<(&'static str, String)>, u64)>,
+}
+
+/// Every figure `/metrics` exposes, for its text and for `/api/v1/ws/metrics`.
+pub(crate) fn collect(state: &AppState) -> Vec<Metric> {
     let bus = state.bus.stats();
     let counts = state.jobs.counts();
-    let mut out = String::new();
-    let mut gauge = |name: &str, help: &str, kind: &str, value: u64| {
-        let _ = writeln!(
-            out,
-            "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
-        );
+    let mut metrics = Vec::new();
+    let mut gauge = |name: &'static str, help: &'static str, kind: &'static str, value: u64| {
+        metrics.push(Metric {
+            name,
+            help,
+            kind,
+            values: vec![(None, value)],
+        });
     };
     gauge(
         "weft_plugins_loaded",
@@ -158,28 +188,55 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> impl IntoResponse 
         ),
     ];
     for (name, help, pick) in by_family {
-        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
-        for f in &families {
-            let _ = writeln!(out, "{name}{{family=\"{}\"}} {}", f.family, pick(f));
-        }
+        metrics.push(Metric {
+            name,
+            help,
+            kind: "counter",
+            values: families
+                .iter()
+                .map(|f| (Some(("family", f.family.clone())), pick(f)))
+                .collect(),
+        });
     }
-    let _ = writeln!(
-        out,
-        "# HELP weft_jobs Jobs known, by state.\n# TYPE weft_jobs gauge"
-    );
-    for s in [
-        JobState::Queued,
-        JobState::Running,
-        JobState::Succeeded,
-        JobState::Failed,
-        JobState::Cancelled,
-    ] {
-        let _ = writeln!(
-            out,
-            "weft_jobs{{state=\"{}\"}} {}",
-            s.as_str(),
-            counts.get(&s).copied().unwrap_or(0)
-        );
+    metrics.push(Metric {
+        name: "weft_jobs",
+        help: "Jobs known, by state.",
+        kind: "gauge",
+        values: [
+            JobState::Queued,
+            JobState::Running,
+            JobState::Succeeded,
+            JobState::Failed,
+            JobState::Cancelled,
+        ]
+        .into_iter()
+        .map(|s| {
+            (
+                Some(("state", s.as_str().to_owned())),
+                counts.get(&s).copied().unwrap_or(0) as u64,
+            )
+        })
+        .collect(),
+    });
+    metrics
+}
+
+/// The figures as one JSON object: `name: value`, or `name: {label: value}`.
+pub(crate) fn snapshot(state: &AppState) -> Value {
+    let mut out = serde_json::Map::new();
+    for metric in collect(state) {
+        let value = if metric.values.len() == 1 && metric.values[0].0.is_none() {
+            json!(metric.values[0].1)
+        } else {
+            Value::Object(
+                metric
+                    .values
+                    .into_iter()
+                    .map(|(label, v)| (label.map(|(_, l)| l).unwrap_or_default(), json!(v)))
+                    .collect(),
+            )
+        };
+        out.insert(metric.name.to_owned(), value);
     }
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out)
+    Value::Object(out)
 }

@@ -11,6 +11,8 @@ use axum::extract::FromRequestParts;
 use axum::http::{StatusCode, Uri};
 use axum::routing::get;
 
+pub(crate) use health::snapshot as metrics_snapshot;
+
 use crate::ApiError;
 use crate::api_doc::{Api, Op};
 

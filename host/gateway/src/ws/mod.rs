@@ -22,6 +22,7 @@ use crate::AppState;
 use crate::api_doc::{Api, Op};
 
 mod endpoints;
+mod metrics;
 mod query;
 mod registry;
 
@@ -72,6 +73,15 @@ pub(crate) fn routes(api: Api) -> Api {
             "Run operations and watch them: query (engine, op, params) → accepted, progress…, result; cancel; ping",
         ),
         get(query::upgrade),
+    )
+    .route(
+        Op::websocket(
+            "/api/v1/ws/metrics",
+            "websocket",
+            "The figures of /metrics as JSON, pushed every interval_ms (100-60000, default 1000; change with a config message)",
+        )
+        .query("interval_ms", "milliseconds between reports"),
+        get(metrics::upgrade),
     );
     for preset in endpoints::PRESETS {
         api = api.route(

@@ -1,0 +1,93 @@
+//! `GET /api/v1/ws/metrics` (seed 000 §4.1): the figures of `/metrics` as
+//! JSON, pushed every `interval_ms` (query parameter or a `config`
+//! message; 100–60,000, default 1,000).
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message, WebSocket, close_code};
+use axum::extract::{Query, State};
+use axum::response::Response;
+use futures::StreamExt;
+use serde_json::{Value, json};
+
+use super::ApiWebSocket;
+use crate::AppState;
+use crate::rest::metrics_snapshot;
+
+const DEFAULT_INTERVAL_MS: u64 = 1000;
+
+fn interval(requested: Option<u64>) -> Duration {
+    Duration::from_millis(requested.unwrap_or(DEFAULT_INTERVAL_MS).clamp(100, 60_000))
+}
+
+pub(super) async fn upgrade(
+    State(state): State<AppState>,
+    Query(query): Query<HashMap<String, String>>,
+    ApiWebSocket(ws): ApiWebSocket,
+) -> Response {
+    let every = interval(query.get("interval_ms").and_then(|v| v.parse().ok()));
+    ws.max_message_size(4 << 10)
+        .on_upgrade(move |socket| connection(socket, state, every))
+}
+
+fn report(state: &AppState, every: Duration) -> Message {
+    let body = json!({
+        "type": "metrics",
+        "timestamp": time::OffsetDateTime::now_utc()
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default(),
+        "interval_ms": every.as_millis() as u64,
+        "metrics": metrics_snapshot(state),
+    });
+    Message::Text(body.to_string().into())
+}
+
+async fn connection(mut socket: WebSocket, state: AppState, mut every: Duration) {
+    let mut ticker = tokio::time::interval(every);
+    let mut heartbeat = tokio::time::interval(state.websocket.ping_interval);
+    heartbeat.tick().await;
+    let mut last_seen = tokio::time::Instant::now();
+    loop {
+        let idle_deadline = last_seen + state.websocket.idle_timeout;
+        let outgoing = tokio::select! {
+            _ = ticker.tick() => report(&state, every),
+            _ = heartbeat.tick() => Message::Ping(Vec::new().into()),
+            () = tokio::time::sleep_until(idle_deadline) => {
+                let frame = CloseFrame {
+                    code: close_code::AWAY,
+                    reason: "idle timeout: no frames (not even pongs) from the client".into(),
+                };
+                let _ = socket.send(Message::Close(Some(frame))).await;
+                break;
+            }
+            incoming = socket.next() => {
+                last_seen = tokio::time::Instant::now();
+                let text = match incoming {
+                    Some(Ok(Message::Text(text))) => text,
+                    Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
+                    Some(Ok(_)) => continue,
+                };
+                let message: Value = serde_json::from_str(text.as_str()).unwrap_or(Value::Null);
+                let reply = match message["type"].as_str() {
+                    Some("ping") => json!({"type": "pong"}),
+                    Some("config") => {
+                        every = interval(message["interval_ms"].as_u64());
+                        ticker = tokio::time::interval(every);
+                        ticker.tick().await;
+                        json!({"type": "config", "interval_ms": every.as_millis() as u64})
+                    }
+                    _ => json!({
+                        "type": "error",
+                        "code": "bad_request",
+                        "message": "send {\"type\":\"config\",\"interval_ms\":N} (100-60000) or {\"type\":\"ping\"}",
+                    }),
+                };
+                Message::Text(reply.to_string().into())
+            }
+        };
+        if socket.send(outgoing).await.is_err() {
+            break;
+        }
+    }
+}
