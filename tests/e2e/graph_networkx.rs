@@ -313,3 +313,34 @@ async fn astar_matches_networkx_on_a_geometric_graph() -> anyhow::Result<()> {
     assert!(astar["result"]["settled"].as_u64() < unguided["result"]["settled"].as_u64());
     Ok(())
 }
+
+/// Closeness and betweenness over weighted shortest paths, against
+/// networkx (`test_data/graph/make_weighted_reference.py`).
+#[tokio::test]
+async fn weighted_centralities_match_networkx() -> anyhow::Result<()> {
+    let server = Server::start(&[])?;
+    let text = std::fs::read_to_string(test_data("graph/weighted_centrality.json"))?;
+    let reference: Value = serde_json::from_str(&text)?;
+    for graph in reference["graphs"].as_array().cloned().unwrap_or_default() {
+        let name = graph["name"].as_str().unwrap_or_default().to_owned();
+        let weighted = json!({ "weighted": true });
+        let closeness = run(&server, &graph, "closeness_centrality", weighted.clone()).await?;
+        close(
+            &closeness["scores"],
+            &graph["closeness"],
+            1e-9,
+            &format!("{name} weighted closeness"),
+        );
+        let betweenness = run(&server, &graph, "betweenness_centrality", weighted).await?;
+        close(
+            &betweenness["scores"],
+            &graph["betweenness"],
+            1e-9,
+            &format!("{name} weighted betweenness"),
+        );
+        // Hop counts differ from weighted paths: the flag is not ignored.
+        let hops = run(&server, &graph, "betweenness_centrality", json!({})).await?;
+        assert_ne!(hops["scores"], betweenness["scores"], "{name}");
+    }
+    Ok(())
+}

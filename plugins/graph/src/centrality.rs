@@ -1,7 +1,10 @@
 //! Degree, closeness and betweenness centrality, with networkx's
-//! definitions and normalisations (unweighted shortest paths).
+//! definitions and normalisations: over hop counts, or (the `_weighted`
+//! variants) over shortest paths by edge weight, as networkx's
+//! `distance="weight"` / `weight="weight"`.
 
-use std::collections::VecDeque;
+use std::cmp::Ordering;
+use std::collections::{BinaryHeap, VecDeque};
 use std::ops::ControlFlow;
 
 use crate::graph::{Graph, NodeIndex};
@@ -88,6 +91,214 @@ pub fn closeness(
     Some(result)
 }
 
+/// A node on the Dijkstra frontier; `BinaryHeap` is a max-heap, so the
+/// order is reversed, and ties go to the earlier push (as networkx's
+/// counter does) so that path counts match its order of discovery.
+#[derive(Clone, Copy, PartialEq)]
+struct Frontier {
+    distance: f64,
+    pushed: u64,
+    predecessor: NodeIndex,
+    node: NodeIndex,
+}
+
+impl Eq for Frontier {}
+
+impl Ord for Frontier {
+    fn cmp(&self, other: &Self) -> Ordering {
+        other
+            .distance
+            .total_cmp(&self.distance)
+            .then_with(|| other.pushed.cmp(&self.pushed))
+    }
+}
+
+impl PartialOrd for Frontier {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// Weighted distances from `source` along `adjacency`; returns (reached
+/// count, sum of distances). Weights must be non-negative.
+fn dijkstra_distances(
+    adjacency: &crate::graph::Adjacency,
+    source: NodeIndex,
+    distance: &mut [f64],
+    heap: &mut BinaryHeap<Frontier>,
+) -> (usize, f64) {
+    distance.fill(f64::INFINITY);
+    heap.clear();
+    distance[source as usize] = 0.0;
+    heap.push(Frontier {
+        distance: 0.0,
+        pushed: 0,
+        predecessor: source,
+        node: source,
+    });
+    let (mut reached, mut total, mut pushed) = (0usize, 0.0, 0u64);
+    let mut done = vec![false; distance.len()];
+    while let Some(Frontier {
+        distance: d,
+        node: u,
+        ..
+    }) = heap.pop()
+    {
+        if done[u as usize] {
+            continue;
+        }
+        done[u as usize] = true;
+        reached += 1;
+        total += d;
+        for (w, weight) in adjacency.neighbours(u) {
+            let candidate = d + weight;
+            if candidate < distance[w as usize] {
+                distance[w as usize] = candidate;
+                pushed += 1;
+                heap.push(Frontier {
+                    distance: candidate,
+                    pushed,
+                    predecessor: u,
+                    node: w,
+                });
+            }
+        }
+    }
+    (reached, total)
+}
+
+/// [`closeness`] over weighted shortest paths (networkx's
+/// `closeness_centrality(G, distance="weight")`).
+pub fn closeness_weighted(
+    graph: &Graph,
+    report_every: usize,
+    mut on_node: impl FnMut(usize) -> ControlFlow<()>,
+) -> Option<Vec<f64>> {
+    let n = graph.node_count();
+    let adjacency = graph.incoming();
+    let mut distance = vec![f64::INFINITY; n];
+    let mut heap = BinaryHeap::new();
+    let mut result = Vec::with_capacity(n);
+    for v in graph.nodes() {
+        let (reached, total) = dijkstra_distances(adjacency, v, &mut distance, &mut heap);
+        let mut c = 0.0;
+        if total > 0.0 && n > 1 {
+            let r = (reached - 1) as f64;
+            c = r / total * (r / (n - 1) as f64);
+        }
+        result.push(c);
+        let done = v as usize + 1;
+        if done.is_multiple_of(report_every.max(1)) && on_node(done).is_break() {
+            return None;
+        }
+    }
+    Some(result)
+}
+
+/// networkx's normalisation of betweenness (`normalized=True`), scaled by
+/// n / k when only k sources were used.
+fn normalise_betweenness(centrality: &mut [f64], sources: usize) {
+    let n = centrality.len();
+    if n > 2 {
+        let mut scale = 1.0 / ((n - 1) * (n - 2)) as f64;
+        if sources < n {
+            scale *= n as f64 / sources.max(1) as f64;
+        }
+        for c in centrality {
+            *c *= scale;
+        }
+    }
+}
+
+/// [`betweenness`] over weighted shortest paths: Brandes with Dijkstra,
+/// as networkx's `betweenness_centrality(G, weight="weight")` (paths of
+/// equal length are counted by exact equality of their sums, as there).
+pub fn betweenness_weighted(
+    graph: &Graph,
+    sources: &[NodeIndex],
+    report_every: usize,
+    mut on_source: impl FnMut(usize) -> ControlFlow<()>,
+) -> Option<Vec<f64>> {
+    let n = graph.node_count();
+    let mut centrality = vec![0.0; n];
+    let mut sigma = vec![0.0f64; n];
+    let mut seen = vec![f64::INFINITY; n];
+    let mut settled = vec![false; n];
+    let mut delta = vec![0.0f64; n];
+    let mut predecessors: Vec<Vec<NodeIndex>> = vec![Vec::new(); n];
+    let mut order: Vec<NodeIndex> = Vec::with_capacity(n);
+    let mut heap = BinaryHeap::new();
+    for (done, &s) in sources.iter().enumerate() {
+        for &v in &order {
+            predecessors[v as usize].clear();
+            settled[v as usize] = false;
+            delta[v as usize] = 0.0;
+        }
+        order.clear();
+        sigma.fill(0.0);
+        seen.fill(f64::INFINITY);
+        sigma[s as usize] = 1.0;
+        seen[s as usize] = 0.0;
+        let mut pushed = 0u64;
+        heap.push(Frontier {
+            distance: 0.0,
+            pushed,
+            predecessor: s,
+            node: s,
+        });
+        while let Some(Frontier {
+            distance: d,
+            predecessor,
+            node: v,
+            ..
+        }) = heap.pop()
+        {
+            if settled[v as usize] {
+                continue;
+            }
+            if v != s {
+                sigma[v as usize] += sigma[predecessor as usize];
+            }
+            settled[v as usize] = true;
+            order.push(v);
+            for (w, weight) in graph.outgoing().neighbours(v) {
+                let through = d + weight;
+                let w_index = w as usize;
+                if !settled[w_index] && through < seen[w_index] {
+                    seen[w_index] = through;
+                    pushed += 1;
+                    heap.push(Frontier {
+                        distance: through,
+                        pushed,
+                        predecessor: v,
+                        node: w,
+                    });
+                    sigma[w_index] = 0.0;
+                    predecessors[w_index].clear();
+                    predecessors[w_index].push(v);
+                } else if through == seen[w_index] {
+                    sigma[w_index] += sigma[v as usize];
+                    predecessors[w_index].push(v);
+                }
+            }
+        }
+        for &w in order.iter().rev() {
+            let coefficient = (1.0 + delta[w as usize]) / sigma[w as usize];
+            for &v in &predecessors[w as usize] {
+                delta[v as usize] += sigma[v as usize] * coefficient;
+            }
+            if w != s {
+                centrality[w as usize] += delta[w as usize];
+            }
+        }
+        if (done + 1) % report_every.max(1) == 0 && on_source(done + 1).is_break() {
+            return None;
+        }
+    }
+    normalise_betweenness(&mut centrality, sources.len());
+    Some(centrality)
+}
+
 /// Deterministic source sample for approximate betweenness (xorshift,
 /// partial Fisher–Yates).
 pub fn sample_sources(n: usize, k: usize, seed: u64) -> Vec<NodeIndex> {
@@ -160,15 +371,7 @@ pub fn betweenness(
             return None;
         }
     }
-    if n > 2 {
-        let mut scale = 1.0 / ((n - 1) * (n - 2)) as f64;
-        if sources.len() < n {
-            scale *= n as f64 / sources.len().max(1) as f64;
-        }
-        for c in &mut centrality {
-            *c *= scale;
-        }
-    }
+    normalise_betweenness(&mut centrality, sources.len());
     Some(centrality)
 }
 

@@ -72,8 +72,8 @@ impl Engine for GraphEngine {
                     .topic(ALGORITHMS),
                 Operation::new(
                     "closeness_centrality",
-                    "Closeness (Wasserman-Faust), hop distances; incoming distances for directed graphs.",
-                    schema(json!({}), &[]),
+                    "Closeness (Wasserman-Faust), by hops or (weighted) by edge weight; incoming distances for directed graphs.",
+                    schema(json!({ "weighted": { "type": "boolean", "default": false, "description": "Measure paths by edge weight (non-negative), as networkx's distance=\"weight\"." } }), &[]),
                 )
                 .emits(&["algorithm_progress", "algorithm_complete"])
                 .topic(ALGORITHMS),
@@ -83,7 +83,8 @@ impl Engine for GraphEngine {
                     schema(
                         json!({
                             "k": { "type": "integer", "minimum": 1, "description": "Sample this many sources." },
-                            "seed": { "type": "integer", "minimum": 0, "default": 42 }
+                            "seed": { "type": "integer", "minimum": 0, "default": 42 },
+                            "weighted": { "type": "boolean", "default": false, "description": "Shortest paths by edge weight (non-negative), as networkx's weight=\"weight\"." }
                         }),
                         &[],
                     ),

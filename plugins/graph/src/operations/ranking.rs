@@ -87,15 +87,39 @@ pub(super) fn degree(params: Params<'_>, host: &dyn Host) -> Result<Value, Engin
     Ok(json!({ "scores": by_node(&graph, &scores) }))
 }
 
+/// `"weighted": true` measures paths by edge weight instead of hops.
+#[derive(Deserialize)]
+struct Weighting {
+    #[serde(default)]
+    weighted: bool,
+}
+
+/// Loads the graph; weighted runs need non-negative weights.
+fn load_for(params: Params<'_>, weighted: bool, what: &str) -> Result<crate::Graph, EngineError> {
+    let input: GraphInput = params.parse()?;
+    if weighted {
+        load_non_negative(input, what)
+    } else {
+        load(input)
+    }
+}
+
 pub(super) fn closeness(params: Params<'_>, host: &dyn Host) -> Result<Value, EngineError> {
-    let graph = load(params.parse::<GraphInput>()?)?;
+    let Weighting { weighted } = params.parse()?;
+    let graph = load_for(params, weighted, "weighted closeness")?;
     let n = graph.node_count();
-    let scores = centrality::closeness(&graph, (n / REPORTS).max(1), |done| {
+    let on_node = |done: usize| {
         host.progress(done as u64, n as u64, &format!("{done} of {n} nodes"), None);
         let detail = json!({ "algorithm": "closeness_centrality", "vertices_processed": done });
         host.emit(ALGORITHMS, "algorithm_progress", &detail);
         keep_going(host)
-    })
+    };
+    let every = (n / REPORTS).max(1);
+    let scores = if weighted {
+        centrality::closeness_weighted(&graph, every, on_node)
+    } else {
+        centrality::closeness(&graph, every, on_node)
+    }
     .ok_or(EngineError::Cancelled)?;
     report_top(&graph, host, "closeness_centrality", &scores);
     Ok(json!({ "scores": by_node(&graph, &scores) }))
@@ -107,6 +131,8 @@ struct BetweennessParams {
     k: Option<usize>,
     #[serde(default = "default_seed")]
     seed: u64,
+    #[serde(default)]
+    weighted: bool,
 }
 
 fn default_seed() -> u64 {
@@ -115,15 +141,14 @@ fn default_seed() -> u64 {
 
 pub(super) fn betweenness(params: Params<'_>, host: &dyn Host) -> Result<Value, EngineError> {
     let p: BetweennessParams = params.parse()?;
-    let input: GraphInput = params.parse()?;
-    let graph = load(input)?;
+    let graph = load_for(params, p.weighted, "weighted betweenness")?;
     let n = graph.node_count();
     let sources = match p.k {
         Some(k) if k < n => centrality::sample_sources(n, k, p.seed),
         _ => graph.nodes().collect(),
     };
     let total = sources.len();
-    let scores = centrality::betweenness(&graph, &sources, (total / REPORTS).max(1), |done| {
+    let on_source = |done: usize| {
         host.progress(
             done as u64,
             total as u64,
@@ -133,7 +158,13 @@ pub(super) fn betweenness(params: Params<'_>, host: &dyn Host) -> Result<Value, 
         let detail = json!({ "algorithm": "betweenness_centrality", "sources_processed": done, "vertices_processed": n });
         host.emit(ALGORITHMS, "algorithm_progress", &detail);
         keep_going(host)
-    })
+    };
+    let every = (total / REPORTS).max(1);
+    let scores = if p.weighted {
+        centrality::betweenness_weighted(&graph, &sources, every, on_source)
+    } else {
+        centrality::betweenness(&graph, &sources, every, on_source)
+    }
     .ok_or(EngineError::Cancelled)?;
     report_top(&graph, host, "betweenness_centrality", &scores);
     Ok(json!({ "scores": by_node(&graph, &scores), "sources": total, "exact": total == n }))
