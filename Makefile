@@ -59,6 +59,7 @@ reference:
 	python3 test_data/graph/make_random_reference.py
 	python3 test_data/graph/make_query_reference.py
 	python3 test_data/graph/make_weighted_reference.py
+	python3 test_data/graph/make_large_reference.py
 	python3 test_data/anomaly/make_reference.py
 
 fmt:

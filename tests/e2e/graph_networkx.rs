@@ -344,3 +344,84 @@ async fn weighted_centralities_match_networkx() -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// A 10,000-node power-law graph with weights, against networkx
+/// (`test_data/graph/make_large_reference.py`).
+#[tokio::test]
+async fn ten_thousand_nodes_match_networkx() -> anyhow::Result<()> {
+    let server = Server::start(&[])?;
+    let text = std::fs::read_to_string(test_data("graph/large_graph.json"))?;
+    let graph: Value = serde_json::from_str(&text)?;
+    let params = |extra: Value| {
+        let mut params = json!({ "edges": graph["edges"], "directed": false });
+        if let (Some(p), Some(extra)) = (params.as_object_mut(), extra.as_object()) {
+            p.extend(extra.clone());
+        }
+        params
+    };
+    let result = |job: Value| -> anyhow::Result<Value> {
+        anyhow::ensure!(job["state"] == "succeeded", "{job}");
+        Ok(job["result"].clone())
+    };
+    let pagerank = result(
+        server
+            .run_job(
+                "graph",
+                "pagerank",
+                params(json!({ "tolerance": 1e-12, "max_iterations": 1000 })),
+            )
+            .await?,
+    )?;
+    close(
+        &pagerank["scores"],
+        &graph["pagerank"],
+        1e-6,
+        "10k weighted pagerank",
+    );
+    let components = result(
+        server
+            .run_job("graph", "connected_components", params(json!({})))
+            .await?,
+    )?;
+    assert_eq!(components["count"], graph["components"]);
+    let triangles = result(
+        server
+            .run_job("graph", "triangles", params(json!({})))
+            .await?,
+    )?;
+    close(
+        &triangles["triangles"],
+        &graph["triangles"],
+        0.0,
+        "10k triangles",
+    );
+    let clustering = result(
+        server
+            .run_job("graph", "clustering", params(json!({})))
+            .await?,
+    )?;
+    close(
+        &clustering["clustering"],
+        &graph["clustering"],
+        1e-12,
+        "10k clustering",
+    );
+    let bfs = result(
+        server
+            .run_job("graph", "bfs", params(json!({ "source": 0 })))
+            .await?,
+    )?;
+    assert_eq!(bfs["depths"], graph["bfs_depths"], "10k bfs depths");
+    let dijkstra = result(
+        server
+            .run_job("graph", "shortest_path", params(json!({ "source": 0 })))
+            .await?,
+    )?;
+    close(
+        &dijkstra["distances"],
+        &graph["dijkstra_distances"],
+        1e-9,
+        "10k dijkstra",
+    );
+    Ok(())
+}
