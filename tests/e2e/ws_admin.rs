@@ -114,3 +114,66 @@ async fn operators_can_see_steer_and_close_connections() -> anyhow::Result<()> {
     assert_eq!(ws["connections_total"], 1);
     Ok(())
 }
+
+/// Query, metrics and anomaly-session sockets are listed too; operators
+/// can broadcast to them and close them.
+#[tokio::test]
+async fn every_kind_of_socket_is_listed_and_can_be_closed() -> anyhow::Result<()> {
+    let server = Server::start(&[])?;
+    let mut query = WsClient::connect(&server.ws_url("/api/v1/ws/query"), None)
+        .await?
+        .validating("query");
+    query.recv().await?;
+    let mut metrics =
+        WsClient::connect(&server.ws_url("/api/v1/ws/metrics?interval_ms=60000"), None)
+            .await?
+            .validating("metrics");
+    metrics.recv().await?;
+    let (mut session, _) = weft_tests::anomaly::open_session(&server, "listed", "").await?;
+
+    let (_, list) = server.get("/api/v1/ws/connections").await?;
+    let mut endpoints: Vec<String> = list
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter_map(|c| c["endpoint"].as_str().map(str::to_owned))
+        .collect();
+    endpoints.sort();
+    assert_eq!(
+        endpoints,
+        [
+            "/api/v1/streaming/enhanced/listed",
+            "/api/v1/ws/metrics",
+            "/api/v1/ws/query"
+        ]
+    );
+
+    let (status, _) = server
+        .post(
+            "/api/v1/ws/broadcast",
+            &json!({ "kind": "notice", "data": { "n": 1 } }),
+        )
+        .await?;
+    assert_eq!(status, 202);
+    for client in [&mut query, &mut metrics, &mut session] {
+        let seen = client.recv_until(|m| m["type"] == "broadcast").await?;
+        assert_eq!(seen.last().map(|m| &m["data"]["n"]), Some(&json!(1)));
+    }
+
+    let query_id = list
+        .as_array()
+        .expect("list")
+        .iter()
+        .find(|c| c["endpoint"] == "/api/v1/ws/query")
+        .and_then(|c| c["connection_id"].as_str())
+        .expect("query connection")
+        .to_owned();
+    let (status, _) = server
+        .delete(&format!("/api/v1/ws/connections/{query_id}"))
+        .await?;
+    assert_eq!(status, 200);
+    assert!(query.recv().await.is_err(), "the query socket is closed");
+    let (_, status) = server.get("/api/v1/ws/status").await?;
+    assert_eq!(status["connections"], 2);
+    Ok(())
+}

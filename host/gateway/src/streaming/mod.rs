@@ -31,7 +31,7 @@ use protocol::ClientMessage;
 use sessions::{Command, SessionHandle, Shape, Work};
 
 use crate::api_doc::{Api, Op};
-use crate::ws::ApiWebSocket;
+use crate::ws::{ApiWebSocket, Directive};
 use crate::{ApiError, AppState};
 
 /// The engine behind the endpoint.
@@ -230,6 +230,9 @@ async fn connection(
         Ok(joined) => joined,
         Err(error) => return refuse(socket, error.code, &error.message).await,
     };
+    let mut registered = state
+        .connections
+        .register(&format!("/api/v1/streaming/enhanced/{session_id}"));
     let (mut sink, mut stream) = socket.split();
     let (replies, mut replies_rx) = mpsc::channel::<String>(CLIENT_IN_FLIGHT + 8);
     let (events, mut events_rx) = mpsc::channel::<String>(EVENT_QUEUE);
@@ -281,11 +284,21 @@ async fn connection(
                 let _ = sink.send(Message::Close(Some(frame))).await;
                 break;
             }
+            Some(control) = registered.control.recv() => match registered.directive(control) {
+                Directive::Close => {
+                    let frame = CloseFrame { code: close_code::NORMAL, reason: "closed by an operator".into() };
+                    let _ = sink.send(Message::Close(Some(frame))).await;
+                    break;
+                }
+                Directive::Send(text) => Message::Text(text.into()),
+                Directive::Nothing => continue,
+            },
             incoming = stream.next() => {
                 last_seen = tokio::time::Instant::now();
                 match incoming {
                     Some(Ok(Message::Text(text))) => {
                         handle.counters.messages_received.fetch_add(1, Ordering::Relaxed);
+                        registered.counters.received.fetch_add(1, Ordering::Relaxed);
                         match handle_message(&state, &mut client, text.as_str()) {
                             Some(reply) => Message::Text(reply.into()),
                             None => continue,
@@ -304,7 +317,11 @@ async fn connection(
             }
             Some(event) = events_rx.recv() => Message::Text(event.into()),
         };
+        let is_text = matches!(outgoing, Message::Text(_));
         open = sink.send(outgoing).await.is_ok();
+        if open && is_text {
+            registered.counters.sent.fetch_add(1, Ordering::Relaxed);
+        }
     }
     for (_, task) in client.subscriptions.drain() {
         task.abort();

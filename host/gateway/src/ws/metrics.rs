@@ -11,7 +11,10 @@ use axum::response::Response;
 use futures::StreamExt;
 use serde_json::{Value, json};
 
+use std::sync::atomic::Ordering;
+
 use super::ApiWebSocket;
+use super::registry::Directive;
 use crate::AppState;
 use crate::rest::metrics_snapshot;
 
@@ -44,6 +47,7 @@ fn report(state: &AppState, every: Duration) -> Message {
 }
 
 async fn connection(mut socket: WebSocket, state: AppState, mut every: Duration) {
+    let mut registered = state.connections.register("/api/v1/ws/metrics");
     let mut ticker = tokio::time::interval(every);
     let mut heartbeat = tokio::time::interval(state.websocket.ping_interval);
     heartbeat.tick().await;
@@ -61,10 +65,22 @@ async fn connection(mut socket: WebSocket, state: AppState, mut every: Duration)
                 let _ = socket.send(Message::Close(Some(frame))).await;
                 break;
             }
+            Some(control) = registered.control.recv() => match registered.directive(control) {
+                Directive::Close => {
+                    let frame = CloseFrame { code: close_code::NORMAL, reason: "closed by an operator".into() };
+                    let _ = socket.send(Message::Close(Some(frame))).await;
+                    break;
+                }
+                Directive::Send(text) => Message::Text(text.into()),
+                Directive::Nothing => continue,
+            },
             incoming = socket.next() => {
                 last_seen = tokio::time::Instant::now();
                 let text = match incoming {
-                    Some(Ok(Message::Text(text))) => text,
+                    Some(Ok(Message::Text(text))) => {
+                        registered.counters.received.fetch_add(1, Ordering::Relaxed);
+                        text
+                    }
                     Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
                     Some(Ok(_)) => continue,
                 };
@@ -86,8 +102,12 @@ async fn connection(mut socket: WebSocket, state: AppState, mut every: Duration)
                 Message::Text(reply.to_string().into())
             }
         };
+        let is_text = matches!(outgoing, Message::Text(_));
         if socket.send(outgoing).await.is_err() {
             break;
+        }
+        if is_text {
+            registered.counters.sent.fetch_add(1, Ordering::Relaxed);
         }
     }
 }

@@ -27,7 +27,7 @@ mod query;
 mod registry;
 
 pub use registry::Connections;
-pub(crate) use registry::Control;
+pub(crate) use registry::{Control, Directive};
 
 /// `WebSocketUpgrade` whose rejection (a plain HTTP request) is a JSON
 /// [`crate::ApiError`].

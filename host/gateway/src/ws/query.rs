@@ -17,7 +17,10 @@ use tokio::sync::mpsc;
 use weft_bus::Delivery;
 use weft_runtime::{Job, Jobs, SubmitRequest};
 
+use std::sync::atomic::Ordering;
+
 use super::ApiWebSocket;
+use super::registry::Directive;
 use crate::{ApiError, AppState};
 
 /// Answers buffered per connection; a relay waits when it is full.
@@ -62,6 +65,7 @@ fn error(code: &str, message: &str, request_id: Option<&str>) -> String {
 }
 
 async fn connection(socket: WebSocket, state: AppState) {
+    let mut registered = state.connections.register("/api/v1/ws/query");
     let (mut sink, mut stream) = socket.split();
     let (out_tx, mut out_rx) = mpsc::channel::<String>(QUEUE);
     let welcome = json!({
@@ -92,10 +96,20 @@ async fn connection(socket: WebSocket, state: AppState) {
                 let _ = sink.send(Message::Close(Some(frame))).await;
                 break;
             }
+            Some(control) = registered.control.recv() => match registered.directive(control) {
+                Directive::Close => {
+                    let frame = CloseFrame { code: close_code::NORMAL, reason: "closed by an operator".into() };
+                    let _ = sink.send(Message::Close(Some(frame))).await;
+                    break;
+                }
+                Directive::Send(text) => Message::Text(text.into()),
+                Directive::Nothing => continue,
+            },
             incoming = stream.next() => {
                 last_seen = tokio::time::Instant::now();
                 match incoming {
                     Some(Ok(Message::Text(text))) => {
+                        registered.counters.received.fetch_add(1, Ordering::Relaxed);
                         let reply = handle(&state, text.as_str(), &out_tx, &mut relays);
                         Message::Text(reply.into())
                     }
@@ -108,8 +122,12 @@ async fn connection(socket: WebSocket, state: AppState) {
             }
             Some(text) = out_rx.recv() => Message::Text(text.into()),
         };
+        let is_text = matches!(outgoing, Message::Text(_));
         if sink.send(outgoing).await.is_err() {
             break;
+        }
+        if is_text {
+            registered.counters.sent.fetch_add(1, Ordering::Relaxed);
         }
     }
     // The jobs run on; only their relays to this socket stop.

@@ -80,6 +80,53 @@ pub(crate) struct Status {
     pub(crate) messages_received: u64,
 }
 
+/// A connection of an endpoint without topic subscriptions (`/ws/query`,
+/// `/ws/metrics`, anomaly sessions), registered so that operators see it,
+/// can close it and can broadcast to it. Leaves the registry when dropped.
+pub(crate) struct Registered {
+    connections: Connections,
+    id: String,
+    pub(crate) counters: Arc<Counters>,
+    pub(crate) control: mpsc::Receiver<Control>,
+    endpoint: String,
+}
+
+impl Registered {
+    /// What to do with an operator's control message: such endpoints close
+    /// and relay broadcasts, but have no topic subscriptions to manage.
+    pub(crate) fn directive(&self, control: Control) -> Directive {
+        match control {
+            Control::Close => Directive::Close,
+            Control::Send(text) => Directive::Send(text),
+            Control::Subscribe { reply, .. } => {
+                let _ = reply.send(serde_json::json!({
+                    "type": "error",
+                    "code": "not_supported",
+                    "message": format!("{} has no topic subscriptions; subscribe on /api/v1/ws", self.endpoint),
+                }));
+                Directive::Nothing
+            }
+            Control::Unsubscribe { reply, .. } => {
+                let _ = reply.send(false);
+                Directive::Nothing
+            }
+        }
+    }
+}
+
+impl Drop for Registered {
+    fn drop(&mut self) {
+        self.connections.close(&self.id);
+    }
+}
+
+/// See [`Registered::directive`].
+pub(crate) enum Directive {
+    Close,
+    Send(String),
+    Nothing,
+}
+
 /// The registry. Cheap to clone.
 #[derive(Clone, Default)]
 pub struct Connections {
@@ -92,6 +139,20 @@ pub struct Connections {
 impl Connections {
     fn lock(&self) -> MutexGuard<'_, HashMap<String, Entry>> {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Registers a connection of an endpoint without subscriptions.
+    pub(crate) fn register(&self, endpoint: &str) -> Registered {
+        let id = uuid::Uuid::now_v7().to_string();
+        let (tx, rx) = mpsc::channel(16);
+        let counters = self.open(&id, endpoint, tx);
+        Registered {
+            connections: self.clone(),
+            id,
+            counters,
+            control: rx,
+            endpoint: endpoint.to_owned(),
+        }
     }
 
     pub(crate) fn open(
