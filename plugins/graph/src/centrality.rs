@@ -61,6 +61,17 @@ fn bfs_distances(
     (reached, total)
 }
 
+/// Closeness of a node that reaches `reached` nodes (itself included) at a
+/// total distance `total` in a graph of `n`: (r/total)·(r/(n−1)), r = reached−1,
+/// networkx's `wf_improved` form; 0 when it reaches nobody.
+fn wasserman_faust(reached: usize, total: f64, n: usize) -> f64 {
+    if total <= 0.0 || n <= 1 {
+        return 0.0;
+    }
+    let r = (reached - 1) as f64;
+    r / total * (r / (n - 1) as f64)
+}
+
 /// networkx's `closeness_centrality` (Wasserman–Faust improved formula);
 /// for directed graphs, distances *to* each node. `on_node(done)` is
 /// called every `report_every` nodes and may stop the run.
@@ -77,12 +88,7 @@ pub fn closeness(
     let mut result = Vec::with_capacity(n);
     for v in graph.nodes() {
         let (reached, total) = bfs_distances(adjacency, v, &mut distance, &mut queue);
-        let mut c = 0.0;
-        if total > 0 && n > 1 {
-            let r = (reached - 1) as f64;
-            c = r / total as f64 * (r / (n - 1) as f64);
-        }
-        result.push(c);
+        result.push(wasserman_faust(reached, total as f64, n));
         let done = v as usize + 1;
         if done.is_multiple_of(report_every.max(1)) && on_node(done).is_break() {
             return None;
@@ -181,12 +187,7 @@ pub fn closeness_weighted(
     let mut result = Vec::with_capacity(n);
     for v in graph.nodes() {
         let (reached, total) = dijkstra_distances(adjacency, v, &mut distance, &mut heap);
-        let mut c = 0.0;
-        if total > 0.0 && n > 1 {
-            let r = (reached - 1) as f64;
-            c = r / total * (r / (n - 1) as f64);
-        }
-        result.push(c);
+        result.push(wasserman_faust(reached, total, n));
         let done = v as usize + 1;
         if done.is_multiple_of(report_every.max(1)) && on_node(done).is_break() {
             return None;

@@ -277,17 +277,12 @@ async fn connection(
         let outgoing = tokio::select! {
             _ = heartbeat.tick() => Message::Ping(Vec::new().into()),
             () = tokio::time::sleep_until(idle_deadline) => {
-                let frame = CloseFrame {
-                    code: close_code::AWAY,
-                    reason: "idle timeout: no frames (not even pongs) from the client".into(),
-                };
-                let _ = sink.send(Message::Close(Some(frame))).await;
+                let _ = sink.send(crate::ws::idle_close()).await;
                 break;
             }
             Some(control) = registered.control.recv() => match registered.directive(control) {
                 Directive::Close => {
-                    let frame = CloseFrame { code: close_code::NORMAL, reason: "closed by an operator".into() };
-                    let _ = sink.send(Message::Close(Some(frame))).await;
+                    let _ = sink.send(crate::ws::operator_close()).await;
                     break;
                 }
                 Directive::Send(text) => Message::Text(text.into()),

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use axum::extract::ws::{CloseFrame, Message, WebSocket, close_code};
+use axum::extract::ws::{Message, WebSocket};
 use axum::extract::{Query, State};
 use axum::response::Response;
 use futures::StreamExt;
@@ -58,17 +58,12 @@ async fn connection(mut socket: WebSocket, state: AppState, mut every: Duration)
             _ = ticker.tick() => report(&state, every),
             _ = heartbeat.tick() => Message::Ping(Vec::new().into()),
             () = tokio::time::sleep_until(idle_deadline) => {
-                let frame = CloseFrame {
-                    code: close_code::AWAY,
-                    reason: "idle timeout: no frames (not even pongs) from the client".into(),
-                };
-                let _ = socket.send(Message::Close(Some(frame))).await;
+                let _ = socket.send(crate::ws::idle_close()).await;
                 break;
             }
             Some(control) = registered.control.recv() => match registered.directive(control) {
                 Directive::Close => {
-                    let frame = CloseFrame { code: close_code::NORMAL, reason: "closed by an operator".into() };
-                    let _ = socket.send(Message::Close(Some(frame))).await;
+                    let _ = socket.send(crate::ws::operator_close()).await;
                     break;
                 }
                 Directive::Send(text) => Message::Text(text.into()),

@@ -47,6 +47,23 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ApiWebSocket {
     }
 }
 
+/// The close frame for a client silent past the idle timeout; every
+/// WebSocket endpoint closes the same way.
+pub(crate) fn idle_close() -> Message {
+    Message::Close(Some(axum::extract::ws::CloseFrame {
+        code: axum::extract::ws::close_code::AWAY,
+        reason: "idle timeout: no frames (not even pongs) from the client".into(),
+    }))
+}
+
+/// The close frame for a connection an operator closed.
+pub(crate) fn operator_close() -> Message {
+    Message::Close(Some(axum::extract::ws::CloseFrame {
+        code: axum::extract::ws::close_code::NORMAL,
+        reason: "closed by an operator".into(),
+    }))
+}
+
 /// Control messages buffered per connection.
 const CONTROL_QUEUE: usize = 16;
 
@@ -239,11 +256,7 @@ async fn connection(
                 }
             }
             () = tokio::time::sleep_until(idle_deadline) => {
-                let frame = axum::extract::ws::CloseFrame {
-                    code: axum::extract::ws::close_code::AWAY,
-                    reason: "idle timeout: no frames (not even pongs) from the client".into(),
-                };
-                let _ = sink.send(Message::Close(Some(frame))).await;
+                let _ = sink.send(crate::ws::idle_close()).await;
                 break;
             }
             incoming = stream.next() => {
@@ -283,11 +296,7 @@ async fn connection(
             Some(control) = control_rx.recv() => {
                 let text = match control {
                     Control::Close => {
-                        let frame = axum::extract::ws::CloseFrame {
-                            code: axum::extract::ws::close_code::NORMAL,
-                            reason: "closed by an operator".into(),
-                        };
-                        let _ = sink.send(Message::Close(Some(frame))).await;
+                        let _ = sink.send(crate::ws::operator_close()).await;
                         break;
                     }
                     Control::Send(text) => text,

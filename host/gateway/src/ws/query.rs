@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use axum::extract::State;
-use axum::extract::ws::{CloseFrame, Message, WebSocket, close_code};
+use axum::extract::ws::{Message, WebSocket};
 use axum::response::Response;
 use futures::{SinkExt, StreamExt};
 use serde::Deserialize;
@@ -89,17 +89,12 @@ async fn connection(socket: WebSocket, state: AppState) {
         let outgoing = tokio::select! {
             _ = heartbeat.tick() => Message::Ping(Vec::new().into()),
             () = tokio::time::sleep_until(idle_deadline) => {
-                let frame = CloseFrame {
-                    code: close_code::AWAY,
-                    reason: "idle timeout: no frames (not even pongs) from the client".into(),
-                };
-                let _ = sink.send(Message::Close(Some(frame))).await;
+                let _ = sink.send(crate::ws::idle_close()).await;
                 break;
             }
             Some(control) = registered.control.recv() => match registered.directive(control) {
                 Directive::Close => {
-                    let frame = CloseFrame { code: close_code::NORMAL, reason: "closed by an operator".into() };
-                    let _ = sink.send(Message::Close(Some(frame))).await;
+                    let _ = sink.send(crate::ws::operator_close()).await;
                     break;
                 }
                 Directive::Send(text) => Message::Text(text.into()),
