@@ -1,12 +1,35 @@
 //! Host-owned storage. Plugins never touch files; everything durable goes
 //! through this crate.
 //!
-//! For now it holds one structure, [`RecordLog`]: an append-only file of
-//! checksummed JSON records, used for job records so results survive a
-//! restart. The page store, WAL, buffer pool, LSM tree and columnar
-//! datasets arrive with the storage issue. This crate must not know about
-//! plugins, jobs or the network.
+//! The layers, bottom up:
+//! - [`io`]: positional file I/O with accounting (`storage.io` events);
+//! - [`page`]: checksummed 8 KiB pages, slotted or raw;
+//! - [`segment`]: files of pages, memory-mapped once sealed; every read is
+//!   verified (`storage.pages` events);
+//! - [`buffer_pool`]: shared page frames, LRU-2, write-back
+//!   (`storage.buffer_pool` events);
+//! - [`wal`]: the write-ahead log with group commit;
+//! - [`lsm`]: LSM trees for key/value collections (`storage.lsm` events);
+//! - [`columnar`]: typed, encoded column datasets (`storage.columnar`);
+//! - [`store`]: the [`Store`] that owns them all, per tenant.
+//!
+//! [`RecordLog`] is the small checksummed log used for job records.
+//!
+//! This crate must not know about plugins, jobs or the network; it reports
+//! what it does through an [`events::EventSink`] the server provides.
 
+pub mod buffer_pool;
+pub mod columnar;
+mod error;
+pub mod events;
+pub mod io;
+pub mod lsm;
+pub mod page;
 mod record_log;
+pub mod segment;
+pub mod store;
+pub mod wal;
 
-pub use record_log::{RecordLog, StorageError};
+pub use error::StorageError;
+pub use record_log::RecordLog;
+pub use store::{Store, StoreOptions};

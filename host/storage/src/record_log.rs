@@ -10,25 +10,9 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
-use serde::de::DeserializeOwned;
 
-/// Why a storage operation failed.
-#[derive(Debug, thiserror::Error)]
-pub enum StorageError {
-    /// The file could not be opened, read, written or synced.
-    #[error("{action} {path}: {source}")]
-    Io {
-        /// What was being done.
-        action: &'static str,
-        /// Which file.
-        path: PathBuf,
-        /// The OS error.
-        source: std::io::Error,
-    },
-    /// A record could not be encoded.
-    #[error("cannot encode record: {0}")]
-    Encode(#[from] serde_json::Error),
-}
+use crate::StorageError;
+use serde::de::DeserializeOwned;
 
 /// An open record log.
 #[derive(Debug)]

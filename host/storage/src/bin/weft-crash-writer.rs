@@ -1,0 +1,64 @@
+//! A writer for the crash test (`tests/crash.rs`): opens a collection
+//! store at `<dir>`, writes keys `<run>-<n>` with values derived from the
+//! key until killed, and prints `ack <n>` after each write returns — so
+//! every printed number is a write the store acknowledged.
+//!
+//! Usage: `weft-crash-writer <dir> <run>`
+
+use std::io::Write;
+
+use anyhow::Context;
+use weft_storage::lsm::LsmOptions;
+use weft_storage::wal::SyncPolicy;
+use weft_storage::{Store, StoreOptions};
+
+/// The value the test expects for `key`: long enough that some values go
+/// to overflow pages.
+fn value_for(key: &str) -> Vec<u8> {
+    let seed = key
+        .bytes()
+        .fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)));
+    let len = if seed % 17 == 0 {
+        3000
+    } else {
+        40 + (seed % 60) as usize
+    };
+    (0..len)
+        .map(|i| b'a' + ((seed as usize + i) % 26) as u8)
+        .collect()
+}
+
+fn main() -> anyhow::Result<()> {
+    let mut args = std::env::args().skip(1);
+    let dir = args
+        .next()
+        .context("usage: weft-crash-writer <dir> <run>")?;
+    let run = args
+        .next()
+        .context("usage: weft-crash-writer <dir> <run>")?;
+    let options = StoreOptions {
+        pool_bytes: 1 << 20,
+        lsm: LsmOptions {
+            // Small, so flushes and compactions happen often and a kill
+            // lands in the middle of them.
+            memtable_bytes: 32 << 10,
+            level0_tables: 3,
+            level1_bytes: 128 << 10,
+            table_bytes: 48 << 10,
+            sync: SyncPolicy::Always,
+        },
+    };
+    let store = Store::open(dir.as_ref(), options, None).context("open store")?;
+    let tree = store
+        .collection("crash", "kv", true)
+        .context("open collection")?;
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    for n in 0u64.. {
+        let key = format!("{run}-{n}");
+        tree.put(key.as_bytes(), &value_for(&key)).context("put")?;
+        writeln!(out, "ack {n}").context("report")?;
+        out.flush().context("report")?;
+    }
+    Ok(())
+}

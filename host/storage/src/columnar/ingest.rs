@@ -1,0 +1,242 @@
+//! Loading CSV and JSON lines into a dataset, chunk by chunk, with the
+//! schema given or inferred from the first chunk.
+//!
+//! Inference, per column over the first chunk's non-empty cells: `bool`
+//! if all are `true`/`false`, else `i64` if all parse as integers, else
+//! `f64` if all parse as numbers, else `timestamp` if all are RFC 3339,
+//! else `string`. Empty cells (and JSON `null`) are nulls. A later cell
+//! that does not fit its column's type fails the load with its row and
+//! column named, so the caller can give a schema instead.
+
+use std::io::{BufRead, Read};
+use std::sync::Arc;
+
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use super::dataset::{CHUNK_ROWS, Dataset, Field};
+use super::encoding::{ColumnType, Values};
+use crate::StorageError;
+
+/// Creates the dataset once the schema is known.
+pub type Create<'a> = Box<dyn FnMut(Vec<Field>) -> Result<Arc<Dataset>, StorageError> + 'a>;
+
+/// Input formats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// Comma-separated values with a header row.
+    Csv,
+    /// One JSON object per line.
+    JsonLines,
+}
+
+fn parse_timestamp(text: &str) -> Option<i64> {
+    let t = OffsetDateTime::parse(text, &Rfc3339).ok()?;
+    i64::try_from(t.unix_timestamp_nanos() / 1000).ok()
+}
+
+fn infer(cells: impl Iterator<Item = Option<String>> + Clone) -> ColumnType {
+    let present = || cells.clone().flatten();
+    if present().next().is_none() {
+        return ColumnType::String;
+    }
+    if present().all(|c| c.eq_ignore_ascii_case("true") || c.eq_ignore_ascii_case("false")) {
+        ColumnType::Bool
+    } else if present().all(|c| c.parse::<i64>().is_ok()) {
+        ColumnType::I64
+    } else if present().all(|c| c.parse::<f64>().is_ok()) {
+        ColumnType::F64
+    } else if present().all(|c| parse_timestamp(&c).is_some()) {
+        ColumnType::Timestamp
+    } else {
+        ColumnType::String
+    }
+}
+
+/// Buffers rows and appends them as chunks.
+struct Loader<'a> {
+    create: Create<'a>,
+    schema: Option<Vec<Field>>,
+    header: Vec<String>,
+    rows: Vec<Vec<Option<String>>>,
+    dataset: Option<Arc<Dataset>>,
+    loaded: u64,
+    progress: &'a mut dyn FnMut(u64),
+}
+
+impl Loader<'_> {
+    fn push(&mut self, row: Vec<Option<String>>) -> Result<(), StorageError> {
+        self.rows.push(row);
+        if self.rows.len() >= CHUNK_ROWS {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), StorageError> {
+        if self.rows.is_empty() {
+            return Ok(());
+        }
+        let width = self.header.len();
+        for row in &mut self.rows {
+            row.resize(width, None);
+        }
+        if self.dataset.is_none() {
+            let schema = match self.schema.take() {
+                Some(given) => {
+                    for field in &given {
+                        if !self.header.contains(&field.name) {
+                            return Err(StorageError::Invalid(format!(
+                                "schema names column '{}', which the data does not have",
+                                field.name
+                            )));
+                        }
+                    }
+                    given
+                }
+                None => (0..width)
+                    .map(|c| Field {
+                        name: self.header[c].clone(),
+                        kind: infer(self.rows.iter().map(move |r| r[c].clone())),
+                    })
+                    .collect(),
+            };
+            self.dataset = Some((self.create)(schema)?);
+        }
+        let Some(dataset) = self.dataset.clone() else {
+            return Ok(());
+        };
+        let mut columns = Vec::new();
+        for field in dataset.schema() {
+            let Some(c) = self.header.iter().position(|h| *h == field.name) else {
+                return Err(StorageError::Invalid(format!(
+                    "column '{}' is missing from the data",
+                    field.name
+                )));
+            };
+            columns.push(self.convert(c, &field)?);
+        }
+        dataset.append(columns)?;
+        self.loaded += self.rows.len() as u64;
+        self.rows.clear();
+        (self.progress)(self.loaded);
+        Ok(())
+    }
+
+    fn convert(&self, c: usize, field: &Field) -> Result<(Values, Vec<bool>), StorageError> {
+        let mut values = Values::empty(field.kind);
+        let mut valid = Vec::with_capacity(self.rows.len());
+        for (r, row) in self.rows.iter().enumerate() {
+            let cell = row[c].as_deref();
+            valid.push(cell.is_some());
+            let wrong = || {
+                StorageError::Invalid(format!(
+                    "row {}, column '{}': {:?} is not a {:?}; give a schema that makes the column a string",
+                    self.loaded + r as u64 + 1,
+                    field.name,
+                    cell.unwrap_or_default(),
+                    field.kind
+                ))
+            };
+            match (&mut values, cell) {
+                (Values::F64(v), Some(s)) => v.push(s.parse().map_err(|_| wrong())?),
+                (Values::I64(v), Some(s)) => v.push(s.parse().map_err(|_| wrong())?),
+                (Values::Bool(v), Some(s)) => v.push(match s.to_ascii_lowercase().as_str() {
+                    "true" => true,
+                    "false" => false,
+                    _ => return Err(wrong()),
+                }),
+                (Values::Timestamp(v), Some(s)) => v.push(parse_timestamp(s).ok_or_else(wrong)?),
+                (Values::String(v), Some(s)) => v.push(s.to_owned()),
+                (Values::F64(v), None) => v.push(0.0),
+                (Values::I64(v) | Values::Timestamp(v), None) => v.push(0),
+                (Values::Bool(v), None) => v.push(false),
+                (Values::String(v), None) => v.push(String::new()),
+            }
+        }
+        if valid.iter().all(|v| *v) {
+            valid.clear();
+        }
+        Ok((values, valid))
+    }
+}
+
+/// Loads `input` in `format` into a dataset made by `create`; `progress`
+/// is called with the rows loaded after every chunk. Returns the dataset
+/// (None when the input had no rows).
+pub fn load(
+    input: impl Read,
+    format: Format,
+    schema: Option<Vec<Field>>,
+    create: Create<'_>,
+    progress: &mut dyn FnMut(u64),
+) -> Result<Option<Arc<Dataset>>, StorageError> {
+    let mut loader = Loader {
+        create,
+        schema,
+        header: Vec::new(),
+        rows: Vec::new(),
+        dataset: None,
+        loaded: 0,
+        progress,
+    };
+    match format {
+        Format::Csv => {
+            let mut reader = csv::ReaderBuilder::new().flexible(false).from_reader(input);
+            let bad = |e: csv::Error| StorageError::Invalid(format!("CSV: {e}"));
+            loader.header = reader
+                .headers()
+                .map_err(bad)?
+                .iter()
+                .map(str::to_owned)
+                .collect();
+            for record in reader.records() {
+                let record = record.map_err(bad)?;
+                let row = record
+                    .iter()
+                    .map(|cell| (!cell.is_empty()).then(|| cell.to_owned()))
+                    .collect();
+                loader.push(row)?;
+            }
+        }
+        Format::JsonLines => {
+            let reader = std::io::BufReader::new(input);
+            for (n, line) in reader.lines().enumerate() {
+                let line =
+                    line.map_err(|e| StorageError::Invalid(format!("line {}: {e}", n + 1)))?;
+                if line.trim().is_empty() {
+                    continue;
+                }
+                let object: serde_json::Map<String, serde_json::Value> =
+                    serde_json::from_str(&line).map_err(|e| {
+                        StorageError::Invalid(format!("line {}: not a JSON object: {e}", n + 1))
+                    })?;
+                let mut row = vec![None; loader.header.len()];
+                for (key, value) in object {
+                    let position = match loader.header.iter().position(|h| *h == key) {
+                        Some(p) => p,
+                        None if loader.dataset.is_none() => {
+                            loader.header.push(key);
+                            row.push(None);
+                            loader.header.len() - 1
+                        }
+                        None => {
+                            return Err(StorageError::Invalid(format!(
+                                "line {}: field '{key}' is not in the dataset's columns",
+                                n + 1
+                            )));
+                        }
+                    };
+                    row[position] = match value {
+                        serde_json::Value::Null => None,
+                        serde_json::Value::String(s) => Some(s),
+                        other => Some(other.to_string()),
+                    };
+                }
+                loader.push(row)?;
+            }
+        }
+    }
+    loader.flush()?;
+    Ok(loader.dataset)
+}

@@ -1,0 +1,331 @@
+//! The [`Store`]: every collection and dataset of every tenant, on one
+//! buffer pool and one I/O account.
+//!
+//! Layout under the root directory:
+//! `tenants/<tenant>/collections/<name>/` (an LSM tree) and
+//! `tenants/<tenant>/datasets/<name>/` (a columnar dataset). Tenants never
+//! see each other's names. Names are 1–64 characters of `[A-Za-z0-9_.-]`
+//! not starting with a dot, so they are safe as directory names.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex};
+
+use serde::Serialize;
+use serde_json::json;
+
+use crate::StorageError;
+use crate::buffer_pool::{BufferPool, PoolStats};
+use crate::columnar::{Dataset, DatasetInfo, Field};
+use crate::events::{EventSink, Events, Family};
+use crate::io::{DiskIo, IoStats};
+use crate::lsm::{Lsm, LsmOptions, LsmStats, Shared};
+
+/// Store-wide settings.
+#[derive(Clone, Debug)]
+pub struct StoreOptions {
+    /// Buffer pool size in bytes.
+    pub pool_bytes: usize,
+    /// Settings of every collection's tree (including the sync policy).
+    pub lsm: LsmOptions,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self {
+            pool_bytes: 64 << 20,
+            lsm: LsmOptions::default(),
+        }
+    }
+}
+
+/// Where pages are: in the pool (hot) or only in mapped files (warm).
+#[derive(Clone, Debug, Serialize)]
+pub struct TierStats {
+    /// Pages in buffer-pool frames.
+    pub hot_pages: usize,
+    /// Bytes in buffer-pool frames.
+    pub hot_bytes: u64,
+    /// Bytes of sealed segment files, served through memory maps.
+    pub warm_bytes: u64,
+}
+
+/// Figures of the whole store.
+#[derive(Clone, Debug, Serialize)]
+pub struct StoreStats {
+    /// Buffer pool.
+    pub buffer_pool: PoolStats,
+    /// Disk I/O.
+    pub io: IoStats,
+    /// Tiers.
+    pub tiers: TierStats,
+    /// Open collections.
+    pub collections: Vec<LsmStats>,
+    /// Datasets loaded since start.
+    pub datasets: usize,
+}
+
+type Key = (String, String);
+
+/// The storage of one server.
+pub struct Store {
+    root: PathBuf,
+    options: StoreOptions,
+    shared: Shared,
+    collections: Mutex<HashMap<Key, Arc<Lsm>>>,
+    datasets: Mutex<HashMap<Key, Arc<Dataset>>>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("root", &self.root).finish()
+    }
+}
+
+/// Checks a collection or dataset name.
+pub fn check_name(name: &str) -> Result<(), StorageError> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && !name.starts_with('.')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(StorageError::Invalid(format!(
+            "name '{name}' is not allowed: use 1-64 characters of A-Z a-z 0-9 _ . - not starting with '.'"
+        )))
+    }
+}
+
+impl Store {
+    /// Opens the store under `root`, reporting to `sink` (None: silent).
+    pub fn open(
+        root: &Path,
+        options: StoreOptions,
+        sink: Option<Arc<dyn EventSink>>,
+    ) -> Result<Self, StorageError> {
+        std::fs::create_dir_all(root).map_err(StorageError::io("create", root))?;
+        let events = sink.map_or_else(Events::none, Events::new);
+        let shared = Shared {
+            pool: Arc::new(BufferPool::new(options.pool_bytes, events.clone())),
+            io: Arc::new(DiskIo::new(events.clone())),
+            events,
+            segment_ids: Arc::new(AtomicU64::new(1)),
+        };
+        Ok(Self {
+            root: root.to_owned(),
+            options,
+            shared,
+            collections: Mutex::default(),
+            datasets: Mutex::default(),
+        })
+    }
+
+    fn dir(&self, tenant: &str, kind: &str, name: &str) -> Result<PathBuf, StorageError> {
+        check_name(tenant)?;
+        check_name(name)?;
+        Ok(self.root.join("tenants").join(tenant).join(kind).join(name))
+    }
+
+    fn names(&self, tenant: &str, kind: &str) -> Vec<String> {
+        let dir = self.root.join("tenants").join(tenant).join(kind);
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter(|e| e.path().is_dir())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| check_name(n).is_ok())
+            .collect();
+        names.sort();
+        names
+    }
+
+    /// The collection `name`, created if `create` and it does not exist.
+    pub fn collection(
+        &self,
+        tenant: &str,
+        name: &str,
+        create: bool,
+    ) -> Result<Arc<Lsm>, StorageError> {
+        let dir = self.dir(tenant, "collections", name)?;
+        let mut open = self.collections.lock().unwrap_or_else(|e| e.into_inner());
+        let key = (tenant.to_owned(), name.to_owned());
+        if let Some(tree) = open.get(&key) {
+            return Ok(tree.clone());
+        }
+        if !create && !dir.exists() {
+            return Err(StorageError::NotFound {
+                what: "collection",
+                name: name.to_owned(),
+            });
+        }
+        let tree = Arc::new(Lsm::open(
+            name,
+            &dir,
+            self.options.lsm.clone(),
+            self.shared.clone(),
+        )?);
+        open.insert(key, tree.clone());
+        Ok(tree)
+    }
+
+    /// Names of the tenant's collections.
+    pub fn collections(&self, tenant: &str) -> Vec<String> {
+        self.names(tenant, "collections")
+    }
+
+    /// Deletes a collection and its files.
+    pub fn drop_collection(&self, tenant: &str, name: &str) -> Result<(), StorageError> {
+        let dir = self.dir(tenant, "collections", name)?;
+        let tree = self
+            .collections
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&(tenant.to_owned(), name.to_owned()));
+        if tree.is_none() && !dir.exists() {
+            return Err(StorageError::NotFound {
+                what: "collection",
+                name: name.to_owned(),
+            });
+        }
+        std::fs::remove_dir_all(&dir).map_err(StorageError::io("remove", &dir))
+    }
+
+    /// Creates an empty dataset.
+    pub fn create_dataset(
+        &self,
+        tenant: &str,
+        name: &str,
+        schema: Vec<Field>,
+    ) -> Result<Arc<Dataset>, StorageError> {
+        let dir = self.dir(tenant, "datasets", name)?;
+        let mut open = self.datasets.lock().unwrap_or_else(|e| e.into_inner());
+        if dir.exists() {
+            return Err(StorageError::Exists {
+                what: "dataset",
+                name: name.to_owned(),
+            });
+        }
+        let dataset = Arc::new(Dataset::create(name, &dir, schema, self.shared.clone())?);
+        open.insert((tenant.to_owned(), name.to_owned()), dataset.clone());
+        Ok(dataset)
+    }
+
+    /// An existing dataset.
+    pub fn dataset(&self, tenant: &str, name: &str) -> Result<Arc<Dataset>, StorageError> {
+        let dir = self.dir(tenant, "datasets", name)?;
+        let mut open = self.datasets.lock().unwrap_or_else(|e| e.into_inner());
+        let key = (tenant.to_owned(), name.to_owned());
+        if let Some(dataset) = open.get(&key) {
+            return Ok(dataset.clone());
+        }
+        if !dir.join("meta.json").exists() {
+            return Err(StorageError::NotFound {
+                what: "dataset",
+                name: name.to_owned(),
+            });
+        }
+        let dataset = Arc::new(Dataset::open(name, &dir, self.shared.clone())?);
+        open.insert(key, dataset.clone());
+        Ok(dataset)
+    }
+
+    /// Summaries of the tenant's datasets.
+    pub fn datasets(&self, tenant: &str) -> Vec<DatasetInfo> {
+        self.names(tenant, "datasets")
+            .into_iter()
+            .filter_map(|name| self.dataset(tenant, &name).ok())
+            .map(|d| d.info())
+            .collect()
+    }
+
+    /// Deletes a dataset and its files.
+    pub fn drop_dataset(&self, tenant: &str, name: &str) -> Result<(), StorageError> {
+        let dataset = self.dataset(tenant, name)?;
+        dataset.evict();
+        self.datasets
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&(tenant.to_owned(), name.to_owned()));
+        std::fs::remove_dir_all(dataset.dir()).map_err(StorageError::io("remove", dataset.dir()))
+    }
+
+    /// Verifies every page of every collection and dataset of `tenant`.
+    pub fn verify(&self, tenant: &str) -> Result<Vec<(PathBuf, u32)>, StorageError> {
+        let mut damaged = Vec::new();
+        for name in self.collections(tenant) {
+            damaged.extend(self.collection(tenant, &name, false)?.verify());
+        }
+        for name in self.names(tenant, "datasets") {
+            damaged.extend(self.dataset(tenant, &name)?.verify());
+        }
+        Ok(damaged)
+    }
+
+    fn tier_stats(&self) -> TierStats {
+        let pool = self.shared.pool.stats();
+        let warm_bytes = walk_bytes(&self.root.join("tenants"));
+        TierStats {
+            hot_pages: pool.used_pages,
+            hot_bytes: (pool.used_pages * crate::page::PAGE_SIZE) as u64,
+            warm_bytes,
+        }
+    }
+
+    /// The store's figures now.
+    pub fn stats(&self) -> StoreStats {
+        let collections = self
+            .collections
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .map(|t| t.stats())
+            .collect();
+        StoreStats {
+            buffer_pool: self.shared.pool.stats(),
+            io: self.shared.io.stats(),
+            tiers: self.tier_stats(),
+            collections,
+            datasets: self
+                .datasets
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .len(),
+        }
+    }
+
+    /// Publishes `pool_stats`, `io_stats` and `tier_stats` events (the
+    /// server calls this on a timer).
+    pub fn emit_stats(&self) {
+        self.shared.pool.emit_stats();
+        self.shared.io.emit_stats();
+        let tiers = self.tier_stats();
+        self.shared.events.emit(Family::Tiers, "tier_stats", || {
+            serde_json::to_value(&tiers).unwrap_or_else(|_| json!({}))
+        });
+    }
+}
+
+/// Bytes of `.seg`/`.sst` files under `dir`.
+fn walk_bytes(dir: &Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|e| {
+            let path = e.path();
+            if path.is_dir() {
+                walk_bytes(&path)
+            } else if path.extension().is_some_and(|x| x == "seg" || x == "sst") {
+                e.metadata().map(|m| m.len()).unwrap_or(0)
+            } else {
+                0
+            }
+        })
+        .sum()
+}
