@@ -61,6 +61,7 @@ reference:
 	python3 test_data/graph/make_weighted_reference.py
 	python3 test_data/graph/make_large_reference.py
 	python3 test_data/anomaly/make_reference.py
+	python3 test_data/storage/make_reference.py
 
 fmt:
 	$(CARGO) fmt --all

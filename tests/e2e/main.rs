@@ -13,5 +13,6 @@ mod openapi;
 mod restart;
 mod sandbox;
 mod schemas;
+mod storage;
 mod websocket;
 mod ws_admin;

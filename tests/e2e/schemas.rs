@@ -49,3 +49,40 @@ fn captured_event_protocol_messages_match_their_schemas() -> anyhow::Result<()> 
     // The fan-out test's catch-up client receives and validates `lagged`.
     samples_match("ws_messages.json", "ws", &["lagged"])
 }
+
+#[test]
+fn captured_storage_events_match_their_schemas() -> anyhow::Result<()> {
+    let files = [
+        ("buffer_pool_events.json", "storage.buffer_pool"),
+        ("lsm_events.json", "storage.lsm"),
+        ("disk_io_events.json", "storage.io"),
+        ("tier_events.json", "storage.tiers"),
+        ("page_events.json", "storage.pages"),
+        ("columnar_events.json", "storage.columnar"),
+    ];
+    let mut kinds = std::collections::HashSet::new();
+    for (file, topic) in files {
+        let text = std::fs::read_to_string(weft_tests::test_data(&format!("websocket/{file}")))?;
+        let events: Vec<Value> = serde_json::from_str(&text).with_context(|| file.to_owned())?;
+        assert!(!events.is_empty(), "{file} has no events");
+        for event in &events {
+            assert_eq!(event["topic"], topic, "{file}");
+            schemas::check_storage_event(event).with_context(|| file.to_owned())?;
+            kinds.insert(event["kind"].as_str().unwrap_or_default().to_owned());
+        }
+    }
+    // level_migration needs a level past 16 MiB to overflow; the LSM unit
+    // test `a_table_with_nothing_below_moves_down_a_level` produces it.
+    for entry in std::fs::read_dir(weft_tests::test_data("websocket/schemas/storage"))? {
+        let path = entry?.path();
+        let kind = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .context("file name")?;
+        assert!(
+            kinds.contains(kind) || kind == "level_migration",
+            "no captured sample of storage event '{kind}'"
+        );
+    }
+    Ok(())
+}

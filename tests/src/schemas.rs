@@ -57,3 +57,24 @@ pub fn check(family: &str, message: &Value) -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+/// Fails unless `message` is an `event` whose `data` matches the schema of
+/// its storage event kind (`schemas/storage/<kind>.json`).
+pub fn check_storage_event(message: &Value) -> anyhow::Result<()> {
+    check("ws", message)?;
+    let kind = message["kind"]
+        .as_str()
+        .with_context(|| format!("an event without a kind: {message}"))?;
+    let validator = validator("storage", kind)?;
+    let problems: Vec<String> = validator
+        .iter_errors(&message["data"])
+        .take(5)
+        .map(|e| format!("{}: {e}", e.instance_path()))
+        .collect();
+    anyhow::ensure!(
+        problems.is_empty(),
+        "storage '{kind}' event data does not match its schema: {}\n{message}",
+        problems.join("; ")
+    );
+    Ok(())
+}

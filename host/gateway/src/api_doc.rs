@@ -53,6 +53,11 @@ impl Op {
         Self::new("post", path, tag, summary)
     }
 
+    /// A `PUT`.
+    pub(crate) fn put(path: &'static str, tag: &'static str, summary: impl Into<String>) -> Self {
+        Self::new("put", path, tag, summary)
+    }
+
     /// A `DELETE`.
     pub(crate) fn delete(
         path: &'static str,

@@ -70,6 +70,24 @@ impl From<RuntimeError> for ApiError {
     }
 }
 
+impl From<weft_storage::StorageError> for ApiError {
+    fn from(error: weft_storage::StorageError) -> Self {
+        use weft_storage::StorageError as E;
+        let (status, code) = match &error {
+            E::Invalid(_) => (StatusCode::BAD_REQUEST, "bad_request"),
+            E::NotFound { .. } => (StatusCode::NOT_FOUND, "not_found"),
+            E::Exists { .. } => (StatusCode::CONFLICT, "conflict"),
+            // Damage on disk is the server's fault, never the caller's; the
+            // message names the file and page for the operator.
+            E::Checksum { .. } | E::Corrupt { .. } => {
+                (StatusCode::INTERNAL_SERVER_ERROR, "storage_damaged")
+            }
+            E::Io { .. } | E::Encode(_) => (StatusCode::INTERNAL_SERVER_ERROR, "storage_io"),
+        };
+        Self::new(status, code, error.to_string())
+    }
+}
+
 impl From<BusError> for ApiError {
     fn from(error: BusError) -> Self {
         Self::bad_request(error.to_string())

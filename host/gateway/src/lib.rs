@@ -42,6 +42,8 @@ pub struct AppState {
     pub websocket: WebSocketConfig,
     /// Live streaming sessions (anomaly detection).
     pub sessions: Sessions,
+    /// Host storage: collections and datasets.
+    pub store: std::sync::Arc<weft_storage::Store>,
 }
 
 /// WebSocket heartbeat and idle limits.

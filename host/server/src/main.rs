@@ -8,8 +8,13 @@ use std::time::Duration;
 use anyhow::Context;
 use axum::serve::ListenerExt;
 use clap::{Parser, Subcommand};
+use std::sync::Arc;
+
 use weft_bus::{Bus, BusConfig};
 use weft_runtime::{Jobs, JobsConfig, Runtime, SandboxConfig};
+use weft_storage::events::{EventSink, Family};
+use weft_storage::lsm::LsmOptions;
+use weft_storage::{Store, StoreOptions};
 
 mod run_job;
 
@@ -79,6 +84,13 @@ struct ServeArgs {
     /// Seconds between a streaming session's stats broadcasts.
     #[arg(long, env = "WEFT_SESSION_STATS_SECS", default_value_t = 5)]
     session_stats_secs: u64,
+    /// Buffer pool size of host storage, MiB.
+    #[arg(long, env = "WEFT_BUFFER_POOL_MIB", default_value_t = 64)]
+    buffer_pool_mib: usize,
+    /// When the storage write-ahead log is synced: `always` (before a write
+    /// is acknowledged, with group commit), `never`, or an interval `<n>ms`.
+    #[arg(long, env = "WEFT_FSYNC", default_value = "always")]
+    fsync: String,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -133,6 +145,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         jobs_config.workers = workers;
     }
     let jobs = Jobs::open(runtime.clone(), bus.clone(), &args.data_dir, jobs_config)?;
+    let store = open_store(&args, &bus)?;
 
     let sweeper = bus.clone();
     tokio::spawn(async move {
@@ -165,6 +178,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             bus.clone(),
             "default",
         ),
+        store,
     });
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
@@ -192,6 +206,58 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .await
         .context("server failed")?;
     Ok(())
+}
+
+/// Storage events go to the bus under the default tenant (collections are
+/// per tenant; their events will be too once requests carry a tenant).
+struct BusSink(Bus);
+
+impl EventSink for BusSink {
+    fn emit(&self, family: Family, kind: &'static str, data: serde_json::Value) {
+        let event = weft_bus::NewEvent {
+            topic: family.topic().to_owned(),
+            tenant: "default".to_owned(),
+            source: None,
+            kind: kind.to_owned(),
+            data,
+        };
+        if let Err(error) = self.0.publish(event) {
+            tracing::warn!(%error, "storage event not published");
+        }
+    }
+}
+
+/// Opens host storage under `<data-dir>/storage` and publishes its figures
+/// every 100 ms (only when they changed, so an idle server is silent).
+fn open_store(args: &ServeArgs, bus: &Bus) -> anyhow::Result<Arc<Store>> {
+    let options = StoreOptions {
+        pool_bytes: args.buffer_pool_mib << 20,
+        lsm: LsmOptions {
+            sync: args
+                .fsync
+                .parse()
+                .map_err(|e: String| anyhow::anyhow!(e))
+                .context("--fsync")?,
+            ..LsmOptions::default()
+        },
+    };
+    let root = args.data_dir.join("storage");
+    let store = Store::open(&root, options, Some(Arc::new(BusSink(bus.clone()))))
+        .with_context(|| format!("cannot open storage in {}", root.display()))?;
+    let store = Arc::new(store);
+    let ticker = store.clone();
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_millis(100));
+        let mut ticks = 0u64;
+        loop {
+            every.tick().await;
+            ticks += 1;
+            let store = ticker.clone();
+            let tiers = ticks.is_multiple_of(10);
+            let _ = tokio::task::spawn_blocking(move || store.emit_stats(tiers)).await;
+        }
+    });
+    Ok(store)
 }
 
 async fn shutdown_signal() {

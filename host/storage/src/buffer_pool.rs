@@ -307,13 +307,6 @@ impl BufferPool {
             policy: "LRU-2",
         }
     }
-
-    /// Publishes the figures as one `pool_stats` event.
-    pub fn emit_stats(&self) {
-        self.events.emit(Family::BufferPool, "pool_stats", || {
-            serde_json::to_value(self.stats()).unwrap_or_default()
-        });
-    }
 }
 
 #[cfg(test)]

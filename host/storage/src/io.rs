@@ -51,7 +51,7 @@ pub struct IoStats {
     pub bytes_read: u64,
     /// Bytes written.
     pub bytes_written: u64,
-    /// Mean latency of a read, microseconds.
+    /// Mean latency of a read (either path), microseconds.
     pub avg_read_us: f64,
     /// Mean latency of a write, microseconds.
     pub avg_write_us: f64,
@@ -101,17 +101,22 @@ impl DiskIo {
         c.read_nanos.fetch_add(nanos, Ordering::Relaxed);
         self.events.sampled(Family::Io, "read_completed", || {
             json!({"file": file_name(path), "offset": offset, "bytes": buf.len(),
-                   "latency_us": nanos as f64 / 1000.0})
+                   "latency_us": nanos as f64 / 1000.0, "via": "pread"})
         });
         Ok(())
     }
 
-    /// Counts a page served from a memory map (the kernel did the I/O, if
-    /// any, as a page fault).
-    pub fn mapped_read(&self, bytes: usize) {
+    /// Counts a page copied out of a memory map (the kernel did the disk
+    /// I/O, if any, as a page fault inside `nanos`).
+    pub fn mapped_read(&self, path: &Path, offset: u64, bytes: usize, nanos: u64) {
         let c = &self.counters;
         c.mapped_reads.fetch_add(1, Ordering::Relaxed);
         c.bytes_read.fetch_add(bytes as u64, Ordering::Relaxed);
+        c.read_nanos.fetch_add(nanos, Ordering::Relaxed);
+        self.events.sampled(Family::Io, "read_completed", || {
+            json!({"file": file_name(path), "offset": offset, "bytes": bytes,
+                   "latency_us": nanos as f64 / 1000.0, "via": "mmap"})
+        });
     }
 
     /// Writes all of `data` at `offset`.
@@ -204,17 +209,10 @@ impl DiskIo {
             syncs,
             bytes_read: load(&c.bytes_read),
             bytes_written: load(&c.bytes_written),
-            avg_read_us: mean_us(load(&c.read_nanos), reads),
+            avg_read_us: mean_us(load(&c.read_nanos), reads + load(&c.mapped_reads)),
             avg_write_us: mean_us(load(&c.write_nanos), writes + vectored),
             avg_sync_us: mean_us(load(&c.sync_nanos), syncs),
         }
-    }
-
-    /// Publishes the counters as one `io_stats` event.
-    pub fn emit_stats(&self) {
-        self.events.emit(Family::Io, "io_stats", || {
-            serde_json::to_value(self.stats()).unwrap_or_default()
-        });
     }
 }
 

@@ -116,12 +116,16 @@ impl Segment {
     /// Reads and verifies page `number`.
     pub fn read_page(&self, number: u32) -> Result<Page, StorageError> {
         let start = number as usize * PAGE_SIZE;
+        let started = std::time::Instant::now();
         let verified = {
             let map = self.map.read().unwrap_or_else(|e| e.into_inner());
             match map.as_ref().and_then(|m| m.get(start..start + PAGE_SIZE)) {
                 Some(bytes) => {
-                    self.io.mapped_read(PAGE_SIZE);
-                    Page::verify(bytes, number)
+                    let page = Page::verify(bytes, number);
+                    let nanos = started.elapsed().as_nanos() as u64;
+                    self.io
+                        .mapped_read(&self.path, start as u64, PAGE_SIZE, nanos);
+                    page
                 }
                 None => {
                     drop(map);

@@ -75,6 +75,8 @@ pub struct Store {
     shared: Shared,
     collections: Mutex<HashMap<Key, Arc<Lsm>>>,
     datasets: Mutex<HashMap<Key, Arc<Dataset>>>,
+    /// The figures last published, so unchanged ones are not repeated.
+    last_published: Mutex<HashMap<&'static str, serde_json::Value>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -121,6 +123,7 @@ impl Store {
             shared,
             collections: Mutex::default(),
             datasets: Mutex::default(),
+            last_published: Mutex::default(),
         })
     }
 
@@ -298,15 +301,31 @@ impl Store {
         }
     }
 
-    /// Publishes `pool_stats`, `io_stats` and `tier_stats` events (the
-    /// server calls this on a timer).
-    pub fn emit_stats(&self) {
-        self.shared.pool.emit_stats();
-        self.shared.io.emit_stats();
-        let tiers = self.tier_stats();
-        self.shared.events.emit(Family::Tiers, "tier_stats", || {
-            serde_json::to_value(&tiers).unwrap_or_else(|_| json!({}))
-        });
+    /// Publishes `pool_stats` and `io_stats` (and `tier_stats` if `tiers`)
+    /// events, each only if it changed since it was last published (the
+    /// server calls this on a timer; an idle store stays quiet).
+    pub fn emit_stats(&self, tiers: bool) {
+        let mut figures = vec![
+            (
+                Family::BufferPool,
+                "pool_stats",
+                json!(self.shared.pool.stats()),
+            ),
+            (Family::Io, "io_stats", json!(self.shared.io.stats())),
+        ];
+        if tiers {
+            figures.push((Family::Tiers, "tier_stats", json!(self.tier_stats())));
+        }
+        let mut last = self
+            .last_published
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        for (family, kind, value) in figures {
+            if last.get(kind) != Some(&value) {
+                last.insert(kind, value.clone());
+                self.shared.events.emit(family, kind, || value);
+            }
+        }
     }
 }
 

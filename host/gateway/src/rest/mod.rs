@@ -4,6 +4,7 @@ mod events;
 mod health;
 mod jobs;
 mod plugins;
+mod storage;
 mod ws_admin;
 
 use axum::extract::FromRequest;
@@ -48,7 +49,7 @@ pub(crate) fn routes(api: Api) -> Api {
                 .query("limit", "at most this many (default 100, max 1000)"),
             get(events::list),
         );
-    ws_admin::routes(jobs::routes(plugins::routes(api)))
+    storage::routes(ws_admin::routes(jobs::routes(plugins::routes(api))))
 }
 
 /// JSON 404 for every unknown path.

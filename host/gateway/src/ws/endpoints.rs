@@ -8,6 +8,9 @@ pub(crate) struct Preset {
     /// Plugin whose events the endpoint streams (None: host events).
     pub(crate) engine: Option<&'static str>,
     pub(crate) topics: &'static [&'static str],
+    /// Default spacing of `*_stats` events (seed 001's intervals); a
+    /// connection may ask for another with `?interval_ms=`.
+    pub(crate) stats_interval_ms: Option<u64>,
 }
 
 const fn engine(
@@ -19,6 +22,7 @@ const fn engine(
         path,
         engine: Some(engine),
         topics,
+        stats_interval_ms: None,
     }
 }
 
@@ -27,6 +31,16 @@ const fn host(path: &'static str, topics: &'static [&'static str]) -> Preset {
         path,
         engine: None,
         topics,
+        stats_interval_ms: None,
+    }
+}
+
+const fn storage(path: &'static str, topic: &'static [&'static str], interval_ms: u64) -> Preset {
+    Preset {
+        path,
+        engine: None,
+        topics: topic,
+        stats_interval_ms: Some(interval_ms),
     }
 }
 
@@ -84,11 +98,15 @@ pub(crate) const PRESETS: &[Preset] = &[
         "spatial",
         &["spatial.routing"],
     ),
-    host("/api/v1/ws/storage/buffer-pool", &["storage.buffer_pool"]),
-    host("/api/v1/ws/storage/lsm", &["storage.lsm"]),
-    host("/api/v1/ws/storage/io", &["storage.io"]),
-    host("/api/v1/ws/storage/tiers", &["storage.tiers"]),
-    host("/api/v1/ws/storage/pages", &["storage.pages"]),
-    host("/api/v1/ws/storage/columnar", &["storage.columnar"]),
+    storage(
+        "/api/v1/ws/storage/buffer-pool",
+        &["storage.buffer_pool"],
+        100,
+    ),
+    storage("/api/v1/ws/storage/lsm", &["storage.lsm"], 1000),
+    storage("/api/v1/ws/storage/io", &["storage.io"], 100),
+    storage("/api/v1/ws/storage/tiers", &["storage.tiers"], 5000),
+    storage("/api/v1/ws/storage/pages", &["storage.pages"], 500),
+    storage("/api/v1/ws/storage/columnar", &["storage.columnar"], 1000),
     host("/api/v1/ws/events", &[">"]),
 ];

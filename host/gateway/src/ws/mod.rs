@@ -10,7 +10,7 @@ use std::collections::HashMap;
 
 use axum::extract::State;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use futures::{SinkExt, StreamExt};
 use serde::{Deserialize, Serialize};
@@ -101,24 +101,60 @@ pub(crate) fn routes(api: Api) -> Api {
         get(metrics::upgrade),
     );
     for preset in endpoints::PRESETS {
-        api = api.route(
-            Op::websocket(
-                preset.path,
-                "websocket",
-                format!(
-                    "The event protocol, pre-subscribed to {}",
-                    preset.topics.join(", ")
-                ),
+        let mut op = Op::websocket(
+            preset.path,
+            "websocket",
+            format!(
+                "The event protocol, pre-subscribed to {}",
+                preset.topics.join(", ")
             ),
+        );
+        if let Some(ms) = preset.stats_interval_ms {
+            op = op.query(
+                "interval_ms",
+                match ms {
+                    100 => "spacing of *_stats events, 100-60000 ms (default 100)",
+                    500 => "spacing of *_stats events, 100-60000 ms (default 500)",
+                    1000 => "spacing of *_stats events, 100-60000 ms (default 1000)",
+                    _ => "spacing of *_stats events, 100-60000 ms (default 5000)",
+                },
+            );
+        }
+        api = api.route(
+            op,
             get(
-                move |ApiWebSocket(ws): ApiWebSocket, State(state): State<AppState>| async move {
-                    ws.max_message_size(MAX_CLIENT_MESSAGE)
-                        .on_upgrade(move |socket| connection(socket, state, Some(preset)))
+                move |ApiWebSocket(ws): ApiWebSocket,
+                      State(state): State<AppState>,
+                      crate::rest::ApiQuery(query): crate::rest::ApiQuery<PresetQuery>| async move {
+                    if let Some(ms) = query.interval_ms
+                        && (preset.stats_interval_ms.is_none()
+                            || !(MIN_STATS_INTERVAL_MS..=60_000).contains(&ms))
+                    {
+                        return crate::ApiError::bad_request(format!(
+                            "interval_ms applies to the storage endpoints and must be {MIN_STATS_INTERVAL_MS} to 60000"
+                        ))
+                        .into_response();
+                    }
+                    ws.max_message_size(MAX_CLIENT_MESSAGE).on_upgrade(move |socket| {
+                        connection(socket, state, Some(preset), query.interval_ms)
+                    })
                 },
             ),
         );
     }
     api
+}
+
+/// Storage stats are published every 100 ms at most; asking for less is
+/// asking for nothing more.
+const MIN_STATS_INTERVAL_MS: u64 = 100;
+
+/// Query of a pre-subscribed endpoint.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PresetQuery {
+    /// Spacing of `*_stats` events (storage endpoints).
+    interval_ms: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -128,6 +164,10 @@ enum ClientMessage {
         id: String,
         topics: Vec<String>,
         resume_from: Option<String>,
+        /// Deliver at most one `*_stats` event of each kind per this many
+        /// milliseconds (the storage endpoints' intervals).
+        #[serde(default)]
+        stats_interval_ms: Option<u64>,
     },
     Unsubscribe {
         id: String,
@@ -169,13 +209,14 @@ impl ServerMessage<'_> {
 
 async fn upgrade(ApiWebSocket(ws): ApiWebSocket, State(state): State<AppState>) -> Response {
     ws.max_message_size(MAX_CLIENT_MESSAGE)
-        .on_upgrade(move |socket| connection(socket, state, None))
+        .on_upgrade(move |socket| connection(socket, state, None, None))
 }
 
 async fn connection(
     socket: WebSocket,
     state: AppState,
     preset: Option<&'static endpoints::Preset>,
+    stats_interval_ms: Option<u64>,
 ) {
     let connection_id = uuid::Uuid::now_v7().to_string();
     let (control_tx, mut control_rx) = mpsc::channel::<Control>(CONTROL_QUEUE);
@@ -227,6 +268,7 @@ async fn connection(
             id: "default".to_owned(),
             topics: preset.topics.iter().map(|t| (*t).to_owned()).collect(),
             resume_from: None,
+            stats_interval_ms: stats_interval_ms.or(preset.stats_interval_ms),
         };
         replies.insert(
             0,
@@ -301,7 +343,7 @@ async fn connection(
                     }
                     Control::Send(text) => text,
                     Control::Subscribe { id, topics, resume_from, reply } => {
-                        let message = ClientMessage::Subscribe { id, topics, resume_from };
+                        let message = ClientMessage::Subscribe { id, topics, resume_from, stats_interval_ms: None };
                         let text = apply(&state, &connection_id, message, &mut subscriptions, &out_tx);
                         let _ = reply.send(serde_json::from_str(&text).unwrap_or_default());
                         text
@@ -367,7 +409,18 @@ fn apply(
             id,
             topics,
             resume_from,
+            stats_interval_ms,
         } => {
+            if let Some(ms) = stats_interval_ms
+                && !(MIN_STATS_INTERVAL_MS..=60_000).contains(&ms)
+            {
+                return ServerMessage::Error {
+                    code: "bad_request",
+                    message: format!("stats_interval_ms must be {MIN_STATS_INTERVAL_MS} to 60000"),
+                }
+                .text();
+            }
+            let stats_interval = stats_interval_ms.map(std::time::Duration::from_millis);
             let finished: Vec<String> = subscriptions
                 .iter()
                 .filter(|(_, task)| task.is_finished())
@@ -399,7 +452,12 @@ fn apply(
                     .subscribe(&topics, Some(&state.default_tenant), resume_from.as_deref());
             match subscription {
                 Ok(subscription) => {
-                    let task = tokio::spawn(forward(id.clone(), subscription, out_tx.clone()));
+                    let task = tokio::spawn(forward(
+                        id.clone(),
+                        subscription,
+                        out_tx.clone(),
+                        stats_interval,
+                    ));
                     subscriptions.insert(id.clone(), task);
                     state.connections.subscribed(connection_id, &id, &topics);
                     ServerMessage::Subscribed {
@@ -431,10 +489,61 @@ fn event_message(sub: &str, event: &Event) -> String {
 }
 
 /// Moves one subscription's deliveries into the connection's queue.
-async fn forward(id: String, mut subscription: weft_bus::Subscription, out: mpsc::Sender<String>) {
-    while let Some(delivery) = subscription.next().await {
+///
+/// With `stats_interval`, at most one `*_stats` event of each kind is sent
+/// per interval. One skipped inside the interval is held and sent when the
+/// interval ends — unless a later event was sent meanwhile, which would put
+/// it out of order; then it is dropped and a newer one will follow (figures
+/// are published when they change). So the client always ends up with the
+/// latest figures, and seq order holds.
+async fn forward(
+    id: String,
+    mut subscription: weft_bus::Subscription,
+    out: mpsc::Sender<String>,
+    stats_interval: Option<std::time::Duration>,
+) {
+    let mut last_stats: HashMap<String, tokio::time::Instant> = HashMap::new();
+    let mut held: Option<std::sync::Arc<Event>> = None;
+    loop {
+        let due = held
+            .as_ref()
+            .and_then(|e| last_stats.get(&e.kind))
+            .zip(stats_interval)
+            .map(|(at, every)| *at + every);
+        let delivery = tokio::select! {
+            delivery = subscription.next() => match delivery {
+                Some(delivery) => delivery,
+                None => break,
+            },
+            () = tokio::time::sleep_until(due.unwrap_or_else(tokio::time::Instant::now)), if due.is_some() => {
+                if let Some(event) = held.take() {
+                    last_stats.insert(event.kind.clone(), tokio::time::Instant::now());
+                    if out.send(event_message(&id, &event)).await.is_err() {
+                        break;
+                    }
+                }
+                continue;
+            }
+        };
         let (text, last) = match delivery {
-            Delivery::Event(event) => (event_message(&id, &event), false),
+            Delivery::Event(event) => {
+                if let Some(every) = stats_interval
+                    && event.kind.ends_with("_stats")
+                {
+                    let now = tokio::time::Instant::now();
+                    if last_stats
+                        .get(&event.kind)
+                        .is_some_and(|at| now.duration_since(*at) < every)
+                    {
+                        held = Some(event);
+                        continue;
+                    }
+                    last_stats.insert(event.kind.clone(), now);
+                }
+                // Anything sent after a held event would overtake it.
+                held = None;
+                (event_message(&id, &event), false)
+            }
             Delivery::Lagged(token) => (
                 ServerMessage::Lagged {
                     sub: &id,

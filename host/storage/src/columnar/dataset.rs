@@ -283,6 +283,9 @@ impl Dataset {
             self.shared.io.clone(),
             self.shared.events.clone(),
         )?;
+        self.shared.events.emit(Family::Pages, "allocated", || {
+            json!({"segment": segment.id(), "file": format!("c{file:06}.seg"), "dataset": self.name})
+        });
         let previous: Option<Vec<Encoding>> = {
             let meta = self.meta.read().unwrap_or_else(|e| e.into_inner());
             meta.chunks

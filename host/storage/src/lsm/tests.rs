@@ -144,3 +144,35 @@ fn rejects_oversized_keys() {
     ));
     assert!(matches!(tree.put(b"", b"v"), Err(StorageError::Invalid(_))));
 }
+
+#[test]
+fn a_table_with_nothing_below_moves_down_a_level() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let recorder = Arc::new(Recorder::default());
+    let options = LsmOptions {
+        level1_bytes: 32 << 10,
+        ..small()
+    };
+    let tree = Lsm::open(
+        "migrate",
+        dir.path(),
+        options,
+        shared(Some(recorder.clone())),
+    )
+    .expect("open");
+    // Ascending keys: every new table lies past the ones below it.
+    for i in 0..8000u32 {
+        tree.put(format!("k{i:06}").as_bytes(), &[b'y'; 60])
+            .expect("put");
+    }
+    let migrations = recorder.of_kind("level_migration");
+    assert!(!migrations.is_empty(), "{:?}", tree.stats());
+    assert_eq!(
+        migrations[0]["to_level"],
+        migrations[0]["from_level"]
+            .as_u64()
+            .map(|l| l + 1)
+            .unwrap_or(0)
+    );
+    assert_eq!(tree.scan(b"", b"", usize::MAX).expect("scan").len(), 8000);
+}

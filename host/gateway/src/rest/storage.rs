@@ -1,0 +1,605 @@
+//! Host storage over REST: key/value collections, columnar datasets,
+//! store figures and a full checksum scan.
+//!
+//! Storage calls block (file I/O, fsync), so every handler runs them on
+//! tokio's blocking pool. Dataset uploads stream: the request body is fed
+//! chunk by chunk to the loader, so a large CSV never sits whole in memory,
+//! and each stored chunk is reported as a `batch_inserted` event on
+//! `storage.columnar` (the upload's progress).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use futures::StreamExt;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use weft_storage::columnar::{ColumnType, Field, Format, Values};
+use weft_storage::{StorageError, Store};
+
+use super::ApiQuery;
+use crate::api_doc::{Api, Op};
+use crate::{ApiError, AppState};
+
+/// Largest single value accepted over REST.
+const MAX_VALUE_BYTES: usize = 16 << 20;
+
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, StorageError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?
+        .map_err(ApiError::from)
+}
+
+fn store(state: &AppState) -> Arc<Store> {
+    state.store.clone()
+}
+
+pub(super) fn routes(api: Api) -> Api {
+    api.route(
+        Op::get("/api/v1/storage/stats", "storage", "Buffer pool, disk I/O, tier and per-collection LSM figures"),
+        get(stats),
+    )
+    .route(
+        Op::post("/api/v1/storage/verify", "storage", "Checksum every page of every collection and dataset; lists damaged pages"),
+        post(verify),
+    )
+    .route(
+        Op::get("/api/v1/collections", "storage", "Names of the key/value collections"),
+        get(list_collections),
+    )
+    .route(
+        Op::get("/api/v1/collections/{name}", "storage", "A collection's LSM figures (memtable, levels, write amplification)"),
+        get(collection_stats).delete(drop_collection),
+    )
+    .external(Op::delete("/api/v1/collections/{name}", "storage", "Delete a collection and its files"))
+    .route(
+        Op::get("/api/v1/collections/{name}/keys", "storage", "Keys and values in key order")
+            .query("prefix", "only keys starting with this")
+            .query("start", "only keys ≥ this (continue from a previous page's `next`)")
+            .query("limit", "at most this many (default 100, max 10000)"),
+        get(scan),
+    )
+    .route(
+        Op::put("/api/v1/collections/{name}/keys/{key}", "storage", "Set a key (the collection is created on first write); durable when answered")
+            .body("application/octet-stream", "the value, any bytes up to 16 MiB"),
+        get(get_key).put(put_key).delete(delete_key),
+    )
+    .external(Op::get("/api/v1/collections/{name}/keys/{key}", "storage", "A key's value (application/json when it is JSON)"))
+    .external(Op::delete("/api/v1/collections/{name}/keys/{key}", "storage", "Delete a key"))
+    .route(
+        Op::post("/api/v1/collections/{name}/batch", "storage", "Apply puts and deletes atomically")
+            .body("application/json", r#"{"put": {"key": <JSON value>, …}, "delete": ["key", …]}"#),
+        post(batch),
+    )
+    .route(
+        Op::post("/api/v1/collections/{name}/flush", "storage", "Flush the memtable to a table now"),
+        post(flush),
+    )
+    .route(
+        Op::post("/api/v1/collections/{name}/compact", "storage", "Compact level 0 and every oversized level now"),
+        post(compact),
+    )
+    .route(
+        Op::get("/api/v1/datasets", "storage", "Datasets: rows, schema, chunks, encodings"),
+        get(list_datasets),
+    )
+    .route(
+        Op::post("/api/v1/datasets/{name}", "storage", "Upload a dataset as CSV (header row) or JSON lines; streamed, schema inferred unless given")
+            .query("format", "csv or jsonl (default: from Content-Type, else csv)")
+            .query("schema", "column types, e.g. `ts:timestamp,price:f64,sym:string` (types: f64 i64 bool string timestamp)")
+            .body("text/csv", "CSV with a header row, or JSON lines (application/x-ndjson)")
+            .responds(201, "the dataset's summary"),
+        get(dataset_info).post(upload).delete(drop_dataset),
+    )
+    .external(Op::get("/api/v1/datasets/{name}", "storage", "A dataset's summary"))
+    .external(Op::delete("/api/v1/datasets/{name}", "storage", "Delete a dataset and its files"))
+    .route(
+        Op::get("/api/v1/datasets/{name}/columns/{column}", "storage", "One chunk of one column")
+            .query("chunk", "chunk number (default 0); the summary says how many there are"),
+        get(read_column),
+    )
+    .route(
+        Op::get("/api/v1/datasets/{name}/columns/{column}/summary", "storage", "Scan one column: rows, nulls, and min/max/sum/mean (numbers), true count (booleans) or distinct count (strings)"),
+        get(summarise_column),
+    )
+}
+
+async fn stats(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let store = store(&state);
+    let stats = blocking(move || Ok(store.stats())).await?;
+    Ok(Json(json!(stats)))
+}
+
+async fn verify(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let (store, tenant) = (store(&state), state.default_tenant.clone());
+    let damaged = blocking(move || store.verify(&tenant)).await?;
+    let pages: Vec<Value> = damaged
+        .iter()
+        .map(|(path, page)| json!({"file": path.file_name().map(|f| f.to_string_lossy().into_owned()), "page": page}))
+        .collect();
+    Ok(Json(
+        json!({"damaged_pages": pages, "ok": pages.is_empty()}),
+    ))
+}
+
+async fn list_collections(State(state): State<AppState>) -> Json<Value> {
+    Json(json!({"collections": state.store.collections(&state.default_tenant)}))
+}
+
+async fn collection_stats(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let (store, tenant) = (store(&state), state.default_tenant.clone());
+    let stats = blocking(move || Ok(store.collection(&tenant, &name, false)?.stats())).await?;
+    Ok(Json(json!(stats)))
+}
+
+async fn drop_collection(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let (store, tenant) = (store(&state), state.default_tenant.clone());
+    blocking(move || store.drop_collection(&tenant, &name)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Bytes as JSON: the JSON value itself if they are JSON, else a string.
+fn value_json(bytes: &[u8]) -> Value {
+    serde_json::from_slice(bytes)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(bytes).into_owned()))
+}
+
+#[derive(Deserialize)]
+pub(super) struct ScanQuery {
+    prefix: Option<String>,
+    start: Option<String>,
+    limit: Option<usize>,
+}
+
+async fn scan(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    ApiQuery(query): ApiQuery<ScanQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let (store, tenant) = (store(&state), state.default_tenant.clone());
+    let limit = query.limit.unwrap_or(100).clamp(1, 10_000);
+    let prefix = query.prefix.unwrap_or_default();
+    let start = query.start.unwrap_or_default();
+    // One more than asked, to know whether there is a next page.
+    let mut entries = blocking(move || {
+        store.collection(&tenant, &name, false)?.scan(
+            start.as_bytes(),
+            prefix.as_bytes(),
+            limit + 1,
+        )
+    })
+    .await?;
+    let next = (entries.len() > limit).then(|| {
+        entries.truncate(limit);
+        entries.last().map(|(k, _)| {
+            let mut after = k.clone();
+            after.push(0);
+            String::from_utf8_lossy(&after).into_owned()
+        })
+    });
+    let entries: Vec<Value> = entries
+        .iter()
+        .map(|(k, v)| json!({"key": String::from_utf8_lossy(k), "value": value_json(v)}))
+        .collect();
+    Ok(Json(json!({"entries": entries, "next": next.flatten()})))
+}
+
+async fn get_key(
+    State(state): State<AppState>,
+    Path((name, key)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let (store, tenant) = (store(&state), state.default_tenant.clone());
+    let shown = key.clone();
+    let value =
+        blocking(move || store.collection(&tenant, &name, false)?.get(key.as_bytes())).await?;
+    let Some(value) = value else {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("key '{shown}' is not set"),
+        ));
+    };
+    let content_type = if serde_json::from_slice::<serde::de::IgnoredAny>(&value).is_ok() {
+        "application/json"
+    } else {
+        "application/octet-stream"
+    };
+    Ok(([(header::CONTENT_TYPE, content_type)], value).into_response())
+}
+
+async fn put_key(
+    State(state): State<AppState>,
+    Path((name, key)): Path<(String, String)>,
+    body: Bytes,
+) -> Result<StatusCode, ApiError> {
+    if body.len() > MAX_VALUE_BYTES {
+        return Err(ApiError::bad_request("values are limited to 16 MiB"));
+    }
+    let (store, tenant) = (store(&state), state.default_tenant.clone());
+    blocking(move || {
+        store
+            .collection(&tenant, &name, true)?
+            .put(key.as_bytes(), &body)
+    })
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn delete_key(
+    State(state): State<AppState>,
+    Path((name, key)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let (store, tenant) = (store(&state), state.default_tenant.clone());
+    blocking(move || {
+        store
+            .collection(&tenant, &name, false)?
+            .delete(key.as_bytes())
+    })
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct Batch {
+    #[serde(default)]
+    put: serde_json::Map<String, Value>,
+    #[serde(default)]
+    delete: Vec<String>,
+}
+
+async fn batch(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    super::ApiJson(batch): super::ApiJson<Batch>,
+) -> Result<Json<Value>, ApiError> {
+    let (store, tenant) = (store(&state), state.default_tenant.clone());
+    let (puts, deletes) = (batch.put.len(), batch.delete.len());
+    blocking(move || {
+        let values: Vec<(String, Vec<u8>)> = batch
+            .put
+            .into_iter()
+            .map(|(k, v)| (k, v.to_string().into_bytes()))
+            .collect();
+        let mut writes: Vec<(&[u8], Option<&[u8]>)> = values
+            .iter()
+            .map(|(k, v)| (k.as_bytes(), Some(v.as_slice())))
+            .collect();
+        writes.extend(batch.delete.iter().map(|k| (k.as_bytes(), None)));
+        store.collection(&tenant, &name, true)?.write(&writes)
+    })
+    .await?;
+    Ok(Json(json!({"put": puts, "deleted": deletes})))
+}
+
+async fn flush(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let (store, tenant) = (store(&state), state.default_tenant.clone());
+    let stats = blocking(move || {
+        let tree = store.collection(&tenant, &name, false)?;
+        tree.flush()?;
+        Ok(tree.stats())
+    })
+    .await?;
+    Ok(Json(json!(stats)))
+}
+
+async fn compact(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let (store, tenant) = (store(&state), state.default_tenant.clone());
+    let stats = blocking(move || {
+        let tree = store.collection(&tenant, &name, false)?;
+        tree.compact()?;
+        Ok(tree.stats())
+    })
+    .await?;
+    Ok(Json(json!(stats)))
+}
+
+async fn list_datasets(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let (store, tenant) = (store(&state), state.default_tenant.clone());
+    let datasets = blocking(move || Ok(store.datasets(&tenant))).await?;
+    Ok(Json(json!({"datasets": datasets})))
+}
+
+async fn dataset_info(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let (store, tenant) = (store(&state), state.default_tenant.clone());
+    let info = blocking(move || Ok(store.dataset(&tenant, &name)?.info())).await?;
+    Ok(Json(json!(info)))
+}
+
+async fn drop_dataset(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let (store, tenant) = (store(&state), state.default_tenant.clone());
+    blocking(move || store.drop_dataset(&tenant, &name)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+fn parse_schema(text: &str) -> Result<Vec<Field>, ApiError> {
+    text.split(',')
+        .map(|part| {
+            let (name, kind) = part.split_once(':').ok_or_else(|| {
+                ApiError::bad_request(format!("schema entry '{part}': write name:type"))
+            })?;
+            let kind: ColumnType = serde_json::from_value(json!(kind.trim())).map_err(|_| {
+                ApiError::bad_request(format!(
+                    "schema entry '{part}': type must be one of f64, i64, bool, string, timestamp"
+                ))
+            })?;
+            Ok(Field {
+                name: name.trim().to_owned(),
+                kind,
+            })
+        })
+        .collect()
+}
+
+/// A `Read` over body chunks arriving on a channel: the bridge between
+/// the async request body and the blocking loader.
+struct ChannelReader {
+    chunks: std::sync::mpsc::Receiver<Result<Bytes, String>>,
+    current: Bytes,
+}
+
+impl std::io::Read for ChannelReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.current.is_empty() {
+            match self.chunks.recv() {
+                Ok(Ok(bytes)) => self.current = bytes,
+                Ok(Err(e)) => return Err(std::io::Error::other(e)),
+                Err(_) => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.current.len());
+        buf[..n].copy_from_slice(&self.current[..n]);
+        self.current = self.current.slice(n..);
+        Ok(n)
+    }
+}
+
+async fn upload(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    ApiQuery(query): ApiQuery<HashMap<String, String>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    weft_storage::store::check_name(&name)?;
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let format = match query.get("format").map(String::as_str) {
+        Some("csv") => Format::Csv,
+        Some("jsonl" | "ndjson") => Format::JsonLines,
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "format '{other}': use csv or jsonl"
+            )));
+        }
+        None if content_type.contains("ndjson") || content_type.contains("jsonl") => {
+            Format::JsonLines
+        }
+        None => Format::Csv,
+    };
+    let schema = query.get("schema").map(|s| parse_schema(s)).transpose()?;
+    let (store, tenant) = (store(&state), state.default_tenant.clone());
+    if store.dataset(&tenant, &name).is_ok() {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "conflict",
+            format!("dataset '{name}' already exists; DELETE it first or pick another name"),
+        ));
+    }
+    // A small bound: the body is read only as fast as the loader stores it.
+    let (tx, rx) = std::sync::mpsc::sync_channel(8);
+    let loader = {
+        let (store, tenant, name) = (store.clone(), tenant.clone(), name.clone());
+        tokio::task::spawn_blocking(move || {
+            let reader = ChannelReader {
+                chunks: rx,
+                current: Bytes::new(),
+            };
+            let create_store = store.clone();
+            let (create_tenant, create_name) = (tenant.clone(), name.clone());
+            let outcome = weft_storage::columnar::load(
+                reader,
+                format,
+                schema,
+                Box::new(move |schema| {
+                    create_store.create_dataset(&create_tenant, &create_name, schema)
+                }),
+                &mut |_rows| {},
+            );
+            if outcome.is_err() {
+                // Do not leave half a dataset behind a failed upload.
+                let _ = store.drop_dataset(&tenant, &name);
+            }
+            outcome
+        })
+    };
+    let mut stream = body.into_data_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| e.to_string());
+        let failed = chunk.is_err();
+        let sender = tx.clone();
+        // The channel is bounded and blocking: hand each send to the
+        // blocking pool so the runtime thread never waits on the loader.
+        let sent = tokio::task::spawn_blocking(move || sender.send(chunk).is_ok())
+            .await
+            .unwrap_or(false);
+        if !sent || failed {
+            break; // the loader stopped (bad input): its error says why
+        }
+    }
+    drop(tx);
+    let loaded = loader.await.map_err(|e| {
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
+    })??;
+    let Some(dataset) = loaded else {
+        return Err(ApiError::bad_request(
+            "the upload holds no rows; send a header row and at least one data row",
+        ));
+    };
+    Ok((StatusCode::CREATED, Json(json!(dataset.info()))).into_response())
+}
+
+#[derive(Deserialize)]
+pub(super) struct ColumnQuery {
+    chunk: Option<usize>,
+}
+
+async fn read_column(
+    State(state): State<AppState>,
+    Path((name, column)): Path<(String, String)>,
+    ApiQuery(query): ApiQuery<ColumnQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let (store, tenant) = (store(&state), state.default_tenant.clone());
+    let chunk = query.chunk.unwrap_or(0);
+    let (slice, chunks) = blocking(move || {
+        let dataset = store.dataset(&tenant, &name)?;
+        Ok((dataset.read_chunk(&column, chunk)?, dataset.chunk_count()))
+    })
+    .await?;
+    let valid = |i: usize| slice.valid.get(i).copied().unwrap_or(true);
+    let values: Vec<Value> = match &slice.values {
+        Values::F64(v) => v
+            .iter()
+            .enumerate()
+            .map(|(i, x)| if valid(i) { json!(x) } else { Value::Null })
+            .collect(),
+        Values::I64(v) | Values::Timestamp(v) => v
+            .iter()
+            .enumerate()
+            .map(|(i, x)| if valid(i) { json!(x) } else { Value::Null })
+            .collect(),
+        Values::Bool(v) => v
+            .iter()
+            .enumerate()
+            .map(|(i, x)| if valid(i) { json!(x) } else { Value::Null })
+            .collect(),
+        Values::String(v) => v
+            .iter()
+            .enumerate()
+            .map(|(i, x)| if valid(i) { json!(x) } else { Value::Null })
+            .collect(),
+    };
+    Ok(Json(json!({
+        "chunk": chunk,
+        "chunks": chunks,
+        "type": slice.values.kind(),
+        "rows": values.len(),
+        "values": values,
+    })))
+}
+
+async fn summarise_column(
+    State(state): State<AppState>,
+    Path((name, column)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let (store, tenant) = (store(&state), state.default_tenant.clone());
+    let summary = blocking(move || {
+        let dataset = store.dataset(&tenant, &name)?;
+        let mut summary = Summary::default();
+        let rows = dataset.scan(&column, |slice| {
+            summary.add(slice);
+            Ok(())
+        })?;
+        Ok(summary.finish(rows))
+    })
+    .await?;
+    Ok(Json(summary))
+}
+
+/// Running aggregates of one column scan.
+#[derive(Default)]
+struct Summary {
+    nulls: u64,
+    count: u64,
+    sum: f64,
+    min: Option<f64>,
+    max: Option<f64>,
+    trues: Option<u64>,
+    distinct: Option<std::collections::HashSet<String>>,
+}
+
+impl Summary {
+    fn number(&mut self, x: f64) {
+        self.count += 1;
+        self.sum += x;
+        self.min = Some(self.min.map_or(x, |m| m.min(x)));
+        self.max = Some(self.max.map_or(x, |m| m.max(x)));
+    }
+
+    fn add(&mut self, slice: &weft_storage::columnar::ColumnSlice) {
+        let valid = |i: usize| slice.valid.get(i).copied().unwrap_or(true);
+        self.nulls += slice.valid.iter().filter(|v| !**v).count() as u64;
+        match &slice.values {
+            Values::F64(v) => v
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| valid(*i))
+                .for_each(|(_, x)| self.number(*x)),
+            Values::I64(v) | Values::Timestamp(v) => v
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| valid(*i))
+                .for_each(|(_, x)| self.number(*x as f64)),
+            Values::Bool(v) => {
+                let trues = v
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, b)| valid(*i) && **b)
+                    .count() as u64;
+                *self.trues.get_or_insert(0) += trues;
+            }
+            Values::String(v) => {
+                let distinct = self.distinct.get_or_insert_with(Default::default);
+                distinct.extend(
+                    v.iter()
+                        .enumerate()
+                        .filter(|(i, _)| valid(*i))
+                        .map(|(_, s)| s.clone()),
+                );
+            }
+        }
+    }
+
+    fn finish(self, rows: u64) -> Value {
+        let mut out = json!({"rows": rows, "nulls": self.nulls});
+        if let Some(trues) = self.trues {
+            out["true"] = json!(trues);
+        } else if let Some(distinct) = self.distinct {
+            out["distinct"] = json!(distinct.len());
+        } else {
+            out["min"] = json!(self.min);
+            out["max"] = json!(self.max);
+            out["sum"] = json!(self.sum);
+            out["mean"] = json!((self.count > 0).then(|| self.sum / self.count as f64));
+        }
+        out
+    }
+}
