@@ -451,6 +451,44 @@ async fn score_dataset_runs_as_a_job_with_progress() -> anyhow::Result<()> {
         .filter(|e| e["kind"] == "progress")
         .count();
     assert_eq!(progress, 6, "one progress event per 1,000 rows");
+
+    // The same stream uploaded once and named: the plugin reads it through
+    // weft:host/storage as typed columns and must score it identically.
+    let csv = std::fs::read(weft_tests::test_data("anomaly/stream.csv"))?;
+    let (status, info) = server
+        .post_raw("/api/v1/datasets/stream", "text/csv", csv)
+        .await?;
+    assert_eq!(status, 201, "{info}");
+    let stored = server
+        .run_job(
+            "anomaly",
+            "score_dataset",
+            json!({"dataset": "stream", "columns": ["x0", "x1", "x2"], "label_column": "label"}),
+        )
+        .await?;
+    assert_eq!(stored["state"], "succeeded", "{stored}");
+    assert_eq!(stored["result"]["rows"], 6000);
+    assert_eq!(
+        stored["result"]["roc_auc"], result["roc_auc"],
+        "stored vs inline rows"
+    );
+    assert_eq!(stored["result"]["anomalies"], result["anomalies"]);
+
+    // Naming a dataset or column that is not there is the caller's error.
+    let (status, job) = server
+        .post(
+            "/api/v1/jobs?wait=true",
+            &json!({"engine": "anomaly", "op": "score_dataset", "params": {"dataset": "stream", "columns": ["x9"]}}),
+        )
+        .await?;
+    assert_eq!(status, 200, "{job}");
+    assert_eq!(job["state"], "failed", "{job}");
+    assert!(
+        job["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("x9")),
+        "{job}"
+    );
     Ok(())
 }
 

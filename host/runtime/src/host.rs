@@ -126,10 +126,16 @@ pub(crate) struct HostState {
     /// When the current call must end; checked on every epoch tick. A job
     /// sets it once, a session before each call.
     pub(crate) deadline: std::time::Instant,
+    /// Host storage, if the runtime has it.
+    pub(crate) storage: crate::storage_host::StorageSlot,
 }
 
 impl HostState {
-    pub(crate) fn new(scope: EventScope, max_memory_bytes: usize) -> Self {
+    pub(crate) fn new(
+        scope: EventScope,
+        max_memory_bytes: usize,
+        storage: crate::storage_host::StorageSlot,
+    ) -> Self {
         let stderr = MemoryOutputPipe::new(OUTPUT_CAPTURE);
         // No preopens, no environment, no arguments, no sockets: the
         // builder's defaults grant none of them.
@@ -147,7 +153,13 @@ impl HostState {
             scope,
             stderr,
             deadline: std::time::Instant::now(),
+            storage,
         }
+    }
+
+    /// The guest's resource handles.
+    pub(crate) fn table(&mut self) -> &mut ResourceTable {
+        &mut self.table
     }
 
     /// What the guest wrote to stdout/stderr, e.g. a panic message.

@@ -23,6 +23,7 @@ mod jobs;
 mod plugin;
 mod runtime;
 mod session;
+mod storage_host;
 
 pub use config::SandboxConfig;
 pub use error::RuntimeError;

@@ -119,6 +119,7 @@ pub struct LoadedPlugin {
     engine: Engine,
     bus: weft_bus::Bus,
     sandbox: SandboxConfig,
+    storage: crate::storage_host::StorageSlot,
 }
 
 impl std::fmt::Debug for LoadedPlugin {
@@ -163,6 +164,7 @@ impl LoadedPlugin {
             engine: runtime.engine().clone(),
             bus: runtime.bus().clone(),
             sandbox: runtime.sandbox().clone(),
+            storage: runtime.storage_slot(),
         };
         let mut instance = plugin
             .instantiate_with_timeout(
@@ -317,7 +319,7 @@ impl LoadedPlugin {
         };
         let mut store = Store::new(
             &self.engine,
-            HostState::new(scope, self.sandbox.max_memory_bytes),
+            HostState::new(scope, self.sandbox.max_memory_bytes, self.storage.clone()),
         );
         store.limiter(|state| &mut state.limiter);
         let cancel = invocation.cancel;

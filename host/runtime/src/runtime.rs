@@ -29,6 +29,7 @@ struct Inner {
     plugins: RwLock<HashMap<String, Arc<LoadedPlugin>>>,
     bus: Bus,
     sandbox: SandboxConfig,
+    storage: crate::storage_host::StorageSlot,
 }
 
 fn engine_config(sandbox: &SandboxConfig) -> Config {
@@ -75,8 +76,19 @@ impl Runtime {
                 plugins: RwLock::new(HashMap::new()),
                 bus,
                 sandbox,
+                storage: crate::storage_host::StorageSlot::default(),
             }),
         })
+    }
+
+    /// Gives plugins host storage (`weft:host/storage`), scoped to each
+    /// job's tenant. Set once; without it storage calls fail cleanly.
+    pub fn attach_storage(&self, store: Arc<weft_storage::Store>) {
+        let _ = self.inner.storage.set(store);
+    }
+
+    pub(crate) fn storage_slot(&self) -> crate::storage_host::StorageSlot {
+        self.inner.storage.clone()
     }
 
     pub(crate) fn engine(&self) -> &Engine {

@@ -125,6 +125,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         ..SandboxConfig::default()
     };
     let runtime = Runtime::new(&args.data_dir, sandbox, bus.clone())?;
+    let store = open_store(&args, &bus)?;
+    runtime.attach_storage(store.clone());
     if args.plugins.is_dir() {
         let plugins = args.plugins.clone();
         let loader = runtime.clone();
@@ -145,7 +147,6 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         jobs_config.workers = workers;
     }
     let jobs = Jobs::open(runtime.clone(), bus.clone(), &args.data_dir, jobs_config)?;
-    let store = open_store(&args, &bus)?;
 
     let sweeper = bus.clone();
     tokio::spawn(async move {

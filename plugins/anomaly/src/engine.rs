@@ -18,9 +18,19 @@ const PROGRESS_EVERY: usize = 1000;
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ScoreDataset {
+    #[serde(default)]
     rows: Vec<Vec<f64>>,
     #[serde(default)]
     labels: Option<Vec<bool>>,
+    /// A stored dataset to score instead of `rows`.
+    #[serde(default)]
+    dataset: Option<String>,
+    /// Its feature columns.
+    #[serde(default)]
+    columns: Vec<String>,
+    /// Its label column (non-zero / true = anomalous).
+    #[serde(default)]
+    label_column: Option<String>,
     #[serde(default)]
     include_scores: Option<bool>,
     #[serde(flatten)]
@@ -40,8 +50,50 @@ fn session_schema() -> Value {
     })
 }
 
+/// Loads `dataset`'s feature (and label) columns from host storage into
+/// `rows` (and `labels`): typed columns, read chunk by chunk.
+fn load_stored(request: &mut ScoreDataset, host: &dyn Host) -> Result<(), EngineError> {
+    let Some(dataset) = request.dataset.clone() else {
+        return Ok(());
+    };
+    if !request.rows.is_empty() || request.labels.is_some() {
+        return Err(EngineError::InvalidParams(
+            "give either rows (and labels) or dataset (and columns), not both".into(),
+        ));
+    }
+    if request.columns.is_empty() {
+        return Err(EngineError::InvalidParams(format!(
+            "name the feature columns of '{dataset}' to score in `columns`"
+        )));
+    }
+    let mut wanted = request.columns.clone();
+    wanted.extend(request.label_column.clone());
+    let mut columns = weft_sdk::read_numeric_columns(host, &dataset, &wanted)?;
+    if request.label_column.is_some() {
+        let labels = columns.pop().unwrap_or_default();
+        request.labels = Some(labels.iter().map(|&x| x != 0.0 && !x.is_nan()).collect());
+    }
+    let height = columns.first().map_or(0, Vec::len);
+    request.rows = (0..height)
+        .map(|r| columns.iter().map(|c| c[r]).collect::<Vec<f64>>())
+        .collect();
+    if let Some((r, c)) = request
+        .rows
+        .iter()
+        .enumerate()
+        .find_map(|(r, row)| row.iter().position(|x| x.is_nan()).map(|c| (r, c)))
+    {
+        return Err(EngineError::InvalidParams(format!(
+            "row {r} of '{dataset}' has no value in column '{}'; fill or drop it first",
+            request.columns[c]
+        )));
+    }
+    Ok(())
+}
+
 fn score_dataset(params: Params<'_>, host: &dyn Host) -> Result<Value, EngineError> {
-    let request: ScoreDataset = params.parse()?;
+    let mut request: ScoreDataset = params.parse()?;
+    load_stored(&mut request, host)?;
     let width = request.rows.first().map_or(0, Vec::len);
     if width == 0 {
         return Err(EngineError::InvalidParams(
@@ -134,6 +186,18 @@ impl Engine for AnomalyEngine {
                 json!({"type": "array", "items": {"type": "boolean"}}),
             );
             fields.insert("include_scores".into(), json!({"type": "boolean"}));
+            fields.insert(
+                "dataset".into(),
+                json!({"type": "string", "description": "a stored dataset to score instead of rows (POST /api/v1/datasets/{name})"}),
+            );
+            fields.insert(
+                "columns".into(),
+                json!({"type": "array", "minItems": 1, "items": {"type": "string"}, "description": "the dataset's feature columns"}),
+            );
+            fields.insert(
+                "label_column".into(),
+                json!({"type": "string", "description": "the dataset's label column (true / non-zero = anomalous)"}),
+            );
         }
         EngineInfo {
             name: "anomaly".into(),
@@ -144,7 +208,7 @@ impl Engine for AnomalyEngine {
                     "Scores rows in order as a stream (each row judged before the model learns it); with labels, reports ROC-AUC.",
                     json!({
                         "type": "object",
-                        "required": ["rows"],
+                        "oneOf": [{"required": ["rows"]}, {"required": ["dataset", "columns"]}],
                         "additionalProperties": false,
                         "properties": properties,
                     }),
@@ -199,6 +263,37 @@ mod tests {
             .filter(|c| matches!(c, weft_sdk::Recorded::Progress { .. }))
             .count();
         assert_eq!(progress, 3);
+    }
+
+    #[test]
+    fn a_stored_dataset_is_read_column_by_column() {
+        let host = RecordingHost::new().with_dataset(
+            "readings",
+            vec![
+                (
+                    "x",
+                    weft_sdk::ColumnValues::F64((0..2000).map(|i| (i % 7) as f64).collect()),
+                ),
+                (
+                    "y",
+                    weft_sdk::ColumnValues::I64((0..2000).map(|i| i % 5).collect()),
+                ),
+                (
+                    "bad",
+                    weft_sdk::ColumnValues::Bool((0..2000).map(|i| i % 500 == 499).collect()),
+                ),
+            ],
+        );
+        let params = json!({"dataset": "readings", "columns": ["x", "y"], "label_column": "bad"})
+            .to_string();
+        let result =
+            AnomalyEngine::invoke("score_dataset", Params::new(&params), &host).expect("scores");
+        assert_eq!(result["rows"], 2000);
+        assert!(result["roc_auc"].is_number(), "{result}");
+        let params = json!({"dataset": "nope", "columns": ["x"]}).to_string();
+        let error = AnomalyEngine::invoke("score_dataset", Params::new(&params), &host)
+            .expect_err("missing");
+        assert!(matches!(error, EngineError::InvalidParams(m) if m.contains("nope")));
     }
 
     #[test]

@@ -4,6 +4,8 @@ use std::cell::RefCell;
 
 use serde_json::Value;
 
+use crate::storage::{ColumnChunk, ColumnValues, DatasetShape, StorageFailure};
+
 /// Log levels, as in `weft:host/log`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Level {
@@ -30,6 +32,56 @@ pub trait Host {
     fn cancelled(&self) -> bool;
     /// Writes a log line to the host's log.
     fn log(&self, level: Level, message: &str);
+
+    /// Rows, chunks and columns of dataset `name`.
+    fn dataset_shape(&self, name: &str) -> Result<DatasetShape, StorageFailure> {
+        let _ = name;
+        Err(StorageFailure::unsupported())
+    }
+
+    /// Chunk `chunk` of `column` of dataset `dataset`.
+    fn read_chunk(
+        &self,
+        dataset: &str,
+        column: &str,
+        chunk: u32,
+    ) -> Result<ColumnChunk, StorageFailure> {
+        let _ = (dataset, column, chunk);
+        Err(StorageFailure::unsupported())
+    }
+
+    /// The value of `key` in collection `collection` (`None`: not set).
+    fn collection_get(
+        &self,
+        collection: &str,
+        key: &[u8],
+    ) -> Result<Option<Vec<u8>>, StorageFailure> {
+        let _ = (collection, key);
+        Err(StorageFailure::unsupported())
+    }
+
+    /// Sets `key` in collection `collection` (created if needed).
+    fn collection_put(
+        &self,
+        collection: &str,
+        key: &[u8],
+        value: &[u8],
+    ) -> Result<(), StorageFailure> {
+        let _ = (collection, key, value);
+        Err(StorageFailure::unsupported())
+    }
+
+    /// Stores blob `name`.
+    fn write_blob(&self, name: &str, data: &[u8]) -> Result<(), StorageFailure> {
+        let _ = (name, data);
+        Err(StorageFailure::unsupported())
+    }
+
+    /// Reads blob `name`.
+    fn read_blob(&self, name: &str) -> Result<Vec<u8>, StorageFailure> {
+        let _ = name;
+        Err(StorageFailure::unsupported())
+    }
 }
 
 /// A host that ignores everything: for benchmarks of the native build.
@@ -75,6 +127,8 @@ pub enum Recorded {
 #[derive(Debug, Default)]
 pub struct RecordingHost {
     calls: RefCell<Vec<Recorded>>,
+    /// Datasets served to the engine: name → columns (one chunk each).
+    datasets: std::collections::HashMap<String, Vec<(String, ColumnChunk)>>,
     cancel_after_checks: Option<usize>,
     checks: RefCell<usize>,
 }
@@ -91,6 +145,24 @@ impl RecordingHost {
             cancel_after_checks: Some(checks),
             ..Self::default()
         }
+    }
+
+    /// Serves dataset `name` with `columns` (each one chunk).
+    pub fn with_dataset(mut self, name: &str, columns: Vec<(&str, ColumnValues)>) -> Self {
+        let columns = columns
+            .into_iter()
+            .map(|(n, values)| {
+                (
+                    n.to_owned(),
+                    ColumnChunk {
+                        values,
+                        valid: Vec::new(),
+                    },
+                )
+            })
+            .collect();
+        self.datasets.insert(name.to_owned(), columns);
+        self
     }
 
     /// Everything recorded so far.
@@ -125,4 +197,37 @@ impl Host for RecordingHost {
     }
 
     fn log(&self, _: Level, _: &str) {}
+
+    fn dataset_shape(&self, name: &str) -> Result<DatasetShape, StorageFailure> {
+        let columns = self
+            .datasets
+            .get(name)
+            .ok_or_else(|| StorageFailure::NotFound(format!("dataset '{name}' does not exist")))?;
+        Ok(DatasetShape {
+            rows: columns.first().map_or(0, |(_, c)| c.values.len() as u64),
+            chunks: u32::from(!columns.is_empty()),
+            columns: columns.iter().map(|(n, _)| n.clone()).collect(),
+        })
+    }
+
+    fn read_chunk(
+        &self,
+        dataset: &str,
+        column: &str,
+        chunk: u32,
+    ) -> Result<ColumnChunk, StorageFailure> {
+        let missing =
+            || StorageFailure::NotFound(format!("column '{column}' of '{dataset}' does not exist"));
+        let columns = self.datasets.get(dataset).ok_or_else(missing)?;
+        let found = columns
+            .iter()
+            .find(|(n, _)| n == column)
+            .ok_or_else(missing)?;
+        if chunk != 0 {
+            return Err(StorageFailure::NotFound(format!(
+                "chunk {chunk} of '{dataset}' does not exist"
+            )));
+        }
+        Ok(found.1.clone())
+    }
 }

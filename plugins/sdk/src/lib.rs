@@ -11,6 +11,7 @@
 
 mod engine;
 mod host;
+mod storage;
 mod stream;
 #[cfg(target_arch = "wasm32")]
 #[doc(hidden)]
@@ -19,6 +20,7 @@ pub mod wasm;
 pub use engine::{Engine, EngineError, EngineInfo, Operation, Params};
 pub use host::{Host, Level, NullHost, Recorded, RecordingHost};
 pub use serde_json::{self, Value, json};
+pub use storage::{ColumnChunk, ColumnValues, DatasetShape, StorageFailure, read_numeric_columns};
 pub use stream::{Rows, Scored, Session, StreamEngine};
 
 /// Exports `$engine` (a type implementing [`Engine`]) as the plugin's

@@ -3,7 +3,10 @@
 
 use serde_json::Value;
 
-use crate::{Engine, EngineError, Host, Level, Params};
+use crate::{
+    ColumnChunk, ColumnValues, DatasetShape, Engine, EngineError, Host, Level, Params,
+    StorageFailure,
+};
 
 #[allow(missing_docs, unreachable_pub, unsafe_code)]
 pub mod bindings {
@@ -19,7 +22,7 @@ pub mod bindings {
 pub mod streaming;
 
 use bindings::weft::engine::types as wit;
-use bindings::weft::host::{events, log};
+use bindings::weft::host::{events, log, storage};
 
 pub use bindings::exports::weft::engine::engine::Guest as EngineGuest;
 pub use wit::{Error as WitError, Info as WitInfo};
@@ -50,6 +53,73 @@ impl Host for WasmHost {
             Level::Error => log::Level::Error,
         };
         log::log(level, message);
+    }
+
+    fn dataset_shape(&self, name: &str) -> Result<DatasetShape, StorageFailure> {
+        let dataset = storage::Dataset::open(name).map_err(failure)?;
+        Ok(DatasetShape {
+            rows: dataset.rows(),
+            chunks: dataset.chunks(),
+            columns: dataset.schema().into_iter().map(|f| f.name).collect(),
+        })
+    }
+
+    fn read_chunk(
+        &self,
+        dataset: &str,
+        column: &str,
+        chunk: u32,
+    ) -> Result<ColumnChunk, StorageFailure> {
+        let dataset = storage::Dataset::open(dataset).map_err(failure)?;
+        let read = dataset.read(column, chunk).map_err(failure)?;
+        let values = match read.values {
+            storage::ColumnValues::Float64(v) => ColumnValues::F64(v),
+            storage::ColumnValues::Int64(v) => ColumnValues::I64(v),
+            storage::ColumnValues::Boolean(v) => ColumnValues::Bool(v),
+            storage::ColumnValues::Text(v) => ColumnValues::Text(v),
+            storage::ColumnValues::Timestamp(v) => ColumnValues::Timestamp(v),
+        };
+        Ok(ColumnChunk {
+            values,
+            valid: read.valid,
+        })
+    }
+
+    fn collection_get(
+        &self,
+        collection: &str,
+        key: &[u8],
+    ) -> Result<Option<Vec<u8>>, StorageFailure> {
+        storage::Collection::open(collection, false)
+            .and_then(|c| c.get(key))
+            .map_err(failure)
+    }
+
+    fn collection_put(
+        &self,
+        collection: &str,
+        key: &[u8],
+        value: &[u8],
+    ) -> Result<(), StorageFailure> {
+        storage::Collection::open(collection, true)
+            .and_then(|c| c.put(key, value))
+            .map_err(failure)
+    }
+
+    fn write_blob(&self, name: &str, data: &[u8]) -> Result<(), StorageFailure> {
+        storage::write_blob(name, data).map_err(failure)
+    }
+
+    fn read_blob(&self, name: &str) -> Result<Vec<u8>, StorageFailure> {
+        storage::read_blob(name).map_err(failure)
+    }
+}
+
+fn failure(error: storage::StorageError) -> StorageFailure {
+    match error {
+        storage::StorageError::NotFound(m) => StorageFailure::NotFound(m),
+        storage::StorageError::Invalid(m) => StorageFailure::Invalid(m),
+        storage::StorageError::Failed(m) => StorageFailure::Failed(m),
     }
 }
 

@@ -1,0 +1,136 @@
+//! Host storage as an engine sees it: datasets read a chunk at a time as
+//! typed columns, key/value collections and blobs, all of the calling
+//! job's tenant. Calls go through [`crate::Host`]; natively,
+//! [`crate::RecordingHost`] serves datasets added with
+//! [`crate::RecordingHost::with_dataset`].
+
+/// A column's values.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ColumnValues {
+    /// 64-bit floats.
+    F64(Vec<f64>),
+    /// 64-bit integers.
+    I64(Vec<i64>),
+    /// Booleans.
+    Bool(Vec<bool>),
+    /// Text.
+    Text(Vec<String>),
+    /// Microseconds since the Unix epoch.
+    Timestamp(Vec<i64>),
+}
+
+impl ColumnValues {
+    /// Rows held.
+    pub fn len(&self) -> usize {
+        match self {
+            Self::F64(v) => v.len(),
+            Self::I64(v) | Self::Timestamp(v) => v.len(),
+            Self::Bool(v) => v.len(),
+            Self::Text(v) => v.len(),
+        }
+    }
+
+    /// Whether it holds no rows.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The values as f64 (booleans as 0/1); `None` for text.
+    pub fn to_f64(&self) -> Option<Vec<f64>> {
+        Some(match self {
+            Self::F64(v) => v.clone(),
+            Self::I64(v) | Self::Timestamp(v) => v.iter().map(|&x| x as f64).collect(),
+            Self::Bool(v) => v.iter().map(|&b| f64::from(u8::from(b))).collect(),
+            Self::Text(_) => return None,
+        })
+    }
+}
+
+/// One chunk of one column.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ColumnChunk {
+    /// Values (nulls hold the type's zero).
+    pub values: ColumnValues,
+    /// False where a row is null; empty when none is.
+    pub valid: Vec<bool>,
+}
+
+/// What a dataset holds.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DatasetShape {
+    /// Rows.
+    pub rows: u64,
+    /// Chunks (read them `0..chunks`).
+    pub chunks: u32,
+    /// Column names, in schema order.
+    pub columns: Vec<String>,
+}
+
+/// Why a storage call failed.
+#[derive(Clone, Debug, PartialEq)]
+pub enum StorageFailure {
+    /// No such dataset, column, collection or blob.
+    NotFound(String),
+    /// The request was refused as asked.
+    Invalid(String),
+    /// The host failed, or has no storage.
+    Failed(String),
+}
+
+impl StorageFailure {
+    pub(crate) fn unsupported() -> Self {
+        Self::Failed("this host has no storage".into())
+    }
+}
+
+impl std::fmt::Display for StorageFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::NotFound(m) | Self::Invalid(m) | Self::Failed(m) => f.write_str(m),
+        }
+    }
+}
+
+impl From<StorageFailure> for crate::EngineError {
+    /// Missing or refused data is the caller's to fix; a host failure is
+    /// not.
+    fn from(failure: StorageFailure) -> Self {
+        match failure {
+            StorageFailure::NotFound(m) | StorageFailure::Invalid(m) => Self::InvalidParams(m),
+            StorageFailure::Failed(m) => Self::Failed(m),
+        }
+    }
+}
+
+/// Reads whole columns of a dataset, chunk by chunk, as f64 (integers,
+/// timestamps and booleans converted; nulls become NaN). Fails on a text
+/// column.
+pub fn read_numeric_columns(
+    host: &dyn crate::Host,
+    dataset: &str,
+    columns: &[String],
+) -> Result<Vec<Vec<f64>>, StorageFailure> {
+    let shape = host.dataset_shape(dataset)?;
+    let mut out: Vec<Vec<f64>> = columns
+        .iter()
+        .map(|_| Vec::with_capacity(shape.rows as usize))
+        .collect();
+    for chunk in 0..shape.chunks {
+        for (column, values) in columns.iter().zip(out.iter_mut()) {
+            let read = host.read_chunk(dataset, column, chunk)?;
+            let numbers = read.values.to_f64().ok_or_else(|| {
+                StorageFailure::Invalid(format!(
+                    "column '{column}' of '{dataset}' is text, not numbers"
+                ))
+            })?;
+            values.extend(numbers.into_iter().enumerate().map(|(i, x)| {
+                if read.valid.get(i) == Some(&false) {
+                    f64::NAN
+                } else {
+                    x
+                }
+            }));
+        }
+    }
+    Ok(out)
+}
