@@ -281,3 +281,81 @@ async fn typed_engine_subscriptions() -> anyhow::Result<()> {
     assert_eq!(alert["algorithm"], "robust_zscore");
     Ok(())
 }
+
+/// Seed 001's storage subscriptions: metrics sampled every interval, and
+/// the LSM events of one tree.
+#[tokio::test]
+async fn storage_subscriptions() -> anyhow::Result<()> {
+    let server = Server::start(&[])?;
+    let mut ws = transport_ws(&server).await?;
+    ws.send(&json!({
+        "id": "pool",
+        "type": "subscribe",
+        "payload": { "query": "subscription { bufferPoolMetrics(intervalSeconds: 1) { capacityPages usedPages hits hitRatio policy timestamp } }" }
+    }))
+    .await?;
+    ws.send(&json!({
+        "id": "lsm",
+        "type": "subscribe",
+        "payload": { "query": "subscription { lsmTreeEvents(treeName: \"orders\") { tree kind level targetLevel entries seq resumeFrom } }" }
+    }))
+    .await?;
+    let first = ws.recv().await?;
+    assert_eq!(first["id"], "pool", "{first}");
+    assert_eq!(
+        first["payload"]["data"]["bufferPoolMetrics"]["policy"],
+        "LRU-2"
+    );
+    let capacity = &first["payload"]["data"]["bufferPoolMetrics"]["capacityPages"];
+    assert_eq!(capacity, 8192, "64 MiB of 8 KiB pages");
+
+    // Another tree's flush is filtered out; this one's arrives typed.
+    for tree in ["other", "orders"] {
+        let status = server
+            .http
+            .put(server.url(&format!("/api/v1/collections/{tree}/keys/k1")))
+            .body("v")
+            .send()
+            .await?
+            .status();
+        assert_eq!(status.as_u16(), 204);
+        let (status, _) = server
+            .post(&format!("/api/v1/collections/{tree}/flush"), &json!({}))
+            .await?;
+        assert_eq!(status, 200);
+    }
+    let mut pool_items = 1;
+    let flushed = loop {
+        let message = ws.recv().await?;
+        assert_eq!(message["type"], "next", "{message}");
+        if message["id"] == "pool" {
+            pool_items += 1;
+            continue;
+        }
+        break message["payload"]["data"]["lsmTreeEvents"].clone();
+    };
+    assert_eq!(flushed["tree"], "orders");
+    assert_eq!(flushed["kind"], "memtable_flushed");
+    assert_eq!(flushed["entries"], 1);
+    // Metrics keep coming every second while nothing changes.
+    while pool_items < 3 {
+        let message = ws.recv().await?;
+        if message["id"] == "pool" {
+            pool_items += 1;
+            assert!(
+                message["payload"]["data"]["bufferPoolMetrics"]["usedPages"].as_u64() > Some(0)
+            );
+        }
+    }
+    ws.send(&json!({
+        "id": "bad",
+        "type": "subscribe",
+        "payload": { "query": "subscription { diskIoMetrics(intervalSeconds: 0) { reads } }" }
+    }))
+    .await?;
+    let error = ws.recv_until(|m| m["id"] == "bad").await?;
+    let last = error.last().cloned().unwrap_or_default();
+    let message = last["payload"]["errors"][0]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("intervalSeconds must be 1 to 3600"), "{last}");
+    Ok(())
+}

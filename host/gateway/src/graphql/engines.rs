@@ -162,7 +162,7 @@ fn anomaly(event: &Event) -> Option<TimeSeriesAnomalyAlert> {
 /// Bus events on `topics` mapped by `map` (events it returns `None` for
 /// are skipped); ends after an item `last` accepts, or with a `lagged`
 /// error carrying `resumeFrom`.
-fn typed<T, M, L>(
+pub(super) fn typed<T, M, L>(
     ctx: &Context<'_>,
     topics: Vec<String>,
     resume_from: Option<String>,

@@ -3,6 +3,7 @@
 //! `graphql-transport-ws` and the legacy `graphql-ws` subprotocol.
 
 mod engines;
+mod storage;
 mod types;
 
 use async_graphql::http::GraphiQLSource;
@@ -157,7 +158,11 @@ impl Mutation {
 
 /// Live streams: the bus and jobs, and the engines' typed streams.
 #[derive(MergedSubscription, Default)]
-pub(crate) struct SubscriptionRoot(CoreSubscriptions, engines::EngineSubscriptions);
+pub(crate) struct SubscriptionRoot(
+    CoreSubscriptions,
+    engines::EngineSubscriptions,
+    storage::StorageSubscriptions,
+);
 
 /// Streams of the bus and of jobs.
 #[derive(Default)]
