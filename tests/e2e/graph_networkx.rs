@@ -425,3 +425,98 @@ async fn ten_thousand_nodes_match_networkx() -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+/// A graph stored once (`POST /api/v1/graphs/{name}`) and named by jobs:
+/// the plugin reads it through `weft:host/storage` as typed columns, and
+/// the answers still match networkx.
+#[tokio::test]
+async fn stored_graphs_match_networkx() -> anyhow::Result<()> {
+    let server = Server::start(&[])?;
+    let text = std::fs::read_to_string(test_data("graph/weighted_centrality.json"))?;
+    let reference: Value = serde_json::from_str(&text)?;
+    for graph in reference["graphs"].as_array().cloned().unwrap_or_default() {
+        let name = graph["name"].as_str().unwrap_or_default().to_owned();
+        let (status, stored) = server
+            .post(
+                &format!("/api/v1/graphs/{name}"),
+                &json!({ "edges": graph["edges"], "nodes": graph["nodes"] }),
+            )
+            .await?;
+        assert_eq!(status, 201, "{stored}");
+        assert_eq!(
+            stored["edges"],
+            graph["edges"].as_array().map(Vec::len).unwrap_or(0)
+        );
+        assert_eq!(
+            stored["edge_columns"][0]["type"], "i64",
+            "integer ids stay integers"
+        );
+        let params = json!({ "graph": name, "directed": graph["directed"], "weighted": true });
+        let job = server.run_job("graph", "closeness_centrality", params.clone()).await?;
+        assert_eq!(job["state"], "succeeded", "{job}");
+        close(
+            &job["result"]["scores"],
+            &graph["closeness"],
+            1e-9,
+            &format!("stored {name} closeness"),
+        );
+        let job = server.run_job("graph", "betweenness_centrality", params).await?;
+        close(
+            &job["result"]["scores"],
+            &graph["betweenness"],
+            1e-9,
+            &format!("stored {name} betweenness"),
+        );
+    }
+
+    // Text ids and labels, and the usual mistakes.
+    let edges = json!([{"from": "ann", "to": "bob", "label": "KNOWS"}, ["bob", "cy", 2.5]]);
+    let (status, stored) = server
+        .post(
+            "/api/v1/graphs/people",
+            &json!({ "edges": edges, "nodes": [{"id": "ann", "age": 31}, "dee"] }),
+        )
+        .await?;
+    assert_eq!(status, 201, "{stored}");
+    assert_eq!(stored["nodes"], 2);
+    let job = server
+        .run_job(
+            "graph",
+            "connected_components",
+            json!({ "graph": "people" }),
+        )
+        .await?;
+    assert_eq!(job["result"]["count"], 2, "dee is isolated: {job}");
+    let (status, body) = server
+        .post("/api/v1/graphs/people", &json!({ "edges": edges }))
+        .await?;
+    assert_eq!((status, &body["error"]["code"]), (409, &json!("conflict")));
+    let (status, body) = server
+        .post("/api/v1/graphs/broken", &json!({ "edges": [[1]] }))
+        .await?;
+    assert_eq!(status, 400, "{body}");
+    let (status, _) = server.get("/api/v1/graphs/broken").await?;
+    assert_eq!(status, 404, "nothing half-stored");
+    let (status, job) = server
+        .post(
+            "/api/v1/jobs?wait=true",
+            &json!({"engine": "graph", "op": "pagerank", "params": {"graph": "nope"}}),
+        )
+        .await?;
+    assert_eq!(status, 200);
+    assert_eq!(job["state"], "failed");
+    assert!(
+        job["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("POST /api/v1/graphs/nope")),
+        "{job}"
+    );
+    let (_, list) = server.get("/api/v1/graphs").await?;
+    assert_eq!(list["graphs"].as_array().map(Vec::len), Some(3));
+    let (status, _) = server
+        .delete("/api/v1/graphs/people")
+        .await
+        .unwrap_or((204, Value::Null));
+    assert_eq!(status, 204);
+    Ok(())
+}

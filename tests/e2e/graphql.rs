@@ -355,7 +355,12 @@ async fn storage_subscriptions() -> anyhow::Result<()> {
     .await?;
     let error = ws.recv_until(|m| m["id"] == "bad").await?;
     let last = error.last().cloned().unwrap_or_default();
-    let message = last["payload"]["errors"][0]["message"].as_str().unwrap_or_default();
-    assert!(message.contains("intervalSeconds must be 1 to 3600"), "{last}");
+    let message = last["payload"]["errors"][0]["message"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        message.contains("intervalSeconds must be 1 to 3600"),
+        "{last}"
+    );
     Ok(())
 }

@@ -213,6 +213,7 @@ pub(crate) fn build(edges: &[(&str, &str, f64)], directed: bool) -> Graph {
                 label: None,
             })
             .collect(),
+        graph: None,
         directed,
         nodes: Vec::new(),
     })

@@ -117,11 +117,16 @@ impl<'de> Deserialize<'de> for Edge {
     }
 }
 
-/// The graph part of every operation's params.
-#[derive(Clone, Debug, Deserialize)]
+/// The graph part of every operation's params: an inline edge list, or
+/// the name of a graph stored in host storage (`POST /api/v1/graphs/{name}`).
+#[derive(Clone, Debug, Default, Deserialize)]
 pub struct GraphInput {
     /// Edge list.
+    #[serde(default)]
     pub edges: Vec<Edge>,
+    /// A stored graph to read instead of `edges`.
+    #[serde(default)]
+    pub graph: Option<String>,
     /// Directed graph? Defaults to undirected, as networkx's `Graph`.
     #[serde(default)]
     pub directed: bool,
@@ -159,12 +164,102 @@ pub fn graph_schema_properties() -> serde_json::Map<String, serde_json::Value> {
                 ]
             }
         },
+        "graph": {
+            "type": "string",
+            "description": "A stored graph (POST /api/v1/graphs/{name}) to use instead of edges; read from host storage as typed columns."
+        },
         "directed": { "type": "boolean", "default": false },
         "nodes": { "type": "array", "items": node }
     });
     match properties {
         serde_json::Value::Object(map) => map,
         _ => unreachable!("a JSON object literal"),
+    }
+}
+
+impl GraphInput {
+    /// Reads the stored graph named in `graph` (if any) into `edges`: the
+    /// dataset `<graph>.edges`, columns `source`, `target` (integers or
+    /// text), optional `weight` and `label`, chunk by chunk as typed
+    /// columns; and the `id` column of `<graph>.nodes` when it exists.
+    pub fn resolve(mut self, host: &dyn weft_sdk::Host) -> Result<Self, weft_sdk::EngineError> {
+        let Some(name) = self.graph.take() else {
+            return Ok(self);
+        };
+        if !self.edges.is_empty() {
+            return Err(weft_sdk::EngineError::InvalidParams(
+                "give either edges or a stored graph, not both".into(),
+            ));
+        }
+        let edges = format!("{name}.edges");
+        let shape = host.dataset_shape(&edges).map_err(|e| match e {
+            weft_sdk::StorageFailure::NotFound(_) => weft_sdk::EngineError::InvalidParams(format!(
+                "no stored graph '{name}'; store it with POST /api/v1/graphs/{name}"
+            )),
+            other => other.into(),
+        })?;
+        let has = |column: &str| shape.columns.iter().any(|c| c == column);
+        self.edges.reserve(shape.rows as usize);
+        for chunk in 0..shape.chunks {
+            let sources = names(host.read_chunk(&edges, "source", chunk)?.values)?;
+            let targets = names(host.read_chunk(&edges, "target", chunk)?.values)?;
+            let weights = if has("weight") {
+                let read = host.read_chunk(&edges, "weight", chunk)?;
+                let weights = read.values.to_f64().ok_or_else(|| {
+                    weft_sdk::EngineError::InvalidParams(format!("{edges}.weight must be numeric"))
+                })?;
+                Some((weights, read.valid))
+            } else {
+                None
+            };
+            let labels = if has("label") {
+                let read = host.read_chunk(&edges, "label", chunk)?;
+                match read.values {
+                    weft_sdk::ColumnValues::Text(labels) => Some((labels, read.valid)),
+                    _ => None,
+                }
+            } else {
+                None
+            };
+            for (i, (from, to)) in sources.into_iter().zip(targets).enumerate() {
+                let weight = weights
+                    .as_ref()
+                    .filter(|(_, valid)| valid.get(i) != Some(&false))
+                    .map_or(1.0, |(w, _)| w[i]);
+                let label = labels
+                    .as_ref()
+                    .filter(|(_, valid)| valid.get(i) != Some(&false))
+                    .map(|(l, _)| l[i].clone());
+                self.edges.push(Edge {
+                    from,
+                    to,
+                    weight: check_weight::<serde_json::Error>(weight)
+                        .map_err(|e| weft_sdk::EngineError::InvalidParams(e.to_string()))?,
+                    label,
+                });
+            }
+        }
+        let nodes = format!("{name}.nodes");
+        if let Ok(shape) = host.dataset_shape(&nodes) {
+            for chunk in 0..shape.chunks {
+                self.nodes
+                    .extend(names(host.read_chunk(&nodes, "id", chunk)?.values)?);
+            }
+        }
+        Ok(self)
+    }
+}
+
+/// Node names from an id column.
+fn names(values: weft_sdk::ColumnValues) -> Result<Vec<NodeName>, weft_sdk::EngineError> {
+    match values {
+        weft_sdk::ColumnValues::I64(ids) => {
+            Ok(ids.into_iter().map(|i| NodeName(i.to_string())).collect())
+        }
+        weft_sdk::ColumnValues::Text(ids) => Ok(ids.into_iter().map(NodeName).collect()),
+        _ => Err(weft_sdk::EngineError::InvalidParams(
+            "stored node ids must be integers or text".into(),
+        )),
     }
 }
 
@@ -195,6 +290,36 @@ mod tests {
             serde_json::from_str::<GraphInput>(r#"{"edges": [{"from": 1, "to": 2, "colour": 3}]}"#)
                 .is_err()
         );
+    }
+
+    #[test]
+    fn a_stored_graph_is_read_from_typed_columns() {
+        use weft_sdk::{ColumnValues, RecordingHost};
+        let host = RecordingHost::new()
+            .with_dataset(
+                "net.edges",
+                vec![
+                    ("source", ColumnValues::I64(vec![1, 2, 3])),
+                    ("target", ColumnValues::I64(vec![2, 3, 1])),
+                    ("weight", ColumnValues::F64(vec![0.5, 1.5, 2.0])),
+                ],
+            )
+            .with_dataset(
+                "net.nodes",
+                vec![("id", ColumnValues::I64(vec![1, 2, 3, 9]))],
+            );
+        let input: GraphInput = serde_json::from_str(r#"{"graph": "net"}"#).expect("parses");
+        let input = input.resolve(&host).expect("reads");
+        assert_eq!(input.edges.len(), 3);
+        assert_eq!(input.edges[1].from, NodeName("2".into()));
+        assert_eq!(input.edges[2].weight, 2.0);
+        assert_eq!(
+            input.nodes.len(),
+            4,
+            "isolated node 9 comes from the nodes dataset"
+        );
+        let missing: GraphInput = serde_json::from_str(r#"{"graph": "nope"}"#).expect("parses");
+        assert!(missing.resolve(&host).is_err());
     }
 
     #[test]

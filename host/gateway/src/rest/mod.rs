@@ -1,6 +1,7 @@
 //! REST resources under `/api/v1`, plus `/metrics`.
 
 mod events;
+mod graphs;
 mod health;
 mod jobs;
 mod plugins;
@@ -49,7 +50,8 @@ pub(crate) fn routes(api: Api) -> Api {
                 .query("limit", "at most this many (default 100, max 1000)"),
             get(events::list),
         );
-    storage::routes(ws_admin::routes(jobs::routes(plugins::routes(api))))
+    let api = ws_admin::routes(jobs::routes(plugins::routes(api)));
+    graphs::routes(storage::routes(api))
 }
 
 /// JSON 404 for every unknown path.

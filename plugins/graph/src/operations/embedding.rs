@@ -2,16 +2,15 @@
 
 use weft_sdk::{EngineError, Host, Params, Value, json};
 
-use super::{ALGORITHMS, keep_going, load};
+use super::{ALGORITHMS, graph_input, keep_going, load};
 use crate::embedding::{EmbeddingConfig, embed};
-use crate::input::GraphInput;
 
 /// Walk tokens one job may generate (nodes × walks × length).
 const MAX_TOKENS: usize = 50_000_000;
 
 pub(super) fn embeddings(params: Params<'_>, host: &dyn Host) -> Result<Value, EngineError> {
     let config: EmbeddingConfig = params.parse()?;
-    let graph = load(params.parse::<GraphInput>()?)?;
+    let graph = load(graph_input(&params, host)?)?;
     let tokens = graph.node_count() * config.walks_per_node * config.walk_length;
     if tokens > MAX_TOKENS {
         return Err(EngineError::InvalidParams(format!(

@@ -28,12 +28,11 @@ pub(super) fn schema(extra: Value, required: &[&str]) -> Value {
     if let Value::Object(extra) = extra {
         properties.extend(extra);
     }
-    let mut required_fields = vec!["edges"];
-    required_fields.extend_from_slice(required);
     json!({
         "type": "object",
         "properties": properties,
-        "required": required_fields,
+        "required": required,
+        "oneOf": [{"required": ["edges"]}, {"required": ["graph"]}],
         "additionalProperties": false
     })
 }
@@ -256,6 +255,15 @@ impl Engine for GraphEngine {
             other => Err(EngineError::UnknownOperation(other.to_owned())),
         }
     }
+}
+
+/// The params' graph: inline edges, or a stored graph read from host
+/// storage.
+pub(super) fn graph_input(
+    params: &Params<'_>,
+    host: &dyn Host,
+) -> Result<crate::input::GraphInput, EngineError> {
+    params.parse::<crate::input::GraphInput>()?.resolve(host)
 }
 
 pub(super) fn load(input: crate::input::GraphInput) -> Result<Graph, EngineError> {

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use serde::Deserialize;
 use weft_sdk::{EngineError, Host, Params, Value, json};
 
-use crate::input::GraphInput;
+use super::graph_input;
 use crate::query::{PropertyGraph, Query};
 
 /// Rows a query may return when it sets no LIMIT.
@@ -21,7 +21,7 @@ struct QueryParams {
 
 pub(super) fn query(params: Params<'_>, host: &dyn Host) -> Result<Value, EngineError> {
     let p: QueryParams = params.parse()?;
-    let input: GraphInput = params.parse()?;
+    let input = graph_input(&params, host)?;
     let query =
         Query::parse(&p.query).map_err(|e| EngineError::InvalidParams(format!("query: {e}")))?;
     let mut edges = Vec::with_capacity(input.edges.len() * 2);

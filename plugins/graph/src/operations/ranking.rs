@@ -3,9 +3,9 @@
 use serde::Deserialize;
 use weft_sdk::{EngineError, Host, Params, Value, json};
 
-use super::{ALGORITHMS, by_node, keep_going, load, load_non_negative, report_top};
+use super::{ALGORITHMS, by_node, graph_input, keep_going, load, load_non_negative, report_top};
 use crate::centrality;
-use crate::input::{GraphInput, NodeName};
+use crate::input::NodeName;
 use crate::pagerank::{PageRankConfig, pagerank as run_pagerank};
 
 /// Progress is reported about this many times per run.
@@ -21,7 +21,7 @@ struct PageRankParams {
 
 pub(super) fn pagerank(params: Params<'_>, host: &dyn Host) -> Result<Value, EngineError> {
     let p: PageRankParams = params.parse()?;
-    let input: GraphInput = params.parse()?;
+    let input = graph_input(&params, host)?;
     let defaults = PageRankConfig::default();
     let config = PageRankConfig {
         damping: p.damping.unwrap_or(defaults.damping),
@@ -81,7 +81,7 @@ pub(super) fn pagerank(params: Params<'_>, host: &dyn Host) -> Result<Value, Eng
 }
 
 pub(super) fn degree(params: Params<'_>, host: &dyn Host) -> Result<Value, EngineError> {
-    let graph = load(params.parse::<GraphInput>()?)?;
+    let graph = load(graph_input(&params, host)?)?;
     let scores = centrality::degree(&graph);
     report_top(&graph, host, "degree_centrality", &scores);
     Ok(json!({ "scores": by_node(&graph, &scores) }))
@@ -95,8 +95,13 @@ struct Weighting {
 }
 
 /// Loads the graph; weighted runs need non-negative weights.
-fn load_for(params: Params<'_>, weighted: bool, what: &str) -> Result<crate::Graph, EngineError> {
-    let input: GraphInput = params.parse()?;
+fn load_for(
+    params: Params<'_>,
+    host: &dyn Host,
+    weighted: bool,
+    what: &str,
+) -> Result<crate::Graph, EngineError> {
+    let input = graph_input(&params, host)?;
     if weighted {
         load_non_negative(input, what)
     } else {
@@ -106,7 +111,7 @@ fn load_for(params: Params<'_>, weighted: bool, what: &str) -> Result<crate::Gra
 
 pub(super) fn closeness(params: Params<'_>, host: &dyn Host) -> Result<Value, EngineError> {
     let Weighting { weighted } = params.parse()?;
-    let graph = load_for(params, weighted, "weighted closeness")?;
+    let graph = load_for(params, host, weighted, "weighted closeness")?;
     let n = graph.node_count();
     let on_node = |done: usize| {
         host.progress(done as u64, n as u64, &format!("{done} of {n} nodes"), None);
@@ -141,7 +146,7 @@ fn default_seed() -> u64 {
 
 pub(super) fn betweenness(params: Params<'_>, host: &dyn Host) -> Result<Value, EngineError> {
     let p: BetweennessParams = params.parse()?;
-    let graph = load_for(params, p.weighted, "weighted betweenness")?;
+    let graph = load_for(params, host, p.weighted, "weighted betweenness")?;
     let n = graph.node_count();
     let sources = match p.k {
         Some(k) if k < n => centrality::sample_sources(n, k, p.seed),

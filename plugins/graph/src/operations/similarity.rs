@@ -3,8 +3,8 @@
 use serde::Deserialize;
 use weft_sdk::{EngineError, Host, Params, Value, json};
 
-use super::{load, locate, undirected_only};
-use crate::input::{GraphInput, NodeName};
+use super::{graph_input, load, locate, undirected_only};
+use crate::input::NodeName;
 use crate::similarity::{Metric, recommend as run_recommend, score};
 
 #[derive(Deserialize)]
@@ -15,7 +15,7 @@ struct SimilarityParams {
 
 pub(super) fn similarity(params: Params<'_>, host: &dyn Host) -> Result<Value, EngineError> {
     let p: SimilarityParams = params.parse()?;
-    let input: GraphInput = params.parse()?;
+    let input = graph_input(&params, host)?;
     let graph = load(input)?;
     undirected_only(&graph, "neighbourhood similarity")?;
     let mut scores = Vec::with_capacity(p.pairs.len());
@@ -46,7 +46,7 @@ fn default_top_k() -> usize {
 
 pub(super) fn recommend(params: Params<'_>, host: &dyn Host) -> Result<Value, EngineError> {
     let p: RecommendParams = params.parse()?;
-    let input: GraphInput = params.parse()?;
+    let input = graph_input(&params, host)?;
     let graph = load(input)?;
     undirected_only(&graph, "recommendation")?;
     let source = locate(&graph, &p.source, "source")?;

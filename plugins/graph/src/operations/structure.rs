@@ -3,11 +3,12 @@
 use serde::Deserialize;
 use weft_sdk::{EngineError, Host, Params, Value, json};
 
-use super::{ALGORITHMS, by_node, keep_going, load, load_non_negative, undirected_only};
+use super::{
+    ALGORITHMS, by_node, graph_input, keep_going, load, load_non_negative, undirected_only,
+};
 use crate::community;
 use crate::components::connected_components;
 use crate::graph::{Graph, NodeIndex};
-use crate::input::GraphInput;
 use crate::structure;
 
 fn named(graph: &Graph, components: &[Vec<NodeIndex>]) -> Value {
@@ -24,7 +25,7 @@ fn run_components(
     host: &dyn Host,
     find: fn(&Graph) -> Vec<Vec<NodeIndex>>,
 ) -> Result<Value, EngineError> {
-    let graph = load(params.parse::<GraphInput>()?)?;
+    let graph = load(graph_input(&params, host)?)?;
     let components = find(&graph);
     let total = graph.node_count() as u64;
     host.progress(
@@ -48,7 +49,7 @@ pub(super) fn strongly_connected(
 }
 
 pub(super) fn triangles(params: Params<'_>, host: &dyn Host) -> Result<Value, EngineError> {
-    let graph = load(params.parse::<GraphInput>()?)?;
+    let graph = load(graph_input(&params, host)?)?;
     undirected_only(&graph, "triangle counting")?;
     let counts = structure::triangles(&graph);
     let total: u64 = counts.iter().sum::<u64>() / 3;
@@ -57,7 +58,7 @@ pub(super) fn triangles(params: Params<'_>, host: &dyn Host) -> Result<Value, En
 }
 
 pub(super) fn clustering(params: Params<'_>, host: &dyn Host) -> Result<Value, EngineError> {
-    let graph = load(params.parse::<GraphInput>()?)?;
+    let graph = load(graph_input(&params, host)?)?;
     undirected_only(&graph, "the clustering coefficient")?;
     let counts = structure::triangles(&graph);
     let local = structure::clustering(&graph, &counts);
@@ -82,7 +83,7 @@ fn default_resolution() -> f64 {
 
 pub(super) fn louvain(params: Params<'_>, host: &dyn Host) -> Result<Value, EngineError> {
     let p: LouvainParams = params.parse()?;
-    let input: GraphInput = params.parse()?;
+    let input = graph_input(&params, host)?;
     let graph = load_non_negative(input, "Louvain")?;
     undirected_only(&graph, "Louvain community detection")?;
     let nodes = graph.node_count();

@@ -3,8 +3,8 @@
 use serde::Deserialize;
 use weft_sdk::{EngineError, Host, Params, Value, json};
 
-use super::{TRAVERSAL, keep_going, load, load_non_negative, locate};
-use crate::input::{GraphInput, NodeName};
+use super::{TRAVERSAL, graph_input, keep_going, load, load_non_negative, locate};
+use crate::input::NodeName;
 use crate::shortest_path::{astar as run_astar, dijkstra};
 use crate::traversal::{Bfs, bfs as run_bfs, dfs as run_dfs};
 
@@ -27,7 +27,7 @@ fn visit_result(graph: &crate::Graph, result: &Bfs) -> Value {
 
 pub(super) fn bfs(params: Params<'_>, host: &dyn Host) -> Result<Value, EngineError> {
     let p: TraversalParams = params.parse()?;
-    let input: GraphInput = params.parse()?;
+    let input = graph_input(&params, host)?;
     let graph = load(input)?;
     let source = locate(&graph, &p.source, "source")?;
     let total = graph.node_count() as u64;
@@ -52,7 +52,7 @@ pub(super) fn bfs(params: Params<'_>, host: &dyn Host) -> Result<Value, EngineEr
 
 pub(super) fn dfs(params: Params<'_>, host: &dyn Host) -> Result<Value, EngineError> {
     let p: TraversalParams = params.parse()?;
-    let input: GraphInput = params.parse()?;
+    let input = graph_input(&params, host)?;
     let graph = load(input)?;
     let source = locate(&graph, &p.source, "source")?;
     let total = graph.node_count();
@@ -86,7 +86,7 @@ struct ShortestPathParams {
 
 pub(super) fn shortest_path(params: Params<'_>, host: &dyn Host) -> Result<Value, EngineError> {
     let p: ShortestPathParams = params.parse()?;
-    let input: GraphInput = params.parse()?;
+    let input = graph_input(&params, host)?;
     let graph = load_non_negative(input, "Dijkstra")?;
     let source = locate(&graph, &p.source, "source")?;
     let target = p
@@ -126,7 +126,7 @@ fn one() -> f64 {
 
 pub(super) fn astar(params: Params<'_>, host: &dyn Host) -> Result<Value, EngineError> {
     let p: AStarParams = params.parse()?;
-    let input: GraphInput = params.parse()?;
+    let input = graph_input(&params, host)?;
     let graph = load_non_negative(input, "A*")?;
     let source = locate(&graph, &p.source, "source")?;
     let target = locate(&graph, &p.target, "target")?;
@@ -199,7 +199,7 @@ fn path_result(
 pub(super) const ALL_PAIRS_MAX_NODES: usize = 2000;
 
 pub(super) fn all_pairs(params: Params<'_>, host: &dyn Host) -> Result<Value, EngineError> {
-    let input: GraphInput = params.parse()?;
+    let input = graph_input(&params, host)?;
     let graph = load_non_negative(input, "Dijkstra")?;
     let n = graph.node_count();
     if n > ALL_PAIRS_MAX_NODES {
