@@ -27,6 +27,7 @@ fn store(dir: &std::path::Path, sync: SyncPolicy) -> anyhow::Result<Store> {
             sync,
             ..LsmOptions::default()
         },
+        ..StoreOptions::default()
     };
     Ok(Store::open(dir, options, None)?)
 }

@@ -63,6 +63,9 @@ def work(base, data_dir):
         raw[8192 + 100] ^= 0x5A
         table.write_bytes(bytes(raw))
         call(base, "POST", "/api/v1/storage/verify", {})
+    # Everything idle goes cold; reading a chunk brings its segment back.
+    call(base, "POST", "/api/v1/storage/tiers/migrate?idle_secs=0", {})
+    call(base, "GET", "/api/v1/datasets/capture/columns/label?chunk=1")
 
 
 async def main(base, data_dir):

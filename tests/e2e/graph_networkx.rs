@@ -452,7 +452,9 @@ async fn stored_graphs_match_networkx() -> anyhow::Result<()> {
             "integer ids stay integers"
         );
         let params = json!({ "graph": name, "directed": graph["directed"], "weighted": true });
-        let job = server.run_job("graph", "closeness_centrality", params.clone()).await?;
+        let job = server
+            .run_job("graph", "closeness_centrality", params.clone())
+            .await?;
         assert_eq!(job["state"], "succeeded", "{job}");
         close(
             &job["result"]["scores"],
@@ -460,7 +462,9 @@ async fn stored_graphs_match_networkx() -> anyhow::Result<()> {
             1e-9,
             &format!("stored {name} closeness"),
         );
-        let job = server.run_job("graph", "betweenness_centrality", params).await?;
+        let job = server
+            .run_job("graph", "betweenness_centrality", params)
+            .await?;
         close(
             &job["result"]["scores"],
             &graph["betweenness"],

@@ -120,6 +120,30 @@ async fn collections_answer_over_rest_and_survive_kill_9() -> anyhow::Result<()>
         400
     );
 
+    // The tier policy: idle tables go cold (compressed) and come back on read.
+    let (status, policy) = server.get("/api/v1/storage/tier-policy").await?;
+    assert_eq!((status, &policy["cold_after_secs"]), (200, &json!(600)));
+    let response = server
+        .http
+        .put(server.url("/api/v1/storage/tier-policy"))
+        .json(&json!({"cold_after_secs": 3600}))
+        .send()
+        .await?;
+    assert_eq!(response.status().as_u16(), 200);
+    let (status, migrated) = server
+        .post("/api/v1/storage/tiers/migrate?idle_secs=0", &json!({}))
+        .await?;
+    assert_eq!(status, 200, "{migrated}");
+    assert!(migrated["moved_to_cold"].as_u64() >= Some(1), "{migrated}");
+    assert_eq!(migrated["tiers"]["warm_segments"], 0, "{migrated}");
+    let (_, page) = server
+        .get("/api/v1/collections/users/keys?prefix=item-02&limit=5")
+        .await?;
+    assert_eq!(
+        page["entries"][0]["key"], "item-02000",
+        "read back from the cold tier"
+    );
+
     // kill -9 and restart: every acknowledged write is there.
     let server = server.restart()?;
     let (status, _, body) = get_text(&server, "/api/v1/collections/users/keys/alice").await?;

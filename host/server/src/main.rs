@@ -91,6 +91,10 @@ struct ServeArgs {
     /// is acknowledged, with group commit), `never`, or an interval `<n>ms`.
     #[arg(long, env = "WEFT_FSYNC", default_value = "always")]
     fsync: String,
+    /// Seconds a storage segment may go unread before it is compressed to
+    /// the cold tier (0: never); changeable at PUT /api/v1/storage/tier-policy.
+    #[arg(long, env = "WEFT_COLD_AFTER_SECS", default_value_t = 600)]
+    cold_after_secs: u64,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -241,6 +245,7 @@ fn open_store(args: &ServeArgs, bus: &Bus) -> anyhow::Result<Arc<Store>> {
                 .context("--fsync")?,
             ..LsmOptions::default()
         },
+        cold_after_secs: args.cold_after_secs,
     };
     let root = args.data_dir.join("storage");
     let store = Store::open(&root, options, Some(Arc::new(BusSink(bus.clone()))))
@@ -255,7 +260,15 @@ fn open_store(args: &ServeArgs, bus: &Bus) -> anyhow::Result<Arc<Store>> {
             ticks += 1;
             let store = ticker.clone();
             let tiers = ticks.is_multiple_of(10);
-            let _ = tokio::task::spawn_blocking(move || store.emit_stats(tiers)).await;
+            // The tier policy runs every 10 s.
+            let policy = ticks.is_multiple_of(100);
+            let _ = tokio::task::spawn_blocking(move || {
+                store.emit_stats(tiers);
+                if policy && let Err(error) = store.apply_tier_policy() {
+                    tracing::warn!(%error, "tier migration failed");
+                }
+            })
+            .await;
         }
     });
     Ok(store)

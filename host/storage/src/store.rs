@@ -9,17 +9,16 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
 use serde_json::json;
 
 use crate::StorageError;
-use crate::buffer_pool::{BufferPool, PoolStats};
+use crate::buffer_pool::PoolStats;
 use crate::columnar::{Dataset, DatasetInfo, Field};
 use crate::events::{EventSink, Events, Family};
-use crate::io::{DiskIo, IoStats};
+use crate::io::IoStats;
 use crate::lsm::{Lsm, LsmOptions, LsmStats, Shared};
 
 /// Store-wide settings.
@@ -29,6 +28,9 @@ pub struct StoreOptions {
     pub pool_bytes: usize,
     /// Settings of every collection's tree (including the sync policy).
     pub lsm: LsmOptions,
+    /// Seconds a segment may go unread before the tier policy compresses
+    /// it to the cold tier (0: never).
+    pub cold_after_secs: u64,
 }
 
 impl Default for StoreOptions {
@@ -36,19 +38,27 @@ impl Default for StoreOptions {
         Self {
             pool_bytes: 64 << 20,
             lsm: LsmOptions::default(),
+            cold_after_secs: 600,
         }
     }
 }
 
-/// Where pages are: in the pool (hot) or only in mapped files (warm).
-#[derive(Clone, Debug, Serialize)]
+/// Where pages are: in buffer-pool frames (hot), in mapped segment files
+/// (warm) or in compressed segment files (cold).
+#[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct TierStats {
     /// Pages in buffer-pool frames.
     pub hot_pages: usize,
     /// Bytes in buffer-pool frames.
     pub hot_bytes: u64,
-    /// Bytes of sealed segment files, served through memory maps.
+    /// Segments mapped for reading.
+    pub warm_segments: usize,
+    /// Their bytes on disk.
     pub warm_bytes: u64,
+    /// Segments compressed to the cold tier.
+    pub cold_segments: usize,
+    /// Their (compressed) bytes on disk.
+    pub cold_bytes: u64,
 }
 
 /// Figures of the whole store.
@@ -77,6 +87,9 @@ pub struct Store {
     datasets: Mutex<HashMap<Key, Arc<Dataset>>>,
     /// The figures last published, so unchanged ones are not repeated.
     last_published: Mutex<HashMap<&'static str, serde_json::Value>>,
+    /// Tier policy: seconds a segment may go unread before it goes cold
+    /// (0: never).
+    cold_after_secs: std::sync::atomic::AtomicU64,
 }
 
 impl std::fmt::Debug for Store {
@@ -111,12 +124,8 @@ impl Store {
     ) -> Result<Self, StorageError> {
         std::fs::create_dir_all(root).map_err(StorageError::io("create", root))?;
         let events = sink.map_or_else(Events::none, Events::new);
-        let shared = Shared {
-            pool: Arc::new(BufferPool::new(options.pool_bytes, events.clone())),
-            io: Arc::new(DiskIo::new(events.clone())),
-            events,
-            segment_ids: Arc::new(AtomicU64::new(1)),
-        };
+        let shared = Shared::new(options.pool_bytes, events);
+        let cold_after_secs = std::sync::atomic::AtomicU64::new(options.cold_after_secs);
         Ok(Self {
             root: root.to_owned(),
             options,
@@ -124,6 +133,7 @@ impl Store {
             collections: Mutex::default(),
             datasets: Mutex::default(),
             last_published: Mutex::default(),
+            cold_after_secs,
         })
     }
 
@@ -271,12 +281,55 @@ impl Store {
 
     fn tier_stats(&self) -> TierStats {
         let pool = self.shared.pool.stats();
-        let warm_bytes = walk_bytes(&self.root.join("tenants"));
+        let segments = self.shared.live_segments();
+        let (cold, warm): (Vec<_>, Vec<_>) = segments.iter().partition(|s| s.is_cold());
         TierStats {
             hot_pages: pool.used_pages,
             hot_bytes: (pool.used_pages * crate::page::PAGE_SIZE) as u64,
-            warm_bytes,
+            warm_segments: warm.len(),
+            warm_bytes: warm.iter().map(|s| s.disk_bytes()).sum(),
+            cold_segments: cold.len(),
+            cold_bytes: cold.iter().map(|s| s.disk_bytes()).sum(),
         }
+    }
+
+    /// Seconds unread before a segment goes cold (0: never).
+    pub fn cold_after_secs(&self) -> u64 {
+        self.cold_after_secs
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Changes the tier policy.
+    pub fn set_cold_after_secs(&self, seconds: u64) {
+        self.cold_after_secs
+            .store(seconds, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Applies the configured tier policy (see [`Store::migrate_tiers`]).
+    pub fn apply_tier_policy(&self) -> Result<usize, StorageError> {
+        match self.cold_after_secs() {
+            0 => Ok(0),
+            seconds => self.migrate_tiers(std::time::Duration::from_secs(seconds)),
+        }
+    }
+
+    /// The tier policy: every warm segment nobody has read for `idle` moves
+    /// to the cold tier (compressed); a cold one returns on its next read.
+    /// Returns how many moved.
+    pub fn migrate_tiers(&self, idle: std::time::Duration) -> Result<usize, StorageError> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let mut moved = 0;
+        for segment in self.shared.live_segments() {
+            if !segment.is_cold()
+                && now.saturating_sub(segment.last_read()) >= idle.as_secs()
+                && segment.freeze()?
+            {
+                moved += 1;
+            }
+        }
+        Ok(moved)
     }
 
     /// The store's figures now.
@@ -327,24 +380,4 @@ impl Store {
             }
         }
     }
-}
-
-/// Bytes of `.seg`/`.sst` files under `dir`.
-fn walk_bytes(dir: &Path) -> u64 {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return 0;
-    };
-    entries
-        .flatten()
-        .map(|e| {
-            let path = e.path();
-            if path.is_dir() {
-                walk_bytes(&path)
-            } else if path.extension().is_some_and(|x| x == "seg" || x == "sst") {
-                e.metadata().map(|m| m.len()).unwrap_or(0)
-            } else {
-                0
-            }
-        })
-        .sum()
 }

@@ -52,6 +52,19 @@ pub(super) fn routes(api: Api) -> Api {
         post(verify),
     )
     .route(
+        Op::get("/api/v1/storage/tier-policy", "storage", "The tier policy: seconds a segment may go unread before it is compressed to the cold tier (0: never)"),
+        get(tier_policy).put(set_tier_policy),
+    )
+    .external(
+        Op::put("/api/v1/storage/tier-policy", "storage", "Change the tier policy")
+            .body("application/json", r#"{"cold_after_secs": <seconds, 0 = never>}"#),
+    )
+    .route(
+        Op::post("/api/v1/storage/tiers/migrate", "storage", "Run the tier policy now; segments unread for idle_secs (default: the policy's) go cold")
+            .query("idle_secs", "override the policy's idle time for this run"),
+        post(migrate_tiers),
+    )
+    .route(
         Op::get("/api/v1/collections", "storage", "Names of the key/value collections"),
         get(list_collections),
     )
@@ -128,6 +141,43 @@ async fn verify(State(state): State<AppState>) -> Result<Json<Value>, ApiError> 
     Ok(Json(
         json!({"damaged_pages": pages, "ok": pages.is_empty()}),
     ))
+}
+
+async fn tier_policy(State(state): State<AppState>) -> Json<Value> {
+    Json(json!({"cold_after_secs": state.store.cold_after_secs()}))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct TierPolicy {
+    cold_after_secs: u64,
+}
+
+async fn set_tier_policy(
+    State(state): State<AppState>,
+    super::ApiJson(policy): super::ApiJson<TierPolicy>,
+) -> Json<Value> {
+    state.store.set_cold_after_secs(policy.cold_after_secs);
+    Json(json!({"cold_after_secs": policy.cold_after_secs}))
+}
+
+#[derive(Deserialize)]
+pub(super) struct MigrateQuery {
+    idle_secs: Option<u64>,
+}
+
+async fn migrate_tiers(
+    State(state): State<AppState>,
+    ApiQuery(query): ApiQuery<MigrateQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let store = store(&state);
+    let idle = query.idle_secs.unwrap_or_else(|| store.cold_after_secs());
+    let (moved, tiers) = blocking(move || {
+        let moved = store.migrate_tiers(std::time::Duration::from_secs(idle))?;
+        Ok((moved, store.stats().tiers))
+    })
+    .await?;
+    Ok(Json(json!({"moved_to_cold": moved, "tiers": tiers})))
 }
 
 async fn list_collections(State(state): State<AppState>) -> Json<Value> {

@@ -47,6 +47,7 @@ fn main() -> anyhow::Result<()> {
             table_bytes: 48 << 10,
             sync: SyncPolicy::Always,
         },
+        ..StoreOptions::default()
     };
     let store = Store::open(dir.as_ref(), options, None).context("open store")?;
     let tree = store

@@ -8,7 +8,6 @@
 //! append and is removed on open.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::Ordering;
 use std::sync::{Arc, RwLock};
 use std::time::Instant;
 
@@ -184,18 +183,19 @@ impl Dataset {
             let file = entry.file_name().to_string_lossy().into_owned();
             let Some(number) = file
                 .strip_prefix('c')
-                .and_then(|f| f.strip_suffix(".seg"))
+                .and_then(|f| {
+                    f.strip_suffix(".seg")
+                        .or_else(|| f.strip_suffix(".seg.lz4"))
+                })
                 .and_then(|n| n.parse::<u64>().ok())
             else {
                 continue;
             };
+            if segments.contains_key(&number) {
+                continue; // its other tier's file, already opened
+            }
             if listed.contains(&number) {
-                let segment = Segment::open(
-                    shared.segment_ids.fetch_add(1, Ordering::Relaxed),
-                    &entry.path(),
-                    shared.io.clone(),
-                    shared.events.clone(),
-                )?;
+                let segment = shared.open_segment(&segment_path(dir, number))?;
                 segments.insert(number, segment);
             } else {
                 std::fs::remove_file(entry.path())
@@ -277,12 +277,7 @@ impl Dataset {
             meta.next_file += 1;
             meta.next_file
         };
-        let segment = Segment::create(
-            self.shared.segment_ids.fetch_add(1, Ordering::Relaxed),
-            &segment_path(&self.dir, file),
-            self.shared.io.clone(),
-            self.shared.events.clone(),
-        )?;
+        let segment = self.shared.create_segment(&segment_path(&self.dir, file))?;
         self.shared.events.emit(Family::Pages, "allocated", || {
             json!({"segment": segment.id(), "file": format!("c{file:06}.seg"), "dataset": self.name})
         });

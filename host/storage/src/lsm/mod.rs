@@ -99,6 +99,61 @@ pub struct Shared {
     pub events: Events,
     /// Source of unique segment ids across the store.
     pub segment_ids: Arc<AtomicU64>,
+    /// Every open segment, for the tier policy.
+    pub segments: Arc<Mutex<Vec<std::sync::Weak<Segment>>>>,
+}
+
+impl Shared {
+    /// Components for a store reporting to `events`, with a pool of
+    /// `pool_bytes`.
+    pub fn new(pool_bytes: usize, events: Events) -> Self {
+        Self {
+            pool: Arc::new(BufferPool::new(pool_bytes, events.clone())),
+            io: Arc::new(DiskIo::new(events.clone())),
+            events,
+            segment_ids: Arc::new(AtomicU64::new(1)),
+            segments: Arc::default(),
+        }
+    }
+
+    /// Creates a segment file and registers it with the tier policy.
+    pub fn create_segment(&self, path: &Path) -> Result<Arc<Segment>, StorageError> {
+        let segment = Segment::create(
+            self.segment_ids.fetch_add(1, Ordering::Relaxed),
+            path,
+            self.io.clone(),
+            self.events.clone(),
+        )?;
+        self.register(&segment);
+        Ok(segment)
+    }
+
+    /// Opens a sealed segment file and registers it.
+    pub fn open_segment(&self, path: &Path) -> Result<Arc<Segment>, StorageError> {
+        let segment = Segment::open(
+            self.segment_ids.fetch_add(1, Ordering::Relaxed),
+            path,
+            self.io.clone(),
+            self.events.clone(),
+        )?;
+        self.register(&segment);
+        Ok(segment)
+    }
+
+    fn register(&self, segment: &Arc<Segment>) {
+        let mut segments = self.segments.lock().unwrap_or_else(|e| e.into_inner());
+        segments.retain(|s| s.strong_count() > 0);
+        segments.push(Arc::downgrade(segment));
+    }
+
+    /// The segments still open.
+    pub fn live_segments(&self) -> Vec<Arc<Segment>> {
+        let segments = self.segments.lock().unwrap_or_else(|e| e.into_inner());
+        segments
+            .iter()
+            .filter_map(std::sync::Weak::upgrade)
+            .collect()
+    }
 }
 
 struct State {
@@ -259,12 +314,7 @@ impl Lsm {
         for (level, ids) in manifest.levels.iter().enumerate() {
             for &id in ids {
                 named.insert(id);
-                let segment = Segment::open(
-                    shared.segment_ids.fetch_add(1, Ordering::Relaxed),
-                    &table_path(dir, id),
-                    shared.io.clone(),
-                    shared.events.clone(),
-                )?;
+                let segment = shared.open_segment(&table_path(dir, id))?;
                 levels[level].push(Arc::new(Table::open(&shared.pool, id, segment)?));
             }
         }
@@ -275,7 +325,10 @@ impl Lsm {
             let file = entry.file_name().to_string_lossy().into_owned();
             if let Some(id) = file
                 .strip_prefix('t')
-                .and_then(|f| f.strip_suffix(".sst"))
+                .and_then(|f| {
+                    f.strip_suffix(".sst")
+                        .or_else(|| f.strip_suffix(".sst.lz4"))
+                })
                 .and_then(|n| n.parse::<u64>().ok())
             {
                 if !named.contains(&id) {
@@ -560,12 +613,7 @@ impl Lsm {
             }
             if builder.is_none() {
                 let id = self.next_file_id();
-                let segment = Segment::create(
-                    self.shared.segment_ids.fetch_add(1, Ordering::Relaxed),
-                    &table_path(&self.dir, id),
-                    self.shared.io.clone(),
-                    self.shared.events.clone(),
-                )?;
+                let segment = self.shared.create_segment(&table_path(&self.dir, id))?;
                 self.shared.events.emit(Family::Pages, "allocated", || {
                     json!({"segment": segment.id(), "file": format!("t{id:08}.sst"), "tree": self.name})
                 });
@@ -722,7 +770,14 @@ impl Lsm {
         for table in inputs.iter().chain(&below) {
             self.shared.pool.forget(table.segment.id());
             let path = table_path(&self.dir, table.file);
-            std::fs::remove_file(&path).map_err(StorageError::io("remove", &path))?;
+            for file in [path.clone(), crate::segment::cold_path(&path)] {
+                match std::fs::remove_file(&file) {
+                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                        return Err(StorageError::io("remove", &file)(e));
+                    }
+                    _ => {}
+                }
+            }
         }
         self.compactions.fetch_add(1, Ordering::Relaxed);
         self.bytes_compacted.fetch_add(bytes_out, Ordering::Relaxed);

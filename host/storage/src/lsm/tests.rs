@@ -3,7 +3,6 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
 
 use proptest::prelude::*;
 
@@ -12,12 +11,7 @@ use crate::events::Recorder;
 
 fn shared(recorder: Option<Arc<Recorder>>) -> Shared {
     let events = recorder.map_or_else(Events::none, |r| Events::new(r));
-    Shared {
-        pool: Arc::new(BufferPool::new(64 * crate::page::PAGE_SIZE, events.clone())),
-        io: Arc::new(DiskIo::new(events.clone())),
-        events,
-        segment_ids: Arc::new(AtomicU64::new(1)),
-    }
+    Shared::new(64 * crate::page::PAGE_SIZE, events)
 }
 
 fn small() -> LsmOptions {
