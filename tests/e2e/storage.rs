@@ -347,6 +347,58 @@ async fn a_csv_upload_matches_duckdb() -> anyhow::Result<()> {
         .await?;
     assert_eq!(status, 400, "{body}");
 
+    // Partitioned by sensor: each partition's scan reads only its chunks and
+    // counts what DuckDB counts.
+    let csv = std::fs::read(test_data("storage/sensors.csv"))?;
+    let (status, info) = server
+        .post_raw(
+            "/api/v1/datasets/by_sensor?partition_by=sensor&partitioning=list:north,south,east",
+            "text/csv",
+            csv,
+        )
+        .await?;
+    assert_eq!(status, 201, "{info}");
+    let partitions = info["partitions"].as_array().context("partitions")?;
+    assert_eq!(partitions.len(), 4);
+    assert_eq!(partitions[3]["label"], "(other)");
+    for (p, sensor) in ["north", "south", "east", "west"].iter().enumerate() {
+        let want = &expected["sensor"]["counts"][sensor];
+        assert_eq!(&partitions[p]["rows"], want, "partition {p}: {info}");
+        let (_, summary) = server
+            .get(&format!(
+                "/api/v1/datasets/by_sensor/columns/sensor/summary?partition={p}"
+            ))
+            .await?;
+        assert_eq!(
+            (&summary["rows"], &summary["distinct"]),
+            (want, &json!(1)),
+            "{summary}"
+        );
+    }
+    let (status, body) = server
+        .post_raw(
+            "/api/v1/datasets/bad_parts?partition_by=sensor&partitioning=range:1,2",
+            "text/csv",
+            b"sensor
+north
+"
+            .to_vec(),
+        )
+        .await?;
+    assert_eq!(status, 400, "range needs numbers: {body}");
+    let (status, _) = server
+        .post_raw(
+            "/api/v1/datasets/half?partition_by=x",
+            "text/csv",
+            b"x
+1
+"
+            .to_vec(),
+        )
+        .await?;
+    assert_eq!(status, 400);
+    server.delete("/api/v1/datasets/by_sensor").await.ok();
+
     // JSON lines, with nulls and a given schema.
     let lines =
         b"{\"x\": 1.5, \"tag\": \"a\"}\n{\"x\": null, \"tag\": \"b\"}\n{\"x\": 3, \"tag\": null}\n"

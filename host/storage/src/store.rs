@@ -215,6 +215,17 @@ impl Store {
         name: &str,
         schema: Vec<Field>,
     ) -> Result<Arc<Dataset>, StorageError> {
+        self.create_partitioned_dataset(tenant, name, schema, None)
+    }
+
+    /// Creates an empty dataset whose rows are partitioned by `partitioning`.
+    pub fn create_partitioned_dataset(
+        &self,
+        tenant: &str,
+        name: &str,
+        schema: Vec<Field>,
+        partitioning: Option<crate::columnar::PartitionSpec>,
+    ) -> Result<Arc<Dataset>, StorageError> {
         let dir = self.dir(tenant, "datasets", name)?;
         let mut open = self.datasets.lock().unwrap_or_else(|e| e.into_inner());
         if dir.exists() {
@@ -223,7 +234,13 @@ impl Store {
                 name: name.to_owned(),
             });
         }
-        let dataset = Arc::new(Dataset::create(name, &dir, schema, self.shared.clone())?);
+        let dataset = Arc::new(Dataset::create(
+            name,
+            &dir,
+            schema,
+            partitioning,
+            self.shared.clone(),
+        )?);
         open.insert((tenant.to_owned(), name.to_owned()), dataset.clone());
         Ok(dataset)
     }

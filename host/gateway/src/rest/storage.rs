@@ -108,6 +108,8 @@ pub(super) fn routes(api: Api) -> Api {
         Op::post("/api/v1/datasets/{name}", "storage", "Upload a dataset as CSV (header row) or JSON lines; streamed, schema inferred unless given")
             .query("format", "csv or jsonl (default: from Content-Type, else csv)")
             .query("schema", "column types, e.g. `ts:timestamp,price:f64,sym:string` (types: f64 i64 bool string timestamp)")
+            .query("partition_by", "partition rows by this column (with partitioning)")
+            .query("partitioning", "hash:<n>, range:<b1>,<b2>,… or list:<v1>,<v2>,… (the last partition takes other values)")
             .body("text/csv", "CSV with a header row, or JSON lines (application/x-ndjson)")
             .responds(201, "the dataset's summary"),
         get(dataset_info).post(upload).delete(drop_dataset),
@@ -120,7 +122,8 @@ pub(super) fn routes(api: Api) -> Api {
         get(read_column),
     )
     .route(
-        Op::get("/api/v1/datasets/{name}/columns/{column}/summary", "storage", "Scan one column: rows, nulls, and min/max/sum/mean (numbers), true count (booleans) or distinct count (strings)"),
+        Op::get("/api/v1/datasets/{name}/columns/{column}/summary", "storage", "Scan one column: rows, nulls, and min/max/sum/mean (numbers), true count (booleans) or distinct count (strings)")
+            .query("partition", "scan only this partition's chunks"),
         get(summarise_column),
     )
 }
@@ -456,6 +459,17 @@ async fn upload(
         None => Format::Csv,
     };
     let schema = query.get("schema").map(|s| parse_schema(s)).transpose()?;
+    let partitioning = match (query.get("partition_by"), query.get("partitioning")) {
+        (Some(column), Some(scheme)) => Some(weft_storage::columnar::PartitionSpec::parse(
+            column, scheme,
+        )?),
+        (None, None) => None,
+        _ => {
+            return Err(ApiError::bad_request(
+                "give partition_by and partitioning together, e.g. partition_by=region&partitioning=hash:8",
+            ));
+        }
+    };
     let (store, tenant) = (store(&state), state.default_tenant.clone());
     if store.dataset(&tenant, &name).is_ok() {
         return Err(ApiError::new(
@@ -480,7 +494,12 @@ async fn upload(
                 format,
                 schema,
                 Box::new(move |schema| {
-                    create_store.create_dataset(&create_tenant, &create_name, schema)
+                    create_store.create_partitioned_dataset(
+                        &create_tenant,
+                        &create_name,
+                        schema,
+                        partitioning.clone(),
+                    )
                 }),
                 &mut |_rows| {},
             );
@@ -566,15 +585,21 @@ async fn read_column(
     })))
 }
 
+#[derive(Deserialize)]
+pub(super) struct SummaryQuery {
+    partition: Option<usize>,
+}
+
 async fn summarise_column(
     State(state): State<AppState>,
     Path((name, column)): Path<(String, String)>,
+    ApiQuery(query): ApiQuery<SummaryQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let (store, tenant) = (store(&state), state.default_tenant.clone());
     let summary = blocking(move || {
         let dataset = store.dataset(&tenant, &name)?;
         let mut summary = Summary::default();
-        let rows = dataset.scan(&column, |slice| {
+        let rows = dataset.scan_partition(&column, query.partition, |slice| {
             summary.add(slice);
             Ok(())
         })?;

@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::encoding::{self, ColumnType, Encoding, Values};
+use super::partition::{PartitionSpec, take};
 use crate::StorageError;
 use crate::events::Family;
 use crate::lsm::{Shared, write_atomically};
@@ -57,6 +58,9 @@ pub struct ColumnChunk {
 pub struct Chunk {
     /// Segment file number.
     pub file: u64,
+    /// Partition the chunk's rows belong to (0 when unpartitioned).
+    #[serde(default)]
+    pub partition: usize,
     /// Rows in the chunk.
     pub rows: usize,
     /// Per column, in schema order.
@@ -68,6 +72,8 @@ struct Meta {
     schema: Vec<Field>,
     chunks: Vec<Chunk>,
     next_file: u64,
+    #[serde(default)]
+    partitioning: Option<PartitionSpec>,
 }
 
 /// What a client sees of a dataset.
@@ -85,6 +91,10 @@ pub struct DatasetInfo {
     pub bytes: u64,
     /// Per column: how many chunks use each encoding.
     pub encodings: Vec<serde_json::Value>,
+    /// How rows are partitioned, if they are.
+    pub partitioning: Option<PartitionSpec>,
+    /// Per partition: its label, rows and chunks.
+    pub partitions: Vec<serde_json::Value>,
 }
 
 /// One column's values for a range of rows.
@@ -137,8 +147,17 @@ impl Dataset {
         name: &str,
         dir: &Path,
         schema: Vec<Field>,
+        partitioning: Option<PartitionSpec>,
         shared: Shared,
     ) -> Result<Self, StorageError> {
+        if let Some(spec) = &partitioning
+            && !schema.iter().any(|f| f.name == spec.column)
+        {
+            return Err(StorageError::Invalid(format!(
+                "partition column '{}' is not in the schema",
+                spec.column
+            )));
+        }
         if schema.is_empty() {
             return Err(StorageError::Invalid(
                 "a dataset needs at least one column".into(),
@@ -156,6 +175,7 @@ impl Dataset {
             schema,
             chunks: Vec::new(),
             next_file: 0,
+            partitioning,
         };
         write_atomically(&dir.join("meta.json"), &serde_json::to_vec(&meta)?)?;
         Ok(Self {
@@ -240,9 +260,53 @@ impl Dataset {
             .len()
     }
 
-    /// Appends one chunk: one `(values, validity)` per schema column, all
-    /// of the same length (≤ [`CHUNK_ROWS`]). Durable when it returns.
+    /// Appends rows: one `(values, validity)` per schema column, all of the
+    /// same length (≤ [`CHUNK_ROWS`]). A partitioned dataset stores each
+    /// partition's rows as a chunk of its own. Durable when it returns.
     pub fn append(&self, columns: Vec<(Values, Vec<bool>)>) -> Result<(), StorageError> {
+        let (schema, partitioning) = {
+            let meta = self.meta.read().unwrap_or_else(|e| e.into_inner());
+            (meta.schema.clone(), meta.partitioning.clone())
+        };
+        let Some(spec) = partitioning else {
+            return self.append_chunk(columns, 0);
+        };
+        let index = schema
+            .iter()
+            .position(|f| f.name == spec.column)
+            .ok_or_else(|| {
+                StorageError::Invalid(format!("no partition column '{}'", spec.column))
+            })?;
+        let (values, valid) = columns
+            .get(index)
+            .ok_or_else(|| StorageError::Invalid("missing the partition column".into()))?;
+        let assigned = spec.assign(values, valid)?;
+        let mut rows_of: Vec<Vec<usize>> = vec![Vec::new(); spec.partitions()];
+        for (row, &p) in assigned.iter().enumerate() {
+            rows_of[p].push(row);
+        }
+        for (p, rows) in rows_of.iter().enumerate().filter(|(_, r)| !r.is_empty()) {
+            let part = columns
+                .iter()
+                .map(|(values, valid)| {
+                    let valid = if valid.is_empty() {
+                        Vec::new()
+                    } else {
+                        rows.iter().map(|&r| valid[r]).collect()
+                    };
+                    (take(values, rows), valid)
+                })
+                .collect();
+            self.append_chunk(part, p)?;
+        }
+        Ok(())
+    }
+
+    fn append_chunk(
+        &self,
+        columns: Vec<(Values, Vec<bool>)>,
+        partition: usize,
+    ) -> Result<(), StorageError> {
         let started = Instant::now();
         let schema = self.schema();
         let rows = columns.first().map_or(0, |(v, _)| v.len());
@@ -325,6 +389,7 @@ impl Dataset {
             let mut meta = self.meta.write().unwrap_or_else(|e| e.into_inner());
             meta.chunks.push(Chunk {
                 file,
+                partition,
                 rows,
                 columns: chunk_columns,
             });
@@ -339,7 +404,7 @@ impl Dataset {
             .events
             .emit(Family::Columnar, "batch_inserted", || {
                 json!({"dataset": self.name, "rows": rows, "total_rows": total_rows,
-                   "columns": schema.len(), "bytes": encoded,
+                   "columns": schema.len(), "bytes": encoded, "partition": partition,
                    "duration_ms": started.elapsed().as_secs_f64() * 1000.0})
             });
         Ok(())
@@ -380,7 +445,14 @@ impl Dataset {
                 what: "chunk file",
                 name: format!("c{:06}.seg", meta_chunk.file),
             })?;
-        let col = &meta_chunk.columns[index];
+        let col = meta_chunk
+            .columns
+            .get(index)
+            .ok_or_else(|| StorageError::Corrupt {
+                what: "dataset metadata",
+                path: self.dir.join("meta.json"),
+                detail: format!("chunk {chunk} lacks column {index}"),
+            })?;
         let mut bytes = Vec::with_capacity(col.bytes);
         for n in 0..raw_page_count(col.bytes) {
             bytes.extend_from_slice(
@@ -395,17 +467,37 @@ impl Dataset {
         Ok(ColumnSlice { values, valid })
     }
 
+    /// The chunks of partition `partition` (all chunks when `None`).
+    pub fn chunks_of(&self, partition: Option<usize>) -> Vec<usize> {
+        let meta = self.meta.read().unwrap_or_else(|e| e.into_inner());
+        (0..meta.chunks.len())
+            .filter(|&i| partition.is_none_or(|p| meta.chunks[i].partition == p))
+            .collect()
+    }
+
     /// Calls `each` with every chunk of `column` in order, then reports a
     /// `column_scanned` event.
     pub fn scan(
         &self,
         column: &str,
+        each: impl FnMut(&ColumnSlice) -> Result<(), StorageError>,
+    ) -> Result<u64, StorageError> {
+        self.scan_partition(column, None, each)
+    }
+
+    /// Like [`Dataset::scan`], reading only partition `partition`'s chunks
+    /// (the others are not touched: partition pruning).
+    pub fn scan_partition(
+        &self,
+        column: &str,
+        partition: Option<usize>,
         mut each: impl FnMut(&ColumnSlice) -> Result<(), StorageError>,
     ) -> Result<u64, StorageError> {
         let started = Instant::now();
         let mut rows = 0u64;
-        let chunks = self.chunk_count();
-        for chunk in 0..chunks {
+        let selected = self.chunks_of(partition);
+        let chunks = selected.len();
+        for chunk in selected {
             let slice = self.read_chunk(column, chunk)?;
             rows += slice.values.len() as u64;
             each(&slice)?;
@@ -414,6 +506,7 @@ impl Dataset {
             .events
             .emit(Family::Columnar, "column_scanned", || {
                 json!({"dataset": self.name, "column": column, "rows": rows, "chunks": chunks,
+                   "partition": partition,
                    "duration_ms": started.elapsed().as_secs_f64() * 1000.0})
             });
         Ok(rows)
@@ -465,7 +558,24 @@ impl Dataset {
                 json!({"column": field.name, "chunks_by_encoding": counts})
             })
             .collect();
+        let partitions = meta
+            .partitioning
+            .as_ref()
+            .map(|spec| {
+                (0..spec.partitions())
+                    .map(|p| {
+                        let chunks: Vec<&Chunk> =
+                            meta.chunks.iter().filter(|c| c.partition == p).collect();
+                        json!({"partition": p, "label": spec.label(p),
+                               "rows": chunks.iter().map(|c| c.rows).sum::<usize>(),
+                               "chunks": chunks.len()})
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
         DatasetInfo {
+            partitioning: meta.partitioning.clone(),
+            partitions,
             name: self.name.clone(),
             rows: meta.chunks.iter().map(|c| c.rows as u64).sum(),
             schema: meta.schema.clone(),

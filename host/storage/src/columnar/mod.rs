@@ -4,7 +4,9 @@
 pub mod dataset;
 pub mod encoding;
 pub mod ingest;
+pub mod partition;
 
 pub use dataset::{CHUNK_ROWS, ColumnSlice, Dataset, DatasetInfo, Field};
 pub use encoding::{ColumnType, Encoding, Values};
 pub use ingest::{Format, load};
+pub use partition::{PartitionSpec, Scheme};
