@@ -79,7 +79,10 @@ async fn collections_answer_over_rest_and_survive_kill_9() -> anyhow::Result<()>
         .post("/api/v1/collections/users/flush", &json!({}))
         .await?;
     assert_eq!(status, 200, "{stats}");
-    assert!(stats["levels"][0]["tables"].as_u64() >= Some(1), "{stats}");
+    assert!(
+        stats["trees"][0]["levels"][0]["tables"].as_u64() >= Some(1),
+        "{stats}"
+    );
     let (_, page) = server
         .get("/api/v1/collections/users/keys?prefix=item-&limit=1000")
         .await?;
@@ -120,6 +123,65 @@ async fn collections_answer_over_rest_and_survive_kill_9() -> anyhow::Result<()>
         400
     );
 
+    // A collection whose keys are split by their first ':' segment.
+    let (status, created) = server
+        .post(
+            "/api/v1/collections/regional",
+            &json!({"partitioning": "list:eu,us"}),
+        )
+        .await?;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(created["trees"].as_array().map(Vec::len), Some(3));
+    let mut puts = serde_json::Map::new();
+    for region in ["eu", "us", "apac"] {
+        for i in 0..10 {
+            puts.insert(format!("{region}:{i}"), json!(i));
+        }
+    }
+    server
+        .post("/api/v1/collections/regional/batch", &json!({"put": puts}))
+        .await?;
+    server
+        .post("/api/v1/collections/regional/flush", &json!({}))
+        .await?;
+    let (_, stats) = server.get("/api/v1/collections/regional").await?;
+    let entries: Vec<u64> = stats["trees"]
+        .as_array()
+        .context("trees")?
+        .iter()
+        .map(|t| t["levels"][0]["entries"].as_u64().unwrap_or(0))
+        .collect();
+    assert_eq!(
+        entries,
+        [10, 10, 10],
+        "one partition per region, apac in the rest: {stats}"
+    );
+    let (_, page) = server
+        .get("/api/v1/collections/regional/keys?limit=100")
+        .await?;
+    let keys: Vec<&str> = page["entries"]
+        .as_array()
+        .context("entries")?
+        .iter()
+        .filter_map(|e| e["key"].as_str())
+        .collect();
+    assert_eq!(keys.len(), 30);
+    assert!(
+        keys.windows(2).all(|w| w[0] < w[1]),
+        "merged in key order: {keys:?}"
+    );
+    let (status, body) = server
+        .post(
+            "/api/v1/collections/regional",
+            &json!({"partitioning": "hash:4"}),
+        )
+        .await?;
+    assert_eq!((status, &body["error"]["code"]), (409, &json!("conflict")));
+    let (status, _) = server
+        .post("/api/v1/collections/odd", &json!({"partitioning": "zip:4"}))
+        .await?;
+    assert_eq!(status, 400);
+
     // The tier policy: idle tables go cold (compressed) and come back on read.
     let (status, policy) = server.get("/api/v1/storage/tier-policy").await?;
     assert_eq!((status, &policy["cold_after_secs"]), (200, &json!(600)));
@@ -155,7 +217,7 @@ async fn collections_answer_over_rest_and_survive_kill_9() -> anyhow::Result<()>
     let (status, verify) = server.post("/api/v1/storage/verify", &json!({})).await?;
     assert_eq!((status, &verify["ok"]), (200, &json!(true)), "{verify}");
     let (_, list) = server.get("/api/v1/collections").await?;
-    assert_eq!(list["collections"], json!(["users"]));
+    assert_eq!(list["collections"], json!(["regional", "users"]));
     Ok(())
 }
 

@@ -27,7 +27,7 @@ const BLOBS: &str = "_blobs";
 pub(crate) struct DatasetHandle(Arc<weft_storage::columnar::Dataset>);
 
 /// A collection handle held in the guest's resource table.
-pub(crate) struct CollectionHandle(Arc<weft_storage::lsm::Lsm>);
+pub(crate) struct CollectionHandle(Arc<weft_storage::collection::Collection>);
 
 /// The table entry behind a guest's handle (the generated resource types
 /// are markers; the table holds ours under the same index).
@@ -179,7 +179,7 @@ impl HostState {
     fn collection(
         &mut self,
         this: &Resource<Collection>,
-    ) -> Result<Arc<weft_storage::lsm::Lsm>, WitError> {
+    ) -> Result<Arc<weft_storage::collection::Collection>, WitError> {
         let handle = ours::<CollectionHandle, _>(this);
         Ok(self.table().get(&handle).map_err(|_| gone())?.0.clone())
     }

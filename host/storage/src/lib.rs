@@ -5,11 +5,13 @@
 //! - [`io`]: positional file I/O with accounting (`storage.io` events);
 //! - [`page`]: checksummed 8 KiB pages, slotted or raw;
 //! - [`segment`]: files of pages, memory-mapped once sealed; every read is
-//!   verified (`storage.pages` events);
+//!   verified (`storage.pages` events); idle segments move to a compressed
+//!   cold tier and back (`storage.tiers` events);
 //! - [`buffer_pool`]: shared page frames, LRU-2, write-back
 //!   (`storage.buffer_pool` events);
 //! - [`wal`]: the write-ahead log with group commit;
 //! - [`lsm`]: LSM trees for key/value collections (`storage.lsm` events);
+//! - [`collection`]: a collection, one tree or one per key partition;
 //! - [`columnar`]: typed, encoded column datasets (`storage.columnar`);
 //! - [`store`]: the [`Store`] that owns them all, per tenant.
 //!
@@ -19,6 +21,7 @@
 //! what it does through an [`events::EventSink`] the server provides.
 
 pub mod buffer_pool;
+pub mod collection;
 pub mod columnar;
 mod error;
 pub mod events;

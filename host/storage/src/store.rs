@@ -16,10 +16,11 @@ use serde_json::json;
 
 use crate::StorageError;
 use crate::buffer_pool::PoolStats;
+use crate::collection::{Collection, CollectionStats, KeyPartitioning};
 use crate::columnar::{Dataset, DatasetInfo, Field};
 use crate::events::{EventSink, Events, Family};
 use crate::io::IoStats;
-use crate::lsm::{Lsm, LsmOptions, LsmStats, Shared};
+use crate::lsm::{LsmOptions, Shared};
 
 /// Store-wide settings.
 #[derive(Clone, Debug)]
@@ -71,7 +72,7 @@ pub struct StoreStats {
     /// Tiers.
     pub tiers: TierStats,
     /// Open collections.
-    pub collections: Vec<LsmStats>,
+    pub collections: Vec<CollectionStats>,
     /// Datasets loaded since start.
     pub datasets: usize,
 }
@@ -83,7 +84,7 @@ pub struct Store {
     root: PathBuf,
     options: StoreOptions,
     shared: Shared,
-    collections: Mutex<HashMap<Key, Arc<Lsm>>>,
+    collections: Mutex<HashMap<Key, Arc<Collection>>>,
     datasets: Mutex<HashMap<Key, Arc<Dataset>>>,
     /// The figures last published, so unchanged ones are not repeated.
     last_published: Mutex<HashMap<&'static str, serde_json::Value>>,
@@ -157,18 +158,45 @@ impl Store {
         names
     }
 
-    /// The collection `name`, created if `create` and it does not exist.
+    /// The collection `name`, created (unpartitioned) if `create` and it
+    /// does not exist.
     pub fn collection(
         &self,
         tenant: &str,
         name: &str,
         create: bool,
-    ) -> Result<Arc<Lsm>, StorageError> {
+    ) -> Result<Arc<Collection>, StorageError> {
+        self.open_collection(tenant, name, create, None)
+    }
+
+    /// Creates collection `name` with its keys split by `partitioning`.
+    pub fn create_partitioned_collection(
+        &self,
+        tenant: &str,
+        name: &str,
+        partitioning: KeyPartitioning,
+    ) -> Result<Arc<Collection>, StorageError> {
+        if self.dir(tenant, "collections", name)?.exists() {
+            return Err(StorageError::Exists {
+                what: "collection",
+                name: name.to_owned(),
+            });
+        }
+        self.open_collection(tenant, name, true, Some(partitioning))
+    }
+
+    fn open_collection(
+        &self,
+        tenant: &str,
+        name: &str,
+        create: bool,
+        partitioning: Option<KeyPartitioning>,
+    ) -> Result<Arc<Collection>, StorageError> {
         let dir = self.dir(tenant, "collections", name)?;
         let mut open = self.collections.lock().unwrap_or_else(|e| e.into_inner());
         let key = (tenant.to_owned(), name.to_owned());
-        if let Some(tree) = open.get(&key) {
-            return Ok(tree.clone());
+        if let Some(found) = open.get(&key) {
+            return Ok(found.clone());
         }
         if !create && !dir.exists() {
             return Err(StorageError::NotFound {
@@ -176,14 +204,15 @@ impl Store {
                 name: name.to_owned(),
             });
         }
-        let tree = Arc::new(Lsm::open(
+        let collection = Arc::new(Collection::open(
             name,
             &dir,
+            partitioning,
             self.options.lsm.clone(),
             self.shared.clone(),
         )?);
-        open.insert(key, tree.clone());
-        Ok(tree)
+        open.insert(key, collection.clone());
+        Ok(collection)
     }
 
     /// Names of the tenant's collections.

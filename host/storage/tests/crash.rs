@@ -11,20 +11,10 @@ use anyhow::Context;
 use rand::Rng;
 use weft_storage::{Store, StoreOptions};
 
-fn value_for(key: &str) -> Vec<u8> {
-    // Same rule as src/bin/weft-crash-writer.rs.
-    let seed = key
-        .bytes()
-        .fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)));
-    let len = if seed % 17 == 0 {
-        3000
-    } else {
-        40 + (seed % 60) as usize
-    };
-    (0..len)
-        .map(|i| b'a' + ((seed as usize + i) % 26) as u8)
-        .collect()
+mod common {
+    pub(crate) mod crash_value;
 }
+use common::crash_value::value_for;
 
 #[test]
 fn acknowledged_writes_survive_kill_9() -> anyhow::Result<()> {
@@ -84,7 +74,10 @@ fn acknowledged_writes_survive_kill_9() -> anyhow::Result<()> {
     let store = Store::open(dir.path(), StoreOptions::default(), None)?;
     let stats = store.collection("crash", "kv", false)?.stats();
     anyhow::ensure!(
-        stats.levels.iter().any(|l| l.level >= 1 && l.tables > 0),
+        stats.trees[0]
+            .levels
+            .iter()
+            .any(|l| l.level >= 1 && l.tables > 0),
         "no compaction ever ran: {stats:?}"
     );
     Ok(())

@@ -52,12 +52,11 @@ fn nodes_of(name: &str) -> String {
     format!("{name}.nodes")
 }
 
+/// [`super::blocking`] for work that already speaks HTTP errors.
 async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?
+    super::blocking(work).await
 }
 
 fn summary(store: &Store, tenant: &str, name: &str) -> Result<Value, StorageError> {

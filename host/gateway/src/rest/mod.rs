@@ -54,6 +54,21 @@ pub(crate) fn routes(api: Api) -> Api {
     graphs::routes(storage::routes(api))
 }
 
+/// Runs blocking work (file I/O, fsync) on tokio's blocking pool, so no
+/// runtime thread waits on the disk.
+pub(crate) async fn blocking<T, E>(
+    work: impl FnOnce() -> Result<T, E> + Send + 'static,
+) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    E: Into<ApiError> + Send + 'static,
+{
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?
+        .map_err(Into::into)
+}
+
 /// JSON 404 for every unknown path.
 pub(crate) async fn not_found(uri: Uri) -> ApiError {
     ApiError::new(

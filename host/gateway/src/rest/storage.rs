@@ -29,13 +29,11 @@ use crate::{ApiError, AppState};
 /// Largest single value accepted over REST.
 const MAX_VALUE_BYTES: usize = 16 << 20;
 
+/// [`super::blocking`] for storage calls.
 async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, StorageError> + Send + 'static,
 ) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?
-        .map_err(ApiError::from)
+    super::blocking(work).await
 }
 
 fn store(state: &AppState) -> Arc<Store> {
@@ -69,8 +67,13 @@ pub(super) fn routes(api: Api) -> Api {
         get(list_collections),
     )
     .route(
-        Op::get("/api/v1/collections/{name}", "storage", "A collection's LSM figures (memtable, levels, write amplification)"),
-        get(collection_stats).delete(drop_collection),
+        Op::get("/api/v1/collections/{name}", "storage", "A collection's LSM figures (memtable, levels, write amplification), per partition"),
+        get(collection_stats).post(create_collection).delete(drop_collection),
+    )
+    .external(
+        Op::post("/api/v1/collections/{name}", "storage", "Create a collection whose keys are partitioned (collections are otherwise created on first write)")
+            .body("application/json", r#"{"partitioning": "hash:<n>" | "range:<k1>,<k2>,…" | "list:<v1>,<v2>,…"} (list: by the key's first ':' segment)"#)
+            .responds(201, "the collection's figures"),
     )
     .external(Op::delete("/api/v1/collections/{name}", "storage", "Delete a collection and its files"))
     .route(
@@ -194,6 +197,28 @@ async fn collection_stats(
     let (store, tenant) = (store(&state), state.default_tenant.clone());
     let stats = blocking(move || Ok(store.collection(&tenant, &name, false)?.stats())).await?;
     Ok(Json(json!(stats)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct NewCollection {
+    partitioning: String,
+}
+
+async fn create_collection(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    super::ApiJson(request): super::ApiJson<NewCollection>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let (store, tenant) = (store(&state), state.default_tenant.clone());
+    let partitioning = weft_storage::collection::KeyPartitioning::parse(&request.partitioning)?;
+    let stats = blocking(move || {
+        Ok(store
+            .create_partitioned_collection(&tenant, &name, partitioning)?
+            .stats())
+    })
+    .await?;
+    Ok((StatusCode::CREATED, Json(json!(stats))))
 }
 
 async fn drop_collection(
@@ -339,32 +364,35 @@ async fn batch(
     Ok(Json(json!({"put": puts, "deleted": deletes})))
 }
 
+/// Runs `work` (flush or compact) on an existing collection and answers
+/// its figures afterwards.
+async fn maintain(
+    state: AppState,
+    name: String,
+    work: fn(&weft_storage::collection::Collection) -> Result<(), StorageError>,
+) -> Result<Json<Value>, ApiError> {
+    let (store, tenant) = (store(&state), state.default_tenant.clone());
+    let stats = blocking(move || {
+        let collection = store.collection(&tenant, &name, false)?;
+        work(&collection)?;
+        Ok(collection.stats())
+    })
+    .await?;
+    Ok(Json(json!(stats)))
+}
+
 async fn flush(
     State(state): State<AppState>,
     Path(name): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let (store, tenant) = (store(&state), state.default_tenant.clone());
-    let stats = blocking(move || {
-        let tree = store.collection(&tenant, &name, false)?;
-        tree.flush()?;
-        Ok(tree.stats())
-    })
-    .await?;
-    Ok(Json(json!(stats)))
+    maintain(state, name, |c| c.flush()).await
 }
 
 async fn compact(
     State(state): State<AppState>,
     Path(name): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let (store, tenant) = (store(&state), state.default_tenant.clone());
-    let stats = blocking(move || {
-        let tree = store.collection(&tenant, &name, false)?;
-        tree.compact()?;
-        Ok(tree.stats())
-    })
-    .await?;
-    Ok(Json(json!(stats)))
+    maintain(state, name, |c| c.compact()).await
 }
 
 async fn list_datasets(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {

@@ -12,21 +12,9 @@ use weft_storage::lsm::LsmOptions;
 use weft_storage::wal::SyncPolicy;
 use weft_storage::{Store, StoreOptions};
 
-/// The value the test expects for `key`: long enough that some values go
-/// to overflow pages.
-fn value_for(key: &str) -> Vec<u8> {
-    let seed = key
-        .bytes()
-        .fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)));
-    let len = if seed % 17 == 0 {
-        3000
-    } else {
-        40 + (seed % 60) as usize
-    };
-    (0..len)
-        .map(|i| b'a' + ((seed as usize + i) % 26) as u8)
-        .collect()
-}
+#[path = "../../tests/common/crash_value.rs"]
+mod crash_value;
+use crash_value::value_for;
 
 fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
