@@ -60,6 +60,14 @@ pub(crate) fn rows(runtime: &Runtime) -> anyhow::Result<Vec<Row>> {
     ];
     let plugin = runtime.plugin("graph")?;
     let scratch = tempfile::tempdir()?;
+    // Stored graphs: the same edge lists kept in host storage, read by the
+    // plugin as typed columns instead of parsed from JSON.
+    let store = std::sync::Arc::new(weft_storage::Store::open(
+        &scratch.path().join("storage"),
+        weft_storage::StoreOptions::default(),
+        None,
+    )?);
+    runtime.attach_storage(store.clone());
     let mut rows = Vec::new();
     for case in cases {
         eprintln!("      {} …", case.label);
@@ -91,6 +99,7 @@ pub(crate) fn rows(runtime: &Runtime) -> anyhow::Result<Vec<Row>> {
             "same crate, native",
             native,
         ));
+        rows.push(stored_graph(runtime, &store, &case, &edges)?);
         let core = algorithm_only(case.op, &text)?;
         let core_label = format!("{} — native, algorithm only (graph prebuilt)", case.label);
 
@@ -128,6 +137,64 @@ pub(crate) fn rows(runtime: &Runtime) -> anyhow::Result<Vec<Row>> {
         }
     }
     Ok(rows)
+}
+
+/// The operation on a graph stored in host storage (`{"graph": name}`): as
+/// wasm (columns through `weft:host/storage`) and natively (the same
+/// columns served by `RecordingHost`).
+fn stored_graph(
+    runtime: &Runtime,
+    store: &weft_storage::Store,
+    case: &Case,
+    edges: &[(u64, u64)],
+) -> anyhow::Result<Row> {
+    use weft_storage::columnar::{CHUNK_ROWS, ColumnType, Field, Values};
+    let name = case.op;
+    let sources: Vec<i64> = edges.iter().map(|&(a, _)| a as i64).collect();
+    let targets: Vec<i64> = edges.iter().map(|&(_, b)| b as i64).collect();
+    let schema = ["source", "target"]
+        .map(|n| Field {
+            name: n.into(),
+            kind: ColumnType::I64,
+        })
+        .to_vec();
+    let dataset = store.create_dataset("bench", &format!("{name}.edges"), schema)?;
+    for (s, t) in sources.chunks(CHUNK_ROWS).zip(targets.chunks(CHUNK_ROWS)) {
+        dataset.append(vec![
+            (Values::I64(s.to_vec()), Vec::new()),
+            (Values::I64(t.to_vec()), Vec::new()),
+        ])?;
+    }
+    let mut params = json!({ "graph": name, "directed": case.directed });
+    if let (Some(p), Some(extra)) = (params.as_object_mut(), case.extra.as_object()) {
+        p.extend(extra.clone());
+    }
+    let text = params.to_string();
+    let host = weft_sdk::RecordingHost::new().with_dataset(
+        &format!("{name}.edges"),
+        vec![
+            ("source", weft_sdk::ColumnValues::I64(sources)),
+            ("target", weft_sdk::ColumnValues::I64(targets)),
+        ],
+    );
+    let plugin = runtime.plugin("graph")?;
+    let (mut wasm, mut native) = (Sample::default(), Sample::default());
+    for _ in 0..3 {
+        let (elapsed, out) =
+            time(|| plugin.invoke(case.op, &params, Invocation::detached("bench")));
+        out.map_err(|e| anyhow::anyhow!("{} (stored): {}", case.op, e.message))?;
+        wasm.push(elapsed);
+        let (elapsed, out) =
+            time(|| GraphEngine::invoke(case.op, Params::new(&text), &host).map(|r| r.to_string()));
+        std::hint::black_box(out.map_err(|e| anyhow::anyhow!("{e}"))?);
+        native.push(elapsed);
+    }
+    Ok(Row::versus(
+        &format!("{} — wasm, stored graph (typed columns in)", case.label),
+        wasm,
+        "same crate, native, same columns",
+        native,
+    ))
 }
 
 /// The algorithm alone on a graph built beforehand: the figure to set
