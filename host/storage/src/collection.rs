@@ -268,6 +268,11 @@ impl Collection {
         self.trees.iter().flat_map(|t| t.verify()).collect()
     }
 
+    /// Ids of every segment of every partition.
+    pub(crate) fn segment_ids(&self) -> Vec<u64> {
+        self.trees.iter().flat_map(|t| t.segment_ids()).collect()
+    }
+
     /// The collection's figures.
     pub fn stats(&self) -> CollectionStats {
         CollectionStats {

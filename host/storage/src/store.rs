@@ -234,6 +234,10 @@ impl Store {
                 name: name.to_owned(),
             });
         }
+        // Its pages must not linger in the pool (nor keep its files alive).
+        for id in tree.iter().flat_map(|t| t.segment_ids()) {
+            self.shared.pool.forget(id);
+        }
         std::fs::remove_dir_all(&dir).map_err(StorageError::io("remove", &dir))
     }
 
@@ -368,11 +372,19 @@ impl Store {
             .map_or(0, |d| d.as_secs());
         let mut moved = 0;
         for segment in self.shared.live_segments() {
-            if !segment.is_cold()
-                && now.saturating_sub(segment.last_read()) >= idle.as_secs()
-                && segment.freeze()?
-            {
-                moved += 1;
+            if segment.is_cold() || now.saturating_sub(segment.last_read()) < idle.as_secs() {
+                continue;
+            }
+            if !segment.path().exists() {
+                // Its collection or dataset was deleted; a cache frame may
+                // still hold it until evicted.
+                continue;
+            }
+            // One segment failing to move must not keep the others warm.
+            match segment.freeze() {
+                Ok(true) => moved += 1,
+                Ok(false) => {}
+                Err(error) => tracing::warn!(%error, "segment not moved to the cold tier"),
             }
         }
         Ok(moved)

@@ -815,6 +815,12 @@ impl Lsm {
             .collect()
     }
 
+    /// Ids of the segments (tables) the tree holds now.
+    pub(crate) fn segment_ids(&self) -> Vec<u64> {
+        let levels = self.read_state().levels.clone();
+        levels.iter().flatten().map(|t| t.segment.id()).collect()
+    }
+
     /// The tree's figures now.
     pub fn stats(&self) -> LsmStats {
         let state = self.read_state();
