@@ -569,6 +569,21 @@ pub(super) struct ColumnQuery {
     chunk: Option<usize>,
 }
 
+/// Values as JSON, `null` where `valid` (empty: all valid) says so.
+fn nullable<T: serde::Serialize>(values: &[T], valid: &[bool]) -> Vec<Value> {
+    values
+        .iter()
+        .enumerate()
+        .map(|(i, x)| {
+            if valid.get(i) == Some(&false) {
+                Value::Null
+            } else {
+                json!(x)
+            }
+        })
+        .collect()
+}
+
 async fn read_column(
     State(state): State<AppState>,
     Path((name, column)): Path<(String, String)>,
@@ -581,28 +596,11 @@ async fn read_column(
         Ok((dataset.read_chunk(&column, chunk)?, dataset.chunk_count()))
     })
     .await?;
-    let valid = |i: usize| slice.valid.get(i).copied().unwrap_or(true);
     let values: Vec<Value> = match &slice.values {
-        Values::F64(v) => v
-            .iter()
-            .enumerate()
-            .map(|(i, x)| if valid(i) { json!(x) } else { Value::Null })
-            .collect(),
-        Values::I64(v) | Values::Timestamp(v) => v
-            .iter()
-            .enumerate()
-            .map(|(i, x)| if valid(i) { json!(x) } else { Value::Null })
-            .collect(),
-        Values::Bool(v) => v
-            .iter()
-            .enumerate()
-            .map(|(i, x)| if valid(i) { json!(x) } else { Value::Null })
-            .collect(),
-        Values::String(v) => v
-            .iter()
-            .enumerate()
-            .map(|(i, x)| if valid(i) { json!(x) } else { Value::Null })
-            .collect(),
+        Values::F64(v) => nullable(v, &slice.valid),
+        Values::I64(v) | Values::Timestamp(v) => nullable(v, &slice.valid),
+        Values::Bool(v) => nullable(v, &slice.valid),
+        Values::String(v) => nullable(v, &slice.valid),
     };
     Ok(Json(json!({
         "chunk": chunk,
