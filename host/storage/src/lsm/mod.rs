@@ -118,32 +118,33 @@ impl Shared {
 
     /// Creates a segment file and registers it with the tier policy.
     pub fn create_segment(&self, path: &Path) -> Result<Arc<Segment>, StorageError> {
-        let segment = Segment::create(
-            self.segment_ids.fetch_add(1, Ordering::Relaxed),
+        Ok(self.register(Segment::create(
+            self.next_segment_id(),
             path,
             self.io.clone(),
             self.events.clone(),
-        )?;
-        self.register(&segment);
-        Ok(segment)
+        )?))
     }
 
     /// Opens a sealed segment file and registers it.
     pub fn open_segment(&self, path: &Path) -> Result<Arc<Segment>, StorageError> {
-        let segment = Segment::open(
-            self.segment_ids.fetch_add(1, Ordering::Relaxed),
+        Ok(self.register(Segment::open(
+            self.next_segment_id(),
             path,
             self.io.clone(),
             self.events.clone(),
-        )?;
-        self.register(&segment);
-        Ok(segment)
+        )?))
     }
 
-    fn register(&self, segment: &Arc<Segment>) {
+    fn next_segment_id(&self) -> u64 {
+        self.segment_ids.fetch_add(1, Ordering::Relaxed)
+    }
+
+    fn register(&self, segment: Arc<Segment>) -> Arc<Segment> {
         let mut segments = self.segments.lock().unwrap_or_else(|e| e.into_inner());
         segments.retain(|s| s.strong_count() > 0);
-        segments.push(Arc::downgrade(segment));
+        segments.push(Arc::downgrade(&segment));
+        segment
     }
 
     /// The segments still open.
