@@ -51,7 +51,7 @@ fn bfs_distances(
     while let Some(u) = queue.pop_front() {
         reached += 1;
         total += u64::from(distance[u as usize]);
-        for (w, _) in adjacency.neighbours(u) {
+        for &w in adjacency.targets(u) {
             if distance[w as usize] == u32::MAX {
                 distance[w as usize] = distance[u as usize] + 1;
                 queue.push_back(w);
@@ -342,7 +342,7 @@ pub fn betweenness(
         while let Some(u) = queue.pop_front() {
             order.push(u);
             let next = distance[u as usize] + 1;
-            for (w, _) in graph.outgoing().neighbours(u) {
+            for &w in graph.outgoing().targets(u) {
                 if distance[w as usize] == u32::MAX {
                     distance[w as usize] = next;
                     queue.push_back(w);
@@ -359,7 +359,7 @@ pub fn betweenness(
         for &w in order.iter().rev() {
             let dw = distance[w as usize];
             let coefficient = (1.0 + delta[w as usize]) / sigma[w as usize];
-            for (v, _) in graph.incoming().neighbours(w) {
+            for &v in graph.incoming().targets(w) {
                 if dw > 0 && distance[v as usize] == dw - 1 {
                     delta[v as usize] += sigma[v as usize] * coefficient;
                 }

@@ -42,17 +42,27 @@ impl DisjointSets {
 /// Components, largest first; nodes within each in index order.
 pub fn connected_components(graph: &Graph) -> Vec<Vec<NodeIndex>> {
     let mut sets = DisjointSets::new(graph.node_count());
+    let directed = graph.is_directed();
     for u in graph.nodes() {
-        for (v, _) in graph.outgoing().neighbours(u) {
-            sets.union(u, v);
+        for &v in graph.outgoing().targets(u) {
+            // An undirected edge is listed at both ends; one union will do.
+            if directed || u < v {
+                sets.union(u, v);
+            }
         }
     }
-    let mut by_root: std::collections::HashMap<NodeIndex, Vec<NodeIndex>> = Default::default();
+    // Component number of each root, in order of the roots' first member.
+    let mut number = vec![NodeIndex::MAX; graph.node_count()];
+    let mut components: Vec<Vec<NodeIndex>> = Vec::new();
     for u in graph.nodes() {
-        let root = sets.root(u);
-        by_root.entry(root).or_default().push(u);
+        let slot = &mut number[sets.root(u) as usize];
+        if *slot == NodeIndex::MAX {
+            // At most node_count components, which fits in NodeIndex.
+            *slot = components.len() as NodeIndex;
+            components.push(Vec::new());
+        }
+        components[*slot as usize].push(u);
     }
-    let mut components: Vec<Vec<NodeIndex>> = by_root.into_values().collect();
     components.sort_by(|a, b| b.len().cmp(&a.len()).then(a[0].cmp(&b[0])));
     components
 }

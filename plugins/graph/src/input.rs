@@ -5,15 +5,73 @@
 //! `serde_json::Value` per edge): at a million edges that is most of the
 //! cost of a job.
 
+use std::collections::HashMap;
 use std::fmt;
 
 use serde::Deserialize;
 use serde::de::{self, Deserializer, SeqAccess, Visitor};
 
-/// A node id as the client wrote it. Integers become their decimal text, so
-/// `5` and `"5"` name the same node.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct NodeName(pub String);
+/// A node id as the client wrote it. Integers (and text that is exactly an
+/// integer's decimal form) are kept as numbers, so `5` and `"5"` name the
+/// same node, and a graph of integer ids is built without allocating or
+/// hashing a string per endpoint. Shown to clients always as text.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum NodeName {
+    /// An integer id.
+    Integer(i64),
+    /// Any other id.
+    Text(String),
+}
+
+impl NodeName {
+    /// The id written as `text`: an integer when the text is one's
+    /// canonical decimal form (`"05"` stays text, so it is not node 5).
+    pub fn text(text: impl Into<String>) -> Self {
+        let text = text.into();
+        match text.parse::<i64>() {
+            Ok(number) if canonical(&text) => Self::Integer(number),
+            _ => Self::Text(text),
+        }
+    }
+}
+
+/// Is `text` (which parses as an i64) exactly how it is written in
+/// decimal: no sign `+`, no leading zeros, no `-0`?
+fn canonical(text: &str) -> bool {
+    let digits = text.strip_prefix('-').unwrap_or(text);
+    let leading_zero = digits.starts_with('0') && text != "0";
+    !(text.starts_with('+') || leading_zero)
+}
+
+impl From<&str> for NodeName {
+    fn from(text: &str) -> Self {
+        Self::text(text)
+    }
+}
+
+impl From<i64> for NodeName {
+    fn from(number: i64) -> Self {
+        Self::Integer(number)
+    }
+}
+
+impl fmt::Display for NodeName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Integer(number) => write!(f, "{number}"),
+            Self::Text(text) => f.write_str(text),
+        }
+    }
+}
+
+impl serde::Serialize for NodeName {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Self::Integer(number) => serializer.collect_str(number),
+            Self::Text(text) => serializer.serialize_str(text),
+        }
+    }
+}
 
 impl<'de> Deserialize<'de> for NodeName {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -24,16 +82,17 @@ impl<'de> Deserialize<'de> for NodeName {
                 f.write_str("a node id (string or integer)")
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<NodeName, E> {
-                Ok(NodeName(v.to_owned()))
+                Ok(NodeName::text(v))
             }
             fn visit_string<E: de::Error>(self, v: String) -> Result<NodeName, E> {
-                Ok(NodeName(v))
+                Ok(NodeName::text(v))
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<NodeName, E> {
-                Ok(NodeName(v.to_string()))
+                Ok(i64::try_from(v)
+                    .map_or_else(|_| NodeName::Text(v.to_string()), NodeName::Integer))
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<NodeName, E> {
-                Ok(NodeName(v.to_string()))
+                Ok(NodeName::Integer(v))
             }
         }
         deserializer.deserialize_any(NodeVisitor)
@@ -250,13 +309,52 @@ impl GraphInput {
     }
 }
 
+/// The properties of a stored graph's nodes, by node id: every column of
+/// `<graph>.nodes` but `id`, as JSON values (nulls left out; timestamps as
+/// microseconds). Empty when the graph was stored without nodes.
+pub fn stored_node_properties(
+    host: &dyn weft_sdk::Host,
+    graph: &str,
+) -> Result<HashMap<String, serde_json::Map<String, serde_json::Value>>, weft_sdk::EngineError> {
+    let nodes = format!("{graph}.nodes");
+    let mut properties: HashMap<String, serde_json::Map<String, serde_json::Value>> =
+        HashMap::new();
+    let Ok(shape) = host.dataset_shape(&nodes) else {
+        return Ok(properties);
+    };
+    for chunk in 0..shape.chunks {
+        let ids: Vec<String> = names(host.read_chunk(&nodes, "id", chunk)?.values)?
+            .iter()
+            .map(NodeName::to_string)
+            .collect();
+        for column in shape.columns.iter().filter(|c| *c != "id") {
+            let read = host.read_chunk(&nodes, column, chunk)?;
+            let values: Vec<serde_json::Value> = match read.values {
+                weft_sdk::ColumnValues::F64(v) => v.into_iter().map(Into::into).collect(),
+                weft_sdk::ColumnValues::I64(v) | weft_sdk::ColumnValues::Timestamp(v) => {
+                    v.into_iter().map(Into::into).collect()
+                }
+                weft_sdk::ColumnValues::Bool(v) => v.into_iter().map(Into::into).collect(),
+                weft_sdk::ColumnValues::Text(v) => v.into_iter().map(Into::into).collect(),
+            };
+            for (row, (id, value)) in ids.iter().zip(values).enumerate() {
+                if read.valid.get(row) != Some(&false) {
+                    properties
+                        .entry(id.clone())
+                        .or_default()
+                        .insert(column.clone(), value);
+                }
+            }
+        }
+    }
+    Ok(properties)
+}
+
 /// Node names from an id column.
 fn names(values: weft_sdk::ColumnValues) -> Result<Vec<NodeName>, weft_sdk::EngineError> {
     match values {
-        weft_sdk::ColumnValues::I64(ids) => {
-            Ok(ids.into_iter().map(|i| NodeName(i.to_string())).collect())
-        }
-        weft_sdk::ColumnValues::Text(ids) => Ok(ids.into_iter().map(NodeName).collect()),
+        weft_sdk::ColumnValues::I64(ids) => Ok(ids.into_iter().map(NodeName::Integer).collect()),
+        weft_sdk::ColumnValues::Text(ids) => Ok(ids.into_iter().map(NodeName::text).collect()),
         _ => Err(weft_sdk::EngineError::InvalidParams(
             "stored node ids must be integers or text".into(),
         )),
@@ -275,6 +373,22 @@ mod tests {
         assert_eq!(input.edges[1].weight, 0.5);
         assert_eq!(input.edges[0].weight, 1.0);
         assert!(!input.directed);
+    }
+
+    #[test]
+    fn only_canonical_integer_text_is_an_integer() {
+        assert_eq!(NodeName::text("5"), NodeName::Integer(5));
+        assert_eq!(NodeName::text("-3"), NodeName::Integer(-3));
+        for text in ["05", "+5", "-0", " 5", "5.0", "x"] {
+            assert_eq!(NodeName::text(text), NodeName::Text(text.into()), "{text}");
+        }
+        let huge: NodeName = serde_json::from_str("18446744073709551615").expect("parses");
+        assert_eq!(huge, NodeName::Text("18446744073709551615".into()));
+        assert_eq!(
+            serde_json::to_string(&NodeName::Integer(7)).expect("json"),
+            r#""7""#
+        );
+        assert_eq!(NodeName::Integer(-2).to_string(), "-2");
     }
 
     #[test]
@@ -311,7 +425,7 @@ mod tests {
         let input: GraphInput = serde_json::from_str(r#"{"graph": "net"}"#).expect("parses");
         let input = input.resolve(&host).expect("reads");
         assert_eq!(input.edges.len(), 3);
-        assert_eq!(input.edges[1].from, NodeName("2".into()));
+        assert_eq!(input.edges[1].from, NodeName::Integer(2));
         assert_eq!(input.edges[2].weight, 2.0);
         assert_eq!(
             input.nodes.len(),
@@ -319,7 +433,31 @@ mod tests {
             "isolated node 9 comes from the nodes dataset"
         );
         let missing: GraphInput = serde_json::from_str(r#"{"graph": "nope"}"#).expect("parses");
+        assert!(
+            stored_node_properties(&host, "nope")
+                .expect("no nodes")
+                .is_empty()
+        );
         assert!(missing.resolve(&host).is_err());
+    }
+
+    #[test]
+    fn stored_node_properties_are_read_by_id_without_nulls() {
+        use weft_sdk::{ColumnValues, RecordingHost};
+        let host = RecordingHost::new().with_dataset(
+            "people.nodes",
+            vec![
+                ("id", ColumnValues::Text(vec!["ann".into(), "bob".into()])),
+                ("age", ColumnValues::I64(vec![31, 0])),
+                (
+                    "city",
+                    ColumnValues::Text(vec!["Oslo".into(), "Rome".into()]),
+                ),
+            ],
+        );
+        let properties = stored_node_properties(&host, "people").expect("reads");
+        assert_eq!(properties["ann"]["age"], 31);
+        assert_eq!(properties["bob"]["city"], "Rome");
     }
 
     #[test]

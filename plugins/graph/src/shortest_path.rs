@@ -152,7 +152,7 @@ mod tests {
             ],
             true,
         );
-        let find = |n: &str| g.find(&NodeName(n.into())).expect("node");
+        let find = |n: &str| g.find(&NodeName::text(n)).expect("node");
         let paths = dijkstra(&g, find("a"), None, |_| ControlFlow::Continue(())).expect("runs");
         assert_eq!(paths.distance[find("d") as usize], Some(3.0));
         let path = paths.path_to(find("d")).expect("reachable");
@@ -163,7 +163,7 @@ mod tests {
     fn astar_with_a_straight_line_heuristic_finds_the_shortest_path() {
         // A 3x1 grid with a slow direct edge: a(0,0) b(1,0) c(2,0).
         let g = build(&[("a", "b", 1.0), ("b", "c", 1.0), ("a", "c", 5.0)], false);
-        let find = |n: &str| g.find(&NodeName(n.into())).expect("node");
+        let find = |n: &str| g.find(&NodeName::text(n)).expect("node");
         let x: [f64; 3] = [0.0, 1.0, 2.0];
         let (a, c) = (find("a"), find("c"));
         let h = |v: NodeIndex| (x[c as usize] - x[v as usize]).abs();
@@ -175,7 +175,7 @@ mod tests {
     #[test]
     fn unreachable_nodes_have_no_distance() {
         let g = build(&[("a", "b", 1.0), ("c", "a", 1.0)], true);
-        let find = |n: &str| g.find(&NodeName(n.into())).expect("node");
+        let find = |n: &str| g.find(&NodeName::text(n)).expect("node");
         let paths = dijkstra(&g, find("a"), None, |_| ControlFlow::Continue(())).expect("runs");
         assert_eq!(paths.distance[find("c") as usize], None);
         assert!(paths.path_to(find("c")).is_none());

@@ -117,7 +117,7 @@ mod tests {
             ],
             false,
         );
-        let find = |n: &str| g.find(&NodeName(n.into())).expect("node");
+        let find = |n: &str| g.find(&NodeName::text(n)).expect("node");
         let (a, b) = (find("a"), find("b"));
         assert_eq!(score(&g, Metric::CommonNeighbors, a, b), 2.0);
         assert!((score(&g, Metric::Jaccard, a, b) - 2.0 / 3.0).abs() < 1e-12);

@@ -42,7 +42,7 @@ pub fn bfs(
     while level_start < order.len() && max_depth.is_none_or(|max| depth < max) {
         let level_end = order.len();
         for i in level_start..level_end {
-            for (next, _) in graph.outgoing().neighbours(order[i]) {
+            for &next in graph.outgoing().targets(order[i]) {
                 if !seen[next as usize] {
                     seen[next as usize] = true;
                     order.push(next);
@@ -114,7 +114,7 @@ mod tests {
     use crate::input::NodeName;
 
     fn index(g: &Graph, name: &str) -> NodeIndex {
-        g.find(&NodeName(name.into())).expect("node exists")
+        g.find(&NodeName::text(name)).expect("node exists")
     }
 
     #[test]
@@ -147,7 +147,11 @@ mod tests {
             ControlFlow::Continue(())
         })
         .expect("runs");
-        let names: Vec<&str> = result.order.iter().map(|&n| g.name(n)).collect();
+        let names: Vec<String> = result
+            .order
+            .iter()
+            .map(|&n| g.name(n).to_string())
+            .collect();
         assert_eq!(names, ["a", "b", "c", "d"]);
         assert_eq!(result.depths, vec![0, 1, 2, 1]);
     }

@@ -35,7 +35,7 @@ pub(super) fn embeddings(params: Params<'_>, host: &dyn Host) -> Result<Value, E
     );
     let by_node: serde_json::Map<String, Value> = graph
         .nodes()
-        .map(|v| (graph.name(v).to_owned(), json!(vectors[v as usize])))
+        .map(|v| (graph.name(v).to_string(), json!(vectors[v as usize])))
         .collect();
     Ok(json!({ "method": "node2vec", "dimensions": config.dimensions, "embeddings": by_node }))
 }

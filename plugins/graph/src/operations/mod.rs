@@ -175,7 +175,7 @@ impl Engine for GraphEngine {
                             "query": { "type": "string", "minLength": 1 },
                             "node_properties": {
                                 "type": "object",
-                                "description": "Node id -> properties; the 'label' property is the node's label.",
+                                "description": "Node id -> properties; the 'label' property is the node's label. With a stored graph, the columns of its nodes are read first and these override them per property.",
                                 "additionalProperties": { "type": "object" }
                             }
                         }),
@@ -273,7 +273,7 @@ pub(super) fn load(input: crate::input::GraphInput) -> Result<Graph, EngineError
 
 pub(super) fn locate(graph: &Graph, name: &NodeName, role: &str) -> Result<NodeIndex, EngineError> {
     graph.find(name).ok_or_else(|| {
-        EngineError::InvalidParams(format!("{role} node '{}' is not in the graph", name.0))
+        EngineError::InvalidParams(format!("{role} node '{}' is not in the graph", name))
     })
 }
 
@@ -308,18 +308,24 @@ pub(super) fn by_node<T: serde::Serialize>(
 ) -> serde_json::Map<String, Value> {
     graph
         .nodes()
-        .map(|i| (graph.name(i).to_owned(), json!(values[i as usize])))
+        .map(|i| (graph.name(i).to_string(), json!(values[i as usize])))
         .collect()
 }
 
 /// Publishes `algorithm_complete` with the ten highest-scoring vertices.
 pub(super) fn report_top(graph: &Graph, host: &dyn Host, algorithm: &str, scores: &[f64]) {
     let mut order: Vec<NodeIndex> = graph.nodes().collect();
-    order.sort_by(|&a, &b| {
+    let by_score = |&a: &NodeIndex, &b: &NodeIndex| {
         scores[b as usize]
             .total_cmp(&scores[a as usize])
             .then(a.cmp(&b))
-    });
+    };
+    // Select the ten first, then sort only them: O(n), not O(n log n).
+    if order.len() > 10 {
+        order.select_nth_unstable_by(10, by_score);
+        order.truncate(10);
+    }
+    order.sort_by(by_score);
     let top: Vec<Value> = order
         .iter()
         .take(10)

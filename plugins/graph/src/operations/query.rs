@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use serde::Deserialize;
 use weft_sdk::{EngineError, Host, Params, Value, json};
 
-use super::graph_input;
+use crate::input::{GraphInput, stored_node_properties};
 use crate::query::{PropertyGraph, Query};
 
 /// Rows a query may return when it sets no LIMIT.
@@ -21,17 +21,31 @@ struct QueryParams {
 
 pub(super) fn query(params: Params<'_>, host: &dyn Host) -> Result<Value, EngineError> {
     let p: QueryParams = params.parse()?;
-    let input = graph_input(&params, host)?;
+    let input: GraphInput = params.parse()?;
+    // A stored graph's node properties, overridden per property by any
+    // given inline.
+    let mut properties = match &input.graph {
+        Some(name) => stored_node_properties(host, name)?,
+        None => HashMap::new(),
+    };
+    for (node, inline) in p.node_properties {
+        properties.entry(node).or_default().extend(inline);
+    }
+    let input = input.resolve(host)?;
     let query =
         Query::parse(&p.query).map_err(|e| EngineError::InvalidParams(format!("query: {e}")))?;
     let mut edges = Vec::with_capacity(input.edges.len() * 2);
     for edge in input.edges {
         if !input.directed {
-            edges.push((edge.to.0.clone(), edge.from.0.clone(), edge.label.clone()));
+            edges.push((
+                edge.to.to_string(),
+                edge.from.to_string(),
+                edge.label.clone(),
+            ));
         }
-        edges.push((edge.from.0, edge.to.0, edge.label));
+        edges.push((edge.from.to_string(), edge.to.to_string(), edge.label));
     }
-    let graph = PropertyGraph::new(edges, p.node_properties);
+    let graph = PropertyGraph::new(edges, properties);
     let rows = graph.run(&query, MAX_ROWS);
     host.progress(1, 1, &format!("{} rows", rows.len()), None);
     Ok(json!({ "columns": query.columns, "rows": rows, "count": rows.len() }))

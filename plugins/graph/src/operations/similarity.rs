@@ -21,7 +21,7 @@ pub(super) fn similarity(params: Params<'_>, host: &dyn Host) -> Result<Value, E
     let mut scores = Vec::with_capacity(p.pairs.len());
     for (u, v) in &p.pairs {
         let (a, b) = (locate(&graph, u, "pair")?, locate(&graph, v, "pair")?);
-        scores.push(json!([u.0, v.0, score(&graph, p.metric, a, b)]));
+        scores.push(json!([u, v, score(&graph, p.metric, a, b)]));
     }
     host.progress(scores.len() as u64, scores.len() as u64, "scored", None);
     Ok(json!({ "metric": p.metric, "scores": scores }))
@@ -56,5 +56,5 @@ pub(super) fn recommend(params: Params<'_>, host: &dyn Host) -> Result<Value, En
         .iter()
         .map(|&(v, s)| json!({ "node": graph.name(v), "score": s }))
         .collect();
-    Ok(json!({ "source": p.source.0, "metric": p.metric, "recommendations": items }))
+    Ok(json!({ "source": p.source, "metric": p.metric, "recommendations": items }))
 }

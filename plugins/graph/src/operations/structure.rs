@@ -12,7 +12,7 @@ use crate::graph::{Graph, NodeIndex};
 use crate::structure;
 
 fn named(graph: &Graph, components: &[Vec<NodeIndex>]) -> Value {
-    let named: Vec<Vec<&str>> = components
+    let named: Vec<Vec<&crate::input::NodeName>> = components
         .iter()
         .map(|c| c.iter().map(|&n| graph.name(n)).collect())
         .collect();

@@ -19,9 +19,9 @@ fn visit_result(graph: &crate::Graph, result: &Bfs) -> Value {
         .order
         .iter()
         .zip(&result.depths)
-        .map(|(&node, &depth)| (graph.name(node).to_owned(), json!(depth)))
+        .map(|(&node, &depth)| (graph.name(node).to_string(), json!(depth)))
         .collect();
-    let order: Vec<&str> = result.order.iter().map(|&n| graph.name(n)).collect();
+    let order: Vec<&crate::input::NodeName> = result.order.iter().map(|&n| graph.name(n)).collect();
     json!({ "order": order, "depths": depths, "visited": order.len() })
 }
 
@@ -104,7 +104,7 @@ pub(super) fn shortest_path(params: Params<'_>, host: &dyn Host) -> Result<Value
     }
     let distances: serde_json::Map<String, Value> = graph
         .nodes()
-        .filter_map(|n| paths.distance[n as usize].map(|d| (graph.name(n).to_owned(), json!(d))))
+        .filter_map(|n| paths.distance[n as usize].map(|d| (graph.name(n).to_string(), json!(d))))
         .collect();
     Ok(json!({ "source": graph.name(source), "distances": distances }))
 }
@@ -139,7 +139,7 @@ pub(super) fn astar(params: Params<'_>, host: &dyn Host) -> Result<Value, Engine
     let Some(goal) = coordinates[target as usize].clone() else {
         return Err(EngineError::InvalidParams(format!(
             "the target '{}' has no coordinates",
-            p.target.0
+            p.target
         )));
     };
     // Nodes without coordinates get 0: still admissible, just less guided.
@@ -219,10 +219,10 @@ pub(super) fn all_pairs(params: Params<'_>, host: &dyn Host) -> Result<Value, En
         let row: serde_json::Map<String, Value> = graph
             .nodes()
             .filter_map(|v| {
-                paths.distance[v as usize].map(|d| (graph.name(v).to_owned(), json!(d)))
+                paths.distance[v as usize].map(|d| (graph.name(v).to_string(), json!(d)))
             })
             .collect();
-        rows.insert(graph.name(source).to_owned(), Value::Object(row));
+        rows.insert(graph.name(source).to_string(), Value::Object(row));
         let done = source as usize + 1;
         if done.is_multiple_of(64) || done == n {
             host.progress(
