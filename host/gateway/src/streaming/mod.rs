@@ -268,18 +268,16 @@ async fn connection(
         None,
     );
     let mut open = sink.send(Message::Text(welcome.into())).await.is_ok();
-    let mut heartbeat = tokio::time::interval(state.websocket.ping_interval);
-    heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    heartbeat.tick().await;
-    let mut last_seen = tokio::time::Instant::now();
+    let mut liveness = crate::ws::Liveness::start(&state.websocket).await;
     while open {
-        let idle_deadline = last_seen + state.websocket.idle_timeout;
         let outgoing = tokio::select! {
-            _ = heartbeat.tick() => Message::Ping(Vec::new().into()),
-            () = tokio::time::sleep_until(idle_deadline) => {
-                let _ = sink.send(crate::ws::idle_close()).await;
-                break;
-            }
+            due = liveness.due() => match due {
+                crate::ws::Due::Ping => Message::Ping(Vec::new().into()),
+                crate::ws::Due::Close => {
+                    let _ = sink.send(crate::ws::idle_close()).await;
+                    break;
+                }
+            },
             Some(control) = registered.control.recv() => match registered.directive(control) {
                 Directive::Close => {
                     let _ = sink.send(crate::ws::operator_close()).await;
@@ -289,7 +287,7 @@ async fn connection(
                 Directive::Nothing => continue,
             },
             incoming = stream.next() => {
-                last_seen = tokio::time::Instant::now();
+                liveness.seen();
                 match incoming {
                     Some(Ok(Message::Text(text))) => {
                         handle.counters.messages_received.fetch_add(1, Ordering::Relaxed);

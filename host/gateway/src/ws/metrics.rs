@@ -49,18 +49,17 @@ fn report(state: &AppState, every: Duration) -> Message {
 async fn connection(mut socket: WebSocket, state: AppState, mut every: Duration) {
     let mut registered = state.connections.register("/api/v1/ws/metrics");
     let mut ticker = tokio::time::interval(every);
-    let mut heartbeat = tokio::time::interval(state.websocket.ping_interval);
-    heartbeat.tick().await;
-    let mut last_seen = tokio::time::Instant::now();
+    let mut liveness = crate::ws::Liveness::start(&state.websocket).await;
     loop {
-        let idle_deadline = last_seen + state.websocket.idle_timeout;
         let outgoing = tokio::select! {
             _ = ticker.tick() => report(&state, every),
-            _ = heartbeat.tick() => Message::Ping(Vec::new().into()),
-            () = tokio::time::sleep_until(idle_deadline) => {
-                let _ = socket.send(crate::ws::idle_close()).await;
-                break;
-            }
+            due = liveness.due() => match due {
+                crate::ws::Due::Ping => Message::Ping(Vec::new().into()),
+                crate::ws::Due::Close => {
+                    let _ = socket.send(crate::ws::idle_close()).await;
+                    break;
+                }
+            },
             Some(control) = registered.control.recv() => match registered.directive(control) {
                 Directive::Close => {
                     let _ = socket.send(crate::ws::operator_close()).await;
@@ -70,7 +69,7 @@ async fn connection(mut socket: WebSocket, state: AppState, mut every: Duration)
                 Directive::Nothing => continue,
             },
             incoming = socket.next() => {
-                last_seen = tokio::time::Instant::now();
+                liveness.seen();
                 let text = match incoming {
                     Some(Ok(Message::Text(text))) => {
                         registered.counters.received.fetch_add(1, Ordering::Relaxed);

@@ -47,6 +47,51 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ApiWebSocket {
     }
 }
 
+/// Heartbeats and the idle timeout of one socket, the same on every
+/// WebSocket endpoint: we ping every `ping_interval`; any frame from the
+/// client (its pongs included) counts as life; silence past `idle_timeout`
+/// closes the connection, so dead peers do not hold subscriptions.
+pub(crate) struct Liveness {
+    heartbeat: tokio::time::Interval,
+    last_seen: tokio::time::Instant,
+    idle_timeout: std::time::Duration,
+}
+
+/// What [`Liveness::due`] says to do.
+pub(crate) enum Due {
+    /// Send a ping.
+    Ping,
+    /// The client has been silent too long: send [`idle_close`] and stop.
+    Close,
+}
+
+impl Liveness {
+    pub(crate) async fn start(config: &crate::WebSocketConfig) -> Self {
+        let mut heartbeat = tokio::time::interval(config.ping_interval);
+        heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        heartbeat.tick().await; // the first tick is immediate
+        Self {
+            heartbeat,
+            last_seen: tokio::time::Instant::now(),
+            idle_timeout: config.idle_timeout,
+        }
+    }
+
+    /// The client sent a frame.
+    pub(crate) fn seen(&mut self) {
+        self.last_seen = tokio::time::Instant::now();
+    }
+
+    /// Waits for the next ping or the idle deadline. Cancel-safe, so it
+    /// can be one branch of a `select!`.
+    pub(crate) async fn due(&mut self) -> Due {
+        tokio::select! {
+            _ = self.heartbeat.tick() => Due::Ping,
+            () = tokio::time::sleep_until(self.last_seen + self.idle_timeout) => Due::Close,
+        }
+    }
+}
+
 /// The close frame for a client silent past the idle timeout; every
 /// WebSocket endpoint closes the same way.
 pub(crate) fn idle_close() -> Message {
@@ -282,27 +327,22 @@ async fn connection(
             count_sent();
         }
     }
-    // Heartbeats: we ping every `ping_interval`; any frame from the client
-    // (its pongs included) counts as life. Silence past `idle_timeout`
-    // closes the connection, so dead peers do not hold subscriptions.
-    let mut heartbeat = tokio::time::interval(state.websocket.ping_interval);
-    heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    heartbeat.tick().await;
-    let mut last_seen = tokio::time::Instant::now();
+    let mut liveness = Liveness::start(&state.websocket).await;
     loop {
-        let idle_deadline = last_seen + state.websocket.idle_timeout;
         tokio::select! {
-            _ = heartbeat.tick() => {
-                if sink.send(Message::Ping(Vec::new().into())).await.is_err() {
+            due = liveness.due() => match due {
+                Due::Ping => {
+                    if sink.send(Message::Ping(Vec::new().into())).await.is_err() {
+                        break;
+                    }
+                }
+                Due::Close => {
+                    let _ = sink.send(idle_close()).await;
                     break;
                 }
-            }
-            () = tokio::time::sleep_until(idle_deadline) => {
-                let _ = sink.send(crate::ws::idle_close()).await;
-                break;
-            }
+            },
             incoming = stream.next() => {
-                last_seen = tokio::time::Instant::now();
+                liveness.seen();
                 let text = match incoming {
                     Some(Ok(Message::Text(text))) => text,
                     Some(Ok(Message::Binary(_))) => {

@@ -80,18 +80,17 @@ async fn connection(socket: WebSocket, state: AppState) {
     {
         return;
     }
-    let mut heartbeat = tokio::time::interval(state.websocket.ping_interval);
-    heartbeat.tick().await;
-    let mut last_seen = tokio::time::Instant::now();
+    let mut liveness = crate::ws::Liveness::start(&state.websocket).await;
     let mut relays = Vec::new();
     loop {
-        let idle_deadline = last_seen + state.websocket.idle_timeout;
         let outgoing = tokio::select! {
-            _ = heartbeat.tick() => Message::Ping(Vec::new().into()),
-            () = tokio::time::sleep_until(idle_deadline) => {
-                let _ = sink.send(crate::ws::idle_close()).await;
-                break;
-            }
+            due = liveness.due() => match due {
+                crate::ws::Due::Ping => Message::Ping(Vec::new().into()),
+                crate::ws::Due::Close => {
+                    let _ = sink.send(crate::ws::idle_close()).await;
+                    break;
+                }
+            },
             Some(control) = registered.control.recv() => match registered.directive(control) {
                 Directive::Close => {
                     let _ = sink.send(crate::ws::operator_close()).await;
@@ -101,7 +100,7 @@ async fn connection(socket: WebSocket, state: AppState) {
                 Directive::Nothing => continue,
             },
             incoming = stream.next() => {
-                last_seen = tokio::time::Instant::now();
+                liveness.seen();
                 match incoming {
                     Some(Ok(Message::Text(text))) => {
                         registered.counters.received.fetch_add(1, Ordering::Relaxed);
