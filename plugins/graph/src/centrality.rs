@@ -330,22 +330,24 @@ pub fn betweenness(
     let mut sigma = vec![0.0f64; n];
     let mut distance = vec![u32::MAX; n];
     let mut delta = vec![0.0f64; n];
+    // Breadth-first order doubles as the queue: nodes are appended when
+    // discovered and visited from `head` on.
     let mut order: Vec<NodeIndex> = Vec::with_capacity(n);
-    let mut queue = VecDeque::new();
     for (done, &s) in sources.iter().enumerate() {
         order.clear();
         sigma.fill(0.0);
         distance.fill(u32::MAX);
         sigma[s as usize] = 1.0;
         distance[s as usize] = 0;
-        queue.push_back(s);
-        while let Some(u) = queue.pop_front() {
-            order.push(u);
+        order.push(s);
+        let mut head = 0;
+        while let Some(&u) = order.get(head) {
+            head += 1;
             let next = distance[u as usize] + 1;
             for &w in graph.outgoing().targets(u) {
                 if distance[w as usize] == u32::MAX {
                     distance[w as usize] = next;
-                    queue.push_back(w);
+                    order.push(w);
                 }
                 if distance[w as usize] == next {
                     sigma[w as usize] += sigma[u as usize];
