@@ -3,7 +3,9 @@
 A seeded random social graph (people with ages and cities, KNOWS and
 LIKES edges) and the expected answers of a few queries, computed with
 plain Python loops over the edge list: an implementation independent of
-the engine's matcher. Rows are compared as multisets. Run with
+the engine's matcher. Rows are compared as multisets. Each edge also has
+a `since` year (an edge property, drawn from its own generator so the
+other queries' graph stays as it was). Run with
 `make reference`.
 """
 
@@ -18,6 +20,10 @@ edges = []
 for _ in range(900):
     a, b = rng.sample(sorted(people), 2)
     edges.append({"from": a, "to": b, "label": rng.choice(["KNOWS", "KNOWS", "LIKES"])})
+
+years = random.Random(12)
+for e in edges:
+    e["properties"] = {"since": years.randint(1990, 2024)}
 
 out_edges = {}
 for e in edges:
@@ -37,6 +43,10 @@ q3 = sorted(
     [e["from"]] for e in edges
     if e["label"] == "LIKES" and people[e["to"]]["age"] <= 25 and people[e["from"]]["age"] >= 60
 )
+q4 = sorted(
+    [people[e["from"]]["name"], e["properties"]["since"]] for e in edges
+    if e["label"] == "KNOWS" and e["properties"]["since"] < 2000 and people[e["to"]]["age"] >= 40
+)
 
 reference = {
     "node_properties": people,
@@ -46,6 +56,8 @@ reference = {
         {"query": "MATCH (a:Person)-[:KNOWS]->(b)-[:LIKES]->(c) WHERE a.city = c.city RETURN a.name, c.name",
          "rows": q2},
         {"query": "match (y)<-[:LIKES]-(x) where y.age <= 25 and x.age >= 60 return x", "rows": q3},
+        {"query": "MATCH (a)-[e:KNOWS]->(b) WHERE e.since < 2000 AND b.age >= 40 RETURN a.name, e.since",
+         "rows": q4},
     ],
 }
 out = pathlib.Path(__file__).with_name("query_reference.json")

@@ -501,6 +501,20 @@ async fn stored_graphs_match_networkx() -> anyhow::Result<()> {
     assert_eq!(status, 400, "{body}");
     let (status, _) = server.get("/api/v1/graphs/broken").await?;
     assert_eq!(status, 404, "nothing half-stored");
+    let mixed = json!({ "edges": [
+        {"from": 1, "to": 2, "since": 2001},
+        {"from": 2, "to": 3, "since": "long ago"}
+    ]});
+    let (status, body) = server.post("/api/v1/graphs/mixed", &mixed).await?;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("'since'")),
+        "{body}"
+    );
+    let (status, _) = server.get("/api/v1/graphs/mixed").await?;
+    assert_eq!(status, 404, "nothing half-stored");
     let (status, job) = server
         .post(
             "/api/v1/jobs?wait=true",

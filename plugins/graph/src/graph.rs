@@ -382,6 +382,7 @@ pub(crate) fn build(edges: &[(&str, &str, f64)], directed: bool) -> Graph {
                 to: NodeName::text(t),
                 weight: w,
                 label: None,
+                properties: None,
             })
             .collect(),
         graph: None,

@@ -99,9 +99,9 @@ impl<'de> Deserialize<'de> for NodeName {
     }
 }
 
-/// One edge: source, target, weight (1.0 when omitted) and an optional
-/// label. Written `[from, to]`, `[from, to, weight]`, or
-/// `{"from", "to", "weight"?, "label"?}`.
+/// One edge: source, target, weight (1.0 when omitted), an optional label
+/// and optional properties. Written `[from, to]`, `[from, to, weight]`, or
+/// `{"from", "to", "weight"?, "label"?, "properties"?: {…}}`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Edge {
     /// Tail.
@@ -112,7 +112,13 @@ pub struct Edge {
     pub weight: f64,
     /// Label, for pattern queries (`-[:KNOWS]->`).
     pub label: Option<String>,
+    /// Other properties, for pattern queries (`-[e]->` … `e.since`);
+    /// boxed so that the common edge without any stays small.
+    pub properties: Option<Box<Properties>>,
 }
+
+/// Named values of a node or an edge.
+pub type Properties = serde_json::Map<String, serde_json::Value>;
 
 fn check_weight<E: de::Error>(weight: f64) -> Result<f64, E> {
     if weight.is_finite() {
@@ -128,20 +134,22 @@ impl<'de> Deserialize<'de> for Edge {
         impl<'de> Visitor<'de> for EdgeVisitor {
             type Value = Edge;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("an edge [from, to], [from, to, weight] or {\"from\", \"to\", \"weight\", \"label\"}")
+                f.write_str("an edge [from, to], [from, to, weight] or {\"from\", \"to\", \"weight\", \"label\", \"properties\"}")
             }
             fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Edge, A::Error> {
                 let (mut from, mut to, mut weight, mut label) = (None, None, None, None);
+                let mut properties = None;
                 while let Some(key) = map.next_key::<String>()? {
                     match key.as_str() {
                         "from" => from = Some(map.next_value()?),
                         "to" => to = Some(map.next_value()?),
                         "weight" => weight = Some(check_weight(map.next_value()?)?),
                         "label" => label = Some(map.next_value()?),
+                        "properties" => properties = Some(Box::new(map.next_value()?)),
                         other => {
                             return Err(de::Error::unknown_field(
                                 other,
-                                &["from", "to", "weight", "label"],
+                                &["from", "to", "weight", "label", "properties"],
                             ));
                         }
                     }
@@ -151,6 +159,7 @@ impl<'de> Deserialize<'de> for Edge {
                     to: to.ok_or_else(|| de::Error::missing_field("to"))?,
                     weight: weight.unwrap_or(1.0),
                     label,
+                    properties,
                 })
             }
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Edge, A::Error> {
@@ -169,6 +178,7 @@ impl<'de> Deserialize<'de> for Edge {
                     to,
                     weight,
                     label: None,
+                    properties: None,
                 })
             }
         }
@@ -215,7 +225,11 @@ pub fn graph_schema_properties() -> serde_json::Map<String, serde_json::Value> {
                         "properties": {
                             "from": node, "to": node,
                             "weight": { "type": "number" },
-                            "label": { "type": "string" }
+                            "label": { "type": "string" },
+                            "properties": {
+                                "type": "object",
+                                "description": "Edge properties for pattern queries (-[e]-> … e.since)."
+                            }
                         },
                         "required": ["from", "to"],
                         "additionalProperties": false
@@ -241,7 +255,25 @@ impl GraphInput {
     /// dataset `<graph>.edges`, columns `source`, `target` (integers or
     /// text), optional `weight` and `label`, chunk by chunk as typed
     /// columns; and the `id` column of `<graph>.nodes` when it exists.
-    pub fn resolve(mut self, host: &dyn weft_sdk::Host) -> Result<Self, weft_sdk::EngineError> {
+    pub fn resolve(self, host: &dyn weft_sdk::Host) -> Result<Self, weft_sdk::EngineError> {
+        self.read(host, false)
+    }
+
+    /// As [`GraphInput::resolve`], with the stored edges' other columns
+    /// as their properties (what pattern queries need; the algorithms do
+    /// not read them).
+    pub fn resolve_with_properties(
+        self,
+        host: &dyn weft_sdk::Host,
+    ) -> Result<Self, weft_sdk::EngineError> {
+        self.read(host, true)
+    }
+
+    fn read(
+        mut self,
+        host: &dyn weft_sdk::Host,
+        with_properties: bool,
+    ) -> Result<Self, weft_sdk::EngineError> {
         let Some(name) = self.graph.take() else {
             return Ok(self);
         };
@@ -258,6 +290,16 @@ impl GraphInput {
             other => other.into(),
         })?;
         let has = |column: &str| shape.columns.iter().any(|c| c == column);
+        let property_columns: Vec<&String> = if with_properties {
+            let core = ["source", "target", "weight", "label"];
+            shape
+                .columns
+                .iter()
+                .filter(|c| !core.contains(&c.as_str()))
+                .collect()
+        } else {
+            Vec::new()
+        };
         self.edges.reserve(shape.rows as usize);
         for chunk in 0..shape.chunks {
             let sources = names(host.read_chunk(&edges, "source", chunk)?.values)?;
@@ -280,6 +322,11 @@ impl GraphInput {
             } else {
                 None
             };
+            let mut properties = Vec::with_capacity(property_columns.len());
+            for column in &property_columns {
+                let read = host.read_chunk(&edges, column, chunk)?;
+                properties.push((column.as_str(), json_values(read.values), read.valid));
+            }
             for (i, (from, to)) in sources.into_iter().zip(targets).enumerate() {
                 let weight = weights
                     .as_ref()
@@ -289,12 +336,22 @@ impl GraphInput {
                     .as_ref()
                     .filter(|(_, valid)| valid.get(i) != Some(&false))
                     .map(|(l, _)| l[i].clone());
+                let mut present = properties
+                    .iter()
+                    .filter(|(_, _, valid)| valid.get(i) != Some(&false))
+                    .map(|(name, values, _)| ((*name).to_owned(), values[i].clone()))
+                    .peekable();
+                let properties = present
+                    .peek()
+                    .is_some()
+                    .then(|| Box::new(present.collect::<Properties>()));
                 self.edges.push(Edge {
                     from,
                     to,
                     weight: check_weight::<serde_json::Error>(weight)
                         .map_err(|e| weft_sdk::EngineError::InvalidParams(e.to_string()))?,
                     label,
+                    properties,
                 });
             }
         }
@@ -315,10 +372,9 @@ impl GraphInput {
 pub fn stored_node_properties(
     host: &dyn weft_sdk::Host,
     graph: &str,
-) -> Result<HashMap<String, serde_json::Map<String, serde_json::Value>>, weft_sdk::EngineError> {
+) -> Result<HashMap<String, Properties>, weft_sdk::EngineError> {
     let nodes = format!("{graph}.nodes");
-    let mut properties: HashMap<String, serde_json::Map<String, serde_json::Value>> =
-        HashMap::new();
+    let mut properties: HashMap<String, Properties> = HashMap::new();
     let Ok(shape) = host.dataset_shape(&nodes) else {
         return Ok(properties);
     };
@@ -329,15 +385,7 @@ pub fn stored_node_properties(
             .collect();
         for column in shape.columns.iter().filter(|c| *c != "id") {
             let read = host.read_chunk(&nodes, column, chunk)?;
-            let values: Vec<serde_json::Value> = match read.values {
-                weft_sdk::ColumnValues::F64(v) => v.into_iter().map(Into::into).collect(),
-                weft_sdk::ColumnValues::I64(v) | weft_sdk::ColumnValues::Timestamp(v) => {
-                    v.into_iter().map(Into::into).collect()
-                }
-                weft_sdk::ColumnValues::Bool(v) => v.into_iter().map(Into::into).collect(),
-                weft_sdk::ColumnValues::Text(v) => v.into_iter().map(Into::into).collect(),
-            };
-            for (row, (id, value)) in ids.iter().zip(values).enumerate() {
+            for (row, (id, value)) in ids.iter().zip(json_values(read.values)).enumerate() {
                 if read.valid.get(row) != Some(&false) {
                     properties
                         .entry(id.clone())
@@ -348,6 +396,18 @@ pub fn stored_node_properties(
         }
     }
     Ok(properties)
+}
+
+/// A column's values as JSON (timestamps as microseconds).
+fn json_values(values: weft_sdk::ColumnValues) -> Vec<serde_json::Value> {
+    match values {
+        weft_sdk::ColumnValues::F64(v) => v.into_iter().map(Into::into).collect(),
+        weft_sdk::ColumnValues::I64(v) | weft_sdk::ColumnValues::Timestamp(v) => {
+            v.into_iter().map(Into::into).collect()
+        }
+        weft_sdk::ColumnValues::Bool(v) => v.into_iter().map(Into::into).collect(),
+        weft_sdk::ColumnValues::Text(v) => v.into_iter().map(Into::into).collect(),
+    }
 }
 
 /// Node names from an id column.
@@ -416,6 +476,7 @@ mod tests {
                     ("source", ColumnValues::I64(vec![1, 2, 3])),
                     ("target", ColumnValues::I64(vec![2, 3, 1])),
                     ("weight", ColumnValues::F64(vec![0.5, 1.5, 2.0])),
+                    ("since", ColumnValues::I64(vec![2001, 2002, 2003])),
                 ],
             )
             .with_dataset(
@@ -427,6 +488,17 @@ mod tests {
         assert_eq!(input.edges.len(), 3);
         assert_eq!(input.edges[1].from, NodeName::Integer(2));
         assert_eq!(input.edges[2].weight, 2.0);
+        assert!(
+            input.edges[0].properties.is_none(),
+            "only queries read properties"
+        );
+        let with: GraphInput = serde_json::from_str(r#"{"graph": "net"}"#).expect("parses");
+        let with = with.resolve_with_properties(&host).expect("reads");
+        let since = with.edges[1]
+            .properties
+            .as_ref()
+            .map(|p| p["since"].clone());
+        assert_eq!(since, Some(serde_json::json!(2002)));
         assert_eq!(
             input.nodes.len(),
             4,

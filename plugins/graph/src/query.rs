@@ -11,12 +11,16 @@
 //! condition := operand comparison operand
 //! operand   := variable '.' property | literal
 //! comparison:= '=' | '<>' | '!=' | '<' | '<=' | '>' | '>='
-//! item      := variable '.' property | variable      (a node's id)
+//! item      := variable '.' property | variable      (a node's id, or an
+//!              edge as {"from", "to", its properties…})
 //! literal   := number | 'text' | "text" | true | false
 //! ```
 //!
 //! Keywords are case-insensitive. A node's label is its `label` property;
-//! an edge's label is the edge's `label`. Matching is homomorphic (one
+//! an edge's label is the edge's `label`. A variable on an edge binds it,
+//! so conditions and items can use its properties (`weight`, `label` and
+//! any others it was given): `MATCH (a)-[e:KNOWS]->(b) WHERE e.since <
+//! 2015 RETURN b, e.since`. Matching is homomorphic (one
 //! node may bind two variables), as PGQL's default. Comparing values of
 //! different types is false, never an error.
 
@@ -114,6 +118,7 @@ struct NodePattern {
 
 #[derive(Clone, Debug, PartialEq)]
 struct EdgePattern {
+    variable: Option<String>,
     label: Option<String>,
     direction: Direction,
 }
@@ -236,9 +241,10 @@ impl Parser {
         } else {
             return Ok(None);
         };
-        if matches!(self.peek(), Some(Token::Word(_))) {
-            self.next(); // edge variables are accepted but not returned
-        }
+        let variable = match self.peek() {
+            Some(Token::Word(_)) => Some(self.word("an edge variable")?),
+            _ => None,
+        };
         let label = self.label()?;
         let direction = if self.symbol("]->") {
             if incoming {
@@ -255,7 +261,11 @@ impl Parser {
                 Direction::Either
             }
         };
-        Ok(Some(EdgePattern { label, direction }))
+        Ok(Some(EdgePattern {
+            variable,
+            label,
+            direction,
+        }))
     }
 
     fn operand(&mut self) -> Result<Operand, QueryError> {
@@ -373,7 +383,25 @@ impl Query {
         if let Some(extra) = p.peek() {
             return Err(QueryError(format!("unexpected {extra:?} after the query")));
         }
-        let known: Vec<&str> = nodes.iter().map(|n| n.variable.as_str()).collect();
+        let edge_variables: Vec<&str> =
+            edges.iter().filter_map(|e| e.variable.as_deref()).collect();
+        for (i, variable) in edge_variables.iter().enumerate() {
+            if nodes.iter().any(|n| n.variable == *variable) {
+                return Err(QueryError(format!(
+                    "'{variable}' names both a node and an edge"
+                )));
+            }
+            if edge_variables[..i].contains(variable) {
+                return Err(QueryError(format!(
+                    "edge variable '{variable}' is bound twice; give each edge its own"
+                )));
+            }
+        }
+        let known: Vec<&str> = nodes
+            .iter()
+            .map(|n| n.variable.as_str())
+            .chain(edge_variables.iter().copied())
+            .collect();
         let mentioned = items
             .iter()
             .map(|i| match i {
@@ -401,19 +429,32 @@ impl Query {
     }
 }
 
-/// A property graph: node properties and labelled, directed edges.
+/// One edge of a [`PropertyGraph`]: tail, head and properties (its
+/// `label` and `weight` among them).
+pub type PropertyEdge = (String, String, serde_json::Map<String, Value>);
+
+/// A property graph: node properties and directed edges with properties.
 pub struct PropertyGraph {
     /// Node ids.
     pub ids: Vec<String>,
     properties: Vec<serde_json::Map<String, Value>>,
-    outgoing: Vec<Vec<(usize, Option<String>)>>,
-    incoming: Vec<Vec<(usize, Option<String>)>>,
+    edges: Vec<(usize, usize, serde_json::Map<String, Value>)>,
+    /// Per node: (neighbour, edge number).
+    outgoing: Vec<Vec<(usize, usize)>>,
+    incoming: Vec<Vec<(usize, usize)>>,
+}
+
+/// What a query variable is bound to.
+#[derive(Clone, Copy)]
+enum Bound {
+    Node(usize),
+    Edge(usize),
 }
 
 impl PropertyGraph {
-    /// Builds from `(from, to, label)` edges and per-node properties.
+    /// Builds from edges and per-node properties.
     pub fn new(
-        edges: Vec<(String, String, Option<String>)>,
+        edges: Vec<PropertyEdge>,
         properties: HashMap<String, serde_json::Map<String, Value>>,
     ) -> Self {
         let mut index: HashMap<String, usize> = HashMap::new();
@@ -424,9 +465,13 @@ impl PropertyGraph {
                 ids.len() - 1
             })
         };
-        let mut arcs = Vec::new();
-        for (from, to, label) in &edges {
-            arcs.push((intern(from, &mut ids), intern(to, &mut ids), label.clone()));
+        let mut arcs = Vec::with_capacity(edges.len());
+        for (from, to, edge_properties) in edges {
+            arcs.push((
+                intern(&from, &mut ids),
+                intern(&to, &mut ids),
+                edge_properties,
+            ));
         }
         let mut names: Vec<&String> = properties.keys().collect();
         names.sort();
@@ -436,9 +481,9 @@ impl PropertyGraph {
         let n = ids.len();
         let mut outgoing = vec![Vec::new(); n];
         let mut incoming = vec![Vec::new(); n];
-        for (from, to, label) in arcs {
-            outgoing[from].push((to, label.clone()));
-            incoming[to].push((from, label));
+        for (number, (from, to, _)) in arcs.iter().enumerate() {
+            outgoing[*from].push((*to, number));
+            incoming[*to].push((*from, number));
         }
         let props = ids
             .iter()
@@ -447,8 +492,31 @@ impl PropertyGraph {
         Self {
             ids,
             properties: props,
+            edges: arcs,
             outgoing,
             incoming,
+        }
+    }
+
+    fn property(&self, bound: Bound, name: &str) -> Option<&Value> {
+        match bound {
+            Bound::Node(n) => self.properties[n].get(name),
+            Bound::Edge(e) => self.edges[e].2.get(name),
+        }
+    }
+
+    /// A variable's value as a row item: a node's id, or an edge's ends
+    /// and properties.
+    fn item(&self, bound: Bound) -> Value {
+        match bound {
+            Bound::Node(n) => Value::String(self.ids[n].clone()),
+            Bound::Edge(e) => {
+                let (from, to, properties) = &self.edges[e];
+                let mut object = properties.clone();
+                object.insert("from".into(), Value::String(self.ids[*from].clone()));
+                object.insert("to".into(), Value::String(self.ids[*to].clone()));
+                Value::Object(object)
+            }
         }
     }
 
@@ -457,13 +525,14 @@ impl PropertyGraph {
         let cap = query.limit.unwrap_or(cap).min(cap);
         let mut rows = Vec::new();
         let mut bound: Vec<usize> = Vec::with_capacity(query.nodes.len());
+        let mut bound_edges: Vec<usize> = Vec::with_capacity(query.edges.len());
         for start in 0..self.ids.len() {
             if rows.len() >= cap {
                 break;
             }
             if self.node_fits(&query.nodes[0], start) {
                 bound.push(start);
-                self.extend(query, &mut bound, &mut rows, cap);
+                self.extend(query, &mut bound, &mut bound_edges, &mut rows, cap);
                 bound.pop();
             }
         }
@@ -476,10 +545,13 @@ impl PropertyGraph {
         })
     }
 
+    /// Extends a partial match (`bound` nodes joined by `bound_edges`) by
+    /// the next edge of the pattern, or records it as a row when complete.
     fn extend(
         &self,
         query: &Query,
         bound: &mut Vec<usize>,
+        bound_edges: &mut Vec<usize>,
         rows: &mut Vec<Vec<Value>>,
         cap: usize,
     ) {
@@ -489,11 +561,15 @@ impl PropertyGraph {
         let step = bound.len() - 1;
         if step == query.edges.len() {
             let binding = |variable: &str| {
-                query
-                    .nodes
-                    .iter()
-                    .position(|n| n.variable == variable)
-                    .map(|i| bound[i])
+                let node = query.nodes.iter().position(|n| n.variable == variable);
+                let edge = || {
+                    query
+                        .edges
+                        .iter()
+                        .position(|e| e.variable.as_deref() == Some(variable))
+                };
+                node.map(|i| Bound::Node(bound[i]))
+                    .or_else(|| edge().map(|i| Bound::Edge(bound_edges[i])))
             };
             if query.conditions.iter().all(|c| self.holds(c, &binding)) {
                 rows.push(
@@ -501,10 +577,9 @@ impl PropertyGraph {
                         .items
                         .iter()
                         .map(|item| match item {
-                            Item::Id(v) => binding(v)
-                                .map_or(Value::Null, |n| Value::String(self.ids[n].clone())),
+                            Item::Id(v) => binding(v).map_or(Value::Null, |b| self.item(b)),
                             Item::Property(v, p) => binding(v)
-                                .and_then(|n| self.properties[n].get(p).cloned())
+                                .and_then(|b| self.property(b, p).cloned())
                                 .unwrap_or(Value::Null),
                         })
                         .collect(),
@@ -520,42 +595,34 @@ impl PropertyGraph {
             .iter()
             .position(|n| n.variable == next.variable)
             .map(|i| bound[i]);
-        let mut candidates: Vec<usize> = Vec::new();
-        let fits = |label: &Option<String>| {
-            edge.label
-                .as_ref()
-                .is_none_or(|l| label.as_ref() == Some(l))
+        let mut candidates: Vec<(usize, usize)> = Vec::new();
+        let fits = |&&(_, number): &&(usize, usize)| {
+            edge.label.as_ref().is_none_or(|l| {
+                self.edges[number].2.get("label").and_then(Value::as_str) == Some(l)
+            })
         };
         if matches!(edge.direction, Direction::Out | Direction::Either) {
-            candidates.extend(
-                self.outgoing[from]
-                    .iter()
-                    .filter(|(_, l)| fits(l))
-                    .map(|&(t, _)| t),
-            );
+            candidates.extend(self.outgoing[from].iter().filter(fits));
         }
         if matches!(edge.direction, Direction::In | Direction::Either) {
-            candidates.extend(
-                self.incoming[from]
-                    .iter()
-                    .filter(|(_, l)| fits(l))
-                    .map(|&(t, _)| t),
-            );
+            candidates.extend(self.incoming[from].iter().filter(fits));
         }
-        for candidate in candidates {
+        for (candidate, number) in candidates {
             if required.is_some_and(|r| r != candidate) || !self.node_fits(next, candidate) {
                 continue;
             }
             bound.push(candidate);
-            self.extend(query, bound, rows, cap);
+            bound_edges.push(number);
+            self.extend(query, bound, bound_edges, rows, cap);
+            bound_edges.pop();
             bound.pop();
         }
     }
 
-    fn holds(&self, condition: &Condition, binding: &dyn Fn(&str) -> Option<usize>) -> bool {
+    fn holds(&self, condition: &Condition, binding: &dyn Fn(&str) -> Option<Bound>) -> bool {
         let value = |operand: &Operand| match operand {
             Operand::Literal(v) => Some(v.clone()),
-            Operand::Property(v, p) => binding(v).and_then(|n| self.properties[n].get(p).cloned()),
+            Operand::Property(v, p) => binding(v).and_then(|b| self.property(b, p).cloned()),
         };
         let (Some(left), Some(right)) = (value(&condition.left), value(&condition.right)) else {
             return false;
@@ -590,7 +657,12 @@ mod tests {
     use serde_json::json;
 
     fn people() -> PropertyGraph {
-        let edge = |a: &str, b: &str, l: &str| (a.to_owned(), b.to_owned(), Some(l.to_owned()));
+        let edge = |a: &str, b: &str, l: &str| {
+            let serde_json::Value::Object(properties) = json!({ "label": l, "weight": 1.0 }) else {
+                unreachable!("object literal")
+            };
+            (a.to_owned(), b.to_owned(), properties)
+        };
         let mut properties = HashMap::new();
         for (id, name, age) in [
             ("1", "Ann", 41),
@@ -651,6 +723,27 @@ mod tests {
     }
 
     #[test]
+    fn edge_variables_expose_edge_properties() {
+        let mut g = people();
+        g.edges[1].2.insert("since".into(), json!(2011));
+        g.edges[2].2.insert("since".into(), json!(2019));
+        let q =
+            Query::parse("MATCH (a)-[e:KNOWS]->(b) WHERE e.since < 2015 RETURN b.name, e.since")
+                .expect("parses");
+        assert_eq!(g.run(&q, 100), vec![vec![json!("Cid"), json!(2011)]]);
+        let whole = Query::parse("MATCH (a)-[e:LIKES]->(b) RETURN e").expect("parses");
+        assert_eq!(
+            g.run(&whole, 100),
+            vec![vec![
+                json!({ "from": "2", "to": "4", "label": "LIKES", "weight": 1.0 })
+            ]]
+        );
+        let unweighted =
+            Query::parse("MATCH (a)-[e]-(b) WHERE e.weight > 1 RETURN a").expect("parses");
+        assert!(g.run(&unweighted, 100).is_empty());
+    }
+
+    #[test]
     fn malformed_queries_say_what_is_wrong() {
         for (bad, says) in [
             ("RETURN a", "MATCH"),
@@ -659,6 +752,8 @@ mod tests {
             ("MATCH (a) WHERE a.x ~ 3 RETURN a", "unexpected character"),
             ("MATCH (a) RETURN a LIMIT x", "LIMIT"),
             ("MATCH (a) WHERE a.name = 'open RETURN a", "unterminated"),
+            ("MATCH (a)-[a]->(b) RETURN b", "both a node and an edge"),
+            ("MATCH (a)-[e]->(b)-[e]->(c) RETURN c", "bound twice"),
         ] {
             let error = Query::parse(bad).expect_err(bad);
             assert!(error.0.contains(says), "{bad}: {}", error.0);

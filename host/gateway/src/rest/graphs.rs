@@ -1,7 +1,8 @@
 //! Stored graphs: `POST /api/v1/graphs/{name}` stores an edge list (and
 //! optional nodes with properties) once, as columnar datasets
-//! `<name>.edges` (`source`, `target`, `weight`, `label`) and
-//! `<name>.nodes` (`id` and one column per property). Graph jobs then name
+//! `<name>.edges` (`source`, `target`, `weight`, `label`, then one column
+//! per edge property) and `<name>.nodes` (`id` and one column per
+//! property). Graph jobs then name
 //! it (`"graph": "<name>"`) and the plugin reads the columns in bulk through
 //! `weft:host/storage` — no JSON per edge after the upload.
 
@@ -31,7 +32,7 @@ pub(super) fn routes(api: Api) -> Api {
         Op::post(
             "/api/v1/graphs/{name}",
             "graphs",
-            "Store a graph: JSON {\"edges\": [[from, to, weight?] or {from, to, weight?, label?}], \"nodes\": [id or {id, …properties}]} or CSV with columns source,target[,weight][,label]; graph jobs then take {\"graph\": name}",
+            "Store a graph: JSON {\"edges\": [[from, to, weight?] or {from, to, weight?, label?, …properties}], \"nodes\": [id or {id, …properties}]} or CSV with columns source,target[,weight][,label][,properties…]; graph jobs then take {\"graph\": name}",
         )
         .body("application/json", "edges and optional nodes (or text/csv of edges)")
         .responds(201, "the stored graph's summary"),
@@ -139,7 +140,12 @@ struct EdgeColumns {
     targets: Vec<String>,
     weights: Vec<f64>,
     labels: Vec<Option<String>>,
+    /// Other properties by name: one value (or null) per edge.
+    properties: std::collections::BTreeMap<String, Vec<Option<Value>>>,
 }
+
+/// The edge fields that are not properties.
+const EDGE_FIELDS: [&str; 4] = ["from", "to", "weight", "label"];
 
 fn parse_edges(edges: &[Value]) -> Result<EdgeColumns, ApiError> {
     let mut out = EdgeColumns {
@@ -147,6 +153,7 @@ fn parse_edges(edges: &[Value]) -> Result<EdgeColumns, ApiError> {
         targets: Vec::with_capacity(edges.len()),
         weights: Vec::with_capacity(edges.len()),
         labels: Vec::with_capacity(edges.len()),
+        properties: Default::default(),
     };
     for (i, edge) in edges.iter().enumerate() {
         let bad = || {
@@ -169,6 +176,23 @@ fn parse_edges(edges: &[Value]) -> Result<EdgeColumns, ApiError> {
             ),
             _ => return Err(bad()),
         };
+        // Any other field of an edge object (or of its "properties"
+        // object) is a property, as for nodes.
+        if let Value::Object(fields) = edge {
+            let nested = fields.get("properties").and_then(Value::as_object);
+            let extra = fields
+                .iter()
+                .filter(|(k, _)| !EDGE_FIELDS.contains(&k.as_str()) && *k != "properties")
+                .chain(nested.into_iter().flatten());
+            for (key, value) in extra {
+                let column = out
+                    .properties
+                    .entry(key.clone())
+                    .or_insert_with(|| vec![None; i]);
+                column.resize(i, None);
+                column.push((!value.is_null()).then(|| value.clone()));
+            }
+        }
         let weight = match weight {
             None => 1.0,
             Some(w) => w.as_f64().filter(|w| w.is_finite()).ok_or_else(bad)?,
@@ -178,7 +202,54 @@ fn parse_edges(edges: &[Value]) -> Result<EdgeColumns, ApiError> {
         out.weights.push(weight);
         out.labels.push(label);
     }
+    for column in out.properties.values_mut() {
+        column.resize(edges.len(), None);
+    }
     Ok(out)
+}
+
+/// One edge property as a typed column: booleans, integers, numbers or
+/// text, the same type throughout (nulls aside).
+fn property_column(
+    name: &str,
+    values: &[Option<Value>],
+) -> Result<(ColumnType, Values, Vec<bool>), ApiError> {
+    let present = || values.iter().flatten();
+    let (kind, column) = if present().all(Value::is_boolean) {
+        let v = values
+            .iter()
+            .map(|v| v.as_ref().and_then(Value::as_bool).unwrap_or_default());
+        (ColumnType::Bool, Values::Bool(v.collect()))
+    } else if present().all(Value::is_i64) {
+        let v = values
+            .iter()
+            .map(|v| v.as_ref().and_then(Value::as_i64).unwrap_or_default());
+        (ColumnType::I64, Values::I64(v.collect()))
+    } else if present().all(Value::is_number) {
+        let v = values
+            .iter()
+            .map(|v| v.as_ref().and_then(Value::as_f64).unwrap_or_default());
+        (ColumnType::F64, Values::F64(v.collect()))
+    } else if present().all(Value::is_string) {
+        let v = values.iter().map(|v| {
+            v.as_ref()
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned()
+        });
+        (ColumnType::String, Values::String(v.collect()))
+    } else {
+        return Err(ApiError::bad_request(format!(
+            "edge property '{name}' mixes types or holds lists/objects; give every edge the same kind of value (number, text or boolean) or null"
+        )));
+    };
+    let valid: Vec<bool> = values.iter().map(Option::is_some).collect();
+    let valid = if valid.iter().all(|v| *v) {
+        Vec::new()
+    } else {
+        valid
+    };
+    Ok((kind, column, valid))
 }
 
 /// Integer ids are stored as integers (smaller, delta-encodable); any text
@@ -232,6 +303,15 @@ fn store_json(store: &Arc<Store>, tenant: &str, name: &str, body: &Value) -> Res
             kind: ColumnType::String,
         });
     }
+    let mut properties = Vec::with_capacity(columns.properties.len());
+    for (property, values) in &columns.properties {
+        let (kind, values, valid) = property_column(property, values)?;
+        schema.push(Field {
+            name: property.clone(),
+            kind,
+        });
+        properties.push((values, valid));
+    }
     let dataset = store.create_dataset(tenant, &edges_of(name), schema)?;
     for start in (0..edges.len()).step_by(CHUNK_ROWS) {
         let end = (start + CHUNK_ROWS).min(edges.len());
@@ -264,6 +344,14 @@ fn store_json(store: &Arc<Store>, tenant: &str, name: &str, body: &Value) -> Res
                     valid
                 },
             ));
+        }
+        for (values, valid) in &properties {
+            let valid = if valid.is_empty() {
+                Vec::new()
+            } else {
+                valid[start..end].to_vec()
+            };
+            chunk.push((values.slice(start..end), valid));
         }
         dataset.append(chunk)?;
     }

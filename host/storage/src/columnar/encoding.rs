@@ -100,6 +100,17 @@ impl Values {
         self.len() == 0
     }
 
+    /// A copy of rows `range` (which must lie within the column).
+    pub fn slice(&self, range: std::ops::Range<usize>) -> Self {
+        match self {
+            Self::F64(v) => Self::F64(v[range].to_vec()),
+            Self::I64(v) => Self::I64(v[range].to_vec()),
+            Self::Timestamp(v) => Self::Timestamp(v[range].to_vec()),
+            Self::Bool(v) => Self::Bool(v[range].to_vec()),
+            Self::String(v) => Self::String(v[range].to_vec()),
+        }
+    }
+
     /// The column type.
     pub fn kind(&self) -> ColumnType {
         match self {

@@ -21,6 +21,8 @@ struct QueryParams {
 
 pub(super) fn query(params: Params<'_>, host: &dyn Host) -> Result<Value, EngineError> {
     let p: QueryParams = params.parse()?;
+    let query =
+        Query::parse(&p.query).map_err(|e| EngineError::InvalidParams(format!("query: {e}")))?;
     let input: GraphInput = params.parse()?;
     // A stored graph's node properties, overridden per property by any
     // given inline.
@@ -31,19 +33,19 @@ pub(super) fn query(params: Params<'_>, host: &dyn Host) -> Result<Value, Engine
     for (node, inline) in p.node_properties {
         properties.entry(node).or_default().extend(inline);
     }
-    let input = input.resolve(host)?;
-    let query =
-        Query::parse(&p.query).map_err(|e| EngineError::InvalidParams(format!("query: {e}")))?;
+    let input = input.resolve_with_properties(host)?;
     let mut edges = Vec::with_capacity(input.edges.len() * 2);
     for edge in input.edges {
-        if !input.directed {
-            edges.push((
-                edge.to.to_string(),
-                edge.from.to_string(),
-                edge.label.clone(),
-            ));
+        let mut values = edge.properties.map(|p| *p).unwrap_or_default();
+        values.insert("weight".into(), json!(edge.weight));
+        if let Some(label) = edge.label {
+            values.insert("label".into(), Value::String(label));
         }
-        edges.push((edge.from.to_string(), edge.to.to_string(), edge.label));
+        let (from, to) = (edge.from.to_string(), edge.to.to_string());
+        if !input.directed {
+            edges.push((to.clone(), from.clone(), values.clone()));
+        }
+        edges.push((from, to, values));
     }
     let graph = PropertyGraph::new(edges, properties);
     let rows = graph.run(&query, MAX_ROWS);
