@@ -1,8 +1,9 @@
 """Captures one real message of every type of the generic event protocol
 (`/api/v1/ws` and the seed endpoints) from a live server:
     python3 test_data/websocket/capture_ws.py http://127.0.0.1:8080
-Runs a small graph job so that real events flow, sends an operator
-broadcast and a bad message. Writes ws_messages.json beside this script;
+Runs a small graph job so that real events flow, another through the
+endpoint's own graph_algorithm_request, sends an operator broadcast and a
+bad message. Writes ws_messages.json beside this script;
 the e2e tests check it against schemas/ws/.
 """
 
@@ -49,6 +50,12 @@ async def main(base):
             "params": {"edges": [[1, 2], [2, 3], [3, 1], [3, 4]], "max_iterations": 5},
         })
         await until("event")
+        await ws.send(json.dumps({
+            "type": "graph_algorithm_request", "request_id": "r1", "algorithm": "degree_centrality",
+            "params": {"edges": [[1, 2], [2, 3]]},
+        }))
+        await until("accepted")
+        await until("result")
         await asyncio.to_thread(post, base, "/api/v1/ws/broadcast", {"kind": "maintenance", "data": {"in_minutes": 5}})
         await until("broadcast")
         await ws.send(json.dumps({"type": "ping"}))

@@ -412,3 +412,144 @@ async fn metrics_stream_at_the_requested_interval() -> anyhow::Result<()> {
     ws.recv_until(|m| m["type"] == "pong").await?;
     Ok(())
 }
+
+#[tokio::test]
+async fn graph_endpoints_run_algorithms_on_request_and_attach_to_jobs() -> anyhow::Result<()> {
+    let server = Server::start(&[])?;
+    let mut graph = WsClient::connect(&server.ws_url("/api/v1/ws/graph/algorithms"), None)
+        .await?
+        .validating("ws");
+    assert_eq!(graph.recv().await?["type"], "welcome");
+    assert_eq!(graph.recv().await?["type"], "subscribed");
+    let triangle = json!({ "edges": [[1, 2], [2, 3], [3, 1]] });
+    graph
+        .send(&json!({
+            "type": "graph_algorithm_request", "request_id": "r1",
+            "algorithm": "pagerank", "params": triangle
+        }))
+        .await?;
+    // The result and the job's last events travel separate paths (the
+    // request's task and the pre-subscription), so read until both came.
+    let mut messages = graph.recv_until(|m| m["type"] == "result").await?;
+    if !messages.iter().any(|m| m["kind"] == "algorithm_complete") {
+        messages.extend(
+            graph
+                .recv_until(|m| m["kind"] == "algorithm_complete")
+                .await?,
+        );
+    }
+    let accepted = &messages[0];
+    assert_eq!(
+        (&accepted["type"], &accepted["request_id"]),
+        (&json!("accepted"), &json!("r1")),
+        "{messages:?}"
+    );
+    let job_id = accepted["job_id"].as_str().expect("job id").to_owned();
+    // The job's own events arrive through the endpoint's pre-subscription.
+    let kinds: Vec<&str> = messages
+        .iter()
+        .filter(|m| m["type"] == "event" && m["source"]["job"] == json!(job_id))
+        .filter_map(|m| m["kind"].as_str())
+        .collect();
+    assert!(kinds.contains(&"algorithm_progress"), "{kinds:?}");
+    assert!(kinds.contains(&"algorithm_complete"), "{kinds:?}");
+    let result = messages
+        .iter()
+        .find(|m| m["type"] == "result")
+        .expect("result");
+    assert_eq!(result["request_id"], "r1");
+    assert_eq!(result["state"], "succeeded");
+    for score in result["result"]["scores"]
+        .as_object()
+        .expect("scores")
+        .values()
+    {
+        let score = score.as_f64().expect("number");
+        assert!((score - 1.0 / 3.0).abs() < 1e-9, "{result}");
+    }
+
+    // Attaching to a job that has finished answers at once with its result.
+    graph
+        .send(&json!({ "type": "graph_algorithm_request", "request_id": "r2", "job_id": job_id }))
+        .await?;
+    let attached = graph.recv_until(|m| m["type"] == "result").await?;
+    let accepted = attached.iter().find(|m| m["type"] == "accepted");
+    assert_eq!(accepted.map(|m| &m["request_id"]), Some(&json!("r2")));
+    let attached = attached.last().expect("result");
+    assert_eq!(
+        (&attached["type"], &attached["job_id"]),
+        (&json!("result"), &json!(job_id))
+    );
+
+    // Mistakes are answered, and the socket carries on.
+    for (bad, code) in [
+        (
+            json!({ "type": "graph_algorithm_request", "algorithm": "no_such_op", "params": triangle }),
+            None,
+        ),
+        (
+            json!({ "type": "graph_algorithm_request", "algorithm": "pagerank", "job_id": job_id }),
+            Some("bad_request"),
+        ),
+        (
+            json!({ "type": "graph_algorithm_request", "job_id": "missing" }),
+            Some("not_found"),
+        ),
+        (
+            json!({ "type": "graph_algorithm_request", "request_id": "r3", "algorithm": "pagerank", "params": { "edges": "none" } }),
+            None,
+        ),
+    ] {
+        graph.send(&bad).await?;
+        let reply = graph.recv_until(|m| m["type"] != "event").await?;
+        let reply = reply.last().expect("reply");
+        assert_eq!(reply["type"], "error", "{bad} → {reply}");
+        if let Some(code) = code {
+            assert_eq!(reply["code"], code, "{bad} → {reply}");
+        }
+    }
+
+    // Traversals stream on their own endpoint.
+    let mut traversal = WsClient::connect(&server.ws_url("/api/v1/ws/graph/traversal"), None)
+        .await?
+        .validating("ws");
+    assert_eq!(traversal.recv().await?["type"], "welcome");
+    assert_eq!(traversal.recv().await?["type"], "subscribed");
+    traversal
+        .send(&json!({
+            "type": "graph_algorithm_request", "algorithm": "dfs",
+            "params": { "edges": [[1, 2], [2, 3]], "source": 1 }
+        }))
+        .await?;
+    let mut messages = traversal.recv_until(|m| m["type"] == "result").await?;
+    let result = messages.last().expect("result").clone();
+    let updates = |messages: &[Value]| {
+        messages
+            .iter()
+            .filter(|m| m["kind"] == "traversal_update")
+            .count()
+    };
+    while updates(&messages) < 3 {
+        messages.push(traversal.recv().await?);
+    }
+    let visited: Vec<&Value> = messages
+        .iter()
+        .filter(|m| m["kind"] == "traversal_update")
+        .map(|m| &m["data"]["vertex"])
+        .collect();
+    assert_eq!(visited, [&json!("1"), &json!("2"), &json!("3")]);
+    assert_eq!(result["result"]["order"], json!(["1", "2", "3"]));
+
+    // Other endpoints do not take graph requests.
+    let mut storage = WsClient::connect(&server.ws_url("/api/v1/ws/storage/lsm"), None)
+        .await?
+        .validating("ws");
+    storage.recv().await?;
+    storage.recv().await?;
+    storage
+        .send(&json!({ "type": "graph_algorithm_request", "algorithm": "pagerank", "params": triangle }))
+        .await?;
+    let reply = storage.recv_until(|m| m["type"] != "event").await?;
+    assert_eq!(reply.last().expect("reply")["code"], "bad_request");
+    Ok(())
+}

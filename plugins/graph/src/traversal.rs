@@ -82,6 +82,10 @@ pub fn dfs(
     seen[source as usize] = true;
     order.push(source);
     depths.push(0);
+    // The source is visited first, and reported like every other vertex.
+    if report_every <= 1 && on_visit(source, 0, 1).is_break() {
+        return None;
+    }
     while let Some(top) = stack.last_mut() {
         let (node, depth, position) = *top;
         top.2 += 1;
@@ -143,10 +147,13 @@ mod tests {
     #[test]
     fn dfs_goes_deep_before_wide() {
         let g = build(&[("a", "b", 1.0), ("b", "c", 1.0), ("a", "d", 1.0)], true);
-        let result = dfs(&g, index(&g, "a"), None, 1, |_, _, _| {
+        let mut reported = Vec::new();
+        let result = dfs(&g, index(&g, "a"), None, 1, |vertex, _, _| {
+            reported.push(vertex);
             ControlFlow::Continue(())
         })
         .expect("runs");
+        assert_eq!(reported, result.order, "every vertex, the source too");
         let names: Vec<String> = result
             .order
             .iter()

@@ -1,6 +1,7 @@
 //! The seed documents' WebSocket endpoints: each is the generic protocol
 //! of `/api/v1/ws`, pre-subscribed (subscription id `default`) to its
-//! topic family. Engine-specific request messages arrive with each engine.
+//! topic family. Engine-specific request messages arrive with each engine
+//! (`requests.rs`; the graph endpoints take `graph_algorithm_request`).
 
 /// One pre-subscribed endpoint.
 pub(crate) struct Preset {

@@ -25,6 +25,7 @@ mod endpoints;
 mod metrics;
 mod query;
 mod registry;
+mod requests;
 
 pub use registry::Connections;
 pub(crate) use registry::{Control, Directive};
@@ -218,6 +219,8 @@ enum ClientMessage {
         id: String,
     },
     Ping,
+    /// Seed 000's request message of the graph endpoints.
+    GraphAlgorithmRequest(requests::GraphAlgorithmRequest),
 }
 
 #[derive(Serialize)]
@@ -273,6 +276,8 @@ async fn connection(
     let (mut sink, mut stream) = socket.split();
     let (out_tx, mut out_rx) = mpsc::channel::<String>(OUTBOUND_QUEUE);
     let mut subscriptions: HashMap<String, JoinHandle<()>> = HashMap::new();
+    // Tasks waiting to send the `result` of a request's job.
+    let mut requests: Vec<JoinHandle<()>> = Vec::new();
     let count_sent = || {
         counters
             .sent
@@ -355,11 +360,17 @@ async fn connection(
                 };
                 counters.received.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 let reply = match serde_json::from_str::<ClientMessage>(text.as_str()) {
+                    Ok(ClientMessage::GraphAlgorithmRequest(request)) => {
+                        let (reply, task) = requests::graph_algorithm(&state, preset, request, &out_tx);
+                        requests.retain(|task| !task.is_finished());
+                        requests.extend(task);
+                        reply
+                    }
                     Ok(message) => apply(&state, &connection_id, message, &mut subscriptions, &out_tx),
                     Err(e) => ServerMessage::Error {
                         code: "bad_request",
                         message: format!(
-                            "cannot read message ({e}); expected {{\"type\":\"subscribe\",\"id\":…,\"topics\":[…]}}, unsubscribe or ping"
+                            "cannot read message ({e}); expected {{\"type\":\"subscribe\",\"id\":…,\"topics\":[…]}}, unsubscribe, ping, or on the graph endpoints graph_algorithm_request"
                         ),
                     }
                     .text(),
@@ -409,6 +420,10 @@ async fn connection(
     for (_, task) in subscriptions {
         task.abort();
     }
+    // The jobs run on; only their reports to this socket stop.
+    for task in requests {
+        task.abort();
+    }
     state.connections.close(&connection_id);
 }
 
@@ -433,6 +448,11 @@ fn apply(
 ) -> String {
     match message {
         ClientMessage::Ping => ServerMessage::Pong.text(),
+        ClientMessage::GraphAlgorithmRequest(_) => ServerMessage::Error {
+            code: "bad_request",
+            message: "requests are answered on the endpoint's own socket".into(),
+        }
+        .text(),
         ClientMessage::Unsubscribe { id } => match subscriptions.remove(&id) {
             Some(task) => {
                 task.abort();

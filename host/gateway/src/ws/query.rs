@@ -200,7 +200,7 @@ fn handle(
     }
 }
 
-fn result_message(job: &Job, request_id: Option<&str>) -> String {
+pub(super) fn result_message(job: &Job, request_id: Option<&str>) -> String {
     json!({
         "type": "result",
         "request_id": request_id,
