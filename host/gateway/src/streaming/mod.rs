@@ -31,7 +31,7 @@ use protocol::ClientMessage;
 use sessions::{Command, SessionHandle, Shape, Work};
 
 use crate::api_doc::{Api, Op};
-use crate::ws::{ApiWebSocket, Directive};
+use crate::ws::{ApiWebSocket, Chore};
 use crate::{ApiError, AppState};
 
 /// The engine behind the endpoint.
@@ -271,20 +271,12 @@ async fn connection(
     let mut liveness = crate::ws::Liveness::start(&state.websocket).await;
     while open {
         let outgoing = tokio::select! {
-            due = liveness.due() => match due {
-                crate::ws::Due::Ping => Message::Ping(Vec::new().into()),
-                crate::ws::Due::Close => {
-                    let _ = sink.send(crate::ws::idle_close()).await;
+            chore = registered.chore(&mut liveness) => match chore {
+                Chore::Send(message) => message,
+                Chore::Close(message) => {
+                    let _ = sink.send(message).await;
                     break;
                 }
-            },
-            Some(control) = registered.control.recv() => match registered.directive(control) {
-                Directive::Close => {
-                    let _ = sink.send(crate::ws::operator_close()).await;
-                    break;
-                }
-                Directive::Send(text) => Message::Text(text.into()),
-                Directive::Nothing => continue,
             },
             incoming = stream.next() => {
                 liveness.seen();

@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use std::sync::atomic::Ordering;
 
 use super::ApiWebSocket;
-use super::registry::Directive;
+use super::registry::Chore;
 use crate::AppState;
 use crate::rest::metrics_snapshot;
 
@@ -53,20 +53,12 @@ async fn connection(mut socket: WebSocket, state: AppState, mut every: Duration)
     loop {
         let outgoing = tokio::select! {
             _ = ticker.tick() => report(&state, every),
-            due = liveness.due() => match due {
-                crate::ws::Due::Ping => Message::Ping(Vec::new().into()),
-                crate::ws::Due::Close => {
-                    let _ = socket.send(crate::ws::idle_close()).await;
+            chore = registered.chore(&mut liveness) => match chore {
+                Chore::Send(message) => message,
+                Chore::Close(message) => {
+                    let _ = socket.send(message).await;
                     break;
                 }
-            },
-            Some(control) = registered.control.recv() => match registered.directive(control) {
-                Directive::Close => {
-                    let _ = socket.send(crate::ws::operator_close()).await;
-                    break;
-                }
-                Directive::Send(text) => Message::Text(text.into()),
-                Directive::Nothing => continue,
             },
             incoming = socket.next() => {
                 liveness.seen();

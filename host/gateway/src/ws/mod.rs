@@ -28,7 +28,7 @@ mod registry;
 mod requests;
 
 pub use registry::Connections;
-pub(crate) use registry::{Control, Directive};
+pub(crate) use registry::{Chore, Control};
 
 /// `WebSocketUpgrade` whose rejection (a plain HTTP request) is a JSON
 /// [`crate::ApiError`].
@@ -151,8 +151,13 @@ pub(crate) fn routes(api: Api) -> Api {
             preset.path,
             "websocket",
             format!(
-                "The event protocol, pre-subscribed to {}",
-                preset.topics.join(", ")
+                "The event protocol, pre-subscribed to {}{}",
+                preset.topics.join(", "),
+                if preset.engine == Some("graph") {
+                    "; a graph_algorithm_request {algorithm, params} (or {job_id}) runs a graph operation as a job: accepted, its events, then result"
+                } else {
+                    ""
+                }
             ),
         );
         if let Some(ms) = preset.stats_interval_ms {

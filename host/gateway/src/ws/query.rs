@@ -20,7 +20,7 @@ use weft_runtime::{Job, Jobs, SubmitRequest};
 use std::sync::atomic::Ordering;
 
 use super::ApiWebSocket;
-use super::registry::Directive;
+use super::registry::Chore;
 use crate::{ApiError, AppState};
 
 /// Answers buffered per connection; a relay waits when it is full.
@@ -84,20 +84,12 @@ async fn connection(socket: WebSocket, state: AppState) {
     let mut relays = Vec::new();
     loop {
         let outgoing = tokio::select! {
-            due = liveness.due() => match due {
-                crate::ws::Due::Ping => Message::Ping(Vec::new().into()),
-                crate::ws::Due::Close => {
-                    let _ = sink.send(crate::ws::idle_close()).await;
+            chore = registered.chore(&mut liveness) => match chore {
+                Chore::Send(message) => message,
+                Chore::Close(message) => {
+                    let _ = sink.send(message).await;
                     break;
                 }
-            },
-            Some(control) = registered.control.recv() => match registered.directive(control) {
-                Directive::Close => {
-                    let _ = sink.send(crate::ws::operator_close()).await;
-                    break;
-                }
-                Directive::Send(text) => Message::Text(text.into()),
-                Directive::Nothing => continue,
             },
             incoming = stream.next() => {
                 liveness.seen();

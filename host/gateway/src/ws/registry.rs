@@ -94,7 +94,7 @@ pub(crate) struct Registered {
 impl Registered {
     /// What to do with an operator's control message: such endpoints close
     /// and relay broadcasts, but have no topic subscriptions to manage.
-    pub(crate) fn directive(&self, control: Control) -> Directive {
+    fn directive(&self, control: Control) -> Directive {
         match control {
             Control::Close => Directive::Close,
             Control::Send(text) => Directive::Send(text),
@@ -112,6 +112,35 @@ impl Registered {
             }
         }
     }
+
+    /// What the server itself must send next on this socket: a ping when
+    /// one is due, an operator's broadcast, or a close (idle client, or an
+    /// operator's order). Cancel-safe, so it can be one branch of a
+    /// `select!` beside the socket's own traffic.
+    pub(crate) async fn chore(&mut self, liveness: &mut super::Liveness) -> Chore {
+        use axum::extract::ws::Message;
+        loop {
+            tokio::select! {
+                due = liveness.due() => return match due {
+                    super::Due::Ping => Chore::Send(Message::Ping(Vec::new().into())),
+                    super::Due::Close => Chore::Close(super::idle_close()),
+                },
+                Some(control) = self.control.recv() => match self.directive(control) {
+                    Directive::Close => return Chore::Close(super::operator_close()),
+                    Directive::Send(text) => return Chore::Send(Message::Text(text.into())),
+                    Directive::Nothing => {}
+                },
+            }
+        }
+    }
+}
+
+/// See [`Registered::chore`].
+pub(crate) enum Chore {
+    /// Send this frame and carry on.
+    Send(axum::extract::ws::Message),
+    /// Send this close frame and end the connection.
+    Close(axum::extract::ws::Message),
 }
 
 impl Drop for Registered {
@@ -121,7 +150,7 @@ impl Drop for Registered {
 }
 
 /// See [`Registered::directive`].
-pub(crate) enum Directive {
+enum Directive {
     Close,
     Send(String),
     Nothing,
