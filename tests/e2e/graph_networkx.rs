@@ -515,6 +515,14 @@ async fn stored_graphs_match_networkx() -> anyhow::Result<()> {
     );
     let (status, _) = server.get("/api/v1/graphs/mixed").await?;
     assert_eq!(status, 404, "nothing half-stored");
+    for clash in [
+        json!({ "edges": [{"from": 1, "to": 2, "properties": {"weight": 3}}] }),
+        json!({ "edges": [{"from": 1, "to": 2, "source": "x"}] }),
+        json!({ "edges": [{"from": 1, "to": 2, "properties": 7}] }),
+    ] {
+        let (status, body) = server.post("/api/v1/graphs/clash", &clash).await?;
+        assert_eq!(status, 400, "{clash} → {body}");
+    }
     let (status, job) = server
         .post(
             "/api/v1/jobs?wait=true",

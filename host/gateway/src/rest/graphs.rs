@@ -179,12 +179,26 @@ fn parse_edges(edges: &[Value]) -> Result<EdgeColumns, ApiError> {
         // Any other field of an edge object (or of its "properties"
         // object) is a property, as for nodes.
         if let Value::Object(fields) = edge {
-            let nested = fields.get("properties").and_then(Value::as_object);
+            let nested = match fields.get("properties") {
+                None => None,
+                Some(Value::Object(nested)) => Some(nested),
+                Some(_) => {
+                    return Err(ApiError::bad_request(format!(
+                        "edge {i}: \"properties\" must be an object of named values"
+                    )));
+                }
+            };
             let extra = fields
                 .iter()
                 .filter(|(k, _)| !EDGE_FIELDS.contains(&k.as_str()) && *k != "properties")
                 .chain(nested.into_iter().flatten());
             for (key, value) in extra {
+                // The stored columns' own names cannot be properties.
+                if ["source", "target", "weight", "label", "from", "to"].contains(&key.as_str()) {
+                    return Err(ApiError::bad_request(format!(
+                        "edge {i}: a property cannot be called '{key}', which names an edge field"
+                    )));
+                }
                 let column = out
                     .properties
                     .entry(key.clone())
