@@ -72,26 +72,12 @@ pub(crate) fn rows(runtime: &Runtime) -> anyhow::Result<Vec<Row>> {
     for case in cases {
         eprintln!("      {} …", case.label);
         let edges = power_law_edges(case.nodes, case.edges, 7);
-        let mut params = json!({
+        let params = case.params(json!({
             "edges": edges.iter().map(|&(a, b)| json!([a, b])).collect::<Vec<_>>(),
             "directed": case.directed,
-        });
-        if let (Some(p), Some(extra)) = (params.as_object_mut(), case.extra.as_object()) {
-            p.extend(extra.clone());
-        }
+        }));
         let text = params.to_string();
-        let (mut wasm, mut native) = (Sample::default(), Sample::default());
-        for _ in 0..5 {
-            let (elapsed, out) =
-                time(|| plugin.invoke(case.op, &params, Invocation::detached("bench")));
-            out.map_err(|e| anyhow::anyhow!("{}: {}", case.op, e.message))?;
-            wasm.push(elapsed);
-            let (elapsed, out) = time(|| {
-                GraphEngine::invoke(case.op, Params::new(&text), &NullHost).map(|r| r.to_string())
-            });
-            std::hint::black_box(out.map_err(|e| anyhow::anyhow!("{e}"))?);
-            native.push(elapsed);
-        }
+        let (wasm, native) = wasm_and_native(&plugin, case.op, &params, &NullHost)?;
         let label = format!("{} — wasm (JSON in, result out)", case.label);
         rows.push(Row::versus(
             &label,
@@ -181,29 +167,13 @@ fn stored_graph(
             (Values::I64(t.to_vec()), Vec::new()),
         ])?;
     }
-    let mut params = json!({ "graph": name, "directed": case.directed });
-    if let (Some(p), Some(extra)) = (params.as_object_mut(), case.extra.as_object()) {
-        p.extend(extra.clone());
-    }
-    let text = params.to_string();
+    let params = case.params(json!({ "graph": name, "directed": case.directed }));
     let host = StoreHost {
         store,
         tenant: "bench",
     };
     let plugin = runtime.plugin("graph")?;
-    let (mut wasm, mut native) = (Sample::default(), Sample::default());
-    // Five interleaved runs each: this machine is noisy, and the p50 of
-    // five settles where three did not.
-    for _ in 0..5 {
-        let (elapsed, out) =
-            time(|| plugin.invoke(case.op, &params, Invocation::detached("bench")));
-        out.map_err(|e| anyhow::anyhow!("{} (stored): {}", case.op, e.message))?;
-        wasm.push(elapsed);
-        let (elapsed, out) =
-            time(|| GraphEngine::invoke(case.op, Params::new(&text), &host).map(|r| r.to_string()));
-        std::hint::black_box(out.map_err(|e| anyhow::anyhow!("{e}"))?);
-        native.push(elapsed);
-    }
+    let (wasm, native) = wasm_and_native(&plugin, case.op, &params, &host)?;
     Ok((
         Row::versus(
             &format!("{} — wasm, stored graph (typed columns in)", case.label),
@@ -213,6 +183,39 @@ fn stored_graph(
         ),
         wasm,
     ))
+}
+
+impl Case {
+    /// `graph` (edges or a stored graph's name) with this case's params.
+    fn params(&self, mut graph: Value) -> Value {
+        if let (Some(p), Some(extra)) = (graph.as_object_mut(), self.extra.as_object()) {
+            p.extend(extra.clone());
+        }
+        graph
+    }
+}
+
+/// Times `op` as the wasm component and natively (against `host`), five
+/// interleaved runs each: this machine is noisy, and the p50 of five
+/// settles where three did not.
+fn wasm_and_native(
+    plugin: &weft_runtime::LoadedPlugin,
+    op: &str,
+    params: &Value,
+    host: &dyn weft_sdk::Host,
+) -> anyhow::Result<(Sample, Sample)> {
+    let text = params.to_string();
+    let (mut wasm, mut native) = (Sample::default(), Sample::default());
+    for _ in 0..5 {
+        let (elapsed, out) = time(|| plugin.invoke(op, params, Invocation::detached("bench")));
+        out.map_err(|e| anyhow::anyhow!("{op}: {}", e.message))?;
+        wasm.push(elapsed);
+        let (elapsed, out) =
+            time(|| GraphEngine::invoke(op, Params::new(&text), host).map(|r| r.to_string()));
+        std::hint::black_box(out.map_err(|e| anyhow::anyhow!("{e}"))?);
+        native.push(elapsed);
+    }
+    Ok((wasm, native))
 }
 
 /// A native [`weft_sdk::Host`] whose storage calls read a real store, as
