@@ -4,6 +4,7 @@
 mod anomaly;
 mod bad_input;
 mod cli;
+mod compression;
 mod fan_out;
 mod graph_networkx;
 mod graph_reference;

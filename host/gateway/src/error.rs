@@ -3,7 +3,6 @@
 
 use axum::Json;
 use axum::extract::rejection::{BytesRejection, JsonRejection, QueryRejection};
-use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use weft_bus::BusError;
@@ -105,18 +104,6 @@ impl From<JsonRejection> for ApiError {
             _ => "bad_request",
         };
         Self::new(status, code, rejection.body_text())
-    }
-}
-
-impl From<WebSocketUpgradeRejection> for ApiError {
-    fn from(rejection: WebSocketUpgradeRejection) -> Self {
-        Self::new(
-            StatusCode::BAD_REQUEST,
-            "websocket_required",
-            format!(
-                "this endpoint speaks WebSocket; connect with a WebSocket client (ws://…) ({rejection})"
-            ),
-        )
     }
 }
 

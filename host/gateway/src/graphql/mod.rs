@@ -10,7 +10,7 @@ use async_graphql::http::GraphiQLSource;
 use async_graphql::{
     Context, ErrorExtensions, Json, MergedSubscription, Object, Schema, Subscription,
 };
-use async_graphql_axum::{GraphQL, GraphQLSubscription};
+use async_graphql_axum::GraphQL;
 use axum::Router;
 use axum::response::Html;
 use axum::routing::get;
@@ -63,7 +63,57 @@ pub(crate) fn routes(schema: WeftSchema) -> Router {
             "/graphql",
             get(graphiql).post_service(GraphQL::new(schema.clone())),
         )
-        .route_service("/graphql/ws", GraphQLSubscription::new(schema))
+        .route(
+            "/graphql/ws",
+            get(move |ws: crate::ws::Upgrade| subscriptions(ws, schema)),
+        )
+}
+
+/// The subscription socket: async-graphql's protocol state machine over
+/// the gateway's own WebSocket transport (so it gets permessage-deflate
+/// like every other endpoint).
+async fn subscriptions(ws: crate::ws::Upgrade, schema: WeftSchema) -> axum::response::Response {
+    use async_graphql::http::{WebSocketProtocols, WsMessage};
+    use axum::response::IntoResponse;
+    use futures::SinkExt;
+    use std::str::FromStr;
+
+    use crate::ws::{CloseFrame, Message};
+
+    let ws = ws
+        .protocols(&["graphql-transport-ws", "graphql-ws"])
+        .max_message_size(64 << 10);
+    let Some(protocol) = ws
+        .selected_protocol()
+        .and_then(|p| WebSocketProtocols::from_str(p).ok())
+    else {
+        return ApiError::bad_request(
+            "offer the subprotocol graphql-transport-ws (or the legacy graphql-ws) in Sec-WebSocket-Protocol",
+        )
+        .into_response();
+    };
+    ws.on_upgrade(move |socket| async move {
+        let (mut sink, stream) = socket.split();
+        let input = stream
+            .take_while(|message| std::future::ready(message.is_ok()))
+            .filter_map(|message| {
+                std::future::ready(match message {
+                    Ok(Message::Text(text)) => Some(text.into_bytes()),
+                    Ok(Message::Binary(data)) => Some(data.to_vec()),
+                    _ => None,
+                })
+            });
+        let mut output = async_graphql::http::WebSocket::new(schema, input, protocol);
+        while let Some(message) = output.next().await {
+            let message = match message {
+                WsMessage::Text(text) => Message::Text(text),
+                WsMessage::Close(code, reason) => Message::Close(Some(CloseFrame { code, reason })),
+            };
+            if sink.send(message).await.is_err() {
+                break;
+            }
+        }
+    })
 }
 
 async fn graphiql() -> Html<String> {

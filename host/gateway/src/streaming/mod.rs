@@ -14,7 +14,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
-use axum::extract::ws::{CloseFrame, Message, WebSocket, close_code};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -31,7 +30,7 @@ use protocol::ClientMessage;
 use sessions::{Command, SessionHandle, Shape, Work};
 
 use crate::api_doc::{Api, Op};
-use crate::ws::{ApiWebSocket, Chore};
+use crate::ws::{Chore, CloseFrame, Message, Socket, Upgrade, close_code};
 use crate::{ApiError, AppState};
 
 /// The engine behind the endpoint.
@@ -163,10 +162,10 @@ async fn upgrade(
     Path(session_id): Path<String>,
     State(state): State<AppState>,
     Query(params): Query<HashMap<String, String>>,
-    ws: Result<ApiWebSocket, ApiError>,
+    ws: Result<Upgrade, ApiError>,
 ) -> Result<Response, ApiError> {
     check_session_id(&session_id)?;
-    let ApiWebSocket(ws) = ws?;
+    let ws = ws?;
     let client_id = params
         .get("client_id")
         .cloned()
@@ -177,13 +176,13 @@ async fn upgrade(
         .on_upgrade(move |socket| connection(socket, state, session_id, client_id, config)))
 }
 
-async fn refuse(mut socket: WebSocket, code: &str, message: &str) {
+async fn refuse(mut socket: Socket, code: &str, message: &str) {
     let _ = socket
-        .send(Message::Text(protocol::error(code, message, None).into()))
+        .send(Message::Text(protocol::error(code, message, None)))
         .await;
     let frame = CloseFrame {
         code: close_code::POLICY,
-        reason: code.to_owned().into(),
+        reason: code.to_owned(),
     };
     let _ = socket.send(Message::Close(Some(frame))).await;
 }
@@ -199,7 +198,7 @@ struct Client {
 }
 
 async fn connection(
-    socket: WebSocket,
+    socket: Socket,
     state: AppState,
     session_id: String,
     client_id: String,
@@ -267,7 +266,7 @@ async fn connection(
         }),
         None,
     );
-    let mut open = sink.send(Message::Text(welcome.into())).await.is_ok();
+    let mut open = sink.send(Message::Text(welcome)).await.is_ok();
     let mut liveness = crate::ws::Liveness::start(&state.websocket).await;
     while open {
         let outgoing = tokio::select! {
@@ -285,12 +284,12 @@ async fn connection(
                         handle.counters.messages_received.fetch_add(1, Ordering::Relaxed);
                         registered.counters.received.fetch_add(1, Ordering::Relaxed);
                         match handle_message(&state, &mut client, text.as_str()) {
-                            Some(reply) => Message::Text(reply.into()),
+                            Some(reply) => Message::Text(reply),
                             None => continue,
                         }
                     }
                     Some(Ok(Message::Binary(_))) => Message::Text(
-                        protocol::error("bad_request", "send JSON text frames, not binary", None).into(),
+                        protocol::error("bad_request", "send JSON text frames, not binary", None),
                     ),
                     Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
                     Some(Ok(_)) => continue,
@@ -298,9 +297,9 @@ async fn connection(
             }
             Some(reply) = replies_rx.recv() => {
                 client.in_flight.fetch_sub(1, Ordering::Relaxed);
-                Message::Text(reply.into())
+                Message::Text(reply)
             }
-            Some(event) = events_rx.recv() => Message::Text(event.into()),
+            Some(event) = events_rx.recv() => Message::Text(event),
         };
         let is_text = matches!(outgoing, Message::Text(_));
         open = sink.send(outgoing).await.is_ok();

@@ -5,16 +5,15 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use axum::extract::ws::{Message, WebSocket};
 use axum::extract::{Query, State};
 use axum::response::Response;
-use futures::StreamExt;
+use futures::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 
 use std::sync::atomic::Ordering;
 
-use super::ApiWebSocket;
 use super::registry::Chore;
+use super::{Message, Socket, Upgrade};
 use crate::AppState;
 use crate::rest::metrics_snapshot;
 
@@ -27,7 +26,7 @@ fn interval(requested: Option<u64>) -> Duration {
 pub(super) async fn upgrade(
     State(state): State<AppState>,
     Query(query): Query<HashMap<String, String>>,
-    ApiWebSocket(ws): ApiWebSocket,
+    ws: Upgrade,
 ) -> Response {
     let every = interval(query.get("interval_ms").and_then(|v| v.parse().ok()));
     ws.max_message_size(4 << 10)
@@ -43,10 +42,10 @@ fn report(state: &AppState, every: Duration) -> Message {
         "interval_ms": every.as_millis() as u64,
         "metrics": metrics_snapshot(state),
     });
-    Message::Text(body.to_string().into())
+    Message::Text(body.to_string())
 }
 
-async fn connection(mut socket: WebSocket, state: AppState, mut every: Duration) {
+async fn connection(mut socket: Socket, state: AppState, mut every: Duration) {
     let mut registered = state.connections.register("/api/v1/ws/metrics");
     let mut ticker = tokio::time::interval(every);
     let mut liveness = crate::ws::Liveness::start(&state.websocket).await;
@@ -85,7 +84,7 @@ async fn connection(mut socket: WebSocket, state: AppState, mut every: Duration)
                         "message": "send {\"type\":\"config\",\"interval_ms\":N} (100-60000) or {\"type\":\"ping\"}",
                     }),
                 };
-                Message::Text(reply.to_string().into())
+                Message::Text(reply.to_string())
             }
         };
         let is_text = matches!(outgoing, Message::Text(_));

@@ -9,7 +9,6 @@
 use std::collections::HashMap;
 
 use axum::extract::State;
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use futures::{SinkExt, StreamExt};
@@ -26,27 +25,11 @@ mod metrics;
 mod query;
 mod registry;
 mod requests;
+mod socket;
 
 pub use registry::Connections;
 pub(crate) use registry::{Chore, Control};
-
-/// `WebSocketUpgrade` whose rejection (a plain HTTP request) is a JSON
-/// [`crate::ApiError`].
-pub(crate) struct ApiWebSocket(pub(crate) WebSocketUpgrade);
-
-impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ApiWebSocket {
-    type Rejection = crate::ApiError;
-
-    async fn from_request_parts(
-        parts: &mut axum::http::request::Parts,
-        state: &S,
-    ) -> Result<Self, Self::Rejection> {
-        WebSocketUpgrade::from_request_parts(parts, state)
-            .await
-            .map(Self)
-            .map_err(crate::ApiError::from)
-    }
-}
+pub(crate) use socket::{CloseFrame, Message, Socket, Upgrade, close_code};
 
 /// Heartbeats and the idle timeout of one socket, the same on every
 /// WebSocket endpoint: we ping every `ping_interval`; any frame from the
@@ -96,16 +79,16 @@ impl Liveness {
 /// The close frame for a client silent past the idle timeout; every
 /// WebSocket endpoint closes the same way.
 pub(crate) fn idle_close() -> Message {
-    Message::Close(Some(axum::extract::ws::CloseFrame {
-        code: axum::extract::ws::close_code::AWAY,
+    Message::Close(Some(CloseFrame {
+        code: close_code::AWAY,
         reason: "idle timeout: no frames (not even pongs) from the client".into(),
     }))
 }
 
 /// The close frame for a connection an operator closed.
 pub(crate) fn operator_close() -> Message {
-    Message::Close(Some(axum::extract::ws::CloseFrame {
-        code: axum::extract::ws::close_code::NORMAL,
+    Message::Close(Some(CloseFrame {
+        code: close_code::NORMAL,
         reason: "closed by an operator".into(),
     }))
 }
@@ -174,7 +157,7 @@ pub(crate) fn routes(api: Api) -> Api {
         api = api.route(
             op,
             get(
-                move |ApiWebSocket(ws): ApiWebSocket,
+                move |ws: Upgrade,
                       State(state): State<AppState>,
                       crate::rest::ApiQuery(query): crate::rest::ApiQuery<PresetQuery>| async move {
                     if let Some(ms) = query.interval_ms
@@ -260,13 +243,13 @@ impl ServerMessage<'_> {
     }
 }
 
-async fn upgrade(ApiWebSocket(ws): ApiWebSocket, State(state): State<AppState>) -> Response {
+async fn upgrade(ws: Upgrade, State(state): State<AppState>) -> Response {
     ws.max_message_size(MAX_CLIENT_MESSAGE)
         .on_upgrade(move |socket| connection(socket, state, None, None))
 }
 
 async fn connection(
-    socket: WebSocket,
+    socket: Socket,
     state: AppState,
     preset: Option<&'static endpoints::Preset>,
     stats_interval_ms: Option<u64>,
@@ -293,11 +276,7 @@ async fn connection(
         connection_id: &connection_id,
         server_version: &state.version,
     };
-    if sink
-        .send(Message::Text(welcome.text().into()))
-        .await
-        .is_err()
-    {
+    if sink.send(Message::Text(welcome.text())).await.is_err() {
         state.connections.close(&connection_id);
         return;
     }
@@ -330,7 +309,7 @@ async fn connection(
             apply(&state, &connection_id, message, &mut subscriptions, &out_tx),
         );
         for reply in replies {
-            if sink.send(Message::Text(reply.into())).await.is_err() {
+            if sink.send(Message::Text(reply)).await.is_err() {
                 state.connections.close(&connection_id);
                 return;
             }
@@ -380,13 +359,13 @@ async fn connection(
                     }
                     .text(),
                 };
-                if sink.send(Message::Text(reply.into())).await.is_err() {
+                if sink.send(Message::Text(reply)).await.is_err() {
                     break;
                 }
                 count_sent();
             }
             Some(outgoing) = out_rx.recv() => {
-                if sink.send(Message::Text(outgoing.into())).await.is_err() {
+                if sink.send(Message::Text(outgoing)).await.is_err() {
                     break;
                 }
                 count_sent();
@@ -415,7 +394,7 @@ async fn connection(
                         text
                     }
                 };
-                if sink.send(Message::Text(text.into())).await.is_err() {
+                if sink.send(Message::Text(text)).await.is_err() {
                     break;
                 }
                 count_sent();
@@ -438,8 +417,7 @@ fn error(code: &str, message: &str) -> Message {
             code,
             message: message.to_owned(),
         }
-        .text()
-        .into(),
+        .text(),
     )
 }
 

@@ -8,7 +8,6 @@
 use std::time::Duration;
 
 use axum::extract::State;
-use axum::extract::ws::{Message, WebSocket};
 use axum::response::Response;
 use futures::{SinkExt, StreamExt};
 use serde::Deserialize;
@@ -19,8 +18,8 @@ use weft_runtime::{Job, Jobs, SubmitRequest};
 
 use std::sync::atomic::Ordering;
 
-use super::ApiWebSocket;
 use super::registry::Chore;
+use super::{Message, Socket, Upgrade};
 use crate::{ApiError, AppState};
 
 /// Answers buffered per connection; a relay waits when it is full.
@@ -52,10 +51,7 @@ enum ClientMessage {
     },
 }
 
-pub(super) async fn upgrade(
-    ApiWebSocket(ws): ApiWebSocket,
-    State(state): State<AppState>,
-) -> Response {
+pub(super) async fn upgrade(ws: Upgrade, State(state): State<AppState>) -> Response {
     ws.max_message_size(MAX_MESSAGE)
         .on_upgrade(move |socket| connection(socket, state))
 }
@@ -64,7 +60,7 @@ fn error(code: &str, message: &str, request_id: Option<&str>) -> String {
     json!({"type": "error", "code": code, "message": message, "request_id": request_id}).to_string()
 }
 
-async fn connection(socket: WebSocket, state: AppState) {
+async fn connection(socket: Socket, state: AppState) {
     let mut registered = state.connections.register("/api/v1/ws/query");
     let (mut sink, mut stream) = socket.split();
     let (out_tx, mut out_rx) = mpsc::channel::<String>(QUEUE);
@@ -73,11 +69,7 @@ async fn connection(socket: WebSocket, state: AppState) {
         "server_version": state.version,
         "message_types": ["query", "cancel", "ping"],
     });
-    if sink
-        .send(Message::Text(welcome.to_string().into()))
-        .await
-        .is_err()
-    {
+    if sink.send(Message::Text(welcome.to_string())).await.is_err() {
         return;
     }
     let mut liveness = crate::ws::Liveness::start(&state.websocket).await;
@@ -97,16 +89,16 @@ async fn connection(socket: WebSocket, state: AppState) {
                     Some(Ok(Message::Text(text))) => {
                         registered.counters.received.fetch_add(1, Ordering::Relaxed);
                         let reply = handle(&state, text.as_str(), &out_tx, &mut relays);
-                        Message::Text(reply.into())
+                        Message::Text(reply)
                     }
                     Some(Ok(Message::Binary(_))) => {
-                        Message::Text(error("bad_request", "send JSON text frames, not binary", None).into())
+                        Message::Text(error("bad_request", "send JSON text frames, not binary", None))
                     }
                     Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
                     Some(Ok(_)) => continue,
                 }
             }
-            Some(text) = out_rx.recv() => Message::Text(text.into()),
+            Some(text) = out_rx.recv() => Message::Text(text),
         };
         let is_text = matches!(outgoing, Message::Text(_));
         if sink.send(outgoing).await.is_err() {

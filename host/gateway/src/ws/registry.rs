@@ -118,7 +118,7 @@ impl Registered {
     /// operator's order). Cancel-safe, so it can be one branch of a
     /// `select!` beside the socket's own traffic.
     pub(crate) async fn chore(&mut self, liveness: &mut super::Liveness) -> Chore {
-        use axum::extract::ws::Message;
+        use super::Message;
         loop {
             tokio::select! {
                 due = liveness.due() => return match due {
@@ -127,7 +127,7 @@ impl Registered {
                 },
                 Some(control) = self.control.recv() => match self.directive(control) {
                     Directive::Close => return Chore::Close(super::operator_close()),
-                    Directive::Send(text) => return Chore::Send(Message::Text(text.into())),
+                    Directive::Send(text) => return Chore::Send(Message::Text(text)),
                     Directive::Nothing => {}
                 },
             }
@@ -138,9 +138,9 @@ impl Registered {
 /// See [`Registered::chore`].
 pub(crate) enum Chore {
     /// Send this frame and carry on.
-    Send(axum::extract::ws::Message),
+    Send(super::Message),
     /// Send this close frame and end the connection.
-    Close(axum::extract::ws::Message),
+    Close(super::Message),
 }
 
 impl Drop for Registered {
