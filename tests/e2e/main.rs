@@ -15,5 +15,6 @@ mod restart;
 mod sandbox;
 mod schemas;
 mod storage;
+mod tenancy;
 mod websocket;
 mod ws_admin;

@@ -228,10 +228,16 @@ impl Api {
             "info": {
                 "title": "Weft",
                 "version": version,
-                "description": "Plugin-host runtime for data engines: REST for plugins, jobs, events and sessions; WebSocket and GraphQL for live streams. Every error is {\"error\":{\"code\",\"message\"}}.",
+                "description": "Plugin-host runtime for data engines: REST for plugins, jobs, events and sessions; WebSocket and GraphQL for live streams. Every error is {\"error\":{\"code\",\"message\"}}. A server started with --api-keys wants `Authorization: Bearer <key>` (or `?access_token=<key>`; GraphQL subscriptions may send it in connection_init) everywhere but health, this document and /docs; without it the server is open.",
             },
             "paths": paths,
-            "components": {"schemas": {"Error": {
+            "security": [{"apiKey": []}, {"accessToken": []}, {}],
+            "components": {
+            "securitySchemes": {
+                "apiKey": {"type": "http", "scheme": "bearer", "description": "an API key from --api-keys; it decides the tenant"},
+                "accessToken": {"type": "apiKey", "in": "query", "name": "access_token", "description": "the same key, for clients that cannot set headers (browser WebSockets)"},
+            },
+            "schemas": {"Error": {
                 "type": "object",
                 "required": ["error"],
                 "properties": {"error": {

@@ -9,6 +9,7 @@
 //! runtime's workers) and never answer bad input with a 500.
 
 mod api_doc;
+mod auth;
 mod error;
 mod graphql;
 mod rest;
@@ -19,6 +20,7 @@ use axum::Router;
 use weft_bus::Bus;
 use weft_runtime::{Jobs, Runtime};
 
+pub use auth::{ApiKeys, ApiKeysError, Principal};
 pub use error::ApiError;
 pub use streaming::{Sessions, StreamingConfig};
 pub use ws::Connections;
@@ -34,8 +36,11 @@ pub struct AppState {
     pub bus: Bus,
     /// Server version, reported by health and the WebSocket welcome.
     pub version: String,
-    /// Tenant every request runs as until authentication lands.
+    /// Tenant of every caller when the server runs without API keys.
     pub default_tenant: String,
+    /// Accepted API keys; `None`: the server is open (one tenant, every
+    /// caller an operator).
+    pub api_keys: Option<std::sync::Arc<ApiKeys>>,
     /// Live WebSocket connections.
     pub connections: Connections,
     /// WebSocket heartbeat settings.
@@ -71,8 +76,12 @@ pub fn router(state: AppState) -> Router {
     let api = graphql::document(api);
     Router::new()
         .merge(api.finish(&state.version))
-        .with_state(state)
-        .merge(graphql::routes(schema))
+        .with_state(state.clone())
+        .merge(graphql::routes(schema, state.clone()))
         .fallback(rest::not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state,
+            auth::authenticate,
+        ))
         .layer(tower_http::trace::TraceLayer::new_for_http())
 }

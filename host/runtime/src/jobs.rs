@@ -208,8 +208,15 @@ impl Jobs {
         Ok(self.entry(id)?.lock().clone())
     }
 
-    /// Jobs newest first, optionally only in `state` or of `engine`.
-    pub fn list(&self, state: Option<JobState>, engine: Option<&str>, limit: usize) -> Vec<Job> {
+    /// Jobs newest first, optionally only in `state`, of `engine` or of
+    /// `tenant`.
+    pub fn list(
+        &self,
+        state: Option<JobState>,
+        engine: Option<&str>,
+        tenant: Option<&str>,
+        limit: usize,
+    ) -> Vec<Job> {
         let table = self.read_table();
         table
             .order
@@ -219,6 +226,7 @@ impl Jobs {
             .map(|entry| entry.lock().clone())
             .filter(|job| state.is_none_or(|s| job.state == s))
             .filter(|job| engine.is_none_or(|e| job.engine == e))
+            .filter(|job| tenant.is_none_or(|t| job.tenant == t))
             .take(limit)
             .collect()
     }

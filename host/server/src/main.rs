@@ -72,6 +72,10 @@ struct ServeArgs {
     /// Kernel send buffer per connection, in KiB (bounds what a stalled client holds).
     #[arg(long, env = "WEFT_SOCKET_SEND_BUFFER_KIB", default_value_t = 256)]
     socket_send_buffer_kib: usize,
+    /// API keys, one `<tenant> <key> [operator]` per line. Without it the
+    /// server is open: one tenant, every caller an operator.
+    #[arg(long, env = "WEFT_API_KEYS")]
+    api_keys: Option<PathBuf>,
     /// Seconds a streaming session without clients is kept before it is closed.
     #[arg(long, env = "WEFT_SESSION_IDLE_SECS", default_value_t = 300)]
     session_idle_secs: u64,
@@ -161,7 +165,23 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         }
     });
 
+    let api_keys = match &args.api_keys {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading --api-keys {}", path.display()))?;
+            let keys = weft_gateway::ApiKeys::parse(&text)
+                .with_context(|| format!("in --api-keys {}", path.display()))?;
+            Some(Arc::new(keys))
+        }
+        None => {
+            tracing::info!(
+                "no --api-keys: open server, every caller is tenant 'default' with operator rights"
+            );
+            None
+        }
+    };
     let app = weft_gateway::router(weft_gateway::AppState {
+        api_keys,
         runtime: runtime.clone(),
         jobs,
         bus: bus.clone(),
@@ -181,7 +201,6 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
                 stats_interval: Duration::from_secs(args.session_stats_secs.max(1)),
             },
             bus.clone(),
-            "default",
         ),
         store,
     });

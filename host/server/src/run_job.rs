@@ -8,6 +8,7 @@ use futures::{SinkExt, StreamExt};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 /// Arguments of `weft run`.
 #[derive(clap::Args)]
@@ -22,6 +23,9 @@ pub(crate) struct RunArgs {
     /// Server address.
     #[arg(long, env = "WEFT_SERVER", default_value = "127.0.0.1:8080")]
     server: String,
+    /// API key, for a server started with `--api-keys`.
+    #[arg(long, env = "WEFT_API_KEY", hide_env_values = true)]
+    api_key: Option<String>,
 }
 
 fn read_params(text: &str) -> anyhow::Result<Value> {
@@ -37,18 +41,31 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<()> {
     let params = read_params(&args.params)?;
     let base = format!("http://{}", args.server);
     // Subscribe before submitting so no event of the job can be missed.
-    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{}/api/v1/ws", args.server))
+    let mut request = format!("ws://{}/api/v1/ws", args.server).into_client_request()?;
+    let mut headers = reqwest::header::HeaderMap::new();
+    if let Some(key) = &args.api_key {
+        let value = format!("Bearer {key}")
+            .parse::<reqwest::header::HeaderValue>()
+            .context("the API key has characters a header cannot carry")?;
+        request
+            .headers_mut()
+            .insert(reqwest::header::AUTHORIZATION, value.clone());
+        headers.insert(reqwest::header::AUTHORIZATION, value);
+    }
+    let (mut ws, _) = tokio_tungstenite::connect_async(request)
         .await
         .with_context(|| {
             format!(
-                "cannot reach a weft server at {} (start one with `make run`, or pass --server)",
+                "cannot reach a weft server at {} (start one with `make run`, or pass --server; a server with --api-keys needs --api-key)",
                 args.server
             )
         })?;
     let subscribe = json!({ "type": "subscribe", "id": "run", "topics": ["jobs.*"] });
     ws.send(Message::Text(subscribe.to_string().into())).await?;
 
-    let http = reqwest::Client::new();
+    let http = reqwest::Client::builder()
+        .default_headers(headers)
+        .build()?;
     let response = http
         .post(format!("{base}/api/v1/jobs"))
         .json(&json!({ "engine": args.engine, "op": args.op, "params": params }))

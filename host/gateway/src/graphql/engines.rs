@@ -177,7 +177,11 @@ where
     let state = state(ctx);
     let subscription = state
         .bus
-        .subscribe(&topics, Some(&state.default_tenant), resume_from.as_deref())
+        .subscribe(
+            &topics,
+            super::caller(ctx)?.event_tenant(),
+            resume_from.as_deref(),
+        )
         .map_err(bus_error)?;
     let mapping = Arc::new((map, last));
     Ok(futures::stream::unfold(

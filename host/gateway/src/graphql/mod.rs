@@ -10,7 +10,6 @@ use async_graphql::http::GraphiQLSource;
 use async_graphql::{
     Context, ErrorExtensions, Json, MergedSubscription, Object, Schema, Subscription,
 };
-use async_graphql_axum::GraphQL;
 use axum::Router;
 use axum::response::Html;
 use axum::routing::get;
@@ -19,7 +18,7 @@ use weft_bus::Delivery;
 use weft_runtime::{RuntimeError, SubmitRequest};
 
 use crate::api_doc::{Api, Op};
-use crate::{ApiError, AppState};
+use crate::{ApiError, AppState, Principal};
 use types::{GqlEvent, GqlJob, GqlJobState, GqlPlugin, JobUpdate};
 
 pub(crate) type WeftSchema = Schema<Query, Mutation, SubscriptionRoot>;
@@ -57,22 +56,53 @@ pub(crate) fn document(api: Api) -> Api {
     ))
 }
 
-pub(crate) fn routes(schema: WeftSchema) -> Router {
+pub(crate) fn routes(schema: WeftSchema, state: AppState) -> Router {
+    let for_queries = schema.clone();
     Router::new()
         .route(
             "/graphql",
-            get(graphiql).post_service(GraphQL::new(schema.clone())),
+            get(graphiql).post(
+                move |caller: Principal, request: async_graphql_axum::GraphQLRequest| async move {
+                    async_graphql_axum::GraphQLResponse::from(
+                        for_queries.execute(request.into_inner().data(caller)).await,
+                    )
+                },
+            ),
         )
         .route(
             "/graphql/ws",
-            get(move |ws: crate::ws::Upgrade| subscriptions(ws, schema)),
+            get(
+                move |ws: crate::ws::Upgrade, caller: Result<Principal, ApiError>| {
+                    subscriptions(ws, schema, state, caller.ok())
+                },
+            ),
         )
+}
+
+/// graphql-transport-ws's close code for a refused `connection_init`.
+const FORBIDDEN: u16 = 4403;
+
+/// The API key in a `connection_init` payload: `{"authorization": "Bearer
+/// <key>"}` (the header's form) or `{"token": "<key>"}`.
+fn payload_key(payload: &serde_json::Value) -> Option<&str> {
+    ["authorization", "Authorization", "token", "apiKey"]
+        .iter()
+        .find_map(|field| payload.get(field)?.as_str())
+        .map(|value| value.strip_prefix("Bearer ").unwrap_or(value).trim())
 }
 
 /// The subscription socket: async-graphql's protocol state machine over
 /// the gateway's own WebSocket transport (so it gets permessage-deflate
 /// like every other endpoint).
-async fn subscriptions(ws: crate::ws::Upgrade, schema: WeftSchema) -> axum::response::Response {
+/// A caller that showed no key in the upgrade request must show one in
+/// `connection_init`, or the connection is closed (4403 on
+/// graphql-transport-ws) before any subscription starts.
+async fn subscriptions(
+    ws: crate::ws::Upgrade,
+    schema: WeftSchema,
+    state: AppState,
+    caller: Option<Principal>,
+) -> axum::response::Response {
     use async_graphql::http::{WebSocketProtocols, WsMessage};
     use axum::response::IntoResponse;
     use futures::SinkExt;
@@ -103,11 +133,42 @@ async fn subscriptions(ws: crate::ws::Upgrade, schema: WeftSchema) -> axum::resp
                     _ => None,
                 })
             });
-        let mut output = async_graphql::http::WebSocket::new(schema, input, protocol);
+        // async-graphql closes a refused connection_init with 1002; the
+        // graphql-transport-ws protocol says 4403 Forbidden, so remember
+        // that the refusal was ours.
+        let refused = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let refusing = refused.clone();
+        let mut output = async_graphql::http::WebSocket::new(schema, input, protocol)
+            .on_connection_init(move |payload| async move {
+                let principal = match caller {
+                    Some(caller) => caller,
+                    None => payload_key(&payload)
+                        .map_or_else(
+                            || crate::auth::check_key(&state, ""),
+                            |key| crate::auth::check_key(&state, key),
+                        )
+                        .ok_or_else(|| {
+                            refusing.store(true, std::sync::atomic::Ordering::Relaxed);
+                            async_graphql::Error::new(
+                                "unauthorized: send {\"authorization\": \"Bearer <key>\"} in the connection_init payload",
+                            )
+                        })?,
+                };
+                let mut data = async_graphql::Data::default();
+                data.insert(principal);
+                Ok(data)
+            });
         while let Some(message) = output.next().await {
             let message = match message {
                 WsMessage::Text(text) => Message::Text(text),
-                WsMessage::Close(code, reason) => Message::Close(Some(CloseFrame { code, reason })),
+                WsMessage::Close(code, reason) => {
+                    let code = if refused.load(std::sync::atomic::Ordering::Relaxed) {
+                        FORBIDDEN
+                    } else {
+                        code
+                    };
+                    Message::Close(Some(CloseFrame { code, reason }))
+                }
             };
             if sink.send(message).await.is_err() {
                 break;
@@ -136,6 +197,13 @@ fn state<'a>(ctx: &Context<'a>) -> &'a AppState {
     ctx.data_unchecked::<AppState>()
 }
 
+/// Who is asking: every request and every subscription connection carries
+/// its caller (see `routes`).
+fn caller<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a Principal> {
+    ctx.data::<Principal>()
+        .map_err(|_| async_graphql::Error::new("unauthorized: no caller on this request"))
+}
+
 /// Read-only queries.
 pub(crate) struct Query;
 
@@ -153,7 +221,10 @@ impl Query {
 
     /// One job.
     async fn job(&self, ctx: &Context<'_>, id: String) -> async_graphql::Result<GqlJob> {
-        state(ctx).jobs.get(&id).map(GqlJob).map_err(gql_error)
+        caller(ctx)?
+            .job(&state(ctx).jobs, &id)
+            .map(GqlJob)
+            .map_err(gql_error)
     }
 
     /// Jobs, newest first.
@@ -163,14 +234,20 @@ impl Query {
         #[graphql(name = "state")] state_filter: Option<GqlJobState>,
         engine: Option<String>,
         #[graphql(default = 100)] limit: i32,
-    ) -> Vec<GqlJob> {
+    ) -> async_graphql::Result<Vec<GqlJob>> {
         let limit = usize::try_from(limit).unwrap_or(0).min(1000);
-        state(ctx)
+        let tenant = caller(ctx)?.event_tenant();
+        Ok(state(ctx)
             .jobs
-            .list(state_filter.map(Into::into), engine.as_deref(), limit)
+            .list(
+                state_filter.map(Into::into),
+                engine.as_deref(),
+                tenant,
+                limit,
+            )
             .into_iter()
             .map(GqlJob)
-            .collect()
+            .collect())
     }
 }
 
@@ -194,7 +271,7 @@ impl Mutation {
                 engine,
                 op,
                 params: params.map_or_else(|| serde_json::json!({}), |p| p.0),
-                tenant: state.default_tenant.clone(),
+                tenant: caller(ctx)?.tenant.clone(),
             })
             .map(GqlJob)
             .map_err(gql_error)
@@ -202,7 +279,12 @@ impl Mutation {
 
     /// Cancels a queued or running job.
     async fn cancel_job(&self, ctx: &Context<'_>, id: String) -> async_graphql::Result<GqlJob> {
-        state(ctx).jobs.cancel(&id).map(GqlJob).map_err(gql_error)
+        let jobs = &state(ctx).jobs;
+        caller(ctx)?
+            .job(jobs, &id)
+            .and_then(|_| jobs.cancel(&id))
+            .map(GqlJob)
+            .map_err(gql_error)
     }
 }
 
@@ -232,7 +314,7 @@ impl CoreSubscriptions {
         let state = state(ctx);
         let subscription = state
             .bus
-            .subscribe(&topics, Some(&state.default_tenant), resume_from.as_deref())
+            .subscribe(&topics, caller(ctx)?.event_tenant(), resume_from.as_deref())
             .map_err(bus_error)?;
         Ok(futures::stream::unfold(
             Some(subscription),
@@ -254,9 +336,9 @@ impl CoreSubscriptions {
         job_id: String,
     ) -> async_graphql::Result<impl Stream<Item = JobUpdate>> {
         let state = state(ctx).clone();
-        let job = state.jobs.get(&job_id).map_err(gql_error)?;
+        let job = caller(ctx)?.job(&state.jobs, &job_id).map_err(gql_error)?;
         let topics = [job.topic.clone()];
-        let tenant = Some(state.default_tenant.as_str());
+        let tenant = Some(job.tenant.as_str());
         if job.state.is_final() {
             // Nothing more will be published: replay what is retained and
             // close with the job's final record.

@@ -7,7 +7,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::ApiQuery;
-use crate::{ApiError, AppState};
+use crate::{ApiError, AppState, Principal};
 
 #[derive(Deserialize)]
 pub(super) struct EventsQuery {
@@ -20,6 +20,7 @@ pub(super) struct EventsQuery {
 
 pub(super) async fn list(
     State(state): State<AppState>,
+    caller: Principal,
     ApiQuery(query): ApiQuery<EventsQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let patterns: Vec<String> = query
@@ -30,7 +31,7 @@ pub(super) async fn list(
     let limit = query.limit.unwrap_or(100).clamp(1, 1000);
     let events = state.bus.replay(
         &patterns,
-        Some(&state.default_tenant),
+        caller.event_tenant(),
         query.after.as_deref(),
         limit,
     )?;

@@ -18,7 +18,7 @@ use weft_storage::columnar::{CHUNK_ROWS, ColumnType, Field, Format, Values};
 use weft_storage::{StorageError, Store};
 
 use crate::api_doc::{Api, Op};
-use crate::{ApiError, AppState};
+use crate::{ApiError, AppState, Principal};
 
 /// Largest graph upload.
 const MAX_GRAPH_BYTES: usize = 512 << 20;
@@ -72,8 +72,8 @@ fn summary(store: &Store, tenant: &str, name: &str) -> Result<Value, StorageErro
     }))
 }
 
-async fn list(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
-    let (store, tenant) = (state.store.clone(), state.default_tenant.clone());
+async fn list(State(state): State<AppState>, caller: Principal) -> Result<Json<Value>, ApiError> {
+    let (store, tenant) = (state.store.clone(), caller.tenant.clone());
     blocking(move || {
         let graphs: Vec<Value> = store
             .datasets(&tenant)
@@ -88,9 +88,10 @@ async fn list(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
 
 async fn info(
     State(state): State<AppState>,
+    caller: Principal,
     Path(name): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let (store, tenant) = (state.store.clone(), state.default_tenant.clone());
+    let (store, tenant) = (state.store.clone(), caller.tenant.clone());
     blocking(move || match summary(&store, &tenant, &name) {
         Ok(found) => Ok(Json(found)),
         Err(StorageError::NotFound { .. }) => Err(not_found(&name)),
@@ -109,9 +110,10 @@ fn not_found(name: &str) -> ApiError {
 
 async fn drop_graph(
     State(state): State<AppState>,
+    caller: Principal,
     Path(name): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let (store, tenant) = (state.store.clone(), state.default_tenant.clone());
+    let (store, tenant) = (state.store.clone(), caller.tenant.clone());
     blocking(move || {
         match store.drop_dataset(&tenant, &edges_of(&name)) {
             Err(StorageError::NotFound { .. }) => return Err(not_found(&name)),
@@ -430,6 +432,7 @@ fn store_csv(store: &Arc<Store>, tenant: &str, name: &str, body: &[u8]) -> Resul
 
 async fn store_graph(
     State(state): State<AppState>,
+    caller: Principal,
     Path(name): Path<String>,
     headers: HeaderMap,
     body: Bytes,
@@ -439,7 +442,7 @@ async fn store_graph(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|t| t.contains("csv"));
-    let (store, tenant) = (state.store.clone(), state.default_tenant.clone());
+    let (store, tenant) = (state.store.clone(), caller.tenant.clone());
     blocking(move || {
         if store.dataset(&tenant, &edges_of(&name)).is_ok() {
             return Err(ApiError::new(

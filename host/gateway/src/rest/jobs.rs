@@ -12,7 +12,7 @@ use weft_runtime::{Job, JobState, SubmitRequest};
 
 use super::{ApiJson, ApiQuery};
 use crate::api_doc::{Api, Op};
-use crate::{ApiError, AppState};
+use crate::{ApiError, AppState, Principal};
 
 pub(super) fn routes(api: Api) -> Api {
     api.route(
@@ -84,6 +84,7 @@ const DEFAULT_WAIT: Duration = Duration::from_secs(300);
 
 async fn submit(
     State(state): State<AppState>,
+    caller: Principal,
     ApiQuery(query): ApiQuery<SubmitQuery>,
     ApiJson(body): ApiJson<SubmitBody>,
 ) -> Result<Response, ApiError> {
@@ -91,7 +92,7 @@ async fn submit(
         engine: body.engine,
         op: body.op,
         params: body.params,
-        tenant: state.default_tenant.clone(),
+        tenant: caller.tenant.clone(),
     })?;
     let location = HeaderValue::from_str(&format!("/api/v1/jobs/{}", job.job_id)).ok();
     let (status, job) = if query.wait {
@@ -122,22 +123,31 @@ struct ListQuery {
 
 async fn list(
     State(state): State<AppState>,
+    caller: Principal,
     ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Json<Vec<Job>> {
     let limit = query.limit.unwrap_or(100).min(1000);
-    Json(state.jobs.list(query.state, query.engine.as_deref(), limit))
+    Json(state.jobs.list(
+        query.state,
+        query.engine.as_deref(),
+        caller.event_tenant(),
+        limit,
+    ))
 }
 
 async fn show(
     State(state): State<AppState>,
+    caller: Principal,
     Path(id): Path<String>,
 ) -> Result<Json<Job>, ApiError> {
-    Ok(Json(state.jobs.get(&id)?))
+    Ok(Json(caller.job(&state.jobs, &id)?))
 }
 
 async fn cancel(
     State(state): State<AppState>,
+    caller: Principal,
     Path(id): Path<String>,
 ) -> Result<(StatusCode, Json<Job>), ApiError> {
+    caller.job(&state.jobs, &id)?;
     Ok((StatusCode::ACCEPTED, Json(state.jobs.cancel(&id)?)))
 }

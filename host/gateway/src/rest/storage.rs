@@ -24,7 +24,7 @@ use weft_storage::{StorageError, Store};
 
 use super::ApiQuery;
 use crate::api_doc::{Api, Op};
-use crate::{ApiError, AppState};
+use crate::{ApiError, AppState, Principal};
 
 /// Largest single value accepted over REST.
 const MAX_VALUE_BYTES: usize = 16 << 20;
@@ -137,8 +137,8 @@ async fn stats(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     Ok(Json(json!(stats)))
 }
 
-async fn verify(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
-    let (store, tenant) = (store(&state), state.default_tenant.clone());
+async fn verify(State(state): State<AppState>, caller: Principal) -> Result<Json<Value>, ApiError> {
+    let (store, tenant) = (store(&state), caller.tenant.clone());
     let damaged = blocking(move || store.verify(&tenant)).await?;
     let pages: Vec<Value> = damaged
         .iter()
@@ -186,15 +186,16 @@ async fn migrate_tiers(
     Ok(Json(json!({"moved_to_cold": moved, "tiers": tiers})))
 }
 
-async fn list_collections(State(state): State<AppState>) -> Json<Value> {
-    Json(json!({"collections": state.store.collections(&state.default_tenant)}))
+async fn list_collections(State(state): State<AppState>, caller: Principal) -> Json<Value> {
+    Json(json!({"collections": state.store.collections(&caller.tenant)}))
 }
 
 async fn collection_stats(
     State(state): State<AppState>,
+    caller: Principal,
     Path(name): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let (store, tenant) = (store(&state), state.default_tenant.clone());
+    let (store, tenant) = (store(&state), caller.tenant.clone());
     let stats = blocking(move || Ok(store.collection(&tenant, &name, false)?.stats())).await?;
     Ok(Json(json!(stats)))
 }
@@ -207,10 +208,11 @@ pub(super) struct NewCollection {
 
 async fn create_collection(
     State(state): State<AppState>,
+    caller: Principal,
     Path(name): Path<String>,
     super::ApiJson(request): super::ApiJson<NewCollection>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let (store, tenant) = (store(&state), state.default_tenant.clone());
+    let (store, tenant) = (store(&state), caller.tenant.clone());
     let partitioning = weft_storage::collection::KeyPartitioning::parse(&request.partitioning)?;
     let stats = blocking(move || {
         Ok(store
@@ -223,9 +225,10 @@ async fn create_collection(
 
 async fn drop_collection(
     State(state): State<AppState>,
+    caller: Principal,
     Path(name): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let (store, tenant) = (store(&state), state.default_tenant.clone());
+    let (store, tenant) = (store(&state), caller.tenant.clone());
     blocking(move || store.drop_collection(&tenant, &name)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -245,10 +248,11 @@ pub(super) struct ScanQuery {
 
 async fn scan(
     State(state): State<AppState>,
+    caller: Principal,
     Path(name): Path<String>,
     ApiQuery(query): ApiQuery<ScanQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let (store, tenant) = (store(&state), state.default_tenant.clone());
+    let (store, tenant) = (store(&state), caller.tenant.clone());
     let limit = query.limit.unwrap_or(100).clamp(1, 10_000);
     let prefix = query.prefix.unwrap_or_default();
     let start = query.start.unwrap_or_default();
@@ -278,9 +282,10 @@ async fn scan(
 
 async fn get_key(
     State(state): State<AppState>,
+    caller: Principal,
     Path((name, key)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    let (store, tenant) = (store(&state), state.default_tenant.clone());
+    let (store, tenant) = (store(&state), caller.tenant.clone());
     let shown = key.clone();
     let value =
         blocking(move || store.collection(&tenant, &name, false)?.get(key.as_bytes())).await?;
@@ -301,13 +306,14 @@ async fn get_key(
 
 async fn put_key(
     State(state): State<AppState>,
+    caller: Principal,
     Path((name, key)): Path<(String, String)>,
     body: Bytes,
 ) -> Result<StatusCode, ApiError> {
     if body.len() > MAX_VALUE_BYTES {
         return Err(ApiError::bad_request("values are limited to 16 MiB"));
     }
-    let (store, tenant) = (store(&state), state.default_tenant.clone());
+    let (store, tenant) = (store(&state), caller.tenant.clone());
     blocking(move || {
         store
             .collection(&tenant, &name, true)?
@@ -319,9 +325,10 @@ async fn put_key(
 
 async fn delete_key(
     State(state): State<AppState>,
+    caller: Principal,
     Path((name, key)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    let (store, tenant) = (store(&state), state.default_tenant.clone());
+    let (store, tenant) = (store(&state), caller.tenant.clone());
     blocking(move || {
         store
             .collection(&tenant, &name, false)?
@@ -342,10 +349,11 @@ pub(super) struct Batch {
 
 async fn batch(
     State(state): State<AppState>,
+    caller: Principal,
     Path(name): Path<String>,
     super::ApiJson(batch): super::ApiJson<Batch>,
 ) -> Result<Json<Value>, ApiError> {
-    let (store, tenant) = (store(&state), state.default_tenant.clone());
+    let (store, tenant) = (store(&state), caller.tenant.clone());
     let (puts, deletes) = (batch.put.len(), batch.delete.len());
     blocking(move || {
         let values: Vec<(String, Vec<u8>)> = batch
@@ -368,10 +376,11 @@ async fn batch(
 /// its figures afterwards.
 async fn maintain(
     state: AppState,
+    tenant: String,
     name: String,
     work: fn(&weft_storage::collection::Collection) -> Result<(), StorageError>,
 ) -> Result<Json<Value>, ApiError> {
-    let (store, tenant) = (store(&state), state.default_tenant.clone());
+    let store = store(&state);
     let stats = blocking(move || {
         let collection = store.collection(&tenant, &name, false)?;
         work(&collection)?;
@@ -383,38 +392,45 @@ async fn maintain(
 
 async fn flush(
     State(state): State<AppState>,
+    caller: Principal,
     Path(name): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    maintain(state, name, |c| c.flush()).await
+    maintain(state, caller.tenant, name, |c| c.flush()).await
 }
 
 async fn compact(
     State(state): State<AppState>,
+    caller: Principal,
     Path(name): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    maintain(state, name, |c| c.compact()).await
+    maintain(state, caller.tenant, name, |c| c.compact()).await
 }
 
-async fn list_datasets(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
-    let (store, tenant) = (store(&state), state.default_tenant.clone());
+async fn list_datasets(
+    State(state): State<AppState>,
+    caller: Principal,
+) -> Result<Json<Value>, ApiError> {
+    let (store, tenant) = (store(&state), caller.tenant.clone());
     let datasets = blocking(move || Ok(store.datasets(&tenant))).await?;
     Ok(Json(json!({"datasets": datasets})))
 }
 
 async fn dataset_info(
     State(state): State<AppState>,
+    caller: Principal,
     Path(name): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let (store, tenant) = (store(&state), state.default_tenant.clone());
+    let (store, tenant) = (store(&state), caller.tenant.clone());
     let info = blocking(move || Ok(store.dataset(&tenant, &name)?.info())).await?;
     Ok(Json(json!(info)))
 }
 
 async fn drop_dataset(
     State(state): State<AppState>,
+    caller: Principal,
     Path(name): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let (store, tenant) = (store(&state), state.default_tenant.clone());
+    let (store, tenant) = (store(&state), caller.tenant.clone());
     blocking(move || store.drop_dataset(&tenant, &name)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -463,6 +479,7 @@ impl std::io::Read for ChannelReader {
 
 async fn upload(
     State(state): State<AppState>,
+    caller: Principal,
     Path(name): Path<String>,
     ApiQuery(query): ApiQuery<HashMap<String, String>>,
     headers: HeaderMap,
@@ -498,7 +515,7 @@ async fn upload(
             ));
         }
     };
-    let (store, tenant) = (store(&state), state.default_tenant.clone());
+    let (store, tenant) = (store(&state), caller.tenant.clone());
     if store.dataset(&tenant, &name).is_ok() {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
@@ -586,10 +603,11 @@ fn nullable<T: serde::Serialize>(values: &[T], valid: &[bool]) -> Vec<Value> {
 
 async fn read_column(
     State(state): State<AppState>,
+    caller: Principal,
     Path((name, column)): Path<(String, String)>,
     ApiQuery(query): ApiQuery<ColumnQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let (store, tenant) = (store(&state), state.default_tenant.clone());
+    let (store, tenant) = (store(&state), caller.tenant.clone());
     let chunk = query.chunk.unwrap_or(0);
     let (slice, chunks) = blocking(move || {
         let dataset = store.dataset(&tenant, &name)?;
@@ -618,10 +636,11 @@ pub(super) struct SummaryQuery {
 
 async fn summarise_column(
     State(state): State<AppState>,
+    caller: Principal,
     Path((name, column)): Path<(String, String)>,
     ApiQuery(query): ApiQuery<SummaryQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let (store, tenant) = (store(&state), state.default_tenant.clone());
+    let (store, tenant) = (store(&state), caller.tenant.clone());
     let summary = blocking(move || {
         let dataset = store.dataset(&tenant, &name)?;
         let mut summary = Summary::default();

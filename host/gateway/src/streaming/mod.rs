@@ -31,7 +31,7 @@ use sessions::{Command, SessionHandle, Shape, Work};
 
 use crate::api_doc::{Api, Op};
 use crate::ws::{Chore, CloseFrame, Message, Socket, Upgrade, close_code};
-use crate::{ApiError, AppState};
+use crate::{ApiError, AppState, Principal};
 
 /// The engine behind the endpoint.
 const ENGINE: &str = "anomaly";
@@ -90,31 +90,33 @@ fn check_session_id(id: &str) -> Result<(), ApiError> {
     }
 }
 
-async fn list(State(state): State<AppState>) -> Response {
-    let sessions = state.sessions.list();
+async fn list(State(state): State<AppState>, caller: Principal) -> Response {
+    let sessions = state.sessions.list(caller.event_tenant());
     axum::Json(json!({"count": sessions.len(), "sessions": sessions})).into_response()
 }
 
 async fn show(
     State(state): State<AppState>,
+    caller: Principal,
     Path(session_id): Path<String>,
 ) -> Result<Response, ApiError> {
     check_session_id(&session_id)?;
     let handle = state
         .sessions
-        .get(&session_id)
+        .get(&caller.tenant, &session_id)
         .ok_or_else(|| missing(&session_id))?;
     Ok(axum::Json(handle.summary()).into_response())
 }
 
 async fn close(
     State(state): State<AppState>,
+    caller: Principal,
     Path(session_id): Path<String>,
 ) -> Result<Response, ApiError> {
     check_session_id(&session_id)?;
     let summary = state
         .sessions
-        .close(&session_id)
+        .close(&caller.tenant, &session_id)
         .ok_or_else(|| missing(&session_id))?;
     Ok(axum::Json(json!({"closed": true, "session": summary})).into_response())
 }
@@ -162,6 +164,7 @@ async fn upgrade(
     Path(session_id): Path<String>,
     State(state): State<AppState>,
     Query(params): Query<HashMap<String, String>>,
+    caller: Principal,
     ws: Result<Upgrade, ApiError>,
 ) -> Result<Response, ApiError> {
     check_session_id(&session_id)?;
@@ -171,9 +174,9 @@ async fn upgrade(
         .cloned()
         .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
     let config = session_config(&params);
-    Ok(ws
-        .max_message_size(MAX_MESSAGE)
-        .on_upgrade(move |socket| connection(socket, state, session_id, client_id, config)))
+    Ok(ws.max_message_size(MAX_MESSAGE).on_upgrade(move |socket| {
+        connection(socket, state, caller.tenant, session_id, client_id, config)
+    }))
 }
 
 async fn refuse(mut socket: Socket, code: &str, message: &str) {
@@ -200,6 +203,7 @@ struct Client {
 async fn connection(
     socket: Socket,
     state: AppState,
+    tenant: String,
     session_id: String,
     client_id: String,
     config: Value,
@@ -225,7 +229,11 @@ async fn connection(
             .await;
         }
     };
-    let (handle, created) = match state.sessions.join(&session_id, plugin, config).await {
+    let (handle, created) = match state
+        .sessions
+        .join(&tenant, &session_id, plugin, config)
+        .await
+    {
         Ok(joined) => joined,
         Err(error) => return refuse(socket, error.code, &error.message).await,
     };
@@ -517,7 +525,7 @@ fn subscription(
     );
     match state.bus.subscribe(
         std::slice::from_ref(&pattern),
-        Some(&state.default_tenant),
+        Some(&client.handle.tenant),
         resume_from,
     ) {
         Ok(subscription) => {

@@ -100,6 +100,8 @@ pub(crate) struct SessionCounters {
 /// One session as clients and the registry see it.
 pub(crate) struct SessionHandle {
     pub(crate) id: String,
+    /// Owner: only its callers see the session, and its events carry it.
+    pub(crate) tenant: String,
     pub(crate) engine: String,
     pub(crate) engine_version: String,
     pub(crate) created_at: OffsetDateTime,
@@ -228,22 +230,28 @@ pub struct Sessions {
     inner: Arc<Inner>,
 }
 
+/// Sessions are keyed by tenant and id: two tenants may use the same id
+/// without meeting.
+type Key = (String, String);
+
+fn key(tenant: &str, id: &str) -> Key {
+    (tenant.to_owned(), id.to_owned())
+}
+
 struct Inner {
-    map: Mutex<HashMap<String, Arc<SessionHandle>>>,
+    map: Mutex<HashMap<Key, Arc<SessionHandle>>>,
     config: StreamingConfig,
     bus: Bus,
-    tenant: String,
 }
 
 impl Sessions {
-    /// An empty registry publishing on `bus` as `tenant`.
-    pub fn new(config: StreamingConfig, bus: Bus, tenant: &str) -> Self {
+    /// An empty registry publishing on `bus`.
+    pub fn new(config: StreamingConfig, bus: Bus) -> Self {
         Self {
             inner: Arc::new(Inner {
                 map: Mutex::new(HashMap::new()),
                 config,
                 bus,
-                tenant: tenant.to_owned(),
             }),
         }
     }
@@ -252,13 +260,18 @@ impl Sessions {
         &self.inner.config
     }
 
-    fn map(&self) -> MutexGuard<'_, HashMap<String, Arc<SessionHandle>>> {
+    fn map(&self) -> MutexGuard<'_, HashMap<Key, Arc<SessionHandle>>> {
         self.inner.map.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Every session.
-    pub(crate) fn list(&self) -> Vec<SessionSummary> {
-        let mut list: Vec<SessionSummary> = self.map().values().map(|s| s.summary()).collect();
+    /// The sessions of `tenant` (`None`: every tenant's).
+    pub(crate) fn list(&self, tenant: Option<&str>) -> Vec<SessionSummary> {
+        let mut list: Vec<SessionSummary> = self
+            .map()
+            .values()
+            .filter(|s| tenant.is_none_or(|t| s.tenant == t))
+            .map(|s| s.summary())
+            .collect();
         list.sort_by(|a, b| a.session_id.cmp(&b.session_id));
         list
     }
@@ -286,13 +299,13 @@ impl Sessions {
         self.map().len()
     }
 
-    pub(crate) fn get(&self, id: &str) -> Option<Arc<SessionHandle>> {
-        self.map().get(id).cloned()
+    pub(crate) fn get(&self, tenant: &str, id: &str) -> Option<Arc<SessionHandle>> {
+        self.map().get(&key(tenant, id)).cloned()
     }
 
     /// Ends a session now; its clients' next requests are refused.
-    pub(crate) fn close(&self, id: &str) -> Option<SessionSummary> {
-        let handle = self.map().remove(id)?;
+    pub(crate) fn close(&self, tenant: &str, id: &str) -> Option<SessionSummary> {
+        let handle = self.map().remove(&key(tenant, id))?;
         handle.closed.store(true, Ordering::Relaxed);
         Some(handle.summary())
     }
@@ -301,11 +314,12 @@ impl Sessions {
     /// Returns the handle and whether it was created.
     pub(crate) async fn join(
         &self,
+        tenant: &str,
         id: &str,
         plugin: Arc<LoadedPlugin>,
         config: Value,
     ) -> Result<(Arc<SessionHandle>, bool), JoinError> {
-        if let Some(handle) = self.attach(id) {
+        if let Some(handle) = self.attach(tenant, id) {
             return Ok((handle, false));
         }
         if self.count() >= self.inner.config.max_sessions {
@@ -324,12 +338,11 @@ impl Sessions {
         let sessions = self.clone();
         let worker_config = config.clone();
         let call_timeout = self.inner.config.call_timeout;
-        let tenant = self.inner.tenant.clone();
+        let owner = tenant.to_owned();
         let spawned = std::thread::Builder::new()
             .name(format!("weft-session-{id}"))
             .spawn(move || {
-                let opened =
-                    plugin.open_session(&tenant, &session_id, &worker_config, call_timeout);
+                let opened = plugin.open_session(&owner, &session_id, &worker_config, call_timeout);
                 match opened {
                     Ok(session) => {
                         let version = session.version().to_owned();
@@ -376,6 +389,7 @@ impl Sessions {
         }
         let handle = Arc::new(SessionHandle {
             id: id.to_owned(),
+            tenant: tenant.to_owned(),
             engine,
             engine_version: version,
             created_at: OffsetDateTime::now_utc(),
@@ -389,14 +403,14 @@ impl Sessions {
         });
         let winner = {
             let mut map = self.map();
-            match map.get(id) {
+            match map.get(&key(tenant, id)) {
                 // Another client opened it meanwhile: join theirs, drop ours.
                 Some(existing) => {
                     existing.clients.fetch_add(1, Ordering::Relaxed);
                     Some(existing.clone())
                 }
                 None => {
-                    map.insert(id.to_owned(), handle.clone());
+                    map.insert(key(tenant, id), handle.clone());
                     None
                 }
             }
@@ -414,9 +428,9 @@ impl Sessions {
         }
     }
 
-    fn attach(&self, id: &str) -> Option<Arc<SessionHandle>> {
+    fn attach(&self, tenant: &str, id: &str) -> Option<Arc<SessionHandle>> {
         let map = self.map();
-        let handle = map.get(id)?;
+        let handle = map.get(&key(tenant, id))?;
         handle.clients.fetch_add(1, Ordering::Relaxed);
         handle.touch();
         Some(handle.clone())
@@ -431,24 +445,32 @@ impl Sessions {
     /// Removes `handle` if it is idle and clientless; true if it did.
     fn reap(&self, handle: &Arc<SessionHandle>) -> bool {
         let mut map = self.map();
-        let ours = map.get(&handle.id).is_some_and(|h| Arc::ptr_eq(h, handle));
+        let handle_key = key(&handle.tenant, &handle.id);
+        let ours = map.get(&handle_key).is_some_and(|h| Arc::ptr_eq(h, handle));
         if !ours {
             return true; // closed through the API
         }
         if handle.clients.load(Ordering::Relaxed) == 0
             && handle.idle_for() >= self.inner.config.idle_timeout
         {
-            map.remove(&handle.id);
+            map.remove(&handle_key);
             handle.closed.store(true, Ordering::Relaxed);
             return true;
         }
         false
     }
 
-    fn publish(&self, engine: &str, session: &str, family: &str, kind: &str, data: Value) {
+    fn publish(
+        &self,
+        engine: &str,
+        session: &SessionHandle,
+        family: &str,
+        kind: &str,
+        data: Value,
+    ) {
         let event = NewEvent {
-            topic: format!("{engine}.sessions.{session}.{family}"),
-            tenant: self.inner.tenant.clone(),
+            topic: format!("{engine}.sessions.{}.{family}", session.id),
+            tenant: session.tenant.clone(),
             source: Some(Source {
                 plugin: engine.to_owned(),
                 version: String::new(),
@@ -458,7 +480,7 @@ impl Sessions {
             data,
         };
         if let Err(error) = self.inner.bus.publish(event) {
-            tracing::warn!(%error, session, "session event dropped");
+            tracing::warn!(%error, session = %session.id, "session event dropped");
         }
     }
 
@@ -470,7 +492,7 @@ impl Sessions {
                 fields.entry(k).or_insert(v);
             }
         }
-        self.publish(&handle.engine, &handle.id, "alerts", "alert", data);
+        self.publish(&handle.engine, handle, "alerts", "alert", data);
     }
 }
 
@@ -530,7 +552,7 @@ fn run_worker(
             samples_at_last_stats = samples;
             if let Ok(stats) = session.stats() {
                 let data = protocol::stats_body(&handle, stats);
-                sessions.publish(&engine, &handle.id, "stats", "stats", data);
+                sessions.publish(&engine, &handle, "stats", "stats", data);
             }
         }
     }
@@ -572,7 +594,7 @@ fn execute(
                     if *flagged {
                         sessions.publish(
                             engine,
-                            &handle.id,
+                            handle,
                             "anomalies",
                             "anomaly",
                             protocol::anomaly_event(

@@ -159,6 +159,7 @@ pub(crate) fn routes(api: Api) -> Api {
             get(
                 move |ws: Upgrade,
                       State(state): State<AppState>,
+                      caller: crate::Principal,
                       crate::rest::ApiQuery(query): crate::rest::ApiQuery<PresetQuery>| async move {
                     if let Some(ms) = query.interval_ms
                         && (preset.stats_interval_ms.is_none()
@@ -170,7 +171,7 @@ pub(crate) fn routes(api: Api) -> Api {
                         .into_response();
                     }
                     ws.max_message_size(MAX_CLIENT_MESSAGE).on_upgrade(move |socket| {
-                        connection(socket, state, Some(preset), query.interval_ms)
+                        connection(socket, state, caller, Some(preset), query.interval_ms)
                     })
                 },
             ),
@@ -243,14 +244,15 @@ impl ServerMessage<'_> {
     }
 }
 
-async fn upgrade(ws: Upgrade, State(state): State<AppState>) -> Response {
+async fn upgrade(ws: Upgrade, State(state): State<AppState>, caller: crate::Principal) -> Response {
     ws.max_message_size(MAX_CLIENT_MESSAGE)
-        .on_upgrade(move |socket| connection(socket, state, None, None))
+        .on_upgrade(move |socket| connection(socket, state, caller, None, None))
 }
 
 async fn connection(
     socket: Socket,
     state: AppState,
+    caller: crate::Principal,
     preset: Option<&'static endpoints::Preset>,
     stats_interval_ms: Option<u64>,
 ) {
@@ -306,7 +308,14 @@ async fn connection(
         };
         replies.insert(
             0,
-            apply(&state, &connection_id, message, &mut subscriptions, &out_tx),
+            apply(
+                &state,
+                &caller,
+                &connection_id,
+                message,
+                &mut subscriptions,
+                &out_tx,
+            ),
         );
         for reply in replies {
             if sink.send(Message::Text(reply)).await.is_err() {
@@ -345,12 +354,12 @@ async fn connection(
                 counters.received.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 let reply = match serde_json::from_str::<ClientMessage>(text.as_str()) {
                     Ok(ClientMessage::GraphAlgorithmRequest(request)) => {
-                        let (reply, task) = requests::graph_algorithm(&state, preset, request, &out_tx);
+                        let (reply, task) = requests::graph_algorithm(&state, &caller, preset, request, &out_tx);
                         requests.retain(|task| !task.is_finished());
                         requests.extend(task);
                         reply
                     }
-                    Ok(message) => apply(&state, &connection_id, message, &mut subscriptions, &out_tx),
+                    Ok(message) => apply(&state, &caller, &connection_id, message, &mut subscriptions, &out_tx),
                     Err(e) => ServerMessage::Error {
                         code: "bad_request",
                         message: format!(
@@ -379,14 +388,14 @@ async fn connection(
                     Control::Send(text) => text,
                     Control::Subscribe { id, topics, resume_from, reply } => {
                         let message = ClientMessage::Subscribe { id, topics, resume_from, stats_interval_ms: None };
-                        let text = apply(&state, &connection_id, message, &mut subscriptions, &out_tx);
+                        let text = apply(&state, &caller, &connection_id, message, &mut subscriptions, &out_tx);
                         let _ = reply.send(serde_json::from_str(&text).unwrap_or_default());
                         text
                     }
                     Control::Unsubscribe { id, reply } => {
                         let existed = subscriptions.contains_key(&id);
                         let message = ClientMessage::Unsubscribe { id };
-                        let text = apply(&state, &connection_id, message, &mut subscriptions, &out_tx);
+                        let text = apply(&state, &caller, &connection_id, message, &mut subscriptions, &out_tx);
                         let _ = reply.send(existed);
                         if !existed {
                             continue;
@@ -424,6 +433,7 @@ fn error(code: &str, message: &str) -> Message {
 /// Applies one client (or operator) message; returns the direct reply.
 fn apply(
     state: &AppState,
+    caller: &crate::Principal,
     connection_id: &str,
     message: ClientMessage,
     subscriptions: &mut HashMap<String, JoinHandle<()>>,
@@ -492,7 +502,7 @@ fn apply(
             let subscription =
                 state
                     .bus
-                    .subscribe(&topics, Some(&state.default_tenant), resume_from.as_deref());
+                    .subscribe(&topics, caller.event_tenant(), resume_from.as_deref());
             match subscription {
                 Ok(subscription) => {
                     let task = tokio::spawn(forward(

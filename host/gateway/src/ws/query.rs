@@ -20,7 +20,7 @@ use std::sync::atomic::Ordering;
 
 use super::registry::Chore;
 use super::{Message, Socket, Upgrade};
-use crate::{ApiError, AppState};
+use crate::{ApiError, AppState, Principal};
 
 /// Answers buffered per connection; a relay waits when it is full.
 const QUEUE: usize = 256;
@@ -51,16 +51,20 @@ enum ClientMessage {
     },
 }
 
-pub(super) async fn upgrade(ws: Upgrade, State(state): State<AppState>) -> Response {
+pub(super) async fn upgrade(
+    ws: Upgrade,
+    State(state): State<AppState>,
+    caller: Principal,
+) -> Response {
     ws.max_message_size(MAX_MESSAGE)
-        .on_upgrade(move |socket| connection(socket, state))
+        .on_upgrade(move |socket| connection(socket, state, caller))
 }
 
 fn error(code: &str, message: &str, request_id: Option<&str>) -> String {
     json!({"type": "error", "code": code, "message": message, "request_id": request_id}).to_string()
 }
 
-async fn connection(socket: Socket, state: AppState) {
+async fn connection(socket: Socket, state: AppState, caller: Principal) {
     let mut registered = state.connections.register("/api/v1/ws/query");
     let (mut sink, mut stream) = socket.split();
     let (out_tx, mut out_rx) = mpsc::channel::<String>(QUEUE);
@@ -88,7 +92,7 @@ async fn connection(socket: Socket, state: AppState) {
                 match incoming {
                     Some(Ok(Message::Text(text))) => {
                         registered.counters.received.fetch_add(1, Ordering::Relaxed);
-                        let reply = handle(&state, text.as_str(), &out_tx, &mut relays);
+                        let reply = handle(&state, &caller, text.as_str(), &out_tx, &mut relays);
                         Message::Text(reply)
                     }
                     Some(Ok(Message::Binary(_))) => {
@@ -116,6 +120,7 @@ async fn connection(socket: Socket, state: AppState) {
 
 fn handle(
     state: &AppState,
+    caller: &Principal,
     text: &str,
     out: &mpsc::Sender<String>,
     relays: &mut Vec<tokio::task::JoinHandle<()>>,
@@ -136,7 +141,10 @@ fn handle(
         ClientMessage::Ping { request_id } => {
             json!({"type": "pong", "request_id": request_id}).to_string()
         }
-        ClientMessage::Cancel { request_id, job_id } => match state.jobs.cancel(&job_id) {
+        ClientMessage::Cancel { request_id, job_id } => match caller
+            .job(&state.jobs, &job_id)
+            .and_then(|_| state.jobs.cancel(&job_id))
+        {
             Ok(job) => {
                 json!({"type": "cancelling", "request_id": request_id, "job_id": job.job_id})
                     .to_string()
@@ -156,7 +164,7 @@ fn handle(
                 engine,
                 op,
                 params: params.unwrap_or_else(|| json!({})),
-                tenant: state.default_tenant.clone(),
+                tenant: caller.tenant.clone(),
             });
             match submitted {
                 Ok(job) => {
@@ -202,7 +210,7 @@ async fn relay(state: AppState, job: Job, request_id: Option<String>, out: mpsc:
     let origin = state.bus.origin().to_string();
     let subscription = state.bus.subscribe(
         std::slice::from_ref(&job.topic),
-        Some(&state.default_tenant),
+        None, // the caller submitted this job: it is theirs
         Some(&origin),
     );
     if let Ok(mut subscription) = subscription {

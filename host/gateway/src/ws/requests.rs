@@ -44,6 +44,7 @@ fn error(code: &str, message: &str, request_id: Option<&str>) -> String {
 /// there is a job, the task that will send its `result`.
 pub(super) fn graph_algorithm(
     state: &AppState,
+    caller: &crate::Principal,
     preset: Option<&Preset>,
     request: GraphAlgorithmRequest,
     out: &mpsc::Sender<String>,
@@ -58,9 +59,9 @@ pub(super) fn graph_algorithm(
             engine: "graph".into(),
             op,
             params: request.params.unwrap_or_else(|| json!({})),
-            tenant: state.default_tenant.clone(),
+            tenant: caller.tenant.clone(),
         }),
-        (None, Some(job_id)) if request.params.is_none() => state.jobs.get(&job_id),
+        (None, Some(job_id)) if request.params.is_none() => caller.job(&state.jobs, &job_id),
         _ => {
             let message = "give \"algorithm\" (with \"params\") to run one, or \"job_id\" to attach to a running job";
             return (error("bad_request", message, request_id), None);
