@@ -14,6 +14,7 @@ mod openapi;
 mod restart;
 mod sandbox;
 mod schemas;
+mod seed_engines;
 mod storage;
 mod tenancy;
 mod websocket;

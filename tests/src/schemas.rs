@@ -61,19 +61,30 @@ pub fn check(family: &str, message: &Value) -> anyhow::Result<()> {
 /// Fails unless `message` is an `event` whose `data` matches the schema of
 /// its storage event kind (`schemas/storage/<kind>.json`).
 pub fn check_storage_event(message: &Value) -> anyhow::Result<()> {
+    check_event("storage", message)
+}
+
+/// Fails unless `message` is an `event` whose `data` matches the schema of
+/// its kind in `family` (`schemas/<family>/<kind>.json`).
+pub fn check_event(family: &str, message: &Value) -> anyhow::Result<()> {
     check("ws", message)?;
     let kind = message["kind"]
         .as_str()
         .with_context(|| format!("an event without a kind: {message}"))?;
-    let validator = validator("storage", kind)?;
+    check_data(family, kind, &message["data"]).with_context(|| format!("in event {message}"))
+}
+
+/// Fails unless `data` matches `schemas/<family>/<kind>.json`.
+pub fn check_data(family: &str, kind: &str, data: &Value) -> anyhow::Result<()> {
+    let validator = validator(family, kind)?;
     let problems: Vec<String> = validator
-        .iter_errors(&message["data"])
+        .iter_errors(data)
         .take(5)
         .map(|e| format!("{}: {e}", e.instance_path()))
         .collect();
     anyhow::ensure!(
         problems.is_empty(),
-        "storage '{kind}' event data does not match its schema: {}\n{message}",
+        "{family} '{kind}' event data does not match its schema: {}",
         problems.join("; ")
     );
     Ok(())

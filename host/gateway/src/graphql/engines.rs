@@ -71,7 +71,7 @@ pub(crate) struct TimeSeriesAnomalyAlert {
     resume_from: String,
 }
 
-fn text(data: &Value, key: &str) -> Option<String> {
+pub(super) fn text(data: &Value, key: &str) -> Option<String> {
     data.get(key).and_then(|v| match v {
         Value::String(s) => Some(s.clone()),
         Value::Number(n) => Some(n.to_string()),
@@ -79,7 +79,7 @@ fn text(data: &Value, key: &str) -> Option<String> {
     })
 }
 
-fn job_of(event: &Event) -> Option<String> {
+pub(super) fn job_of(event: &Event) -> Option<String> {
     event.source.as_ref().and_then(|s| s.job.clone())
 }
 

@@ -3,6 +3,7 @@
 //! `graphql-transport-ws` and the legacy `graphql-ws` subprotocol.
 
 mod engines;
+mod seed_engines;
 mod storage;
 mod types;
 
@@ -52,7 +53,7 @@ pub(crate) fn document(api: Api) -> Api {
     .external(Op::websocket(
         "/graphql/ws",
         "graphql",
-        "GraphQL subscriptions (events, jobProgress) over graphql-transport-ws or graphql-ws",
+        "GraphQL subscriptions (events, jobProgress and the seeds' typed streams) over graphql-transport-ws or graphql-ws; with --api-keys, the key goes in connection_init",
     ))
 }
 
@@ -293,6 +294,7 @@ impl Mutation {
 pub(crate) struct SubscriptionRoot(
     CoreSubscriptions,
     engines::EngineSubscriptions,
+    seed_engines::SeedEngineSubscriptions,
     storage::StorageSubscriptions,
 );
 

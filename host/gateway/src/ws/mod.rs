@@ -133,15 +133,16 @@ pub(crate) fn routes(api: Api) -> Api {
         let mut op = Op::websocket(
             preset.path,
             "websocket",
-            format!(
-                "The event protocol, pre-subscribed to {}{}",
-                preset.topics.join(", "),
-                if preset.engine == Some("graph") {
-                    "; a graph_algorithm_request {algorithm, params} (or {job_id}) runs a graph operation as a job: accepted, its events, then result"
-                } else {
-                    ""
-                }
-            ),
+            match (preset.request, preset.engine) {
+                (Some(request), Some(engine)) => format!(
+                    "The event protocol, pre-subscribed to {}; a {request} {{operation, params}} (or {{job_id}}) runs an operation of the '{engine}' engine as a job: accepted, its events, then result",
+                    preset.topics.join(", "),
+                ),
+                _ => format!(
+                    "The event protocol, pre-subscribed to {}",
+                    preset.topics.join(", ")
+                ),
+            },
         );
         if let Some(ms) = preset.stats_interval_ms {
             op = op.query(
@@ -208,8 +209,22 @@ enum ClientMessage {
         id: String,
     },
     Ping,
-    /// Seed 000's request message of the graph endpoints.
-    GraphAlgorithmRequest(requests::GraphAlgorithmRequest),
+    /// Seed 000's request messages of the engine endpoints
+    /// (`endpoints::PRESETS` says which endpoint takes which).
+    #[serde(
+        rename = "graph_algorithm_request",
+        alias = "training_progress_request",
+        alias = "prediction_stream_request",
+        alias = "automl_progress_request",
+        alias = "olap_query_request",
+        alias = "timeseries_analysis_request",
+        alias = "data_profiling_request",
+        alias = "workload_analysis_request",
+        alias = "aggregation_request",
+        alias = "spatial_query_request",
+        alias = "network_routing_request"
+    )]
+    EngineRequest(requests::EngineRequest),
 }
 
 #[derive(Serialize)]
@@ -353,8 +368,9 @@ async fn connection(
                 };
                 counters.received.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 let reply = match serde_json::from_str::<ClientMessage>(text.as_str()) {
-                    Ok(ClientMessage::GraphAlgorithmRequest(request)) => {
-                        let (reply, task) = requests::graph_algorithm(&state, &caller, preset, request, &out_tx);
+                    Ok(ClientMessage::EngineRequest(request)) => {
+                        let kind = message_type(text.as_str());
+                        let (reply, task) = requests::engine_request(&state, &caller, preset, &kind, request, &out_tx);
                         requests.retain(|task| !task.is_finished());
                         requests.extend(task);
                         reply
@@ -363,7 +379,7 @@ async fn connection(
                     Err(e) => ServerMessage::Error {
                         code: "bad_request",
                         message: format!(
-                            "cannot read message ({e}); expected {{\"type\":\"subscribe\",\"id\":…,\"topics\":[…]}}, unsubscribe, ping, or on the graph endpoints graph_algorithm_request"
+                            "cannot read message ({e}); expected {{\"type\":\"subscribe\",\"id\":…,\"topics\":[…]}}, unsubscribe, ping, or the endpoint's request message (e.g. graph_algorithm_request)"
                         ),
                     }
                     .text(),
@@ -430,6 +446,18 @@ fn error(code: &str, message: &str) -> Message {
     )
 }
 
+/// The `type` of a message already known to parse.
+fn message_type(text: &str) -> String {
+    #[derive(Deserialize)]
+    struct Tagged {
+        #[serde(rename = "type")]
+        kind: String,
+    }
+    serde_json::from_str::<Tagged>(text)
+        .map(|t| t.kind)
+        .unwrap_or_default()
+}
+
 /// Applies one client (or operator) message; returns the direct reply.
 fn apply(
     state: &AppState,
@@ -441,7 +469,7 @@ fn apply(
 ) -> String {
     match message {
         ClientMessage::Ping => ServerMessage::Pong.text(),
-        ClientMessage::GraphAlgorithmRequest(_) => ServerMessage::Error {
+        ClientMessage::EngineRequest(_) => ServerMessage::Error {
             code: "bad_request",
             message: "requests are answered on the endpoint's own socket".into(),
         }

@@ -1,10 +1,13 @@
-//! The request messages seed 000 names for its engine endpoints, for the
-//! engines that exist. On `/api/v1/ws/graph/algorithms` and
-//! `/api/v1/ws/graph/traversal` a `graph_algorithm_request` runs a graph
-//! operation as a job (or, with `job_id`, attaches to one): the socket
-//! answers `accepted`, the job's events arrive through the endpoint's
-//! pre-subscription, and a `result` closes it — the same `accepted` and
-//! `result` messages as `/api/v1/ws/query`.
+//! The request messages seed 000 names for its engine endpoints
+//! (`training_progress_request` on `/api/v1/ws/ml/training`,
+//! `graph_algorithm_request` on the graph endpoints, …; the table is
+//! `endpoints::PRESETS`). Each runs an operation of the endpoint's engine
+//! as a job — `{"operation", "params"}` (graph requests may say
+//! `"algorithm"`) — or, with `job_id`, attaches to one of that engine's
+//! jobs: the socket answers `accepted`, the job's events arrive through
+//! the endpoint's pre-subscription, and a `result` closes it — the same
+//! `accepted` and `result` messages as `/api/v1/ws/query`. An endpoint
+//! whose engine is not loaded answers `engine_not_loaded`.
 //!
 //! Jobs run in the runtime; this module submits, waits and reports.
 
@@ -21,15 +24,16 @@ use crate::{ApiError, AppState};
 /// How long a request waits for its job before giving up on the result.
 const LONGEST_WAIT: Duration = Duration::from_secs(24 * 3600);
 
-/// A `graph_algorithm_request`: `algorithm` (a graph operation, e.g.
-/// `pagerank` or `bfs`) with its `params`, or `job_id` of a job to attach to.
+/// Every request message of the seed endpoints: `operation` (e.g.
+/// `pagerank`; `algorithm` on graph requests) with its `params`, or
+/// `job_id` of a job to attach to.
 #[derive(Debug, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(super) struct GraphAlgorithmRequest {
+pub(super) struct EngineRequest {
     #[serde(default)]
     request_id: Option<String>,
-    #[serde(default)]
-    algorithm: Option<String>,
+    #[serde(default, alias = "algorithm")]
+    operation: Option<String>,
     #[serde(default)]
     params: Option<Value>,
     #[serde(default)]
@@ -40,30 +44,47 @@ fn error(code: &str, message: &str, request_id: Option<&str>) -> String {
     json!({"type": "error", "code": code, "message": message, "request_id": request_id}).to_string()
 }
 
-/// Starts (or attaches to) the job; returns the direct reply and, when
-/// there is a job, the task that will send its `result`.
-pub(super) fn graph_algorithm(
+/// Starts (or attaches to) the job of a `kind` request (its `type`);
+/// returns the direct reply and, when there is a job, the task that will
+/// send its `result`.
+pub(super) fn engine_request(
     state: &AppState,
     caller: &crate::Principal,
     preset: Option<&Preset>,
-    request: GraphAlgorithmRequest,
+    kind: &str,
+    request: EngineRequest,
     out: &mpsc::Sender<String>,
 ) -> (String, Option<JoinHandle<()>>) {
     let request_id = request.request_id.as_deref();
-    if preset.and_then(|p| p.engine) != Some("graph") {
-        let message = "graph_algorithm_request is answered on /api/v1/ws/graph/algorithms and /api/v1/ws/graph/traversal";
-        return (error("bad_request", message, request_id), None);
+    let Some((preset, engine)) = preset
+        .filter(|p| p.request == Some(kind))
+        .and_then(|p| Some((p, p.engine?)))
+    else {
+        let paths: Vec<&str> = super::endpoints::PRESETS
+            .iter()
+            .filter(|p| p.request == Some(kind))
+            .map(|p| p.path)
+            .collect();
+        let message = format!("{kind} is answered on {}", paths.join(" and "));
+        return (error("bad_request", &message, request_id), None);
+    };
+    if state.runtime.plugin(engine).is_err() {
+        let message = format!(
+            "engine '{engine}' is not loaded, so {} cannot run {kind}; load it with POST /api/v1/plugins?name={engine}",
+            preset.path
+        );
+        return (error("engine_not_loaded", &message, request_id), None);
     }
-    let job = match (request.algorithm, request.job_id) {
+    let job = match (request.operation, request.job_id) {
         (Some(op), None) => state.jobs.submit(SubmitRequest {
-            engine: "graph".into(),
+            engine: engine.into(),
             op,
             params: request.params.unwrap_or_else(|| json!({})),
             tenant: caller.tenant.clone(),
         }),
         (None, Some(job_id)) if request.params.is_none() => caller.job(&state.jobs, &job_id),
         _ => {
-            let message = "give \"algorithm\" (with \"params\") to run one, or \"job_id\" to attach to a running job";
+            let message = "give \"operation\" (with \"params\") to run one, or \"job_id\" to attach to a running job";
             return (error("bad_request", message, request_id), None);
         }
     };
@@ -74,9 +95,9 @@ pub(super) fn graph_algorithm(
             return (error(e.code(), e.message(), request_id), None);
         }
     };
-    if job.engine != "graph" {
+    if job.engine != engine {
         let message = format!(
-            "job {} is a '{}' job, not a graph one",
+            "job {} is a '{}' job, not a '{engine}' one",
             job.job_id, job.engine
         );
         return (error("bad_request", &message, request_id), None);

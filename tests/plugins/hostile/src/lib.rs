@@ -1,6 +1,9 @@
 //! A deliberately badly-behaved plugin, built only for the sandbox tests and
 //! the runtime benchmark. Each operation misbehaves in one way a hostile or
 //! buggy third-party plugin could: the host must fail that job alone.
+//! Three helpers serve the gateway's tests: `echo`, `flood` (fan-out) and
+//! `emit` (plays an engine that does not exist yet, emitting the seed's
+//! message kinds so their endpoints and typed subscriptions can be checked).
 //!
 //! It is a streaming plugin too: a session's `push` with `algorithm` set to
 //! `trap`, `spin` or `hog` misbehaves the same way, inside a long-lived
@@ -32,6 +35,11 @@ impl Engine for Hostile {
                 ),
                 Operation::new("hog", "Allocates memory until it is refused.", any.clone()),
                 Operation::new(
+                    "emit",
+                    "Emits `events` ([{topic, kind, data}], topics relative to the plugin's name) in order: stands in for an engine that does not exist yet in the gateway's contract tests.",
+                    any.clone(),
+                ),
+                Operation::new(
                     "flood",
                     "Emits `count` events of about `bytes` bytes on hostile.flood, pausing `pause_ms` after every `burst`, for fan-out tests.",
                     any,
@@ -43,6 +51,18 @@ impl Engine for Hostile {
     fn invoke(op: &str, params: Params<'_>, host: &dyn Host) -> Result<Value, EngineError> {
         match op {
             "echo" => params.value(),
+            "emit" => {
+                let params = params.value()?;
+                let events = params["events"].as_array().cloned().unwrap_or_default();
+                for event in &events {
+                    host.emit(
+                        event["topic"].as_str().unwrap_or("events"),
+                        event["kind"].as_str().unwrap_or("event"),
+                        &event["data"],
+                    );
+                }
+                Ok(json!({ "emitted": events.len() }))
+            }
             "flood" => {
                 let params = params.value()?;
                 let count = params["count"].as_u64().unwrap_or(100);
