@@ -100,6 +100,15 @@ async fn job_progress_streams_live_on_the_job_and_family_topics() -> anyhow::Res
     assert_eq!(states, ["queued", "running", "succeeded"]);
 
     assert!(on_family.iter().all(|e| e["topic"] == "graph.algorithms"));
+    // The graph engine's own kinds match their published schemas.
+    for event in on_job.iter().filter(|e| {
+        matches!(
+            e["kind"].as_str(),
+            Some("algorithm_progress" | "algorithm_complete")
+        )
+    }) {
+        weft_tests::schemas::check_event("graph", event)?;
+    }
     let algorithm_progress = on_job
         .iter()
         .filter(|e| e["kind"] == "algorithm_progress")
@@ -221,6 +230,22 @@ async fn bad_messages_get_errors_and_the_connection_survives() -> anyhow::Result
 
     client.send(&json!({ "type": "ping" })).await?;
     assert_eq!(client.recv().await?, json!({ "type": "pong" }));
+
+    // Past the 64 KiB limit a message ends its connection with 1009
+    // (message too big); nobody else notices.
+    let mut other = connect(&server).await?;
+    let huge = json!({ "type": "ping", "pad": "x".repeat(100 << 10) });
+    client.send(&huge).await?;
+    let closed = client.recv().await.expect_err("the connection must close");
+    // The close frame says why; a client still sending when the server
+    // closes may see the reset first.
+    let closed = format!("{closed:#}");
+    assert!(
+        closed.contains("Size") || closed.contains("reset"),
+        "{closed}"
+    );
+    other.send(&json!({ "type": "ping" })).await?;
+    assert_eq!(other.recv().await?, json!({ "type": "pong" }));
     Ok(())
 }
 
@@ -531,6 +556,9 @@ async fn graph_endpoints_run_algorithms_on_request_and_attach_to_jobs() -> anyho
     };
     while updates(&messages) < 3 {
         messages.push(traversal.recv().await?);
+    }
+    for update in messages.iter().filter(|m| m["kind"] == "traversal_update") {
+        weft_tests::schemas::check_event("graph", update)?;
     }
     let visited: Vec<&Value> = messages
         .iter()

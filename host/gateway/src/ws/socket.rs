@@ -183,10 +183,18 @@ impl Stream for Socket {
     type Item = Result<Message, SocketError>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let frame = match Pin::new(&mut self.get_mut().0).poll_next(cx) {
+        let socket = &mut self.get_mut().0;
+        let frame = match socket.poll_next_frame(cx) {
             Poll::Pending => return Poll::Pending,
-            Poll::Ready(None) => return Poll::Ready(None),
-            Poll::Ready(Some(frame)) => frame,
+            Poll::Ready(Err(yawc::WebSocketError::ConnectionClosed)) => return Poll::Ready(None),
+            Poll::Ready(Err(e)) => {
+                // yawc has queued a close frame naming the fault (1009 for
+                // a message over the limit); push it out now, because the
+                // endpoint drops the socket on an error.
+                let _ = Pin::new(&mut *socket).poll_flush(cx);
+                return Poll::Ready(Some(Err(SocketError(e.to_string()))));
+            }
+            Poll::Ready(Ok(frame)) => frame,
         };
         let message = match frame.opcode() {
             yawc::OpCode::Text => match String::from_utf8(frame.into_payload().to_vec()) {
