@@ -8,6 +8,11 @@
 //! rate at which the gateway drains the burst to every socket. Server and
 //! clients share this machine's two cores, so the clients' JSON parsing is
 //! part of the cost.
+//!
+//! The 1,000-subscriber burst runs twice: with clients that do not offer
+//! permessage-deflate (tungstenite) and with clients that do (yawc); the
+//! server then deflates every message for every socket, which is the cost
+//! an operator pays for the bandwidth it saves.
 
 use std::time::{Duration, Instant, SystemTime};
 
@@ -19,6 +24,72 @@ use weft_tests::{Server, test_plugin};
 
 use crate::stats::{Row, Sample};
 
+/// A subscriber's socket: plain, or offering permessage-deflate.
+enum Client {
+    Plain(
+        Box<
+            tokio_tungstenite::WebSocketStream<
+                tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+            >,
+        >,
+    ),
+    Deflate(Box<yawc::WebSocket<yawc::MaybeTlsStream<tokio::net::TcpStream>>>),
+}
+
+impl Client {
+    async fn connect(url: &str, deflate: bool) -> anyhow::Result<Self> {
+        if deflate {
+            let options = yawc::Options::default()
+                .with_compression_level(yawc::CompressionLevel::fast())
+                .client_no_context_takeover();
+            let socket = yawc::WebSocket::connect(url.parse()?)
+                .with_options(options)
+                .await?;
+            return Ok(Self::Deflate(Box::new(socket)));
+        }
+        let (socket, _) = tokio_tungstenite::connect_async(url).await?;
+        Ok(Self::Plain(Box::new(socket)))
+    }
+
+    async fn send_text(&mut self, text: String) -> anyhow::Result<()> {
+        match self {
+            Self::Plain(socket) => socket.send(Message::Text(text.into())).await?,
+            Self::Deflate(socket) => socket.send(yawc::Frame::text(text)).await?,
+        }
+        Ok(())
+    }
+
+    /// The next text message (control frames skipped).
+    async fn next_text(&mut self) -> anyhow::Result<String> {
+        loop {
+            match self {
+                Self::Plain(socket) => {
+                    if let Message::Text(text) = socket.next().await.context("closed early")?? {
+                        return Ok(text.as_str().to_owned());
+                    }
+                }
+                Self::Deflate(socket) => {
+                    let frame = socket.next().await.context("closed early")?;
+                    if frame.opcode() == yawc::OpCode::Text {
+                        return Ok(frame.as_str().to_owned());
+                    }
+                }
+            }
+        }
+    }
+
+    async fn close(self) {
+        match self {
+            Self::Plain(mut socket) => {
+                let _ = tokio_tungstenite::WebSocketStream::close(&mut socket, None).await;
+            }
+            Self::Deflate(mut socket) => {
+                let _ = socket.close().await;
+            }
+        }
+    }
+}
+
 struct Outcome {
     latencies: Vec<Duration>,
     last_receipt: SystemTime,
@@ -27,21 +98,19 @@ struct Outcome {
 async fn subscriber(
     url: String,
     events: u64,
+    deflate: bool,
     ready: tokio::sync::mpsc::Sender<()>,
 ) -> anyhow::Result<Outcome> {
-    let (mut socket, _) = tokio_tungstenite::connect_async(url.as_str()).await?;
-    socket.next().await.context("no welcome")??;
+    let mut socket = Client::connect(&url, deflate).await?;
+    socket.next_text().await.context("no welcome")?;
     let subscribe = json!({"type": "subscribe", "id": "fan", "topics": ["hostile.flood"]});
-    socket
-        .send(Message::Text(subscribe.to_string().into()))
-        .await?;
-    socket.next().await.context("no subscribed")??;
+    socket.send_text(subscribe.to_string()).await?;
+    socket.next_text().await.context("no subscribed")?;
     ready.send(()).await.ok();
     let mut latencies = Vec::with_capacity(events as usize);
     let mut last_receipt = SystemTime::now();
     while (latencies.len() as u64) < events {
-        let frame = socket.next().await.context("closed early")??;
-        let Message::Text(text) = frame else { continue };
+        let text = socket.next_text().await?;
         last_receipt = SystemTime::now();
         let message: Value = serde_json::from_str(text.as_str())?;
         anyhow::ensure!(message["type"] == "event", "subscriber got {message}");
@@ -52,14 +121,21 @@ async fn subscriber(
         let published = SystemTime::from(published);
         latencies.push(last_receipt.duration_since(published).unwrap_or_default());
     }
-    let _ = socket.close(None).await;
+    socket.close().await;
     Ok(Outcome {
         latencies,
         last_receipt,
     })
 }
 
-async fn fan_out(subscribers: usize, events: u64) -> anyhow::Result<Row> {
+/// One burst: (latencies, deliveries per second, what it was).
+struct Burst {
+    latencies: Sample,
+    rate: f64,
+    summary: String,
+}
+
+async fn fan_out(subscribers: usize, events: u64, deflate: bool) -> anyhow::Result<Burst> {
     let server = Server::start(&["--retain-events", "100", "--ws-idle-secs", "600"])?;
     let (status, _) = server
         .load_plugin("hostile", &test_plugin("hostile"))
@@ -73,6 +149,7 @@ async fn fan_out(subscribers: usize, events: u64) -> anyhow::Result<Row> {
         tasks.push(tokio::spawn(subscriber(
             url.clone(),
             events,
+            deflate,
             ready_tx.clone(),
         )));
         // Let handshakes complete in waves rather than all at once.
@@ -108,13 +185,21 @@ async fn fan_out(subscribers: usize, events: u64) -> anyhow::Result<Row> {
     let elapsed = last.duration_since(published).unwrap_or_default();
     let deliveries = subscribers as u64 * events;
     let rate = deliveries as f64 / elapsed.as_secs_f64().max(1e-9);
-    Ok(Row::absolute(
+    Ok(Burst {
+        latencies,
+        rate,
+        summary: format!("{rate:.0} deliveries/s ({deliveries} in {elapsed:.2?})"),
+    })
+}
+
+fn absolute(subscribers: usize, events: u64, burst: Burst) -> Row {
+    Row::absolute(
         &format!(
             "fan-out: {events} events to {subscribers} WebSocket subscribers (publish → receipt)"
         ),
-        latencies,
-        &format!("{rate:.0} deliveries/s ({deliveries} in {elapsed:.2?})"),
-    ))
+        burst.latencies,
+        &burst.summary,
+    )
 }
 
 /// The 1,000- and 10,000-subscriber rows.
@@ -123,9 +208,24 @@ pub(crate) fn rows() -> anyhow::Result<Vec<Row>> {
         .enable_all()
         .build()?;
     tokio.block_on(async {
+        let plain = fan_out(1_000, 500, false).await?;
+        let deflated = fan_out(1_000, 500, true).await?;
+        let compared = Row::versus(
+            "fan-out with permessage-deflate: 500 events to 1000 subscribers",
+            deflated.latencies.clone(),
+            "same, clients not offering it",
+            plain.latencies.clone(),
+        )
+        .with_note(&format!(
+            "{} vs {} ({:.2}× the rate)",
+            deflated.summary,
+            plain.summary,
+            deflated.rate / plain.rate.max(1e-9)
+        ));
         Ok(vec![
-            fan_out(1_000, 500).await?,
-            fan_out(10_000, 100).await?,
+            absolute(1_000, 500, plain),
+            compared,
+            absolute(10_000, 100, fan_out(10_000, 100, false).await?),
         ])
     })
 }

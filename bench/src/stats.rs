@@ -59,6 +59,12 @@ impl Row {
             note: String::new(),
         }
     }
+
+    /// Adds a remark after the figures.
+    pub(crate) fn with_note(mut self, note: &str) -> Self {
+        self.note = note.to_owned();
+        self
+    }
 }
 
 fn show(d: Duration) -> String {
@@ -82,9 +88,14 @@ pub(crate) fn render(rows: &[Row]) -> String {
             Some((name, base)) => {
                 let b50 = base.percentile(50.0);
                 let ratio = p50.as_secs_f64() / b50.as_secs_f64().max(1e-12);
+                let what = if row.note.is_empty() {
+                    row.what.clone()
+                } else {
+                    format!("{} ({})", row.what, row.note)
+                };
                 out.push_str(&format!(
                     "| {} | {} | {} | {} | {} | {:.2}× |\n",
-                    row.what,
+                    what,
                     show(p50),
                     show(p99),
                     name,
