@@ -275,6 +275,21 @@ async fn clients_offering_permessage_deflate_get_compressed_frames_both_ways() -
         .await?;
     let (welcome, frame) = plain_client.message().await?;
     ensure!(welcome["type"] == "welcome" && !frame.compressed);
+
+    // Operators can see who compresses.
+    let (_, connections) = server.get("/api/v1/ws/connections").await?;
+    let flags: Vec<bool> = connections
+        .as_array()
+        .context("connection list")?
+        .iter()
+        .filter_map(|c| c["compressed"].as_bool())
+        .collect();
+    ensure!(
+        flags.len() == 2 && flags.contains(&true) && flags.contains(&false),
+        "{connections}"
+    );
+    let (_, status) = server.get("/api/v1/ws/status").await?;
+    ensure!(status["compressed_connections"] == 1, "{status}");
     Ok(())
 }
 

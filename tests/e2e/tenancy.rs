@@ -236,6 +236,14 @@ async fn keys_decide_the_tenant_and_tenants_do_not_see_each_other() -> anyhow::R
     )
     .await?;
     ensure!(status == 200, "{connections}");
+    let mut tenants: Vec<&str> = connections
+        .as_array()
+        .context("connections")?
+        .iter()
+        .filter_map(|c| c["tenant"].as_str())
+        .collect();
+    tenants.sort_unstable();
+    ensure!(tenants == ["acme", "globex"], "{connections}");
     let (status, _) = call(&server, Method::GET, "/api/v1/plugins", Some(ACME), None).await?;
     ensure!(status == 200, "listing plugins is for everyone");
     Ok(())

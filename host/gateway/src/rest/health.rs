@@ -111,6 +111,12 @@ pub(crate) fn collect(state: &AppState) -> Vec<Metric> {
         ws.connections as u64,
     );
     gauge(
+        "weft_ws_compressed_connections",
+        "Open WebSocket connections speaking permessage-deflate.",
+        "gauge",
+        ws.compressed_connections as u64,
+    );
+    gauge(
         "weft_ws_subscriptions",
         "Subscriptions held by WebSocket connections.",
         "gauge",

@@ -93,6 +93,7 @@ async fn status(State(state): State<AppState>) -> Json<Value> {
     let bus = state.bus.stats();
     Json(json!({
         "connections": ws.connections,
+        "compressed_connections": ws.compressed_connections,
         "subscriptions": ws.subscriptions,
         "connections_total": ws.connections_total,
         "messages_sent": ws.messages_sent,

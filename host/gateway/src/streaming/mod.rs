@@ -237,9 +237,13 @@ async fn connection(
         Ok(joined) => joined,
         Err(error) => return refuse(socket, error.code, &error.message).await,
     };
-    let mut registered = state
-        .connections
-        .register(&format!("/api/v1/streaming/enhanced/{session_id}"));
+    let mut registered = state.connections.register(
+        &format!("/api/v1/streaming/enhanced/{session_id}"),
+        crate::ws::Peer {
+            tenant: tenant.clone(),
+            compressed: socket.compressed(),
+        },
+    );
     let (mut sink, mut stream) = socket.split();
     let (replies, mut replies_rx) = mpsc::channel::<String>(CLIENT_IN_FLIGHT + 8);
     let (events, mut events_rx) = mpsc::channel::<String>(EVENT_QUEUE);

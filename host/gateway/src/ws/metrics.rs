@@ -26,11 +26,12 @@ fn interval(requested: Option<u64>) -> Duration {
 pub(super) async fn upgrade(
     State(state): State<AppState>,
     Query(query): Query<HashMap<String, String>>,
+    caller: crate::Principal,
     ws: Upgrade,
 ) -> Response {
     let every = interval(query.get("interval_ms").and_then(|v| v.parse().ok()));
     ws.max_message_size(4 << 10)
-        .on_upgrade(move |socket| connection(socket, state, every))
+        .on_upgrade(move |socket| connection(socket, state, caller.tenant, every))
 }
 
 fn report(state: &AppState, every: Duration) -> Message {
@@ -45,8 +46,12 @@ fn report(state: &AppState, every: Duration) -> Message {
     Message::Text(body.to_string())
 }
 
-async fn connection(mut socket: Socket, state: AppState, mut every: Duration) {
-    let mut registered = state.connections.register("/api/v1/ws/metrics");
+async fn connection(mut socket: Socket, state: AppState, tenant: String, mut every: Duration) {
+    let peer = super::Peer {
+        tenant,
+        compressed: socket.compressed(),
+    };
+    let mut registered = state.connections.register("/api/v1/ws/metrics", peer);
     let mut ticker = tokio::time::interval(every);
     let mut liveness = crate::ws::Liveness::start(&state.websocket).await;
     loop {

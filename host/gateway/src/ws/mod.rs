@@ -28,7 +28,7 @@ mod requests;
 mod socket;
 
 pub use registry::Connections;
-pub(crate) use registry::{Chore, Control};
+pub(crate) use registry::{Chore, Control, Peer};
 pub(crate) use socket::{CloseFrame, Message, Socket, Upgrade, close_code};
 
 /// Heartbeats and the idle timeout of one socket, the same on every
@@ -276,6 +276,10 @@ async fn connection(
     let counters = state.connections.open(
         &connection_id,
         preset.map_or("/api/v1/ws", |p| p.path),
+        Peer {
+            tenant: caller.tenant.clone(),
+            compressed: socket.compressed(),
+        },
         control_tx,
     );
     let (mut sink, mut stream) = socket.split();

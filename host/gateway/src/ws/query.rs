@@ -65,7 +65,11 @@ fn error(code: &str, message: &str, request_id: Option<&str>) -> String {
 }
 
 async fn connection(socket: Socket, state: AppState, caller: Principal) {
-    let mut registered = state.connections.register("/api/v1/ws/query");
+    let peer = super::Peer {
+        tenant: caller.tenant.clone(),
+        compressed: socket.compressed(),
+    };
+    let mut registered = state.connections.register("/api/v1/ws/query", peer);
     let (mut sink, mut stream) = socket.split();
     let (out_tx, mut out_rx) = mpsc::channel::<String>(QUEUE);
     let welcome = json!({

@@ -43,11 +43,22 @@ pub(crate) struct SubscriptionInfo {
     pub(crate) created_at: OffsetDateTime,
 }
 
+/// Who is on the other end of a connection.
+#[derive(Clone, Debug)]
+pub(crate) struct Peer {
+    pub(crate) tenant: String,
+    /// permessage-deflate agreed.
+    pub(crate) compressed: bool,
+}
+
 /// One connection as listed.
 #[derive(Clone, Debug, Serialize)]
 pub(crate) struct ConnectionInfo {
     pub(crate) connection_id: String,
     pub(crate) endpoint: String,
+    pub(crate) tenant: String,
+    /// permessage-deflate agreed.
+    pub(crate) compressed: bool,
     #[serde(with = "time::serde::rfc3339")]
     pub(crate) connected_at: OffsetDateTime,
     pub(crate) messages_sent: u64,
@@ -57,6 +68,7 @@ pub(crate) struct ConnectionInfo {
 
 struct Entry {
     endpoint: String,
+    peer: Peer,
     connected_at: OffsetDateTime,
     counters: Arc<Counters>,
     subscriptions: HashMap<String, SubscriptionInfo>,
@@ -74,6 +86,8 @@ pub(crate) struct Counters {
 #[derive(Debug, Serialize)]
 pub(crate) struct Status {
     pub(crate) connections: usize,
+    /// Of which speak permessage-deflate.
+    pub(crate) compressed_connections: usize,
     pub(crate) subscriptions: usize,
     pub(crate) connections_total: u64,
     pub(crate) messages_sent: u64,
@@ -171,10 +185,10 @@ impl Connections {
     }
 
     /// Registers a connection of an endpoint without subscriptions.
-    pub(crate) fn register(&self, endpoint: &str) -> Registered {
+    pub(crate) fn register(&self, endpoint: &str, peer: Peer) -> Registered {
         let id = uuid::Uuid::now_v7().to_string();
         let (tx, rx) = mpsc::channel(16);
-        let counters = self.open(&id, endpoint, tx);
+        let counters = self.open(&id, endpoint, peer, tx);
         Registered {
             connections: self.clone(),
             id,
@@ -188,6 +202,7 @@ impl Connections {
         &self,
         id: &str,
         endpoint: &str,
+        peer: Peer,
         control: mpsc::Sender<Control>,
     ) -> Arc<Counters> {
         let counters = Arc::new(Counters::default());
@@ -196,6 +211,7 @@ impl Connections {
             id.to_owned(),
             Entry {
                 endpoint: endpoint.to_owned(),
+                peer,
                 connected_at: OffsetDateTime::now_utc(),
                 counters: counters.clone(),
                 subscriptions: HashMap::new(),
@@ -246,6 +262,8 @@ impl Connections {
         ConnectionInfo {
             connection_id: id.to_owned(),
             endpoint: entry.endpoint.clone(),
+            tenant: entry.peer.tenant.clone(),
+            compressed: entry.peer.compressed,
             connected_at: entry.connected_at,
             messages_sent: entry.counters.sent.load(Ordering::Relaxed),
             messages_received: entry.counters.received.load(Ordering::Relaxed),
@@ -287,6 +305,7 @@ impl Connections {
             .sum();
         Status {
             connections: map.len(),
+            compressed_connections: map.values().filter(|e| e.peer.compressed).count(),
             subscriptions: map.values().map(|e| e.subscriptions.len()).sum(),
             connections_total: self.opened.load(Ordering::Relaxed),
             messages_sent: live_sent + self.sent_closed.load(Ordering::Relaxed),

@@ -61,6 +61,8 @@ pub(crate) mod close_code {
 pub(crate) struct Upgrade {
     incoming: yawc::IncomingUpgrade,
     offered_protocols: Option<String>,
+    /// The client offered permessage-deflate; we always accept it.
+    deflate: bool,
     selected_protocol: Option<&'static str>,
     max_message_size: usize,
 }
@@ -87,6 +89,12 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Upgrade {
                 ));
             }
         };
+        let deflate = parts
+            .headers
+            .get_all(header::SEC_WEBSOCKET_EXTENSIONS)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .any(|v| v.contains("permessage-deflate"));
         let offered_protocols = parts
             .headers
             .get(header::SEC_WEBSOCKET_PROTOCOL)
@@ -95,6 +103,7 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Upgrade {
         Ok(Self {
             incoming,
             offered_protocols,
+            deflate,
             selected_protocol: None,
             max_message_size: DEFAULT_MAX_MESSAGE,
         })
@@ -141,6 +150,7 @@ impl Upgrade {
             .client_no_context_takeover()
             .with_compression_threshold(COMPRESSION_THRESHOLD)
             .with_deflate_pool(DEFLATE_POOL.clone());
+        let deflate = self.deflate;
         let (response, upgraded) = match self.incoming.upgrade(options) {
             Ok(pair) => pair,
             Err(e) => {
@@ -154,7 +164,13 @@ impl Upgrade {
         };
         tokio::spawn(async move {
             match upgraded.await {
-                Ok(socket) => serve(Socket(socket)).await,
+                Ok(socket) => {
+                    serve(Socket {
+                        inner: socket,
+                        deflate,
+                    })
+                    .await;
+                }
                 Err(e) => tracing::debug!(error = %e, "WebSocket upgrade did not complete"),
             }
         });
@@ -172,7 +188,17 @@ impl Upgrade {
 /// An open WebSocket: a stream of [`Message`]s in and a sink of them out.
 /// Pings are answered by the transport; they still arrive as messages, so
 /// every frame counts as life for the idle timeout.
-pub(crate) struct Socket(yawc::WebSocket<yawc::HttpStream>);
+pub(crate) struct Socket {
+    inner: yawc::WebSocket<yawc::HttpStream>,
+    deflate: bool,
+}
+
+impl Socket {
+    /// Whether messages are compressed (permessage-deflate agreed).
+    pub(crate) fn compressed(&self) -> bool {
+        self.deflate
+    }
+}
 
 /// The connection broke or the peer broke the protocol.
 #[derive(Debug, thiserror::Error)]
@@ -183,7 +209,7 @@ impl Stream for Socket {
     type Item = Result<Message, SocketError>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let socket = &mut self.get_mut().0;
+        let socket = &mut self.get_mut().inner;
         let frame = match socket.poll_next_frame(cx) {
             Poll::Pending => return Poll::Pending,
             Poll::Ready(Err(yawc::WebSocketError::ConnectionClosed)) => return Poll::Ready(None),
@@ -226,7 +252,7 @@ impl Sink<Message> for Socket {
     type Error = SocketError;
 
     fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        Pin::new(&mut self.get_mut().0)
+        Pin::new(&mut self.get_mut().inner)
             .poll_ready(cx)
             .map_err(|e| SocketError(e.to_string()))
     }
@@ -240,19 +266,19 @@ impl Sink<Message> for Socket {
             Message::Close(Some(close)) => yawc::Frame::close(close.code.into(), close.reason),
             Message::Close(None) => yawc::Frame::close(close_code::NORMAL.into(), ""),
         };
-        Pin::new(&mut self.get_mut().0)
+        Pin::new(&mut self.get_mut().inner)
             .start_send(frame)
             .map_err(|e| SocketError(e.to_string()))
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        Pin::new(&mut self.get_mut().0)
+        Pin::new(&mut self.get_mut().inner)
             .poll_flush(cx)
             .map_err(|e| SocketError(e.to_string()))
     }
 
     fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        Pin::new(&mut self.get_mut().0)
+        Pin::new(&mut self.get_mut().inner)
             .poll_close(cx)
             .map_err(|e| SocketError(e.to_string()))
     }
