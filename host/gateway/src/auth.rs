@@ -201,12 +201,15 @@ fn presented_key(parts: &Parts) -> (Option<String>, Option<Uri>) {
     let mut key = None;
     let rest: Vec<&str> = query
         .split('&')
-        .filter(|pair| match pair.strip_prefix("access_token=") {
-            Some(value) => {
-                key = Some(value.to_owned());
-                false
+        .filter(|pair| {
+            if !pair.starts_with("access_token=") {
+                return true;
             }
-            None => true,
+            // Percent- and '+'-decoded, as browsers encode query values.
+            key = form_urlencoded::parse(pair.as_bytes())
+                .next()
+                .map(|(_, value)| value.into_owned());
+            false
         })
         .collect();
     if key.is_none() {
@@ -353,5 +356,13 @@ mod tests {
             uri.map(|u| u.to_string()).as_deref(),
             Some("/api/v1/ws/storage/io?interval_ms=500")
         );
+        let request = axum::http::Request::builder()
+            .uri("/api/v1/ws?access_token=a%2Bb%3Dc")
+            .body(())
+            .expect("request");
+        let (parts, ()) = request.into_parts();
+        let (key, uri) = presented_key(&parts);
+        assert_eq!(key.as_deref(), Some("a+b=c"));
+        assert_eq!(uri.map(|u| u.to_string()).as_deref(), Some("/api/v1/ws"));
     }
 }

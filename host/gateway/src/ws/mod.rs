@@ -643,3 +643,25 @@ async fn forward(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The request types of `endpoints::PRESETS` and the serde aliases of
+    /// `ClientMessage::EngineRequest` are two lists; they must agree.
+    #[test]
+    fn every_endpoint_request_type_parses() {
+        for preset in endpoints::PRESETS {
+            let Some(kind) = preset.request else { continue };
+            let text = format!(r#"{{"type":"{kind}","operation":"echo","params":{{}}}}"#);
+            let parsed = serde_json::from_str::<ClientMessage>(&text);
+            assert!(
+                matches!(parsed, Ok(ClientMessage::EngineRequest(_))),
+                "{kind} of {} does not parse as a request",
+                preset.path
+            );
+            assert_eq!(message_type(&text), kind);
+        }
+    }
+}
