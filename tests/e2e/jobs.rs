@@ -26,10 +26,10 @@ async fn plugins_list_their_operations_with_schemas() -> anyhow::Result<()> {
     assert_eq!(status, 200);
     // Sorted by name; anomaly also keeps sessions.
     assert_eq!(plugins[0]["name"], "anomaly");
-    assert_eq!(plugins[0]["world"], "weft:engine/streaming-plugin@0.1.0");
+    assert_eq!(plugins[0]["world"], "weft:engine/streaming-plugin@0.2.0");
     let graph = &plugins[1];
     assert_eq!(graph["name"], "graph");
-    assert_eq!(graph["world"], "weft:engine/plugin@0.1.0");
+    assert_eq!(graph["world"], "weft:engine/plugin@0.2.0");
     let ops: Vec<&str> = graph["operations"]
         .as_array()
         .expect("operations")

@@ -129,7 +129,7 @@ async fn a_hostile_session_fails_alone() -> anyhow::Result<()> {
         .load_plugin("anomaly", &test_plugin("hostile"))
         .await?;
     assert_eq!(status, 201, "{loaded}");
-    assert_eq!(loaded["world"], "weft:engine/streaming-plugin@0.1.0");
+    assert_eq!(loaded["world"], "weft:engine/streaming-plugin@0.2.0");
 
     let (mut healthy, _) = open_session(&server, "healthy", "").await?;
     for (how, code) in [

@@ -300,11 +300,15 @@ async fn seed_endpoints_come_pre_subscribed_and_say_when_their_engine_is_missing
             .all(|e| e["topic"] == "graph.algorithms" && e["sub"] == "default")
     );
 
-    let mut ml = WsClient::connect(&server.ws_url("/api/v1/ws/ml/training"), None)
+    // An endpoint whose engine was unloaded stays served: it says so and
+    // stays subscribed, so events flow once the engine is back.
+    let (status, _) = server.delete("/api/v1/plugins/graph").await?;
+    assert_eq!(status, 200);
+    let mut ml = WsClient::connect(&server.ws_url("/api/v1/ws/graph/traversal"), None)
         .await?
         .validating("ws");
     assert_eq!(ml.recv().await?["type"], "welcome");
-    assert_eq!(ml.recv().await?["topics"], json!(["ml.training"]));
+    assert_eq!(ml.recv().await?["topics"], json!(["graph.traversal"]));
     let error = ml.recv().await?;
     assert_eq!(error["type"], "error");
     assert_eq!(error["code"], "engine_not_loaded");
@@ -312,7 +316,7 @@ async fn seed_endpoints_come_pre_subscribed_and_say_when_their_engine_is_missing
         error["message"]
             .as_str()
             .expect("message")
-            .contains("POST /api/v1/plugins?name=ml")
+            .contains("POST /api/v1/plugins?name=graph")
     );
     // The endpoint still speaks the generic protocol.
     ml.send(&json!({ "type": "ping" })).await?;
@@ -334,7 +338,7 @@ async fn seed_endpoints_come_pre_subscribed_and_say_when_their_engine_is_missing
         .filter_map(|c| c["endpoint"].as_str())
         .collect();
     assert!(
-        endpoints.contains(&"/api/v1/ws/ml/training"),
+        endpoints.contains(&"/api/v1/ws/graph/traversal"),
         "{endpoints:?}"
     );
     Ok(())

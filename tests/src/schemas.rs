@@ -17,7 +17,16 @@ fn validator(family: &str, kind: &str) -> anyhow::Result<Arc<jsonschema::Validat
     if let Some(found) = cache.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
         return Ok(found.clone());
     }
-    let path = crate::test_data(&format!("websocket/schemas/{family}/{kind}.json"));
+    // An engine's event schemas live with the engine, which declares them.
+    let engine_schemas = crate::repo_root()
+        .join("plugins")
+        .join(family)
+        .join("schemas");
+    let path = if engine_schemas.is_dir() {
+        engine_schemas.join(format!("{kind}.json"))
+    } else {
+        crate::test_data(&format!("websocket/schemas/{family}/{kind}.json"))
+    };
     let text = std::fs::read_to_string(&path).with_context(|| {
         format!(
             "no schema for '{family}' message type '{kind}' ({})",

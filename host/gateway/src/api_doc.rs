@@ -181,7 +181,29 @@ impl Api {
         self
     }
 
+    /// What the host serves, for the runtime to keep plugins off it.
+    pub(crate) fn surface(&self) -> weft_runtime::manifest::HostSurface {
+        let mut surface = weft_runtime::manifest::HostSurface::default();
+        for op in &self.operations {
+            if op.responses.iter().any(|(status, _)| *status == 101) {
+                surface.endpoints.push(op.path.to_owned());
+            } else if let Some(method) =
+                weft_runtime::manifest::Method::parse(&op.method.to_ascii_uppercase())
+            {
+                surface.routes.push((method, op.path.to_owned()));
+            }
+        }
+        // Served outside the documented table.
+        surface.routes.push((
+            weft_runtime::manifest::Method::Get,
+            "/api/v1/openapi.json".into(),
+        ));
+        surface
+    }
+
     /// The router and the OpenAPI document (also served, with `/docs`).
+    /// Plugins' routes and endpoints are added to the document when it is
+    /// served, so it follows hot loads.
     pub(crate) fn finish(self, version: &str) -> Router<AppState> {
         let api = self
             .route(
@@ -193,19 +215,22 @@ impl Api {
                     .responds(200, "HTML"),
                 get(|| async {}),
             );
-        let document = Self::document(&api.operations, version);
-        let text = document.to_string();
+        let document = std::sync::Arc::new(Self::document(&api.operations, version));
         let mut router = Router::new();
         for (path, handler) in api.handlers {
             let handler = match path {
                 "/api/v1/openapi.json" => {
-                    let text = text.clone();
-                    get(move || async move {
-                        (
-                            [(axum::http::header::CONTENT_TYPE, "application/json")],
-                            text,
-                        )
-                    })
+                    let document = document.clone();
+                    get(
+                        move |axum::extract::State(state): axum::extract::State<AppState>| async move {
+                            let mut document = (*document).clone();
+                            crate::plugin_surface::document(&state.runtime, &mut document);
+                            (
+                                [(axum::http::header::CONTENT_TYPE, "application/json")],
+                                document.to_string(),
+                            )
+                        },
+                    )
                 }
                 "/docs" => get(|| async { Html(DOCS_PAGE) }),
                 _ => handler,

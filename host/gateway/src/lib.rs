@@ -3,6 +3,9 @@
 //! - [`router`] builds the whole HTTP surface from an [`AppState`].
 //! - `rest/` holds one module per resource, `ws` the WebSocket protocol,
 //!   `streaming` the anomaly session protocol, `graphql/` the schema.
+//! - `plugin_surface` serves what plugins declare (routes, WebSocket
+//!   endpoints, OpenAPI entries) from the runtime's registry, so an engine
+//!   needs no code here.
 //!
 //! The gateway is thin: it parses, authorises and translates; the runtime
 //! does the work. It must never block on a plugin (jobs run on the
@@ -12,6 +15,7 @@ mod api_doc;
 mod auth;
 mod error;
 mod graphql;
+mod plugin_surface;
 mod rest;
 mod streaming;
 mod ws;
@@ -69,16 +73,28 @@ impl Default for WebSocketConfig {
     }
 }
 
+fn host_api() -> api_doc::Api {
+    graphql::document(streaming::routes(ws::routes(rest::routes(
+        api_doc::Api::new(),
+    ))))
+}
+
+/// The routes and WebSocket endpoints the host serves itself, which no
+/// plugin may declare. Give it to the runtime before loading plugins.
+pub fn host_surface() -> weft_runtime::manifest::HostSurface {
+    host_api().surface()
+}
+
 /// The full HTTP surface.
 pub fn router(state: AppState) -> Router {
     let schema = graphql::schema(state.clone());
-    let api = streaming::routes(ws::routes(rest::routes(api_doc::Api::new())));
-    let api = graphql::document(api);
+    let api = host_api();
+    state.runtime.reserve_host_surface(api.surface());
     Router::new()
         .merge(api.finish(&state.version))
+        .fallback(plugin_surface::serve)
         .with_state(state.clone())
         .merge(graphql::routes(schema, state.clone()))
-        .fallback(rest::not_found)
         .layer(axum::middleware::from_fn_with_state(
             state,
             auth::authenticate,

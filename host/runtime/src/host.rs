@@ -1,6 +1,7 @@
-//! The host side of the `weft:host` imports, and the per-store state that
-//! backs them: WASI with nothing granted, the memory limiter, and the job's
-//! event scope.
+//! The host side of the `weft:host@0.2.0` event and log imports, and the
+//! per-store state behind every import: WASI with nothing granted, the
+//! memory limiter, and the job's event scope with its emit quota.
+//! (`storage_host` serves storage; `host_v1` adapts 0.1 calls onto these.)
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -13,34 +14,30 @@ use weft_bus::{Bus, NewEvent, Source, validate_topic};
 
 use crate::job::JobProgress;
 
-#[allow(missing_docs, unreachable_pub)]
-pub(crate) mod bindings {
-    wasmtime::component::bindgen!({
-        world: "weft:engine/plugin",
-        path: "../../wit/engine",
-    });
-}
-
-/// The session half of the `streaming-plugin` world. Only its export side
-/// is used (the imports are linked once, through [`bindings`]); the engine
-/// types are shared so that errors map the same way.
-#[allow(missing_docs, unreachable_pub)]
-pub(crate) mod stream_bindings {
-    wasmtime::component::bindgen!({
-        world: "weft:engine/stream-exports",
-        path: "../../wit/engine",
-        with: {
-            "weft:engine/types": super::bindings::weft::engine::types,
-        },
-    });
-}
-
-use bindings::weft::host::{events, log};
+use crate::bindings::v2::plugin::weft::host::{events, log};
 
 /// Bytes of guest stdout/stderr kept per call (panic messages land here).
 const OUTPUT_CAPTURE: usize = 64 << 10;
 /// Largest event payload a plugin may publish.
 const MAX_EVENT_BYTES: usize = 1 << 20;
+/// Events one instance (a job, or a session) may publish.
+const MAX_EVENTS_PER_INSTANCE: u64 = 1_000_000;
+/// Payload bytes one instance may publish in all.
+const MAX_EVENT_BYTES_PER_INSTANCE: u64 = 256 << 20;
+/// Distinct family topics one instance may publish on.
+const MAX_TOPICS_PER_INSTANCE: usize = 64;
+/// Kinds only the host publishes: a plugin publishing `job_state` could end
+/// a client's watch of its job early, or claim a state it does not have.
+const RESERVED_KINDS: &[&str] = &["job_state", "progress", "lagged"];
+
+/// Why an emit was refused, in terms both WIT versions can report.
+#[derive(Debug)]
+pub(crate) enum EmitRefused {
+    Reserved(String),
+    BadTopic(String),
+    TooLarge(u64),
+    Quota(String),
+}
 
 /// Called with every progress report of a job.
 pub type ProgressSink = Arc<dyn Fn(&JobProgress) + Send + Sync>;
@@ -57,6 +54,16 @@ pub(crate) struct EventScope {
     pub(crate) family_topic: String,
     pub(crate) cancel: Arc<AtomicBool>,
     pub(crate) on_progress: Option<ProgressSink>,
+}
+
+/// What one instance has published so far, against its quota.
+#[derive(Default)]
+pub(crate) struct EmitCount {
+    events: u64,
+    bytes: u64,
+    topics: std::collections::HashSet<String>,
+    /// Set once a quota was hit, so the guest is told the same each time.
+    exhausted: Option<String>,
 }
 
 impl EventScope {
@@ -128,6 +135,8 @@ pub(crate) struct HostState {
     pub(crate) deadline: std::time::Instant,
     /// Host storage, if the runtime has it.
     pub(crate) storage: crate::storage_host::StorageSlot,
+    /// Events published so far, against the instance's quota.
+    emitted: EmitCount,
 }
 
 impl HostState {
@@ -154,6 +163,7 @@ impl HostState {
             stderr,
             deadline: std::time::Instant::now(),
             storage,
+            emitted: EmitCount::default(),
         }
     }
 
@@ -183,28 +193,62 @@ fn parse_payload(text: &str) -> serde_json::Value {
     serde_json::from_str(text).unwrap_or_else(|_| serde_json::Value::String(text.to_owned()))
 }
 
-impl events::Host for HostState {
-    fn emit(&mut self, topic: String, kind: String, data: String) {
-        let scope = &self.scope;
+impl HostState {
+    /// Checks and publishes one plugin event; both WIT versions call this.
+    pub(crate) fn emit_checked(
+        &mut self,
+        topic: &str,
+        kind: &str,
+        data: &str,
+    ) -> Result<(), EmitRefused> {
+        if let Some(why) = &self.emitted.exhausted {
+            return Err(EmitRefused::Quota(why.clone()));
+        }
+        if RESERVED_KINDS.contains(&kind) {
+            return Err(EmitRefused::Reserved(kind.to_owned()));
+        }
         if data.len() > MAX_EVENT_BYTES {
-            tracing::warn!(plugin = %scope.plugin, kind, bytes = data.len(), "event over 1 MiB dropped");
-            return;
+            return Err(EmitRefused::TooLarge(data.len() as u64));
         }
         let topic = if topic.is_empty() {
             None
         } else {
             // Plugins publish only under their own name.
-            let full = format!("{}.{}", scope.plugin, topic);
-            if validate_topic(&full).is_err() {
-                tracing::warn!(plugin = %scope.plugin, topic, "invalid topic; event dropped");
-                return;
-            }
+            let full = format!("{}.{}", self.scope.plugin, topic);
+            validate_topic(&full).map_err(|e| EmitRefused::BadTopic(format!("{topic}: {e}")))?;
             Some(full)
         };
-        scope.publish(topic.as_deref(), &kind, parse_payload(&data));
+        let count = &mut self.emitted;
+        let family = topic.as_deref().unwrap_or(&self.scope.family_topic);
+        if !count.topics.contains(family) && count.topics.len() >= MAX_TOPICS_PER_INSTANCE {
+            let why =
+                format!("an instance may publish on at most {MAX_TOPICS_PER_INSTANCE} topics");
+            return Err(EmitRefused::Quota(why));
+        }
+        count.events += 1;
+        count.bytes += data.len() as u64;
+        if count.events > MAX_EVENTS_PER_INSTANCE || count.bytes > MAX_EVENT_BYTES_PER_INSTANCE {
+            let why = format!(
+                "an instance may publish at most {MAX_EVENTS_PER_INSTANCE} events and {} MiB of event data",
+                MAX_EVENT_BYTES_PER_INSTANCE >> 20
+            );
+            count.exhausted = Some(why.clone());
+            return Err(EmitRefused::Quota(why));
+        }
+        count.topics.insert(family.to_owned());
+        self.scope
+            .publish(topic.as_deref(), kind, parse_payload(data));
+        Ok(())
     }
 
-    fn progress(&mut self, done: u64, total: u64, message: String, detail: Option<String>) {
+    /// Publishes a progress report; both WIT versions call this.
+    pub(crate) fn report_progress(
+        &mut self,
+        done: u64,
+        total: u64,
+        message: String,
+        detail: Option<String>,
+    ) {
         let progress = JobProgress {
             done,
             total,
@@ -228,13 +272,11 @@ impl events::Host for HostState {
         self.scope.publish(None, "progress", data);
     }
 
-    fn cancelled(&mut self) -> bool {
+    pub(crate) fn is_cancelled(&self) -> bool {
         self.scope.cancel.load(Ordering::Relaxed)
     }
-}
 
-impl log::Host for HostState {
-    fn log(&mut self, level: log::Level, message: String) {
+    pub(crate) fn write_log(&self, level: log::Level, message: &str) {
         let plugin = &self.scope.plugin;
         let job = self.scope.job.as_deref().unwrap_or("-");
         match level {
@@ -247,4 +289,30 @@ impl log::Host for HostState {
     }
 }
 
-impl bindings::weft::engine::types::Host for HostState {}
+impl events::Host for HostState {
+    fn emit(&mut self, topic: String, kind: String, data: String) -> Result<(), events::EmitError> {
+        self.emit_checked(&topic, &kind, &data)
+            .map_err(|refused| match refused {
+                EmitRefused::Reserved(kind) => events::EmitError::ReservedKind(kind),
+                EmitRefused::BadTopic(why) => events::EmitError::BadTopic(why),
+                EmitRefused::TooLarge(bytes) => events::EmitError::TooLarge(bytes),
+                EmitRefused::Quota(why) => events::EmitError::QuotaExceeded(why),
+            })
+    }
+
+    fn progress(&mut self, done: u64, total: u64, message: String, detail: Option<String>) {
+        self.report_progress(done, total, message, detail);
+    }
+
+    fn cancelled(&mut self) -> bool {
+        self.is_cancelled()
+    }
+}
+
+impl log::Host for HostState {
+    fn log(&mut self, level: log::Level, message: String) {
+        self.write_log(level, &message);
+    }
+}
+
+impl crate::bindings::v2::plugin::weft::engine::types::Host for HostState {}

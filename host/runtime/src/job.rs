@@ -57,6 +57,12 @@ pub struct JobError {
     pub code: String,
     /// What happened and what to do about it.
     pub message: String,
+    /// JSON pointer of the param at fault, when the engine named one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pointer: Option<String>,
+    /// True when the same job may succeed if submitted again later.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub retryable: bool,
 }
 
 impl JobError {
@@ -64,6 +70,8 @@ impl JobError {
         Self {
             code: code.to_owned(),
             message: message.into(),
+            pointer: None,
+            retryable: false,
         }
     }
 }

@@ -8,18 +8,29 @@
 //!   sandboxed `Store` with a memory cap and an epoch deadline.
 //! - [`StreamSession`] is one long-lived instance of a streaming plugin
 //!   holding the guest's session resource, with a deadline per call.
+//! - [`Manifest`] is what a plugin serves besides jobs (routes, WebSocket
+//!   endpoints, event kinds, session protocol); the registry checks it at
+//!   load and answers which plugin serves a path ([`Runtime::find_route`]).
+//!
+//! WIT versions: the host binds `weft:*@0.2.0` and `@0.1.0` (`bindings`);
+//! a component is bound to the newest it fits.
 //!
 //! Sandbox: every plugin call runs with a [`SandboxConfig`] memory cap and
 //! deadline, no filesystem, no network and no environment. A trap, a
 //! runaway loop or a memory bomb ends that one call with a [`JobError`].
 //! This crate must not know about HTTP, sockets or GraphQL.
 
+mod bindings;
 mod cache;
 mod config;
+mod describe;
 mod error;
 mod host;
+mod host_v1;
 mod job;
 mod jobs;
+pub mod manifest;
+mod output;
 mod plugin;
 mod runtime;
 mod session;
@@ -31,8 +42,9 @@ pub use host::ProgressSink;
 pub use job::{Job, JobError, JobProgress, JobState};
 pub use jobs::{Jobs, JobsConfig, SubmitRequest};
 
+pub use manifest::Manifest;
 pub use plugin::{
     CacheOutcome, Invocation, LoadedPlugin, OperationInfo, PluginInfo, PluginInstance,
 };
-pub use runtime::Runtime;
+pub use runtime::{RouteMatch, Runtime};
 pub use session::{SessionScores, StreamSession};

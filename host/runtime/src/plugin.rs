@@ -10,12 +10,11 @@ use serde::Serialize;
 use time::OffsetDateTime;
 use wasmtime::{Engine, Store, UpdateDeadline};
 
+use crate::bindings::{v1, v2};
 use crate::error::RuntimeError;
-use crate::host::bindings::weft::engine::types::Error as GuestError;
-use crate::host::bindings::{Plugin, PluginPre};
-use crate::host::stream_bindings::StreamExportsPre;
 use crate::host::{EventScope, HostState, ProgressSink};
 use crate::job::JobError;
+use crate::manifest::Manifest;
 use crate::{Runtime, SandboxConfig};
 
 /// Whether loading found the compiled component in the on-disk cache.
@@ -37,6 +36,9 @@ pub struct OperationInfo {
     pub description: String,
     /// JSON Schema of the params.
     pub params_schema: serde_json::Value,
+    /// JSON Schema of the result, when the plugin declares one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub result_schema: Option<serde_json::Value>,
     /// Event kinds emitted.
     pub emits: Vec<String>,
     /// Full family topic, e.g. `graph.algorithms`.
@@ -50,10 +52,12 @@ pub struct PluginInfo {
     pub name: String,
     /// Version it reports.
     pub version: String,
-    /// WIT world it implements.
+    /// WIT world it implements, e.g. `weft:engine/plugin@0.2.0`.
     pub world: String,
     /// Operations.
     pub operations: Vec<OperationInfo>,
+    /// Routes, endpoints, event kinds and session protocol it serves.
+    pub manifest: Manifest,
     /// SHA-256 of the component.
     pub digest: String,
     /// Component size.
@@ -109,12 +113,44 @@ impl std::fmt::Display for Interrupt {
 
 impl std::error::Error for Interrupt {}
 
+/// A component bound to one WIT version's worlds. `stream` is set when it
+/// also exports `weft:engine/stream` (the `streaming-plugin` world).
+pub(crate) enum Bound {
+    V1 {
+        pre: v1::plugin::PluginPre<HostState>,
+        stream: Option<v1::stream::StreamExportsPre<HostState>>,
+    },
+    V2 {
+        pre: v2::plugin::PluginPre<HostState>,
+        stream: Option<v2::stream::StreamExportsPre<HostState>>,
+    },
+}
+
+impl Bound {
+    fn world(&self) -> &'static str {
+        match self {
+            Self::V1 { stream: None, .. } => "weft:engine/plugin@0.1.0",
+            Self::V1 {
+                stream: Some(_), ..
+            } => "weft:engine/streaming-plugin@0.1.0",
+            Self::V2 { stream: None, .. } => "weft:engine/plugin@0.2.0",
+            Self::V2 {
+                stream: Some(_), ..
+            } => "weft:engine/streaming-plugin@0.2.0",
+        }
+    }
+}
+
+/// The bindings of one live instance.
+enum Bindings {
+    V1(v1::plugin::Plugin),
+    V2(v2::plugin::Plugin),
+}
+
 /// A validated, instantiable plugin version.
 pub struct LoadedPlugin {
     info: PluginInfo,
-    pre: PluginPre<HostState>,
-    /// Set when the component also exports `weft:engine/stream`.
-    stream: Option<StreamExportsPre<HostState>>,
+    bound: Bound,
     validators: HashMap<String, jsonschema::Validator>,
     engine: Engine,
     bus: weft_bus::Bus,
@@ -136,8 +172,7 @@ impl LoadedPlugin {
     pub(crate) fn new(
         runtime: &Runtime,
         name: &str,
-        pre: PluginPre<HostState>,
-        stream: Option<StreamExportsPre<HostState>>,
+        bound: Bound,
         digest: String,
         size_bytes: usize,
         cache: crate::CacheOutcome,
@@ -146,20 +181,15 @@ impl LoadedPlugin {
             info: PluginInfo {
                 name: name.to_owned(),
                 version: String::new(),
-                world: if stream.is_some() {
-                    "weft:engine/streaming-plugin@0.1.0"
-                } else {
-                    "weft:engine/plugin@0.1.0"
-                }
-                .to_owned(),
+                world: bound.world().to_owned(),
                 operations: Vec::new(),
+                manifest: Manifest::default(),
                 digest,
                 size_bytes,
                 cache,
                 loaded_at: OffsetDateTime::now_utc(),
             },
-            pre,
-            stream,
+            bound,
             validators: HashMap::new(),
             engine: runtime.engine().clone(),
             bus: runtime.bus().clone(),
@@ -175,54 +205,13 @@ impl LoadedPlugin {
             .map_err(|e| {
                 RuntimeError::InvalidPlugin(format!("instantiation failed: {}", e.message))
             })?;
-        let described = instance.describe().map_err(|e| {
-            RuntimeError::InvalidPlugin(format!("describe() failed: {}", e.message))
-        })?;
+        let described = instance
+            .describe(name)
+            .map_err(|why| RuntimeError::InvalidPlugin(why))?;
         plugin.info.version = described.version;
-        let mut operations = Vec::new();
-        for op in described.operations {
-            let schema: serde_json::Value =
-                serde_json::from_str(&op.params_schema).map_err(|e| {
-                    RuntimeError::InvalidPlugin(format!(
-                        "operation '{}' has a params schema that is not JSON: {e}",
-                        op.name
-                    ))
-                })?;
-            let validator = jsonschema::validator_for(&schema).map_err(|e| {
-                RuntimeError::InvalidPlugin(format!(
-                    "operation '{}' has an invalid params schema: {e}",
-                    op.name
-                ))
-            })?;
-            if op.name.is_empty()
-                || plugin
-                    .validators
-                    .insert(op.name.clone(), validator)
-                    .is_some()
-            {
-                return Err(RuntimeError::InvalidPlugin(format!(
-                    "operation names must be non-empty and unique ('{}')",
-                    op.name
-                )));
-            }
-            let topic = format!("{name}.{}", op.topic);
-            weft_bus::validate_topic(&topic).map_err(|e| {
-                RuntimeError::InvalidPlugin(format!("operation '{}' has a bad topic: {e}", op.name))
-            })?;
-            operations.push(OperationInfo {
-                name: op.name,
-                description: op.description,
-                params_schema: schema,
-                emits: op.emits,
-                topic,
-            });
-        }
-        if operations.is_empty() {
-            return Err(RuntimeError::InvalidPlugin(
-                "it offers no operations".into(),
-            ));
-        }
-        plugin.info.operations = operations;
+        plugin.info.operations = described.operations;
+        plugin.info.manifest = described.manifest;
+        plugin.validators = described.validators;
         Ok(plugin)
     }
 
@@ -289,11 +278,20 @@ impl LoadedPlugin {
     /// True when the plugin implements `streaming-plugin` and so can open
     /// sessions.
     pub fn supports_sessions(&self) -> bool {
-        self.stream.is_some()
+        matches!(
+            self.bound,
+            Bound::V1 {
+                stream: Some(_),
+                ..
+            } | Bound::V2 {
+                stream: Some(_),
+                ..
+            }
+        )
     }
 
-    pub(crate) fn stream_pre(&self) -> Option<&StreamExportsPre<HostState>> {
-        self.stream.as_ref()
+    pub(crate) fn bound(&self) -> &Bound {
+        &self.bound
     }
 
     pub(crate) fn sandbox(&self) -> &SandboxConfig {
@@ -350,7 +348,11 @@ impl LoadedPlugin {
             timeout,
             memory_cap: self.sandbox.max_memory_bytes,
         };
-        match self.pre.instantiate(&mut instance.store) {
+        let bound = match &self.bound {
+            Bound::V1 { pre, .. } => pre.instantiate(&mut instance.store).map(Bindings::V1),
+            Bound::V2 { pre, .. } => pre.instantiate(&mut instance.store).map(Bindings::V2),
+        };
+        match bound {
             Ok(bindings) => {
                 instance.bindings = Some(bindings);
                 Ok(instance)
@@ -374,39 +376,57 @@ impl LoadedPlugin {
 /// A live instance in its own store. Dropping it frees the pool slot.
 pub struct PluginInstance {
     store: Store<HostState>,
-    bindings: Option<Plugin>,
+    bindings: Option<Bindings>,
     timeout: Duration,
     memory_cap: usize,
 }
 
 impl PluginInstance {
-    fn describe(&mut self) -> Result<crate::host::bindings::weft::engine::types::Info, JobError> {
-        let Some(bindings) = &self.bindings else {
-            return Err(JobError::new("unavailable", "the instance failed to start"));
-        };
-        bindings
-            .weft_engine_engine()
-            .call_describe(&mut self.store)
-            .map_err(|e| self.classify(e))
+    fn describe(&mut self, name: &str) -> Result<crate::describe::Described, String> {
+        let failed = |e: JobError| format!("describe() failed: {}", e.message);
+        match &self.bindings {
+            None => Err("the instance failed to start".into()),
+            Some(Bindings::V1(b)) => {
+                let info = b
+                    .weft_engine_engine()
+                    .call_describe(&mut self.store)
+                    .map_err(|e| failed(self.classify(e)))?;
+                crate::describe::from_v1(name, info)
+            }
+            Some(Bindings::V2(b)) => {
+                let info = b
+                    .weft_engine_engine()
+                    .call_describe(&mut self.store)
+                    .map_err(|e| failed(self.classify(e)))?;
+                crate::describe::from_v2(name, info)
+            }
+        }
     }
 
     /// Calls `invoke(op, params)` on the guest.
     pub fn invoke(&mut self, op: &str, params_json: &str) -> Result<serde_json::Value, JobError> {
-        let Some(bindings) = &self.bindings else {
-            return Err(JobError::new("unavailable", "the instance failed to start"));
-        };
-        let outcome = bindings
-            .weft_engine_engine()
-            .call_invoke(&mut self.store, op, params_json);
-        match outcome {
-            Ok(Ok(text)) => serde_json::from_str(&text).map_err(|e| {
-                JobError::new(
-                    "invalid_output",
-                    format!("the plugin returned a result that is not JSON: {e}"),
-                )
-            }),
-            Ok(Err(guest)) => Err(guest_error(guest)),
-            Err(error) => Err(self.classify(error)),
+        match &self.bindings {
+            None => Err(JobError::new("unavailable", "the instance failed to start")),
+            Some(Bindings::V1(b)) => {
+                match b
+                    .weft_engine_engine()
+                    .call_invoke(&mut self.store, op, params_json)
+                {
+                    Ok(Ok(text)) => json_output(&text),
+                    Ok(Err(guest)) => Err(guest_error_v1(guest)),
+                    Err(error) => Err(self.classify(error)),
+                }
+            }
+            Some(Bindings::V2(b)) => {
+                match b
+                    .weft_engine_engine()
+                    .call_invoke(&mut self.store, op, params_json)
+                {
+                    Ok(Ok(output)) => crate::output::to_json(output),
+                    Ok(Err(guest)) => Err(guest_error_v2(guest)),
+                    Err(error) => Err(self.classify(error)),
+                }
+            }
         }
     }
 
@@ -415,17 +435,79 @@ impl PluginInstance {
     }
 }
 
-/// The job error for an error the guest returned.
-pub(crate) fn guest_error(guest: GuestError) -> JobError {
+pub(crate) fn json_output(text: &str) -> Result<serde_json::Value, JobError> {
+    serde_json::from_str(text).map_err(|e| {
+        JobError::new(
+            "invalid_output",
+            format!("the plugin returned a result that is not JSON: {e}"),
+        )
+    })
+}
+
+/// The job error for an error a 0.1 guest returned.
+pub(crate) fn guest_error_v1(guest: v1::plugin::weft::engine::types::Error) -> JobError {
+    use v1::plugin::weft::engine::types::Error as E;
     match guest {
-        GuestError::UnknownOperation(op) => JobError::new(
+        E::UnknownOperation(op) => JobError::new(
             "unknown_operation",
             format!("the plugin has no operation '{op}'"),
         ),
-        GuestError::InvalidParams(why) => JobError::new("invalid_params", why),
-        GuestError::Cancelled => JobError::new("cancelled", "the job was cancelled"),
-        GuestError::Failed(why) => JobError::new("plugin_error", why),
+        E::InvalidParams(why) => JobError::new("invalid_params", why),
+        E::Cancelled => JobError::new("cancelled", "the job was cancelled"),
+        E::Failed(why) => JobError::new("plugin_error", why),
     }
+}
+
+/// The job error for an error a 0.2 guest returned.
+pub(crate) fn guest_error_v2(guest: v2::plugin::weft::engine::types::Error) -> JobError {
+    use v2::plugin::weft::engine::types::Error as E;
+    match guest {
+        E::UnknownOperation(op) => JobError::new(
+            "unknown_operation",
+            format!("the plugin has no operation '{op}'"),
+        ),
+        E::InvalidParams(param) => {
+            let message = if param.pointer.is_empty() {
+                param.message
+            } else {
+                format!("{}: {}", param.pointer, param.message)
+            };
+            let mut error = JobError::new("invalid_params", message);
+            error.pointer = Some(param.pointer).filter(|p| !p.is_empty());
+            error
+        }
+        E::NotFound(what) => JobError::new("not_found", what),
+        E::Cancelled => JobError::new("cancelled", "the job was cancelled"),
+        E::Failed(failure) => {
+            let code = if is_snake_code(&failure.code) {
+                failure.code
+            } else {
+                "plugin_error".to_owned()
+            };
+            let mut error = JobError::new(&code, failure.message);
+            error.retryable = failure.retryable;
+            error
+        }
+    }
+}
+
+/// A plugin's failure code must not pass for one of the host's.
+fn is_snake_code(code: &str) -> bool {
+    const HOST_CODES: &[&str] = &[
+        "timeout",
+        "memory_limit",
+        "plugin_trapped",
+        "cancelled",
+        "server_restarted",
+        "unavailable",
+        "invalid_output",
+    ];
+    !code.is_empty()
+        && code.len() <= 64
+        && code
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        && !HOST_CODES.contains(&code)
 }
 
 /// Turns a wasmtime error into a job error that says what happened.

@@ -9,11 +9,11 @@ use wasmtime::component::Linker;
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 use weft_bus::Bus;
 
+use crate::bindings::{v1, v2};
 use crate::cache::ComponentCache;
 use crate::host::HostState;
-use crate::host::bindings::{Plugin, PluginPre};
-use crate::host::stream_bindings::StreamExportsPre;
-use crate::plugin::{LoadedPlugin, PluginInfo};
+use crate::manifest::{Endpoint, HostSurface, Method, Route, match_template};
+use crate::plugin::{Bound, LoadedPlugin, PluginInfo};
 use crate::{RuntimeError, SandboxConfig};
 
 /// The plugin runtime. Clones share one engine and one registry.
@@ -27,6 +27,14 @@ struct Inner {
     linker: Linker<HostState>,
     cache: ComponentCache,
     plugins: RwLock<HashMap<String, Arc<LoadedPlugin>>>,
+    /// What the host serves itself (set by the gateway before plugins load).
+    host_surface: RwLock<HostSurface>,
+    /// Routes and endpoints of plugins since unloaded, by the plugin that
+    /// declared them, so a caller can be told which engine to load.
+    former: RwLock<Former>,
+    /// Bumped on every load and unload, so surfaces built from the
+    /// registry (GraphQL schema) know when to rebuild.
+    generation: std::sync::atomic::AtomicU64,
     bus: Bus,
     sandbox: SandboxConfig,
     storage: crate::storage_host::StorageSlot,
@@ -63,9 +71,18 @@ impl Runtime {
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
             .map_err(|e| anyhow::anyhow!("{e:#}"))
             .context("failed to link WASI")?;
-        Plugin::add_to_linker::<_, wasmtime::component::HasSelf<_>>(&mut linker, |state| state)
-            .map_err(|e| anyhow::anyhow!("{e:#}"))
-            .context("failed to link weft:host")?;
+        v2::plugin::Plugin::add_to_linker::<_, wasmtime::component::HasSelf<_>>(
+            &mut linker,
+            |state| state,
+        )
+        .map_err(|e| anyhow::anyhow!("{e:#}"))
+        .context("failed to link weft:host@0.2.0")?;
+        v1::plugin::Plugin::add_to_linker::<_, wasmtime::component::HasSelf<_>>(
+            &mut linker,
+            |state| state,
+        )
+        .map_err(|e| anyhow::anyhow!("{e:#}"))
+        .context("failed to link weft:host@0.1.0")?;
         let cache = ComponentCache::new(&data_dir.join("cache").join("components"), &engine)?;
         spawn_epoch_ticker(&engine, sandbox.epoch_tick);
         Ok(Self {
@@ -74,6 +91,9 @@ impl Runtime {
                 linker,
                 cache,
                 plugins: RwLock::new(HashMap::new()),
+                host_surface: RwLock::default(),
+                former: RwLock::default(),
+                generation: std::sync::atomic::AtomicU64::new(0),
                 bus,
                 sandbox,
                 storage: crate::storage_host::StorageSlot::default(),
@@ -121,23 +141,37 @@ impl Runtime {
                     .join(" ");
                 RuntimeError::InvalidPlugin(format!("not a loadable WebAssembly component: {why}"))
             })?;
-        let instance_pre = inner.linker.instantiate_pre(&component);
-        // Exporting `weft:engine/stream` as well makes it a streaming plugin.
-        let stream = instance_pre
-            .as_ref()
-            .ok()
-            .and_then(|pre| StreamExportsPre::new(pre.clone()).ok());
-        let pre = instance_pre
-            .and_then(PluginPre::new)
-            .map_err(|e| {
-                RuntimeError::InvalidPlugin(format!(
-                    "it does not fit the weft:engine/plugin world (imports only weft:host and WASI, exports weft:engine/engine): {e:#}"
-                ))
-            })?;
-        let plugin = LoadedPlugin::new(self, name, pre, stream, digest, wasm.len(), cache)?;
+        let bound = bind(&inner.linker, &component)?;
+        let plugin = LoadedPlugin::new(self, name, bound, digest, wasm.len(), cache)?;
         let info = plugin.info().clone();
-        self.write_plugins()
-            .insert(name.to_owned(), Arc::new(plugin));
+        {
+            let mut plugins = self.write_plugins();
+            // Checked under the write lock, so two loads cannot both pass.
+            let surface = self
+                .inner
+                .host_surface
+                .read()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone();
+            let (routes, endpoints) = (surface.routes, surface.endpoints);
+            for (other, loaded) in plugins.iter().filter(|(n, _)| n.as_str() != name) {
+                let manifest = &loaded.info().manifest;
+                if let Some(why) = info
+                    .manifest
+                    .collision(&manifest.route_keys(), &manifest.endpoint_paths())
+                {
+                    return Err(RuntimeError::InvalidPlugin(format!(
+                        "{why} (by plugin '{other}')"
+                    )));
+                }
+            }
+            if let Some(why) = info.manifest.collision(&routes, &endpoints) {
+                return Err(RuntimeError::InvalidPlugin(format!("{why} (by the host)")));
+            }
+            plugins.insert(name.to_owned(), Arc::new(plugin));
+            self.remember(name, &info);
+        }
+        self.bump();
         tracing::info!(plugin = name, version = %info.version, cache = ?info.cache, "plugin loaded");
         Ok(info)
     }
@@ -177,10 +211,109 @@ impl Runtime {
 
     /// Unloads `name`. Running jobs finish on it.
     pub fn unload(&self, name: &str) -> Result<PluginInfo, RuntimeError> {
-        self.write_plugins()
+        let info = self
+            .write_plugins()
             .remove(name)
             .map(|p| p.info().clone())
-            .ok_or_else(|| not_loaded(name))
+            .ok_or_else(|| not_loaded(name))?;
+        self.bump();
+        Ok(info)
+    }
+
+    /// Declares what the host serves itself; plugins declaring any of it
+    /// are refused. Call before loading plugins.
+    pub fn reserve_host_surface(&self, surface: HostSurface) {
+        *self
+            .inner
+            .host_surface
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = surface;
+    }
+
+    /// Changes with every load and unload.
+    pub fn generation(&self) -> u64 {
+        self.inner
+            .generation
+            .load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    fn bump(&self) {
+        self.inner
+            .generation
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+    }
+
+    fn remember(&self, name: &str, info: &PluginInfo) {
+        let mut former = self.inner.former.write().unwrap_or_else(|p| p.into_inner());
+        for route in &info.manifest.routes {
+            former
+                .routes
+                .retain(|(_, r)| !(r.method == route.method && r.path == route.path));
+            former.routes.push((name.to_owned(), route.clone()));
+        }
+        for endpoint in &info.manifest.endpoints {
+            former
+                .endpoints
+                .insert(endpoint.path.clone(), (name.to_owned(), endpoint.clone()));
+        }
+    }
+
+    /// The loaded plugin whose route matches `method path`, the route, and
+    /// the path's parameters.
+    pub fn find_route(&self, method: Method, path: &str) -> Option<RouteMatch> {
+        let plugins = self.read_plugins();
+        plugins.values().find_map(|plugin| {
+            plugin.info().manifest.routes.iter().find_map(|route| {
+                (route.method == method)
+                    .then(|| match_template(&route.path, path))
+                    .flatten()
+                    .map(|params| RouteMatch {
+                        plugin: plugin.clone(),
+                        route: route.clone(),
+                        params,
+                    })
+            })
+        })
+    }
+
+    /// The plugin (by name) that declared a route matching `path` (any
+    /// method) or endpoint `path`, loaded now or not, and whether it is
+    /// loaded.
+    pub fn declared_by(&self, path: &str) -> Option<(String, bool)> {
+        let former = self.inner.former.read().unwrap_or_else(|p| p.into_inner());
+        let name = former
+            .endpoints
+            .get(path)
+            .map(|(name, _)| name.clone())
+            .or_else(|| {
+                former
+                    .routes
+                    .iter()
+                    .find(|(_, r)| match_template(&r.path, path).is_some())
+                    .map(|(name, _)| name.clone())
+            })?;
+        let loaded = self.read_plugins().contains_key(&name);
+        Some((name, loaded))
+    }
+
+    /// The WebSocket endpoint at `path`: the plugin that declares it (or
+    /// last declared it) and whether it is loaded now.
+    pub fn find_endpoint(&self, path: &str) -> Option<(String, Endpoint, bool)> {
+        if let Some(found) = self.read_plugins().values().find_map(|p| {
+            p.info()
+                .manifest
+                .endpoints
+                .iter()
+                .find(|e| e.path == path)
+                .map(|e| (p.info().name.clone(), e.clone(), true))
+        }) {
+            return Some(found);
+        }
+        let former = self.inner.former.read().unwrap_or_else(|p| p.into_inner());
+        former
+            .endpoints
+            .get(path)
+            .map(|(name, endpoint)| (name.clone(), endpoint.clone(), false))
     }
 
     /// The plugin loaded as `name`.
@@ -211,6 +344,57 @@ impl Runtime {
             .plugins
             .write()
             .unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// A request that matched a plugin's route.
+pub struct RouteMatch {
+    /// The plugin serving it.
+    pub plugin: Arc<LoadedPlugin>,
+    /// The route.
+    pub route: Route,
+    /// Path parameters by name.
+    pub params: Vec<(String, String)>,
+}
+
+#[derive(Default)]
+struct Former {
+    routes: Vec<(String, Route)>,
+    endpoints: HashMap<String, (String, Endpoint)>,
+}
+
+/// Binds a component to the newest WIT version's world it fits.
+fn bind(
+    linker: &Linker<HostState>,
+    component: &wasmtime::component::Component,
+) -> Result<Bound, RuntimeError> {
+    let pre = linker.instantiate_pre(component).map_err(|e| {
+        RuntimeError::InvalidPlugin(format!(
+            "its imports are not all ones the host provides (weft:host@0.2.0 or @0.1.0, and the granted WASI interfaces): {e:#}"
+        ))
+    })?;
+    // Exporting `weft:engine/stream` as well makes it a streaming plugin.
+    let v2 = v2::plugin::PluginPre::new(pre.clone());
+    if let Ok(plugin) = v2 {
+        let stream = v2::stream::StreamExportsPre::new(pre).ok();
+        return Ok(Bound::V2 {
+            pre: plugin,
+            stream,
+        });
+    }
+    let v1 = v1::plugin::PluginPre::new(pre.clone());
+    match (v1, v2) {
+        (Ok(plugin), _) => {
+            let stream = v1::stream::StreamExportsPre::new(pre).ok();
+            Ok(Bound::V1 {
+                pre: plugin,
+                stream,
+            })
+        }
+        (Err(_), Err(e)) => Err(RuntimeError::InvalidPlugin(format!(
+            "it does not export weft:engine/engine@0.2.0 (or @0.1.0) as the weft:engine/plugin world requires: {e:#}"
+        ))),
+        (Err(e), Ok(_)) => Err(RuntimeError::InvalidPlugin(format!("{e:#}"))),
     }
 }
 

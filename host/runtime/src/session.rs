@@ -15,11 +15,18 @@ use std::time::{Duration, Instant};
 use wasmtime::Store;
 use wasmtime::component::ResourceAny;
 
+use crate::bindings::{v1, v2};
 use crate::host::HostState;
-use crate::host::stream_bindings::StreamExports;
-use crate::host::stream_bindings::exports::weft::engine::stream::Batch;
 use crate::job::JobError;
-use crate::plugin::{Invocation, LoadedPlugin, classify, guest_error};
+use crate::plugin::{
+    Bound, Invocation, LoadedPlugin, classify, guest_error_v1, guest_error_v2, json_output,
+};
+
+/// The session export of either WIT version (the two have the same shape).
+enum StreamExports {
+    V1(v1::stream::StreamExports),
+    V2(v2::stream::StreamExports),
+}
 
 /// What one push answered, one entry per row.
 #[derive(Clone, Debug, PartialEq)]
@@ -71,14 +78,14 @@ impl LoadedPlugin {
         config: &serde_json::Value,
         call_timeout: Duration,
     ) -> Result<StreamSession, JobError> {
-        let Some(pre) = self.stream_pre() else {
-            return Err(JobError::new(
+        let not_streaming = || {
+            JobError::new(
                 "not_streaming",
                 format!(
                     "engine '{}' does not implement weft:engine/stream; it runs jobs only",
                     self.info().name
                 ),
-            ));
+            )
         };
         let mut config = config.clone();
         match &mut config {
@@ -102,18 +109,38 @@ impl LoadedPlugin {
         let mut store = self.new_store(invocation, family);
         let memory_cap = self.sandbox().max_memory_bytes;
         store.data_mut().deadline = Instant::now() + call_timeout;
-        let bindings = match pre.instantiate(&mut store) {
-            Ok(bindings) => bindings,
-            Err(error) => return Err(classify(&store, error, call_timeout, memory_cap)),
+        let config = config.to_string();
+        let fail =
+            |store: &Store<HostState>, error| classify(store, error, call_timeout, memory_cap);
+        let (bindings, opened) = match self.bound() {
+            Bound::V1 {
+                stream: Some(pre), ..
+            } => {
+                let b = pre.instantiate(&mut store).map_err(|e| fail(&store, e))?;
+                let opened = b
+                    .weft_engine_stream()
+                    .session()
+                    .call_open(&mut store, &config);
+                let opened = opened.map(|r| r.map_err(guest_error_v1));
+                (StreamExports::V1(b), opened)
+            }
+            Bound::V2 {
+                stream: Some(pre), ..
+            } => {
+                let b = pre.instantiate(&mut store).map_err(|e| fail(&store, e))?;
+                let opened = b
+                    .weft_engine_stream()
+                    .session()
+                    .call_open(&mut store, &config);
+                let opened = opened.map(|r| r.map_err(guest_error_v2));
+                (StreamExports::V2(b), opened)
+            }
+            _ => return Err(not_streaming()),
         };
-        let opened = bindings
-            .weft_engine_stream()
-            .session()
-            .call_open(&mut store, &config.to_string());
         let handle = match opened {
             Ok(Ok(handle)) => handle,
-            Ok(Err(guest)) => return Err(guest_error(guest)),
-            Err(error) => return Err(classify(&store, error, call_timeout, memory_cap)),
+            Ok(Err(guest)) => return Err(guest),
+            Err(error) => return Err(fail(&store, error)),
         };
         Ok(StreamSession {
             store,
@@ -170,26 +197,40 @@ impl StreamSession {
         options: &serde_json::Value,
     ) -> Result<SessionScores, JobError> {
         let handle = self.begin()?;
-        let batch = Batch {
-            values,
-            width,
-            options: options.to_string(),
+        let options = options.to_string();
+        // The two versions' records have the same fields; a macro keeps
+        // one copy of the mapping.
+        macro_rules! push {
+            ($bindings:expr, $module:ident, $guest_error:ident) => {{
+                let batch = $module::stream::exports::weft::engine::stream::Batch {
+                    values,
+                    width,
+                    options,
+                };
+                $bindings
+                    .weft_engine_stream()
+                    .session()
+                    .call_push(&mut self.store, handle, &batch)
+                    .map(|r| {
+                        r.map(|scored| SessionScores {
+                            scores: scored.scores,
+                            confidences: scored.confidences,
+                            verdicts: scored.verdicts,
+                            fitted: scored.fitted,
+                            model: scored.model,
+                            notes: serde_json::from_str(&scored.notes)
+                                .unwrap_or(serde_json::Value::Null),
+                        })
+                        .map_err($guest_error)
+                    })
+            }};
+        }
+        let outcome = match &self.bindings {
+            StreamExports::V1(b) => push!(b, v1, guest_error_v1),
+            StreamExports::V2(b) => push!(b, v2, guest_error_v2),
         };
-        let outcome =
-            self.bindings
-                .weft_engine_stream()
-                .session()
-                .call_push(&mut self.store, handle, &batch);
         match outcome {
-            Ok(Ok(scored)) => Ok(SessionScores {
-                scores: scored.scores,
-                confidences: scored.confidences,
-                verdicts: scored.verdicts,
-                fitted: scored.fitted,
-                model: scored.model,
-                notes: serde_json::from_str(&scored.notes).unwrap_or(serde_json::Value::Null),
-            }),
-            Ok(Err(guest)) => Err(guest_error(guest)),
+            Ok(answer) => answer,
             Err(error) => Err(self.fail(error)),
         }
     }
@@ -201,20 +242,22 @@ impl StreamSession {
         params: &serde_json::Value,
     ) -> Result<serde_json::Value, JobError> {
         let handle = self.begin()?;
-        let outcome = self.bindings.weft_engine_stream().session().call_request(
-            &mut self.store,
-            handle,
-            kind,
-            &params.to_string(),
-        );
+        let params = params.to_string();
+        let outcome = match &self.bindings {
+            StreamExports::V1(b) => b
+                .weft_engine_stream()
+                .session()
+                .call_request(&mut self.store, handle, kind, &params)
+                .map(|r| r.map_err(guest_error_v1)),
+            StreamExports::V2(b) => b
+                .weft_engine_stream()
+                .session()
+                .call_request(&mut self.store, handle, kind, &params)
+                .map(|r| r.map_err(guest_error_v2)),
+        };
         match outcome {
-            Ok(Ok(text)) => serde_json::from_str(&text).map_err(|e| {
-                JobError::new(
-                    "invalid_output",
-                    format!("the plugin answered with something that is not JSON: {e}"),
-                )
-            }),
-            Ok(Err(guest)) => Err(guest_error(guest)),
+            Ok(Ok(text)) => json_output(&text),
+            Ok(Err(guest)) => Err(guest),
             Err(error) => Err(self.fail(error)),
         }
     }
@@ -222,11 +265,16 @@ impl StreamSession {
     /// The guest's view of the session.
     pub fn stats(&mut self) -> Result<serde_json::Value, JobError> {
         let handle = self.begin()?;
-        let outcome = self
-            .bindings
-            .weft_engine_stream()
-            .session()
-            .call_stats(&mut self.store, handle);
+        let outcome = match &self.bindings {
+            StreamExports::V1(b) => b
+                .weft_engine_stream()
+                .session()
+                .call_stats(&mut self.store, handle),
+            StreamExports::V2(b) => b
+                .weft_engine_stream()
+                .session()
+                .call_stats(&mut self.store, handle),
+        };
         match outcome {
             Ok(text) => Ok(serde_json::from_str(&text).unwrap_or(serde_json::Value::Null)),
             Err(error) => Err(self.fail(error)),

@@ -1,5 +1,6 @@
-//! The host side of `weft:host/storage`: datasets, collections and blobs
-//! of the calling job's tenant, handed to the guest as resources.
+//! The host side of `weft:host/storage@0.2.0`: datasets, dataset writers,
+//! collections and blobs of the calling job's tenant, handed to the guest
+//! as resources.
 //!
 //! Every call is scoped: the tenant comes from the store's event scope,
 //! never from the guest. A host without storage (tools, benchmarks) answers
@@ -10,41 +11,39 @@ use std::sync::{Arc, OnceLock};
 
 use wasmtime::component::Resource;
 use weft_storage::columnar::{ColumnType, Values};
-use weft_storage::{StorageError, Store};
+use weft_storage::{StagedDataset, StorageError, Store};
 
-use crate::host::HostState;
-use crate::host::bindings::weft::host::storage::{
-    self as wit, Collection, ColumnChunk, ColumnValues, Dataset, Field, StorageError as WitError,
+use crate::bindings::v2::plugin::weft::host::storage::{
+    self as wit, ColumnChunk, ColumnValues, DatasetSummary, Field, StorageError as WitError,
 };
+use crate::host::HostState;
 
 /// Where a runtime's plugins find host storage (attached once, at start).
 pub(crate) type StorageSlot = Arc<OnceLock<Arc<Store>>>;
 
 /// Blobs live in this collection of the tenant.
 const BLOBS: &str = "_blobs";
+/// Rows one read may return.
+const MAX_READ_ROWS: u32 = 65_536;
 
 /// A dataset handle held in the guest's resource table.
-pub(crate) struct DatasetHandle(Arc<weft_storage::columnar::Dataset>);
+#[allow(unreachable_pub)] // named by the generated bindings
+pub struct DatasetHandle(Arc<weft_storage::columnar::Dataset>);
+
+/// A dataset writer held in the guest's resource table; `None` once
+/// committed.
+#[allow(unreachable_pub)] // named by the generated bindings
+pub struct WriterHandle(Option<StagedDataset>);
 
 /// A collection handle held in the guest's resource table.
-pub(crate) struct CollectionHandle(Arc<weft_storage::collection::Collection>);
-
-/// The table entry behind a guest's handle (the generated resource types
-/// are markers; the table holds ours under the same index).
-fn ours<T: 'static, M: 'static>(handle: &Resource<M>) -> Resource<T> {
-    Resource::new_borrow(handle.rep())
-}
-
-fn theirs<T: 'static, M: 'static>(handle: Resource<T>) -> Resource<M> {
-    Resource::new_own(handle.rep())
-}
+#[allow(unreachable_pub)] // named by the generated bindings
+pub struct CollectionHandle(Arc<weft_storage::collection::Collection>);
 
 fn to_wit(error: StorageError) -> WitError {
     match error {
         StorageError::NotFound { .. } => WitError::NotFound(error.to_string()),
-        StorageError::Invalid(_) | StorageError::Exists { .. } => {
-            WitError::Invalid(error.to_string())
-        }
+        StorageError::Exists { .. } => WitError::Exists(error.to_string()),
+        StorageError::Invalid(_) => WitError::Invalid(error.to_string()),
         other => WitError::Failed(other.to_string()),
     }
 }
@@ -59,8 +58,63 @@ fn kind(kind: ColumnType) -> wit::ColumnType {
     }
 }
 
+fn column_type(kind: wit::ColumnType) -> ColumnType {
+    match kind {
+        wit::ColumnType::Float64 => ColumnType::F64,
+        wit::ColumnType::Int64 => ColumnType::I64,
+        wit::ColumnType::Boolean => ColumnType::Bool,
+        wit::ColumnType::Text => ColumnType::String,
+        wit::ColumnType::Timestamp => ColumnType::Timestamp,
+    }
+}
+
+fn fields(schema: Vec<weft_storage::columnar::Field>) -> Vec<Field> {
+    schema
+        .into_iter()
+        .map(|f| Field {
+            name: f.name,
+            kind: kind(f.kind),
+        })
+        .collect()
+}
+
+fn chunk(values: Values, valid: Vec<bool>) -> ColumnChunk {
+    let values = match values {
+        Values::F64(v) => ColumnValues::Float64(v),
+        Values::I64(v) => ColumnValues::Int64(v),
+        Values::Bool(v) => ColumnValues::Boolean(v),
+        Values::String(v) => ColumnValues::Text(v),
+        Values::Timestamp(v) => ColumnValues::Timestamp(v),
+    };
+    ColumnChunk { values, valid }
+}
+
+fn values(values: ColumnValues) -> Values {
+    match values {
+        ColumnValues::Float64(v) => Values::F64(v),
+        ColumnValues::Int64(v) => Values::I64(v),
+        ColumnValues::Boolean(v) => Values::Bool(v),
+        ColumnValues::Text(v) => Values::String(v),
+        ColumnValues::Timestamp(v) => Values::Timestamp(v),
+    }
+}
+
 fn gone() -> WitError {
     WitError::Failed("the handle is no longer valid".into())
+}
+
+fn table_full(error: wasmtime::component::ResourceTableError) -> WitError {
+    WitError::Failed(error.to_string())
+}
+
+/// Collections whose names start with `_` are the host's (blobs).
+fn check_user_collection(name: &str) -> Result<(), WitError> {
+    if name.starts_with('_') {
+        return Err(WitError::Invalid(format!(
+            "collection names starting with '_' are reserved: '{name}'"
+        )));
+    }
+    Ok(())
 }
 
 impl HostState {
@@ -74,9 +128,64 @@ impl HostState {
     fn tenant(&self) -> String {
         self.scope.tenant.clone()
     }
+
+    fn dataset(
+        &mut self,
+        this: &Resource<DatasetHandle>,
+    ) -> Result<Arc<weft_storage::columnar::Dataset>, WitError> {
+        Ok(self.table().get(this).map_err(|_| gone())?.0.clone())
+    }
+
+    fn collection(
+        &mut self,
+        this: &Resource<CollectionHandle>,
+    ) -> Result<Arc<weft_storage::collection::Collection>, WitError> {
+        Ok(self.table().get(this).map_err(|_| gone())?.0.clone())
+    }
 }
 
 impl wit::Host for HostState {
+    fn list_datasets(&mut self) -> Vec<DatasetSummary> {
+        let Ok(store) = self.store() else {
+            return Vec::new();
+        };
+        let tenant = self.tenant();
+        store
+            .datasets(&tenant)
+            .into_iter()
+            .filter_map(|info| store.dataset(&tenant, &info.name).ok())
+            .map(|d| DatasetSummary {
+                name: d.name().to_owned(),
+                rows: d.rows(),
+                schema: fields(d.schema()),
+            })
+            .collect()
+    }
+
+    fn drop_dataset(&mut self, name: String) -> Result<(), WitError> {
+        self.store()?
+            .drop_dataset(&self.tenant(), &name)
+            .map_err(to_wit)
+    }
+
+    fn list_collections(&mut self) -> Vec<String> {
+        let Ok(store) = self.store() else {
+            return Vec::new();
+        };
+        store
+            .collections(&self.tenant())
+            .into_iter()
+            .filter(|name| !name.starts_with('_'))
+            .collect()
+    }
+
+    fn drop_collection(&mut self, name: String) -> Result<(), WitError> {
+        check_user_collection(&name)?;
+        self.store()?
+            .drop_collection(&self.tenant(), &name)
+            .map_err(to_wit)
+    }
+
     fn write_blob(&mut self, name: String, data: Vec<u8>) -> Result<(), WitError> {
         let blobs = self
             .store()?
@@ -100,147 +209,187 @@ impl wit::Host for HostState {
 }
 
 impl wit::HostDataset for HostState {
-    fn open(&mut self, name: String) -> Result<Resource<Dataset>, WitError> {
+    fn open(&mut self, name: String) -> Result<Resource<DatasetHandle>, WitError> {
         let dataset = self
             .store()?
             .dataset(&self.tenant(), &name)
             .map_err(to_wit)?;
         self.table()
             .push(DatasetHandle(dataset))
-            .map(theirs)
-            .map_err(|e| WitError::Failed(e.to_string()))
+            .map_err(table_full)
     }
 
-    fn schema(&mut self, this: Resource<Dataset>) -> Vec<Field> {
-        self.table()
-            .get(&ours::<DatasetHandle, _>(&this))
-            .map(|d| {
-                d.0.schema()
-                    .into_iter()
-                    .map(|f| Field {
-                        name: f.name,
-                        kind: kind(f.kind),
-                    })
-                    .collect()
-            })
+    fn schema(&mut self, this: Resource<DatasetHandle>) -> Vec<Field> {
+        self.dataset(&this)
+            .map(|d| fields(d.schema()))
             .unwrap_or_default()
     }
 
-    fn rows(&mut self, this: Resource<Dataset>) -> u64 {
-        self.table()
-            .get(&ours::<DatasetHandle, _>(&this))
-            .map(|d| d.0.rows())
-            .unwrap_or(0)
+    fn rows(&mut self, this: Resource<DatasetHandle>) -> u64 {
+        self.dataset(&this).map(|d| d.rows()).unwrap_or(0)
     }
 
-    fn chunks(&mut self, this: Resource<Dataset>) -> u32 {
-        self.table()
-            .get(&ours::<DatasetHandle, _>(&this))
-            .map(|d| d.0.chunk_count() as u32)
+    fn chunks(&mut self, this: Resource<DatasetHandle>) -> u32 {
+        self.dataset(&this)
+            .map(|d| d.chunk_count() as u32)
             .unwrap_or(0)
     }
 
     fn read(
         &mut self,
-        this: Resource<Dataset>,
+        this: Resource<DatasetHandle>,
         column: String,
-        chunk: u32,
+        index: u32,
     ) -> Result<ColumnChunk, WitError> {
-        let dataset = self
-            .table()
-            .get(&ours::<DatasetHandle, _>(&this))
-            .map_err(|_| gone())?
-            .0
-            .clone();
-        let slice = dataset
-            .read_chunk(&column, chunk as usize)
+        let slice = self
+            .dataset(&this)?
+            .read_chunk(&column, index as usize)
             .map_err(to_wit)?;
-        let values = match slice.values {
-            Values::F64(v) => ColumnValues::Float64(v),
-            Values::I64(v) => ColumnValues::Int64(v),
-            Values::Bool(v) => ColumnValues::Boolean(v),
-            Values::String(v) => ColumnValues::Text(v),
-            Values::Timestamp(v) => ColumnValues::Timestamp(v),
-        };
-        Ok(ColumnChunk {
-            values,
-            valid: slice.valid,
-        })
+        Ok(chunk(slice.values, slice.valid))
     }
 
-    fn drop(&mut self, this: Resource<Dataset>) -> wasmtime::Result<()> {
-        self.table()
-            .delete(Resource::<DatasetHandle>::new_own(this.rep()))?;
+    fn read_columns(
+        &mut self,
+        this: Resource<DatasetHandle>,
+        columns: Vec<String>,
+        index: u32,
+    ) -> Result<Vec<ColumnChunk>, WitError> {
+        let dataset = self.dataset(&this)?;
+        columns
+            .iter()
+            .map(|column| {
+                let slice = dataset.read_chunk(column, index as usize).map_err(to_wit)?;
+                Ok(chunk(slice.values, slice.valid))
+            })
+            .collect()
+    }
+
+    fn read_range(
+        &mut self,
+        this: Resource<DatasetHandle>,
+        column: String,
+        start: u64,
+        count: u32,
+    ) -> Result<ColumnChunk, WitError> {
+        if count > MAX_READ_ROWS {
+            return Err(WitError::Invalid(format!(
+                "read-range reads at most {MAX_READ_ROWS} rows at a time, not {count}"
+            )));
+        }
+        let (values, valid) = self
+            .dataset(&this)?
+            .read_range(&column, start, count as usize)
+            .map_err(to_wit)?;
+        Ok(chunk(values, valid))
+    }
+
+    fn drop(&mut self, this: Resource<DatasetHandle>) -> wasmtime::Result<()> {
+        self.table().delete(this)?;
         Ok(())
     }
 }
 
-impl HostState {
-    fn collection(
+impl wit::HostDatasetWriter for HostState {
+    fn create(
         &mut self,
-        this: &Resource<Collection>,
-    ) -> Result<Arc<weft_storage::collection::Collection>, WitError> {
-        let handle = ours::<CollectionHandle, _>(this);
-        Ok(self.table().get(&handle).map_err(|_| gone())?.0.clone())
+        name: String,
+        schema: Vec<Field>,
+        replace: bool,
+    ) -> Result<Resource<WriterHandle>, WitError> {
+        let schema = schema
+            .into_iter()
+            .map(|f| weft_storage::columnar::Field {
+                name: f.name,
+                kind: column_type(f.kind),
+            })
+            .collect();
+        let staged = StagedDataset::create(self.store()?, &self.tenant(), &name, schema, replace)
+            .map_err(to_wit)?;
+        self.table()
+            .push(WriterHandle(Some(staged)))
+            .map_err(table_full)
+    }
+
+    fn append(
+        &mut self,
+        this: Resource<WriterHandle>,
+        columns: Vec<ColumnChunk>,
+    ) -> Result<(), WitError> {
+        let writer = self.table().get(&this).map_err(|_| gone())?;
+        let staged = writer
+            .0
+            .as_ref()
+            .ok_or_else(|| WitError::Invalid("the writer was committed already".into()))?;
+        let columns = columns
+            .into_iter()
+            .map(|c| (values(c.values), c.valid))
+            .collect();
+        staged.append(columns).map_err(to_wit)
+    }
+
+    fn commit(&mut self, this: Resource<WriterHandle>) -> Result<u64, WitError> {
+        let writer = self.table().get_mut(&this).map_err(|_| gone())?;
+        let staged = writer
+            .0
+            .take()
+            .ok_or_else(|| WitError::Invalid("the writer was committed already".into()))?;
+        staged.commit().map(|d| d.rows()).map_err(to_wit)
+    }
+
+    fn drop(&mut self, this: Resource<WriterHandle>) -> wasmtime::Result<()> {
+        // Dropping an uncommitted StagedDataset removes its files.
+        self.table().delete(this)?;
+        Ok(())
     }
 }
 
 impl wit::HostCollection for HostState {
-    fn open(&mut self, name: String, create: bool) -> Result<Resource<Collection>, WitError> {
-        if name.starts_with('_') {
-            return Err(WitError::Invalid(format!(
-                "collection names starting with '_' are reserved: '{name}'"
-            )));
-        }
+    fn open(&mut self, name: String, create: bool) -> Result<Resource<CollectionHandle>, WitError> {
+        check_user_collection(&name)?;
         let tree = self
             .store()?
             .collection(&self.tenant(), &name, create)
             .map_err(to_wit)?;
         self.table()
             .push(CollectionHandle(tree))
-            .map(theirs)
-            .map_err(|e| WitError::Failed(e.to_string()))
+            .map_err(table_full)
     }
 
     fn get(
         &mut self,
-        this: Resource<Collection>,
+        this: Resource<CollectionHandle>,
         key: Vec<u8>,
     ) -> Result<Option<Vec<u8>>, WitError> {
-        let tree = self.collection(&this)?;
-        tree.get(&key).map_err(to_wit)
+        self.collection(&this)?.get(&key).map_err(to_wit)
     }
 
     fn put(
         &mut self,
-        this: Resource<Collection>,
+        this: Resource<CollectionHandle>,
         key: Vec<u8>,
         value: Vec<u8>,
     ) -> Result<(), WitError> {
-        let tree = self.collection(&this)?;
-        tree.put(&key, &value).map_err(to_wit)
+        self.collection(&this)?.put(&key, &value).map_err(to_wit)
     }
 
-    fn delete(&mut self, this: Resource<Collection>, key: Vec<u8>) -> Result<(), WitError> {
-        let tree = self.collection(&this)?;
-        tree.delete(&key).map_err(to_wit)
+    fn delete(&mut self, this: Resource<CollectionHandle>, key: Vec<u8>) -> Result<(), WitError> {
+        self.collection(&this)?.delete(&key).map_err(to_wit)
     }
 
     fn scan(
         &mut self,
-        this: Resource<Collection>,
+        this: Resource<CollectionHandle>,
         start: Vec<u8>,
         prefix: Vec<u8>,
         limit: u32,
     ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, WitError> {
-        let tree = self.collection(&this)?;
-        tree.scan(&start, &prefix, limit.min(100_000) as usize)
+        self.collection(&this)?
+            .scan(&start, &prefix, limit.min(100_000) as usize)
             .map_err(to_wit)
     }
 
-    fn drop(&mut self, this: Resource<Collection>) -> wasmtime::Result<()> {
-        self.table()
-            .delete(Resource::<CollectionHandle>::new_own(this.rep()))?;
+    fn drop(&mut self, this: Resource<CollectionHandle>) -> wasmtime::Result<()> {
+        self.table().delete(this)?;
         Ok(())
     }
 }

@@ -135,6 +135,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let runtime = Runtime::new(&args.data_dir, sandbox, bus.clone())?;
     let store = open_store(&args, &bus)?;
     runtime.attach_storage(store.clone());
+    // Before any plugin loads, so none can take a host route.
+    runtime.reserve_host_surface(weft_gateway::host_surface());
     if args.plugins.is_dir() {
         let plugins = args.plugins.clone();
         let loader = runtime.clone();

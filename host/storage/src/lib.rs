@@ -30,9 +30,11 @@ pub mod lsm;
 pub mod page;
 mod record_log;
 pub mod segment;
+mod staged;
 pub mod store;
 pub mod wal;
 
 pub use error::StorageError;
 pub use record_log::RecordLog;
+pub use staged::StagedDataset;
 pub use store::{Store, StoreOptions};

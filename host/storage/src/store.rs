@@ -124,6 +124,7 @@ impl Store {
         sink: Option<Arc<dyn EventSink>>,
     ) -> Result<Self, StorageError> {
         std::fs::create_dir_all(root).map_err(StorageError::io("create", root))?;
+        crate::staged::clean_staging(root);
         let events = sink.map_or_else(Events::none, Events::new);
         let shared = Shared::new(options.pool_bytes, events);
         let cold_after_secs = std::sync::atomic::AtomicU64::new(options.cold_after_secs);
@@ -142,6 +143,61 @@ impl Store {
         check_name(tenant)?;
         check_name(name)?;
         Ok(self.root.join("tenants").join(tenant).join(kind).join(name))
+    }
+
+    pub(crate) fn dataset_dir(&self, tenant: &str, name: &str) -> Result<PathBuf, StorageError> {
+        self.dir(tenant, "datasets", name)
+    }
+
+    pub(crate) fn staging_dir(&self, tenant: &str) -> Result<PathBuf, StorageError> {
+        check_name(tenant)?;
+        Ok(self.root.join("tenants").join(tenant).join("staging"))
+    }
+
+    pub(crate) fn shared(&self) -> &Shared {
+        &self.shared
+    }
+
+    /// Renames a staged dataset's directory into place (one `rename`, so
+    /// it appears whole), replacing an existing dataset if `replace`.
+    pub(crate) fn publish_staged(
+        &self,
+        tenant: &str,
+        name: &str,
+        staged: &Path,
+        replace: bool,
+    ) -> Result<Arc<Dataset>, StorageError> {
+        let dir = self.dir(tenant, "datasets", name)?;
+        let mut open = self.datasets.lock().unwrap_or_else(|e| e.into_inner());
+        let key = (tenant.to_owned(), name.to_owned());
+        if dir.exists() {
+            if !replace {
+                return Err(StorageError::Exists {
+                    what: "dataset",
+                    name: name.to_owned(),
+                });
+            }
+            // Out of the way first, so the new one appears in one rename;
+            // the old files go once nothing points at them.
+            if let Some(old) = open.remove(&key) {
+                old.evict();
+            }
+            let trash = staged.with_extension("replaced");
+            std::fs::rename(&dir, &trash).map_err(StorageError::io("rename", &dir))?;
+            let _ = std::fs::remove_dir_all(&trash);
+        }
+        if let Some(parent) = dir.parent() {
+            std::fs::create_dir_all(parent).map_err(StorageError::io("create", parent))?;
+        }
+        std::fs::rename(staged, &dir).map_err(StorageError::io("rename", staged))?;
+        if let Some(parent) = dir.parent() {
+            std::fs::File::open(parent)
+                .and_then(|d| d.sync_all())
+                .map_err(StorageError::io("sync directory", parent))?;
+        }
+        let dataset = Arc::new(Dataset::open(name, &dir, self.shared.clone())?);
+        open.insert(key, dataset.clone());
+        Ok(dataset)
     }
 
     fn names(&self, tenant: &str, kind: &str) -> Vec<String> {

@@ -200,6 +200,7 @@ impl Engine for AnomalyEngine {
             );
         }
         EngineInfo {
+            manifest: Default::default(),
             name: "anomaly".into(),
             version: env!("CARGO_PKG_VERSION").into(),
             operations: vec![

@@ -15,6 +15,8 @@ pub struct Operation {
     pub description: String,
     /// JSON Schema of the params; the host validates jobs against it.
     pub params_schema: Value,
+    /// JSON Schema of the result, published in the OpenAPI document.
+    pub result_schema: Option<Value>,
     /// Event kinds the operation emits.
     pub emits: Vec<String>,
     /// Family topic relative to the plugin name (`algorithms` →
@@ -29,6 +31,7 @@ impl Operation {
             name: name.to_owned(),
             description: description.to_owned(),
             params_schema,
+            result_schema: None,
             emits: vec!["progress".to_owned()],
             topic: "jobs".to_owned(),
         }
@@ -37,6 +40,12 @@ impl Operation {
     /// Sets the event kinds the operation emits (besides `progress`).
     pub fn emits(mut self, kinds: &[&str]) -> Self {
         self.emits.extend(kinds.iter().map(|k| (*k).to_owned()));
+        self
+    }
+
+    /// Sets the JSON Schema of the result.
+    pub fn result(mut self, schema: Value) -> Self {
+        self.result_schema = Some(schema);
         self
     }
 
@@ -56,6 +65,8 @@ pub struct EngineInfo {
     pub version: String,
     /// Operations offered.
     pub operations: Vec<Operation>,
+    /// Routes, endpoints, event kinds and session protocol it serves.
+    pub manifest: crate::Manifest,
 }
 
 /// Why an operation did not produce a result.
@@ -65,6 +76,15 @@ pub enum EngineError {
     UnknownOperation(String),
     /// The params make no sense for the operation.
     InvalidParams(String),
+    /// The param at this JSON pointer (e.g. `/source`) makes no sense.
+    InvalidParam {
+        /// JSON pointer into the params.
+        pointer: String,
+        /// What is wrong and what is expected.
+        message: String,
+    },
+    /// Something the params name does not exist (a dataset, a model).
+    NotFound(String),
     /// The job was cancelled and the engine stopped early.
     Cancelled,
     /// Anything else.
@@ -76,6 +96,10 @@ impl std::fmt::Display for EngineError {
         match self {
             Self::UnknownOperation(op) => write!(f, "unknown operation '{op}'"),
             Self::InvalidParams(why) => write!(f, "invalid params: {why}"),
+            Self::InvalidParam { pointer, message } => {
+                write!(f, "invalid params: {pointer}: {message}")
+            }
+            Self::NotFound(what) => write!(f, "not found: {what}"),
             Self::Cancelled => f.write_str("cancelled"),
             Self::Failed(why) => f.write_str(why),
         }

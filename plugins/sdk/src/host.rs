@@ -26,6 +26,13 @@ pub trait Host {
     /// Publishes an event on `<plugin>.<topic>` (empty: the op's family
     /// topic) and on the job's topic.
     fn emit(&self, topic: &str, kind: &str, data: &Value);
+    /// Like [`Host::emit`], saying why the host refused the event (a host
+    /// kind such as `job_state`, a bad topic, the size limit or the
+    /// instance's quota).
+    fn try_emit(&self, topic: &str, kind: &str, data: &Value) -> Result<(), String> {
+        self.emit(topic, kind, data);
+        Ok(())
+    }
     /// Reports progress; `detail` fields are added to the `progress` event.
     fn progress(&self, done: u64, total: u64, message: &str, detail: Option<&Value>);
     /// True once the job was cancelled.

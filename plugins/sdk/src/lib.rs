@@ -8,9 +8,65 @@
 //!
 //! This crate must stay small and dependency-light: it is compiled into
 //! every plugin.
+//!
+//! A whole engine, with a REST route, a WebSocket endpoint and an event
+//! kind of its own (the README's example; compiled and run as a doctest):
+//!
+//! ```
+//! use weft_sdk::{
+//!     Endpoint, Engine, EngineError, EngineInfo, EventKind, Host, Manifest, Method, Operation,
+//!     Params, RecordingHost, Route, Value, json,
+//! };
+//!
+//! pub struct Echo;
+//!
+//! impl Engine for Echo {
+//!     fn describe() -> EngineInfo {
+//!         EngineInfo {
+//!             name: "echo".into(),
+//!             version: "0.1.0".into(),
+//!             operations: vec![
+//!                 Operation::new("echo", "Returns its params.", json!({"type": "object"}))
+//!                     .emits(&["echoed"])
+//!                     .topic("echoes"),
+//!             ],
+//!             manifest: Manifest {
+//!                 // POST /api/v1/echo/{name}: path, query and body become params.
+//!                 routes: vec![Route::new(Method::Post, "/api/v1/echo/{name}", "echo", "Echo it")],
+//!                 // The event protocol pre-subscribed to echo.echoes, taking echo_request.
+//!                 endpoints: vec![Endpoint::new("/api/v1/ws/echo", "echoes", "Echoes live")
+//!                     .request("echo_request", "echo")],
+//!                 events: vec![EventKind::new("echoed", "One echo.", json!({"type": "object"}))],
+//!                 session: None,
+//!             },
+//!         }
+//!     }
+//!
+//!     fn invoke(op: &str, params: Params<'_>, host: &dyn Host) -> Result<Value, EngineError> {
+//!         match op {
+//!             "echo" => {
+//!                 let params = params.value()?;
+//!                 host.emit("echoes", "echoed", &params);
+//!                 host.progress(1, 1, "done", None);
+//!                 Ok(params)
+//!             }
+//!             other => Err(EngineError::UnknownOperation(other.into())),
+//!         }
+//!     }
+//! }
+//!
+//! weft_sdk::export_engine!(Echo);
+//!
+//! // Natively, the same engine runs against a recording host:
+//! let host = RecordingHost::new();
+//! let answer = Echo::invoke("echo", Params::new(r#"{"x":1}"#), &host).unwrap();
+//! assert_eq!(answer, json!({"x": 1}));
+//! assert_eq!(host.calls().len(), 2);
+//! ```
 
 mod engine;
 mod host;
+mod manifest;
 mod storage;
 mod stream;
 #[cfg(target_arch = "wasm32")]
@@ -19,6 +75,9 @@ pub mod wasm;
 
 pub use engine::{Engine, EngineError, EngineInfo, Operation, Params};
 pub use host::{Host, Level, NullHost, Recorded, RecordingHost};
+pub use manifest::{
+    Body, Endpoint, EventKind, Manifest, Method, Route, SessionCall, SessionProtocol,
+};
 pub use serde_json::{self, Value, json};
 pub use storage::{ColumnChunk, ColumnValues, DatasetShape, StorageFailure, read_numeric_columns};
 pub use stream::{Rows, Scored, Session, StreamEngine};
@@ -40,12 +99,13 @@ macro_rules! export_engine {
                 fn invoke(
                     op: ::std::string::String,
                     params: ::std::string::String,
-                ) -> ::std::result::Result<::std::string::String, $crate::wasm::WitError> {
+                ) -> ::std::result::Result<$crate::wasm::WitOutput, $crate::wasm::WitError>
+                {
                     $crate::wasm::invoke::<$engine>(&op, &params)
                 }
             }
 
-    $crate::wasm::bindings::export!(WeftEngineExport with_types_in $crate::wasm::bindings);
+            $crate::wasm::bindings::export!(WeftEngineExport with_types_in $crate::wasm::bindings);
         };
     };
 }

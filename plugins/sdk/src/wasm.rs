@@ -25,14 +25,27 @@ use bindings::weft::engine::types as wit;
 use bindings::weft::host::{events, log, storage};
 
 pub use bindings::exports::weft::engine::engine::Guest as EngineGuest;
-pub use wit::{Error as WitError, Info as WitInfo};
+pub use wit::{Error as WitError, Info as WitInfo, Output as WitOutput};
 
 /// The host as the guest sees it: straight calls into the imports.
 pub(crate) struct WasmHost;
 
 impl Host for WasmHost {
     fn emit(&self, topic: &str, kind: &str, data: &Value) {
-        events::emit(topic, kind, &data.to_string());
+        // Infallible by design: an event the host refuses is not a reason
+        // to fail the job. `try_emit` says why.
+        let _ = self.try_emit(topic, kind, data);
+    }
+
+    fn try_emit(&self, topic: &str, kind: &str, data: &Value) -> Result<(), String> {
+        events::emit(topic, kind, &data.to_string()).map_err(|refused| match refused {
+            events::EmitError::ReservedKind(kind) => format!("'{kind}' is a host event kind"),
+            events::EmitError::BadTopic(why) => format!("bad topic: {why}"),
+            events::EmitError::TooLarge(bytes) => {
+                format!("{bytes} bytes is over the event size limit")
+            }
+            events::EmitError::QuotaExceeded(why) => why,
+        })
     }
 
     fn progress(&self, done: u64, total: u64, message: &str, detail: Option<&Value>) {
@@ -118,7 +131,9 @@ impl Host for WasmHost {
 fn failure(error: storage::StorageError) -> StorageFailure {
     match error {
         storage::StorageError::NotFound(m) => StorageFailure::NotFound(m),
-        storage::StorageError::Invalid(m) => StorageFailure::Invalid(m),
+        storage::StorageError::Invalid(m) | storage::StorageError::Exists(m) => {
+            StorageFailure::Invalid(m)
+        }
         storage::StorageError::Failed(m) => StorageFailure::Failed(m),
     }
 }
@@ -136,25 +151,112 @@ pub fn describe<E: Engine>() -> WitInfo {
                 name: op.name,
                 description: op.description,
                 params_schema: op.params_schema.to_string(),
+                result_schema: op.result_schema.map(|s| s.to_string()).unwrap_or_default(),
                 emits: op.emits,
                 topic: op.topic,
             })
             .collect(),
+        manifest: manifest(info.manifest),
+    }
+}
+
+fn manifest(m: crate::Manifest) -> wit::Manifest {
+    use crate::{Body, Method, SessionCall};
+    wit::Manifest {
+        routes: m
+            .routes
+            .into_iter()
+            .map(|r| wit::Route {
+                method: match r.method {
+                    Method::Get => wit::HttpMethod::Get,
+                    Method::Post => wit::HttpMethod::Post,
+                    Method::Put => wit::HttpMethod::Put,
+                    Method::Patch => wit::HttpMethod::Patch,
+                    Method::Delete => wit::HttpMethod::Delete,
+                },
+                path: r.path,
+                operation: r.operation,
+                body: match r.body {
+                    Body::None => wit::BodyKind::None,
+                    Body::Json => wit::BodyKind::Json,
+                    Body::Bytes(media_type) => wit::BodyKind::Bytes(media_type),
+                },
+                wait: r.wait,
+                access: if r.operator_only {
+                    wit::Access::Operator
+                } else {
+                    wit::Access::Tenant
+                },
+                success_status: r.success_status,
+                description: r.description,
+            })
+            .collect(),
+        endpoints: m
+            .endpoints
+            .into_iter()
+            .map(|e| wit::Endpoint {
+                path: e.path,
+                topics: e.topics,
+                requests: e
+                    .requests
+                    .into_iter()
+                    .map(|(message_type, operation)| wit::RequestMessage {
+                        message_type,
+                        operation,
+                    })
+                    .collect(),
+                description: e.description,
+            })
+            .collect(),
+        events: m
+            .events
+            .into_iter()
+            .map(|k| wit::EventKind {
+                name: k.name,
+                schema: k.schema.to_string(),
+                description: k.description,
+            })
+            .collect(),
+        session: m.session.map(|s| wit::SessionProtocol {
+            config_schema: s.config_schema.to_string(),
+            messages: s
+                .messages
+                .into_iter()
+                .map(|(message_type, call)| wit::SessionMessage {
+                    message_type,
+                    call: match call {
+                        SessionCall::Push => wit::SessionCall::Push,
+                        SessionCall::Request => wit::SessionCall::Request,
+                    },
+                })
+                .collect(),
+        }),
     }
 }
 
 /// `invoke` for engine `E`: JSON text in, JSON text out.
-pub fn invoke<E: Engine>(op: &str, params: &str) -> Result<String, WitError> {
+pub fn invoke<E: Engine>(op: &str, params: &str) -> Result<wit::Output, WitError> {
     E::invoke(op, Params::new(params), &WasmHost)
-        .map(|result| result.to_string())
+        .map(|result| wit::Output::Json(result.to_string()))
         .map_err(to_wit_error)
 }
 
 pub(crate) fn to_wit_error(error: EngineError) -> WitError {
     match error {
         EngineError::UnknownOperation(op) => WitError::UnknownOperation(op),
-        EngineError::InvalidParams(why) => WitError::InvalidParams(why),
+        EngineError::InvalidParams(message) => WitError::InvalidParams(wit::ParamError {
+            pointer: String::new(),
+            message,
+        }),
+        EngineError::InvalidParam { pointer, message } => {
+            WitError::InvalidParams(wit::ParamError { pointer, message })
+        }
+        EngineError::NotFound(what) => WitError::NotFound(what),
         EngineError::Cancelled => WitError::Cancelled,
-        EngineError::Failed(why) => WitError::Failed(why),
+        EngineError::Failed(message) => WitError::Failed(wit::Failure {
+            code: "plugin_error".into(),
+            message,
+            retryable: false,
+        }),
     }
 }

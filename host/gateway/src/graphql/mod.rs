@@ -3,7 +3,6 @@
 //! `graphql-transport-ws` and the legacy `graphql-ws` subprotocol.
 
 mod engines;
-mod seed_engines;
 mod storage;
 mod types;
 
@@ -294,7 +293,6 @@ impl Mutation {
 pub(crate) struct SubscriptionRoot(
     CoreSubscriptions,
     engines::EngineSubscriptions,
-    seed_engines::SeedEngineSubscriptions,
     storage::StorageSubscriptions,
 );
 

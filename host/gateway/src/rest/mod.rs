@@ -10,7 +10,7 @@ mod ws_admin;
 
 use axum::extract::FromRequest;
 use axum::extract::FromRequestParts;
-use axum::http::{StatusCode, Uri};
+use axum::http::StatusCode;
 use axum::routing::get;
 
 pub(crate) use health::snapshot as metrics_snapshot;
@@ -67,16 +67,4 @@ where
         .await
         .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?
         .map_err(Into::into)
-}
-
-/// JSON 404 for every unknown path.
-pub(crate) async fn not_found(uri: Uri) -> ApiError {
-    ApiError::new(
-        StatusCode::NOT_FOUND,
-        "not_found",
-        format!(
-            "no route for {}; the API lives under /api/v1 (see README)",
-            uri.path()
-        ),
-    )
 }

@@ -129,21 +129,13 @@ pub(crate) fn routes(api: Api) -> Api {
         .query("interval_ms", "milliseconds between reports"),
         get(metrics::upgrade),
     );
-    for preset in endpoints::PRESETS {
-        let mut op = Op::websocket(
-            preset.path,
-            "websocket",
-            match (preset.request, preset.engine) {
-                (Some(request), Some(engine)) => format!(
-                    "The event protocol, pre-subscribed to {}; a {request} {{operation, params}} (or {{job_id}}) runs an operation of the '{engine}' engine as a job: accepted, its events, then result",
-                    preset.topics.join(", "),
-                ),
-                _ => format!(
-                    "The event protocol, pre-subscribed to {}",
-                    preset.topics.join(", ")
-                ),
-            },
+    for preset in endpoints::host_presets() {
+        let summary = format!(
+            "The event protocol, pre-subscribed to {}",
+            preset.topics.join(", ")
         );
+        let path: &'static str = Box::leak(preset.path.clone().into_boxed_str());
+        let mut op = Op::websocket(path, "websocket", summary);
         if let Some(ms) = preset.stats_interval_ms {
             op = op.query(
                 "interval_ms",
@@ -155,6 +147,7 @@ pub(crate) fn routes(api: Api) -> Api {
                 },
             );
         }
+        let preset = std::sync::Arc::new(preset);
         api = api.route(
             op,
             get(
@@ -162,23 +155,46 @@ pub(crate) fn routes(api: Api) -> Api {
                       State(state): State<AppState>,
                       caller: crate::Principal,
                       crate::rest::ApiQuery(query): crate::rest::ApiQuery<PresetQuery>| async move {
-                    if let Some(ms) = query.interval_ms
-                        && (preset.stats_interval_ms.is_none()
-                            || !(MIN_STATS_INTERVAL_MS..=60_000).contains(&ms))
-                    {
-                        return crate::ApiError::bad_request(format!(
-                            "interval_ms applies to the storage endpoints and must be {MIN_STATS_INTERVAL_MS} to 60000"
-                        ))
-                        .into_response();
-                    }
-                    ws.max_message_size(MAX_CLIENT_MESSAGE).on_upgrade(move |socket| {
-                        connection(socket, state, caller, Some(preset), query.interval_ms)
-                    })
+                    serve_preset(ws, state, caller, preset, query.interval_ms)
                 },
             ),
         );
     }
     api
+}
+
+/// Upgrades to a pre-subscribed endpoint (the host's, or one a plugin
+/// declared).
+pub(crate) fn serve_preset(
+    ws: Upgrade,
+    state: AppState,
+    caller: crate::Principal,
+    preset: std::sync::Arc<endpoints::Preset>,
+    interval_ms: Option<u64>,
+) -> Response {
+    if let Some(ms) = interval_ms
+        && (preset.stats_interval_ms.is_none() || !(MIN_STATS_INTERVAL_MS..=60_000).contains(&ms))
+    {
+        return crate::ApiError::bad_request(format!(
+            "interval_ms applies to the storage endpoints and must be {MIN_STATS_INTERVAL_MS} to 60000"
+        ))
+        .into_response();
+    }
+    ws.max_message_size(MAX_CLIENT_MESSAGE)
+        .on_upgrade(move |socket| connection(socket, state, caller, Some(preset), interval_ms))
+}
+
+/// A plugin's endpoint at `path`, if one declares (or declared) it.
+pub(crate) fn plugin_preset(
+    state: &AppState,
+    path: &str,
+) -> Option<std::sync::Arc<endpoints::Preset>> {
+    state
+        .runtime
+        .find_endpoint(path)
+        .map(|(engine, endpoint, _)| {
+            std::sync::Arc::new(endpoints::Preset::of_endpoint(&engine, &endpoint))
+        })
 }
 
 /// Storage stats are published every 100 ms at most; asking for less is
@@ -209,22 +225,6 @@ enum ClientMessage {
         id: String,
     },
     Ping,
-    /// Seed 000's request messages of the engine endpoints
-    /// (`endpoints::PRESETS` says which endpoint takes which).
-    #[serde(
-        rename = "graph_algorithm_request",
-        alias = "training_progress_request",
-        alias = "prediction_stream_request",
-        alias = "automl_progress_request",
-        alias = "olap_query_request",
-        alias = "timeseries_analysis_request",
-        alias = "data_profiling_request",
-        alias = "workload_analysis_request",
-        alias = "aggregation_request",
-        alias = "spatial_query_request",
-        alias = "network_routing_request"
-    )]
-    EngineRequest(requests::EngineRequest),
 }
 
 #[derive(Serialize)]
@@ -268,14 +268,14 @@ async fn connection(
     socket: Socket,
     state: AppState,
     caller: crate::Principal,
-    preset: Option<&'static endpoints::Preset>,
+    preset: Option<std::sync::Arc<endpoints::Preset>>,
     stats_interval_ms: Option<u64>,
 ) {
     let connection_id = uuid::Uuid::now_v7().to_string();
     let (control_tx, mut control_rx) = mpsc::channel::<Control>(CONTROL_QUEUE);
     let counters = state.connections.open(
         &connection_id,
-        preset.map_or("/api/v1/ws", |p| p.path),
+        preset.as_ref().map_or("/api/v1/ws", |p| p.path.as_str()),
         Peer {
             tenant: caller.tenant.clone(),
             compressed: socket.compressed(),
@@ -302,9 +302,9 @@ async fn connection(
         return;
     }
     count_sent();
-    if let Some(preset) = preset {
+    if let Some(preset) = &preset {
         let mut replies = Vec::new();
-        if let Some(engine) = preset.engine
+        if let Some(engine) = &preset.engine
             && state.runtime.plugin(engine).is_err()
         {
             // Stay subscribed: events flow as soon as the engine is loaded.
@@ -321,7 +321,7 @@ async fn connection(
         }
         let message = ClientMessage::Subscribe {
             id: "default".to_owned(),
-            topics: preset.topics.iter().map(|t| (*t).to_owned()).collect(),
+            topics: preset.topics.clone(),
             resume_from: None,
             stats_interval_ms: stats_interval_ms.or(preset.stats_interval_ms),
         };
@@ -371,10 +371,11 @@ async fn connection(
                     Some(Ok(_)) => continue, // ping/pong frames are answered by the library
                 };
                 counters.received.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let kind = message_type(text.as_str());
+                let takes_request = preset.as_ref().and_then(|p| p.request(&kind)).is_some();
                 let reply = match serde_json::from_str::<ClientMessage>(text.as_str()) {
-                    Ok(ClientMessage::EngineRequest(request)) => {
-                        let kind = message_type(text.as_str());
-                        let (reply, task) = requests::engine_request(&state, &caller, preset, &kind, request, &out_tx);
+                    _ if takes_request => {
+                        let (reply, task) = requests::engine_request(&state, &caller, preset.as_deref(), &kind, text.as_str(), &out_tx);
                         requests.retain(|task| !task.is_finished());
                         requests.extend(task);
                         reply
@@ -383,7 +384,8 @@ async fn connection(
                     Err(e) => ServerMessage::Error {
                         code: "bad_request",
                         message: format!(
-                            "cannot read message ({e}); expected {{\"type\":\"subscribe\",\"id\":…,\"topics\":[…]}}, unsubscribe, ping, or the endpoint's request message (e.g. graph_algorithm_request)"
+                            "cannot read message ({e}); expected {{\"type\":\"subscribe\",\"id\":…,\"topics\":[…]}}, unsubscribe, ping{}",
+                            preset.as_ref().filter(|p| !p.requests.is_empty()).map(|p| format!(", or one of this endpoint's requests ({})", p.requests.iter().map(|(t, _)| t.as_str()).collect::<Vec<_>>().join(", "))).unwrap_or_default()
                         ),
                     }
                     .text(),
@@ -473,11 +475,6 @@ fn apply(
 ) -> String {
     match message {
         ClientMessage::Ping => ServerMessage::Pong.text(),
-        ClientMessage::EngineRequest(_) => ServerMessage::Error {
-            code: "bad_request",
-            message: "requests are answered on the endpoint's own socket".into(),
-        }
-        .text(),
         ClientMessage::Unsubscribe { id } => match subscriptions.remove(&id) {
             Some(task) => {
                 task.abort();
@@ -640,28 +637,6 @@ async fn forward(
         };
         if out.send(text).await.is_err() || last {
             break;
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The request types of `endpoints::PRESETS` and the serde aliases of
-    /// `ClientMessage::EngineRequest` are two lists; they must agree.
-    #[test]
-    fn every_endpoint_request_type_parses() {
-        for preset in endpoints::PRESETS {
-            let Some(kind) = preset.request else { continue };
-            let text = format!(r#"{{"type":"{kind}","operation":"echo","params":{{}}}}"#);
-            let parsed = serde_json::from_str::<ClientMessage>(&text);
-            assert!(
-                matches!(parsed, Ok(ClientMessage::EngineRequest(_))),
-                "{kind} of {} does not parse as a request",
-                preset.path
-            );
-            assert_eq!(message_type(&text), kind);
         }
     }
 }

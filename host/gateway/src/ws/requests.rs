@@ -1,9 +1,8 @@
-//! The request messages seed 000 names for its engine endpoints
-//! (`training_progress_request` on `/api/v1/ws/ml/training`,
-//! `graph_algorithm_request` on the graph endpoints, …; the table is
-//! `endpoints::PRESETS`). Each runs an operation of the endpoint's engine
-//! as a job — `{"operation", "params"}` (graph requests may say
-//! `"algorithm"`) — or, with `job_id`, attaches to one of that engine's
+//! The request messages an engine's endpoint takes, as its manifest
+//! declares them (`graph_algorithm_request` on the graph endpoints, …).
+//! Each runs an operation of the endpoint's engine as a job —
+//! `{"operation", "params"}` (or `"algorithm"`; without either, the
+//! declared default operation) — or, with `job_id`, attaches to one of that engine's
 //! jobs: the socket answers `accepted`, the job's events arrive through
 //! the endpoint's pre-subscription, and a `result` closes it — the same
 //! `accepted` and `result` messages as `/api/v1/ws/query`. An endpoint
@@ -24,12 +23,15 @@ use crate::{ApiError, AppState};
 /// How long a request waits for its job before giving up on the result.
 const LONGEST_WAIT: Duration = Duration::from_secs(24 * 3600);
 
-/// Every request message of the seed endpoints: `operation` (e.g.
-/// `pagerank`; `algorithm` on graph requests) with its `params`, or
-/// `job_id` of a job to attach to.
+/// Every request message of an engine endpoint: `operation` (e.g.
+/// `pagerank`; or `algorithm`) with its `params`, or `job_id` of a job to
+/// attach to.
 #[derive(Debug, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(super) struct EngineRequest {
+struct EngineRequest {
+    /// The message type (the endpoint's manifest says which it takes).
+    #[serde(rename = "type")]
+    _kind: String,
     #[serde(default)]
     request_id: Option<String>,
     #[serde(default, alias = "algorithm")]
@@ -52,22 +54,25 @@ pub(super) fn engine_request(
     caller: &crate::Principal,
     preset: Option<&Preset>,
     kind: &str,
-    request: EngineRequest,
+    text: &str,
     out: &mpsc::Sender<String>,
 ) -> (String, Option<JoinHandle<()>>) {
-    let request_id = request.request_id.as_deref();
-    let Some((preset, engine)) = preset
-        .filter(|p| p.request == Some(kind))
-        .and_then(|p| Some((p, p.engine?)))
+    let Some((preset, engine, default_op)) =
+        preset.and_then(|p| Some((p, p.engine.as_deref()?, p.request(kind)?)))
     else {
-        let paths: Vec<&str> = super::endpoints::PRESETS
-            .iter()
-            .filter(|p| p.request == Some(kind))
-            .map(|p| p.path)
-            .collect();
-        let message = format!("{kind} is answered on {}", paths.join(" and "));
-        return (error("bad_request", &message, request_id), None);
+        let message = format!("{kind} is not a request this endpoint takes");
+        return (error("bad_request", &message, None), None);
     };
+    let request = match serde_json::from_str::<EngineRequest>(text) {
+        Ok(request) => request,
+        Err(e) => {
+            let message = format!(
+                "cannot read {kind} ({e}); send {{\"type\":\"{kind}\",\"request_id\":…,\"operation\":…,\"params\":{{…}}}} or {{…,\"job_id\":…}}"
+            );
+            return (error("bad_request", &message, None), None);
+        }
+    };
+    let request_id = request.request_id.as_deref();
     if state.runtime.plugin(engine).is_err() {
         let message = format!(
             "engine '{engine}' is not loaded, so {} cannot run {kind}; load it with POST /api/v1/plugins?name={engine}",
@@ -75,7 +80,11 @@ pub(super) fn engine_request(
         );
         return (error("engine_not_loaded", &message, request_id), None);
     }
-    let job = match (request.operation, request.job_id) {
+    let operation = match (&request.operation, &request.job_id) {
+        (None, None) => Some(default_op.to_owned()),
+        (op, _) => op.clone(),
+    };
+    let job = match (operation, request.job_id.clone()) {
         (Some(op), None) => state.jobs.submit(SubmitRequest {
             engine: engine.into(),
             op,

@@ -467,6 +467,52 @@ impl Dataset {
         Ok(ColumnSlice { values, valid })
     }
 
+    /// Rows `start..start + count` of `column`, across chunk boundaries
+    /// (fewer where the dataset ends), with their validity (empty when no
+    /// row in the range is null).
+    pub fn read_range(
+        &self,
+        column: &str,
+        start: u64,
+        count: usize,
+    ) -> Result<(Values, Vec<bool>), StorageError> {
+        let index = self.column_index(column)?;
+        let (kind, lengths) = {
+            let meta = self.meta.read().unwrap_or_else(|e| e.into_inner());
+            let lengths: Vec<u64> = meta.chunks.iter().map(|c| c.rows as u64).collect();
+            (meta.schema[index].kind, lengths)
+        };
+        let end = start.saturating_add(count as u64);
+        let mut values = Values::empty(kind);
+        let mut valid = Vec::new();
+        let mut any_null = false;
+        let mut first_row = 0u64;
+        for (chunk, rows) in lengths.into_iter().enumerate() {
+            let (lo, hi) = (first_row.max(start), (first_row + rows).min(end));
+            first_row += rows;
+            if lo >= hi {
+                if first_row >= end {
+                    break;
+                }
+                continue;
+            }
+            let slice = self.read_chunk(column, chunk)?;
+            let base = first_row - rows;
+            let range = (lo - base) as usize..(hi - base) as usize;
+            values.extend(slice.values.slice(range.clone()));
+            if slice.valid.is_empty() {
+                valid.extend(std::iter::repeat_n(true, range.len()));
+            } else {
+                any_null |= slice.valid[range.clone()].iter().any(|v| !v);
+                valid.extend_from_slice(&slice.valid[range]);
+            }
+        }
+        if !any_null {
+            valid.clear();
+        }
+        Ok((values, valid))
+    }
+
     /// The chunks of partition `partition` (all chunks when `None`).
     pub fn chunks_of(&self, partition: Option<usize>) -> Vec<usize> {
         let meta = self.meta.read().unwrap_or_else(|e| e.into_inner());

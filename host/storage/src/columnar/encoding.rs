@@ -111,6 +111,19 @@ impl Values {
         }
     }
 
+    /// Appends `other`'s rows; false (and nothing appended) when the
+    /// types differ.
+    pub fn extend(&mut self, other: Values) -> bool {
+        match (self, other) {
+            (Self::F64(a), Self::F64(b)) => a.extend(b),
+            (Self::I64(a), Self::I64(b)) | (Self::Timestamp(a), Self::Timestamp(b)) => a.extend(b),
+            (Self::Bool(a), Self::Bool(b)) => a.extend(b),
+            (Self::String(a), Self::String(b)) => a.extend(b),
+            _ => return false,
+        }
+        true
+    }
+
     /// The column type.
     pub fn kind(&self) -> ColumnType {
         match self {

@@ -4,7 +4,10 @@
 
 use std::ops::ControlFlow;
 
-use weft_sdk::{Engine, EngineError, EngineInfo, Host, Operation, Params, Value, json};
+use weft_sdk::{
+    Endpoint, Engine, EngineError, EngineInfo, EventKind, Host, Manifest, Operation, Params, Value,
+    json,
+};
 
 use crate::graph::{Graph, NodeIndex};
 use crate::input::{NodeName, graph_schema_properties};
@@ -41,9 +44,50 @@ pub(super) fn node_schema(description: &str) -> Value {
     json!({ "type": ["string", "integer"], "description": description })
 }
 
+/// The graph engine's surface: seed 000's two graph endpoints and the
+/// kinds its operations emit, each with the schema in `schemas/`.
+fn manifest() -> Manifest {
+    let schema = |text: &str| serde_json::from_str(text).unwrap_or(Value::Null);
+    Manifest {
+        endpoints: vec![
+            Endpoint::new(
+                "/api/v1/ws/graph/algorithms",
+                ALGORITHMS,
+                "Graph algorithm progress and results (seed 000 §2.3)",
+            )
+            .request("graph_algorithm_request", "pagerank"),
+            Endpoint::new(
+                "/api/v1/ws/graph/traversal",
+                TRAVERSAL,
+                "BFS and DFS traversal updates (seed 000 §2.3)",
+            )
+            .request("graph_algorithm_request", "bfs"),
+        ],
+        events: vec![
+            EventKind::new(
+                "algorithm_progress",
+                "One iteration (PageRank, HITS, eigenvector) or level (Louvain) of a running algorithm.",
+                schema(include_str!("../../schemas/algorithm_progress.json")),
+            ),
+            EventKind::new(
+                "algorithm_complete",
+                "An algorithm finished: iterations, convergence and its top vertices.",
+                schema(include_str!("../../schemas/algorithm_complete.json")),
+            ),
+            EventKind::new(
+                "traversal_update",
+                "A BFS level (with its frontier) or a DFS step (with the vertex reached).",
+                schema(include_str!("../../schemas/traversal_update.json")),
+            ),
+        ],
+        ..Manifest::default()
+    }
+}
+
 impl Engine for GraphEngine {
     fn describe() -> EngineInfo {
         EngineInfo {
+            manifest: manifest(),
             name: "graph".into(),
             version: env!("CARGO_PKG_VERSION").into(),
             operations: vec![
@@ -436,5 +480,32 @@ mod tests {
             .filter(|c| matches!(c, Recorded::Event { kind, .. } if kind == "traversal_update"))
             .count();
         assert!(updates >= 2);
+    }
+
+    #[test]
+    fn every_emitted_kind_is_declared_with_a_schema() {
+        let info = GraphEngine::describe();
+        let declared: Vec<&str> = info
+            .manifest
+            .events
+            .iter()
+            .map(|k| k.name.as_str())
+            .collect();
+        for kind in &info.manifest.events {
+            assert!(
+                kind.schema.is_object(),
+                "{}'s schema is not a JSON object",
+                kind.name
+            );
+        }
+        for op in &info.operations {
+            for kind in op.emits.iter().filter(|k| *k != "progress") {
+                assert!(
+                    declared.contains(&kind.as_str()),
+                    "{} emits undeclared {kind}",
+                    op.name
+                );
+            }
+        }
     }
 }

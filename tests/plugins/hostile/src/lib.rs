@@ -5,6 +5,12 @@
 //! `emit` (plays an engine that does not exist yet, emitting the seed's
 //! message kinds so their endpoints and typed subscriptions can be checked).
 //!
+//! Its manifest (WIT 0.2) declares a route, a WebSocket endpoint, event
+//! kinds with schemas and a session protocol, so the gateway's generic
+//! mounting is tested by a plugin from outside `plugins/`. `forge` and
+//! `topics` try what a hostile plugin would: publishing the host's
+//! `job_state`, and spreading events over thousands of topics.
+//!
 //! It is a streaming plugin too: a session's `push` with `algorithm` set to
 //! `trap`, `spin` or `hog` misbehaves the same way, inside a long-lived
 //! instance, and must end that session alone. Any other push echoes zeros.
@@ -12,9 +18,64 @@
 use std::hint::black_box;
 
 use weft_sdk::{
-    Engine, EngineError, EngineInfo, Host, Operation, Params, Rows, Scored, Session, StreamEngine,
-    Value, json,
+    Endpoint, Engine, EngineError, EngineInfo, EventKind, Host, Manifest, Method, Operation,
+    Params, Route, Rows, Scored, Session, SessionCall, SessionProtocol, StreamEngine, Value, json,
 };
+
+/// What the hostile plugin serves besides jobs.
+fn manifest() -> Manifest {
+    Manifest {
+        routes: vec![
+            Route::new(
+                Method::Post,
+                "/api/v1/hostile/echo/{name}",
+                "echo",
+                "Echoes the body, the path's name and the query as the result",
+            )
+            .status(201),
+            Route::new(
+                Method::Get,
+                "/api/v1/hostile/echo/{name}",
+                "echo",
+                "Echoes the path's name and the query",
+            ),
+            Route::new(
+                Method::Post,
+                "/api/v1/hostile/spin",
+                "spin",
+                "Starts a job that never ends (202 at once)",
+            )
+            .as_job(),
+        ],
+        endpoints: vec![
+            Endpoint::new(
+                "/api/v1/ws/hostile/events",
+                "events",
+                "Events the emit operation publishes",
+            )
+            .request("emit_request", "emit"),
+        ],
+        events: vec![
+            EventKind::new(
+                "made",
+                "Something the emit operation was asked to publish.",
+                json!({"type": "object", "required": ["n"], "properties": {"n": {"type": "integer"}}}),
+            ),
+            EventKind::new(
+                "flood",
+                "One event of a flood.",
+                json!({"type": "object", "required": ["i"], "properties": {"i": {"type": "integer"}, "pad": {"type": "string"}}}),
+            ),
+        ],
+        session: Some(SessionProtocol {
+            config_schema: json!({"type": "object"}),
+            messages: vec![
+                ("sample".into(), SessionCall::Push),
+                ("stats".into(), SessionCall::Request),
+            ],
+        }),
+    }
+}
 
 /// The hostile engine.
 pub struct Hostile;
@@ -23,6 +84,7 @@ impl Engine for Hostile {
     fn describe() -> EngineInfo {
         let any = json!({ "type": "object" });
         EngineInfo {
+            manifest: manifest(),
             name: "hostile".into(),
             version: env!("CARGO_PKG_VERSION").into(),
             operations: vec![
@@ -42,6 +104,17 @@ impl Engine for Hostile {
                 Operation::new(
                     "flood",
                     "Emits `count` events of about `bytes` bytes on hostile.flood, pausing `pause_ms` after every `burst`, for fan-out tests.",
+                    any.clone(),
+                )
+                .emits(&["flood"]),
+                Operation::new(
+                    "forge",
+                    "Publishes a job_state event claiming success on its own job, then reports what the host said.",
+                    any.clone(),
+                ),
+                Operation::new(
+                    "topics",
+                    "Emits one event on each of `count` distinct topics; answers how many the host took.",
                     any,
                 ),
             ],
@@ -77,6 +150,24 @@ impl Engine for Hostile {
                     }
                 }
                 Ok(json!({ "emitted": count }))
+            }
+            "forge" => {
+                let refused = host
+                    .try_emit("", "job_state", &json!({"state": "succeeded"}))
+                    .err();
+                Ok(json!({ "refused": refused }))
+            }
+            "topics" => {
+                let count = params.value()?["count"].as_u64().unwrap_or(1000);
+                let mut taken = 0u64;
+                let mut refusal = None;
+                for i in 0..count {
+                    match host.try_emit(&format!("t{i}"), "made", &json!({ "n": i })) {
+                        Ok(()) => taken += 1,
+                        Err(why) => refusal = Some(why),
+                    }
+                }
+                Ok(json!({ "taken": taken, "refusal": refusal }))
             }
             "trap" | "spin" | "hog" => {
                 misbehave(op);

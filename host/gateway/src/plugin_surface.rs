@@ -1,0 +1,328 @@
+//! What plugins serve, mounted generically: every request no host route
+//! matched comes here and is matched against the loaded plugins' declared
+//! routes and WebSocket endpoints (`weft_runtime::manifest`), which change
+//! with every hot load and unload. A REST route's path, query and JSON body
+//! become its operation's params (validated by the op's schema) and run as
+//! a job; an endpoint is the event protocol pre-subscribed to its topics.
+//! The OpenAPI document gets an entry for each.
+//!
+//! This module must not know any engine: it reads the registry only.
+
+use axum::body::Body;
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Map, Value, json};
+use weft_runtime::manifest::{Access, BodyKind, Method};
+use weft_runtime::{JobState, Runtime, SubmitRequest};
+
+use crate::{ApiError, AppState, Principal};
+
+/// Largest JSON body a plugin route takes.
+const MAX_JSON_BODY: usize = 64 << 20;
+/// Largest bytes body a plugin route takes (a host blob).
+const MAX_BYTES_BODY: usize = 16 << 20;
+/// How long a waited route waits for its job.
+const WAIT: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// The fallback: a plugin's route or endpoint, or a 404 that says what is
+/// served.
+pub(crate) async fn serve(State(state): State<AppState>, request: Request) -> Response {
+    let (mut parts, body) = request.into_parts();
+    let path = parts.uri.path().to_owned();
+    let caller = match Principal::from_request_parts(&mut parts, &state).await {
+        Ok(caller) => caller,
+        Err(rejection) => return rejection.into_response(),
+    };
+    if path.starts_with("/api/v1/ws/")
+        && let Some(preset) = crate::ws::plugin_preset(&state, &path)
+    {
+        return match crate::ws::Upgrade::from_request_parts(&mut parts, &state).await {
+            Ok(ws) => crate::ws::serve_preset(ws, state, caller, preset, None),
+            Err(rejection) => rejection.into_response(),
+        };
+    }
+    let Some(method) = Method::parse(parts.method.as_str()) else {
+        return not_served(&state.runtime, &path).into_response();
+    };
+    let Some(found) = state.runtime.find_route(method, &path) else {
+        return not_served(&state.runtime, &path).into_response();
+    };
+    match run_route(
+        &state,
+        &caller,
+        found,
+        parts.uri.query(),
+        &parts.headers,
+        body,
+    )
+    .await
+    {
+        Ok(response) => response,
+        Err(error) => error.into_response(),
+    }
+}
+
+fn not_served(runtime: &Runtime, path: &str) -> ApiError {
+    if let Some((engine, false)) = runtime.declared_by(path) {
+        return ApiError::new(
+            StatusCode::NOT_FOUND,
+            "engine_not_loaded",
+            format!(
+                "{path} is served by engine '{engine}', which is not loaded; load it with POST /api/v1/plugins?name={engine}"
+            ),
+        );
+    }
+    let loaded: Vec<String> = runtime.plugins().into_iter().map(|p| p.name).collect();
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        format!(
+            "no route for {path}; the host's routes are in /api/v1/openapi.json, with those of the loaded engines ({})",
+            if loaded.is_empty() {
+                "none".to_owned()
+            } else {
+                loaded.join(", ")
+            }
+        ),
+    )
+}
+
+async fn run_route(
+    state: &AppState,
+    caller: &Principal,
+    found: weft_runtime::RouteMatch,
+    query: Option<&str>,
+    headers: &axum::http::HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let route = &found.route;
+    if route.access == Access::Operator && !caller.operator {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!("{} {} is for operators", route.method.as_str(), route.path),
+        ));
+    }
+    let engine = found.plugin.info().name.clone();
+    let schema = found
+        .plugin
+        .operation(&route.operation)
+        .map(|o| o.params_schema.clone())
+        .unwrap_or(Value::Null);
+    let mut params = Map::new();
+    match &route.body {
+        BodyKind::None => {}
+        BodyKind::Json => {
+            let bytes = read_body(body, MAX_JSON_BODY).await?;
+            if !bytes.is_empty() {
+                match serde_json::from_slice::<Value>(&bytes) {
+                    Ok(Value::Object(fields)) => params = fields,
+                    Ok(_) => return Err(ApiError::bad_request("the body must be a JSON object")),
+                    Err(e) => {
+                        return Err(ApiError::bad_request(format!("the body is not JSON: {e}")));
+                    }
+                }
+            }
+        }
+        BodyKind::Bytes { media_type } => {
+            let sent = headers
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            if media_type != "*/*" && !sent.starts_with(media_type.as_str()) {
+                return Err(ApiError::new(
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    "unsupported_media_type",
+                    format!(
+                        "{} takes a body of type {media_type}, not '{sent}'",
+                        route.path
+                    ),
+                ));
+            }
+            let bytes = read_body(body, MAX_BYTES_BODY).await?;
+            let name = format!("upload-{}", uuid::Uuid::now_v7());
+            let store = state.store.clone();
+            let tenant = caller.tenant.clone();
+            let key = name.clone();
+            crate::rest::blocking(move || {
+                store
+                    .collection(&tenant, "_blobs", true)
+                    .and_then(|blobs| blobs.put(key.as_bytes(), &bytes))
+            })
+            .await?;
+            params.insert("body_blob".into(), Value::String(name));
+        }
+    }
+    for (name, value) in form_urlencoded(query) {
+        let typed = typed_param(&schema, &name, &value);
+        params.insert(name, typed);
+    }
+    for (name, value) in &found.params {
+        let typed = typed_param(&schema, name, value);
+        params.insert(name.clone(), typed);
+    }
+    let job = state.jobs.submit(SubmitRequest {
+        engine,
+        op: route.operation.clone(),
+        params: Value::Object(params),
+        tenant: caller.tenant.clone(),
+    })?;
+    if !route.wait {
+        let body = json!({"job_id": job.job_id, "topic": job.topic});
+        return Ok((StatusCode::ACCEPTED, axum::Json(body)).into_response());
+    }
+    let job = state.jobs.wait(&job.job_id, WAIT).await?;
+    match (&job.state, &job.error) {
+        (JobState::Succeeded, _) => {
+            let status = StatusCode::from_u16(route.success_status).unwrap_or(StatusCode::OK);
+            if status == StatusCode::NO_CONTENT {
+                return Ok(status.into_response());
+            }
+            let result = job.result.clone().unwrap_or(Value::Null);
+            Ok((status, axum::Json(result)).into_response())
+        }
+        (JobState::Failed | JobState::Cancelled, Some(error)) => {
+            let status = match error.code.as_str() {
+                "invalid_params" | "unknown_operation" => StatusCode::UNPROCESSABLE_ENTITY,
+                "not_found" => StatusCode::NOT_FOUND,
+                "exists" | "conflict" => StatusCode::CONFLICT,
+                "timeout" => StatusCode::GATEWAY_TIMEOUT,
+                "cancelled" => StatusCode::CONFLICT,
+                _ => StatusCode::INTERNAL_SERVER_ERROR,
+            };
+            let mut body = json!({"error": {"code": error.code, "message": error.message, "job_id": job.job_id}});
+            if let Some(pointer) = &error.pointer {
+                body["error"]["pointer"] = Value::String(pointer.clone());
+            }
+            Ok((status, axum::Json(body)).into_response())
+        }
+        _ => {
+            let body = json!({"job_id": job.job_id, "topic": job.topic, "state": job.state});
+            Ok((StatusCode::ACCEPTED, axum::Json(body)).into_response())
+        }
+    }
+}
+
+async fn read_body(body: Body, limit: usize) -> Result<axum::body::Bytes, ApiError> {
+    axum::body::to_bytes(body, limit).await.map_err(|_| {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!(
+                "the body is over this route's limit of {} MiB; store the data first (POST /api/v1/datasets/{{name}}) and name it in the params",
+                limit >> 20
+            ),
+        )
+    })
+}
+
+fn form_urlencoded(query: Option<&str>) -> Vec<(String, String)> {
+    query
+        .map(|q| {
+            form_urlencoded::parse(q.as_bytes())
+                .into_owned()
+                .filter(|(k, _)| k != "access_token")
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// A path or query value as the type its schema property asks for, so
+/// `?limit=5` reaches an integer param as 5. Anything else stays a string
+/// (and the schema then says what is wrong).
+fn typed_param(schema: &Value, name: &str, value: &str) -> Value {
+    let kind = &schema["properties"][name]["type"];
+    let wants = |t: &str| kind == t || kind.as_array().is_some_and(|k| k.iter().any(|k| k == t));
+    if (wants("integer") || wants("number"))
+        && let Ok(number) = value.parse::<serde_json::Number>()
+    {
+        return Value::Number(number);
+    }
+    if wants("boolean")
+        && let Ok(flag) = value.parse::<bool>()
+    {
+        return Value::Bool(flag);
+    }
+    Value::String(value.to_owned())
+}
+
+/// Adds every loaded plugin's routes and endpoints to the OpenAPI
+/// `document`.
+pub(crate) fn document(runtime: &Runtime, document: &mut Value) {
+    for plugin in runtime.plugins() {
+        let tag = format!("engine: {}", plugin.name);
+        for route in &plugin.manifest.routes {
+            let op = plugin.operations.iter().find(|o| o.name == route.operation);
+            let mut parameters: Vec<Value> = route
+                .path
+                .split('/')
+                .filter_map(|s| s.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+                .map(|name| {
+                    let schema = op
+                        .map(|o| o.params_schema["properties"][name].clone())
+                        .filter(|s| !s.is_null())
+                        .unwrap_or(json!({"type": "string"}));
+                    json!({"name": name, "in": "path", "required": true, "schema": schema})
+                })
+                .collect();
+            if route.body == BodyKind::None
+                && let Some(Value::Object(props)) = op.map(|o| &o.params_schema["properties"])
+            {
+                for (name, schema) in props {
+                    if !route.path.contains(&format!("{{{name}}}")) {
+                        parameters.push(json!({"name": name, "in": "query", "required": false, "schema": schema}));
+                    }
+                }
+            }
+            let result = op
+                .and_then(|o| o.result_schema.clone())
+                .unwrap_or(json!({}));
+            let status = if route.wait {
+                route.success_status
+            } else {
+                202
+            };
+            let mut entry = json!({
+                "tags": [tag],
+                "summary": route.description,
+                "operationId": format!("{}_{}", plugin.name, route.operation),
+                "parameters": parameters,
+                "responses": {
+                    status.to_string(): {"description": "the operation's result", "content": {"application/json": {"schema": result}}},
+                    "4XX": {"description": "Bad input or unknown resource", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+                },
+            });
+            match &route.body {
+                BodyKind::Json => {
+                    let schema = op.map(|o| o.params_schema.clone()).unwrap_or(json!({}));
+                    entry["requestBody"] = json!({"required": true, "content": {"application/json": {"schema": schema}}});
+                }
+                BodyKind::Bytes { media_type } => {
+                    entry["requestBody"] =
+                        json!({"required": true, "content": {media_type.as_str(): {}}});
+                }
+                BodyKind::None => {}
+            }
+            document["paths"][&route.path][route.method.as_str().to_ascii_lowercase()] = entry;
+        }
+        for endpoint in &plugin.manifest.endpoints {
+            let requests: Vec<&str> = endpoint
+                .requests
+                .iter()
+                .map(|r| r.message_type.as_str())
+                .collect();
+            document["paths"][&endpoint.path]["get"] = json!({
+                "tags": [tag],
+                "summary": format!(
+                    "{} (WebSocket: the event protocol pre-subscribed to {}{})",
+                    endpoint.description,
+                    endpoint.topics.join(", "),
+                    if requests.is_empty() { String::new() } else { format!("; takes {}", requests.join(", ")) }
+                ),
+                "operationId": format!("{}_ws{}", plugin.name, endpoint.path.replace(['/', '-'], "_")),
+                "responses": {"101": {"description": "switches to the WebSocket protocol"}},
+            });
+        }
+    }
+}

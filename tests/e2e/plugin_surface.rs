@@ -1,0 +1,208 @@
+//! What a plugin declares in its manifest is served without a restart and
+//! without code for it in the gateway: the hostile test plugin (built
+//! outside `plugins/`) is hot-loaded, and its REST route, WebSocket
+//! endpoint (with its request message), event schemas and session
+//! protocol appear — in `/api/v1/plugins` and the OpenAPI document too —
+//! then disappear when it is unloaded. A plugin that would take another's
+//! route is refused with the reason.
+
+use serde_json::{Value, json};
+use weft_tests::{Server, WsClient};
+
+async fn load_hostile(server: &Server, name: &str) -> anyhow::Result<(u16, Value)> {
+    server
+        .load_plugin(name, &weft_tests::test_plugin("hostile"))
+        .await
+}
+
+#[tokio::test]
+async fn a_hot_loaded_plugin_brings_its_routes_endpoints_and_schemas() -> anyhow::Result<()> {
+    let server = Server::start(&[])?;
+    let (status, before) = server.post("/api/v1/hostile/echo/abc", &json!({})).await?;
+    assert_eq!(status, 404);
+    assert_eq!(before["error"]["code"], "not_found", "{before}");
+    let message = before["error"]["message"].as_str().unwrap_or("");
+    assert!(
+        message.contains("anomaly, graph"),
+        "lists the loaded engines: {message}"
+    );
+
+    let (status, loaded) = load_hostile(&server, "hostile").await?;
+    assert_eq!(status, 201, "{loaded}");
+    assert_eq!(loaded["world"], "weft:engine/streaming-plugin@0.2.0");
+    assert_eq!(
+        loaded["manifest"]["endpoints"][0]["topics"],
+        json!(["hostile.events"])
+    );
+    assert_eq!(loaded["manifest"]["session"]["messages"][0]["call"], "push");
+
+    // REST: path, query and body become the op's params; the declared
+    // status answers.
+    let (status, echoed) = server
+        .post("/api/v1/hostile/echo/abc?limit=3", &json!({"a": [1, 2]}))
+        .await?;
+    assert_eq!(status, 201, "{echoed}");
+    assert_eq!(echoed, json!({"a": [1, 2], "name": "abc", "limit": "3"}));
+    let (status, got) = server.get("/api/v1/hostile/echo/xyz").await?;
+    assert_eq!((status, &got), (200, &json!({"name": "xyz"})));
+    let (status, job) = server.post("/api/v1/hostile/spin", &json!({})).await?;
+    assert_eq!(
+        status, 202,
+        "a route declared as a job answers at once: {job}"
+    );
+    let job_id = job["job_id"].as_str().unwrap_or_default().to_owned();
+    let (status, _) = server.delete(&format!("/api/v1/jobs/{job_id}")).await?;
+    assert_eq!(status, 202);
+    let (status, bad) = server
+        .http
+        .post(server.url("/api/v1/hostile/echo/abc"))
+        .header("content-type", "application/json")
+        .body("[1,")
+        .send()
+        .await
+        .map(|r| r.status().as_u16())
+        .map(|s| (s, ()))?;
+    assert_eq!(
+        status, 400,
+        "a body that is not JSON is the caller's mistake"
+    );
+    let _ = bad;
+
+    // WebSocket: pre-subscribed to its topic; its request runs the
+    // declared default operation (emit) and the events arrive.
+    let mut ws = WsClient::connect(&server.ws_url("/api/v1/ws/hostile/events"), None)
+        .await?
+        .validating("ws");
+    assert_eq!(ws.recv().await?["type"], "welcome");
+    assert_eq!(ws.recv().await?["topics"], json!(["hostile.events"]));
+    ws.send(&json!({"type": "emit_request", "request_id": "r1",
+        "params": {"events": [{"topic": "events", "kind": "made", "data": {"n": 7}}]}}))
+        .await?;
+    let accepted = ws.recv().await?;
+    assert_eq!(accepted["type"], "accepted", "{accepted}");
+    let mut saw_event = false;
+    let mut saw_result = false;
+    while !(saw_event && saw_result) {
+        let message = ws.recv().await?;
+        match message["type"].as_str() {
+            Some("event") if message["kind"] == "made" => {
+                assert_eq!(message["data"], json!({"n": 7}));
+                saw_event = true;
+            }
+            Some("result") => {
+                assert_eq!(message["request_id"], "r1");
+                assert_eq!(message["state"], "succeeded", "{message}");
+                saw_result = true;
+            }
+            _ => {}
+        }
+    }
+    ws.send(&json!({"type": "graph_algorithm_request", "operation": "echo"}))
+        .await?;
+    let refused = ws.recv().await?;
+    assert_eq!(
+        refused["code"], "bad_request",
+        "another endpoint's request: {refused}"
+    );
+
+    // OpenAPI: an entry per route and endpoint, typed from the op.
+    let (_, document) = server.get("/api/v1/openapi.json").await?;
+    let echo = &document["paths"]["/api/v1/hostile/echo/{name}"];
+    assert!(echo["post"]["requestBody"].is_object(), "{echo}");
+    assert!(echo["get"].is_object());
+    assert!(document["paths"]["/api/v1/ws/hostile/events"]["get"]["responses"]["101"].is_object());
+
+    // A second copy would take the same routes: refused, with the reason.
+    let (status, refused) = load_hostile(&server, "hostile2").await?;
+    assert_eq!(status, 422, "{refused}");
+    let why = refused["error"]["message"].as_str().unwrap_or("");
+    assert!(
+        why.contains("served already") && why.contains("'hostile'"),
+        "{why}"
+    );
+
+    // Unloaded: gone from REST, WebSocket and OpenAPI, and the 404 says
+    // which engine to load.
+    let (status, _) = server.delete("/api/v1/plugins/hostile").await?;
+    assert_eq!(status, 200);
+    let (status, gone) = server.get("/api/v1/hostile/echo/xyz").await?;
+    assert_eq!(status, 404);
+    assert_eq!(gone["error"]["code"], "engine_not_loaded", "{gone}");
+    assert!(
+        gone["error"]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("POST /api/v1/plugins?name=hostile")
+    );
+    let (_, document) = server.get("/api/v1/openapi.json").await?;
+    assert!(document["paths"]["/api/v1/hostile/echo/{name}"].is_null());
+    let mut ws = WsClient::connect(&server.ws_url("/api/v1/ws/hostile/events"), None)
+        .await?
+        .validating("ws");
+    assert_eq!(ws.recv().await?["type"], "welcome");
+    assert_eq!(ws.recv().await?["topics"], json!(["hostile.events"]));
+    let error = ws.recv().await?;
+    assert_eq!(
+        error["code"], "engine_not_loaded",
+        "stays subscribed, says why: {error}"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_path_no_engine_ever_declared_is_a_plain_404() -> anyhow::Result<()> {
+    let server = Server::start(&[])?;
+    let response = server
+        .http
+        .get(server.url("/api/v1/ws/ml/training"))
+        .send()
+        .await?;
+    assert_eq!(response.status().as_u16(), 404);
+    let body: Value = response.json().await?;
+    assert_eq!(body["error"]["code"], "not_found", "{body}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn plugins_cannot_forge_host_events_or_spread_over_topics() -> anyhow::Result<()> {
+    let server = Server::start(&[])?;
+    let (status, _) = load_hostile(&server, "hostile").await?;
+    assert_eq!(status, 201);
+
+    let job = server.run_job("hostile", "forge", json!({})).await?;
+    assert_eq!(job["state"], "succeeded");
+    let refusal = job["result"]["refused"].as_str().unwrap_or("");
+    assert!(refusal.contains("job_state"), "the plugin is told: {job}");
+    let job_id = job["job_id"].as_str().unwrap_or_default();
+    let (_, events) = server
+        .get(&format!("/api/v1/events?topics=jobs.{job_id}&limit=1000"))
+        .await?;
+    // Only the host's own transitions: a forged `succeeded` would be a
+    // fourth state, published while the job was still running.
+    let states: Vec<&Value> = events["events"]
+        .as_array()
+        .map(|e| {
+            e.iter()
+                .filter(|e| e["kind"] == "job_state")
+                .map(|e| &e["data"]["state"])
+                .collect()
+        })
+        .unwrap_or_default();
+    assert_eq!(
+        states,
+        [&json!("queued"), &json!("running"), &json!("succeeded")]
+    );
+
+    let job = server
+        .run_job("hostile", "topics", json!({"count": 2000}))
+        .await?;
+    assert_eq!(job["state"], "succeeded", "{job}");
+    assert_eq!(job["result"]["taken"], 64, "{job}");
+    assert!(
+        job["result"]["refusal"]
+            .as_str()
+            .unwrap_or("")
+            .contains("64 topics")
+    );
+    Ok(())
+}

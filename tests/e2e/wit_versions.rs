@@ -1,0 +1,58 @@
+//! The host binds WIT 0.1 beside 0.2: a plugin built against 0.1 (the
+//! hostile plugin as it was built before the SDK moved to 0.2, checked in
+//! as `tests/fixtures/hostile-wit-0.1.wasm`) loads, runs jobs and opens
+//! sessions beside the 0.2 engines.
+
+use serde_json::json;
+use weft_tests::Server;
+use weft_tests::anomaly::{next_answer, open_session};
+
+#[tokio::test]
+async fn a_plugin_built_against_wit_0_1_loads_and_runs_beside_0_2_ones() -> anyhow::Result<()> {
+    let server = Server::start(&[])?;
+    let fixture = weft_tests::repo_root().join("tests/fixtures/hostile-wit-0.1.wasm");
+    let (status, loaded) = server.load_plugin("old", &fixture).await?;
+    assert_eq!(status, 201, "{loaded}");
+    assert_eq!(loaded["world"], "weft:engine/streaming-plugin@0.1.0");
+    assert_eq!(
+        loaded["manifest"]["routes"],
+        json!([]),
+        "0.1 declares no surface"
+    );
+
+    let job = server
+        .run_job("old", "echo", json!({"x": [1, 2, 3]}))
+        .await?;
+    assert_eq!(job["state"], "succeeded");
+    assert_eq!(job["result"], json!({"x": [1, 2, 3]}));
+    // A 0.1 trap still fails its own job only, with the 0.1 error mapping.
+    let job = server.run_job("old", "trap", json!({})).await?;
+    assert_eq!(job["state"], "failed");
+    assert_eq!(job["error"]["code"], "plugin_trapped", "{job}");
+    // And the 0.2 engines beside it are unaffected.
+    let job = server
+        .run_job("graph", "pagerank", json!({"edges": [[1, 2], [2, 1]]}))
+        .await?;
+    assert_eq!(job["state"], "succeeded");
+    let (_, plugins) = server.get("/api/v1/plugins").await?;
+    let graph = plugins
+        .as_array()
+        .and_then(|p| p.iter().find(|p| p["name"] == "graph"))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(graph["world"], "weft:engine/plugin@0.2.0");
+
+    // Its 0.1 session export serves streaming sessions too (under the
+    // streaming endpoint's engine name).
+    let (status, _) = server.delete("/api/v1/plugins/anomaly").await?;
+    assert_eq!(status, 200);
+    let (status, loaded) = server.load_plugin("anomaly", &fixture).await?;
+    assert_eq!(status, 201, "{loaded}");
+    let (mut session, _) = open_session(&server, "old-session", "").await?;
+    session
+        .send(&json!({"type": "sample", "data": [1.0, 2.0], "request_id": "s1"}))
+        .await?;
+    let answer = next_answer(&mut session).await?;
+    assert_eq!(answer["type"], "result", "{answer}");
+    Ok(())
+}
