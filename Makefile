@@ -2,8 +2,10 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 WASM_TARGET := wasm32-wasip2
-PLUGINS := graph anomaly
-TEST_PLUGINS := hostile
+# Every engine under plugins/ (each a crate named weft-<dir>), so adding one
+# touches only plugins/<engine>/.
+PLUGINS := $(filter-out sdk,$(notdir $(patsubst %/,%,$(dir $(wildcard plugins/*/Cargo.toml)))))
+TEST_PLUGINS := $(notdir $(patsubst %/,%,$(dir $(wildcard tests/plugins/*/Cargo.toml))))
 PLUGIN_OUT := target/plugins
 TEST_PLUGIN_OUT := target/test-plugins
 LISTEN ?= 127.0.0.1:8080

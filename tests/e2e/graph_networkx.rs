@@ -498,7 +498,9 @@ async fn stored_graphs_match_networkx() -> anyhow::Result<()> {
     let (status, body) = server
         .post("/api/v1/graphs/broken", &json!({ "edges": [[1]] }))
         .await?;
-    assert_eq!(status, 400, "{body}");
+    // The engine finds what is wrong with the graph: 422, with its words.
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["error"]["code"], "invalid_params", "{body}");
     let (status, _) = server.get("/api/v1/graphs/broken").await?;
     assert_eq!(status, 404, "nothing half-stored");
     let mixed = json!({ "edges": [
@@ -506,7 +508,7 @@ async fn stored_graphs_match_networkx() -> anyhow::Result<()> {
         {"from": 2, "to": 3, "since": "long ago"}
     ]});
     let (status, body) = server.post("/api/v1/graphs/mixed", &mixed).await?;
-    assert_eq!(status, 400, "{body}");
+    assert_eq!(status, 422, "{body}");
     assert!(
         body["error"]["message"]
             .as_str()
@@ -521,7 +523,7 @@ async fn stored_graphs_match_networkx() -> anyhow::Result<()> {
         json!({ "edges": [{"from": 1, "to": 2, "properties": 7}] }),
     ] {
         let (status, body) = server.post("/api/v1/graphs/clash", &clash).await?;
-        assert_eq!(status, 400, "{clash} → {body}");
+        assert_eq!(status, 422, "{clash} → {body}");
     }
     let (status, job) = server
         .post(

@@ -16,6 +16,7 @@ mod restart;
 mod sandbox;
 mod schemas;
 mod storage;
+mod stored_graphs;
 mod tenancy;
 mod websocket;
 mod wit_versions;

@@ -111,6 +111,8 @@ async fn run_route(
         .map(|o| o.params_schema.clone())
         .unwrap_or(Value::Null);
     let mut params = Map::new();
+    // The uploaded body's blob, removed once the job is done with it.
+    let mut upload: Option<String> = None;
     match &route.body {
         BodyKind::None => {}
         BodyKind::Json => {
@@ -151,7 +153,9 @@ async fn run_route(
                     .and_then(|blobs| blobs.put(key.as_bytes(), &bytes))
             })
             .await?;
-            params.insert("body_blob".into(), Value::String(name));
+            params.insert("body_blob".into(), Value::String(name.clone()));
+            params.insert("body_type".into(), Value::String(sent.to_owned()));
+            upload = Some(name);
         }
     }
     for (name, value) in form_urlencoded(query) {
@@ -162,17 +166,48 @@ async fn run_route(
         let typed = typed_param(&schema, name, value);
         params.insert(name.clone(), typed);
     }
-    let job = state.jobs.submit(SubmitRequest {
+    let submitted = state.jobs.submit(SubmitRequest {
         engine,
         op: route.operation.clone(),
         params: Value::Object(params),
         tenant: caller.tenant.clone(),
-    })?;
+    });
+    let job = match submitted {
+        Ok(job) => job,
+        Err(error) => {
+            if let Some(blob) = upload {
+                remove_upload(state, &caller.tenant, blob).await;
+            }
+            return Err(error.into());
+        }
+    };
     if !route.wait {
+        if let Some(blob) = upload {
+            let (state, tenant, job_id) =
+                (state.clone(), caller.tenant.clone(), job.job_id.clone());
+            tokio::spawn(async move {
+                let _ = state
+                    .jobs
+                    .wait(&job_id, std::time::Duration::from_secs(24 * 3600))
+                    .await;
+                remove_upload(&state, &tenant, blob).await;
+            });
+        }
         let body = json!({"job_id": job.job_id, "topic": job.topic});
         return Ok((StatusCode::ACCEPTED, axum::Json(body)).into_response());
     }
     let job = state.jobs.wait(&job.job_id, WAIT).await?;
+    if let Some(blob) = upload {
+        let (state, tenant, job_id) = (state.clone(), caller.tenant.clone(), job.job_id.clone());
+        // Still running past the wait: the blob goes when the job ends.
+        tokio::spawn(async move {
+            let _ = state
+                .jobs
+                .wait(&job_id, std::time::Duration::from_secs(24 * 3600))
+                .await;
+            remove_upload(&state, &tenant, blob).await;
+        });
+    }
     match (&job.state, &job.error) {
         (JobState::Succeeded, _) => {
             let status = StatusCode::from_u16(route.success_status).unwrap_or(StatusCode::OK);
@@ -201,6 +236,19 @@ async fn run_route(
             let body = json!({"job_id": job.job_id, "topic": job.topic, "state": job.state});
             Ok((StatusCode::ACCEPTED, axum::Json(body)).into_response())
         }
+    }
+}
+
+async fn remove_upload(state: &AppState, tenant: &str, blob: String) {
+    let (store, tenant) = (state.store.clone(), tenant.to_owned());
+    let removed = crate::rest::blocking(move || {
+        store
+            .collection(&tenant, "_blobs", false)
+            .and_then(|blobs| blobs.delete(blob.as_bytes()))
+    })
+    .await;
+    if let Err(error) = removed {
+        tracing::warn!(error = %error.message(), "an uploaded body was not removed");
     }
 }
 

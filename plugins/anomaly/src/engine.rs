@@ -294,7 +294,7 @@ mod tests {
         let params = json!({"dataset": "nope", "columns": ["x"]}).to_string();
         let error = AnomalyEngine::invoke("score_dataset", Params::new(&params), &host)
             .expect_err("missing");
-        assert!(matches!(error, EngineError::InvalidParams(m) if m.contains("nope")));
+        assert!(matches!(error, EngineError::NotFound(m) if m.contains("nope")));
     }
 
     #[test]

@@ -120,6 +120,26 @@ pub struct Edge {
 /// Named values of a node or an edge.
 pub type Properties = serde_json::Map<String, serde_json::Value>;
 
+/// Names a property may not take: the edge's own fields, and the stored
+/// columns' names.
+pub(crate) const EDGE_FIELDS: [&str; 6] = ["from", "to", "weight", "label", "source", "target"];
+
+fn add_property<E: de::Error>(
+    properties: &mut Option<Box<Properties>>,
+    name: String,
+    value: serde_json::Value,
+) -> Result<(), E> {
+    if EDGE_FIELDS.contains(&name.as_str()) {
+        return Err(E::custom(format!(
+            "a property cannot be called '{name}', which names an edge field"
+        )));
+    }
+    properties
+        .get_or_insert_with(Default::default)
+        .insert(name, value);
+    Ok(())
+}
+
 fn check_weight<E: de::Error>(weight: f64) -> Result<f64, E> {
     if weight.is_finite() {
         Ok(weight)
@@ -138,19 +158,28 @@ impl<'de> Deserialize<'de> for Edge {
             }
             fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Edge, A::Error> {
                 let (mut from, mut to, mut weight, mut label) = (None, None, None, None);
-                let mut properties = None;
+                let mut properties: Option<Box<Properties>> = None;
                 while let Some(key) = map.next_key::<String>()? {
                     match key.as_str() {
                         "from" => from = Some(map.next_value()?),
                         "to" => to = Some(map.next_value()?),
                         "weight" => weight = Some(check_weight(map.next_value()?)?),
                         "label" => label = Some(map.next_value()?),
-                        "properties" => properties = Some(Box::new(map.next_value()?)),
-                        other => {
-                            return Err(de::Error::unknown_field(
-                                other,
-                                &["from", "to", "weight", "label", "properties"],
-                            ));
+                        "properties" => {
+                            let nested: Properties = map.next_value().map_err(|_| {
+                                de::Error::custom(
+                                    "\"properties\" must be an object of named values",
+                                )
+                            })?;
+                            for (name, value) in nested {
+                                add_property(&mut properties, name, value)?;
+                            }
+                        }
+                        // Any other field is a property too, inline and
+                        // stored alike.
+                        _ => {
+                            let value = map.next_value()?;
+                            add_property(&mut properties, key, value)?;
                         }
                     }
                 }
@@ -228,11 +257,12 @@ pub fn graph_schema_properties() -> serde_json::Map<String, serde_json::Value> {
                             "label": { "type": "string" },
                             "properties": {
                                 "type": "object",
-                                "description": "Edge properties for pattern queries (-[e]-> … e.since)."
-                            }
+                                "description": "Edge properties for pattern queries (-[e]-> … e.since); any other field of the edge is one too, as in stored graphs."
+                            },
+                            "source": false,
+                            "target": false
                         },
-                        "required": ["from", "to"],
-                        "additionalProperties": false
+                        "required": ["from", "to"]
                     }
                 ]
             }
@@ -282,7 +312,7 @@ impl GraphInput {
                 "give either edges or a stored graph, not both".into(),
             ));
         }
-        let edges = format!("{name}.edges");
+        let edges = crate::stored::edges_dataset(&name);
         let shape = host.dataset_shape(&edges).map_err(|e| match e {
             weft_sdk::StorageFailure::NotFound(_) => weft_sdk::EngineError::InvalidParams(format!(
                 "no stored graph '{name}'; store it with POST /api/v1/graphs/{name}"
@@ -355,7 +385,7 @@ impl GraphInput {
                 });
             }
         }
-        let nodes = format!("{name}.nodes");
+        let nodes = crate::stored::nodes_dataset(&name);
         if let Ok(shape) = host.dataset_shape(&nodes) {
             for chunk in 0..shape.chunks {
                 self.nodes
@@ -373,7 +403,7 @@ pub fn stored_node_properties(
     host: &dyn weft_sdk::Host,
     graph: &str,
 ) -> Result<HashMap<String, Properties>, weft_sdk::EngineError> {
-    let nodes = format!("{graph}.nodes");
+    let nodes = crate::stored::nodes_dataset(graph);
     let mut properties: HashMap<String, Properties> = HashMap::new();
     let Ok(shape) = host.dataset_shape(&nodes) else {
         return Ok(properties);
@@ -460,8 +490,15 @@ mod tests {
         assert_eq!(input.edges[0].label.as_deref(), Some("KNOWS"));
         assert_eq!(input.edges[1].weight, 2.5);
         assert!(serde_json::from_str::<GraphInput>(r#"{"edges": [{"from": 1}]}"#).is_err());
+        // Other fields are properties, inline as in stored graphs; the
+        // stored columns' names are not.
+        let input: GraphInput =
+            serde_json::from_str(r#"{"edges": [{"from": 1, "to": 2, "colour": 3}]}"#)
+                .expect("parses");
+        let properties = input.edges[0].properties.as_deref().expect("properties");
+        assert_eq!(properties["colour"], 3);
         assert!(
-            serde_json::from_str::<GraphInput>(r#"{"edges": [{"from": 1, "to": 2, "colour": 3}]}"#)
+            serde_json::from_str::<GraphInput>(r#"{"edges": [{"from": 1, "to": 2, "source": 3}]}"#)
                 .is_err()
         );
     }

@@ -18,6 +18,7 @@ pub mod pagerank;
 pub mod query;
 pub mod shortest_path;
 pub mod similarity;
+pub mod stored;
 pub mod structure;
 pub mod traversal;
 

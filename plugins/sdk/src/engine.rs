@@ -85,6 +85,8 @@ pub enum EngineError {
     },
     /// Something the params name does not exist (a dataset, a model).
     NotFound(String),
+    /// Something the params would create exists already.
+    Conflict(String),
     /// The job was cancelled and the engine stopped early.
     Cancelled,
     /// Anything else.
@@ -100,6 +102,7 @@ impl std::fmt::Display for EngineError {
                 write!(f, "invalid params: {pointer}: {message}")
             }
             Self::NotFound(what) => write!(f, "not found: {what}"),
+            Self::Conflict(what) => write!(f, "conflict: {what}"),
             Self::Cancelled => f.write_str("cancelled"),
             Self::Failed(why) => f.write_str(why),
         }

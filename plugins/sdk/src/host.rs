@@ -4,7 +4,10 @@ use std::cell::RefCell;
 
 use serde_json::Value;
 
-use crate::storage::{ColumnChunk, ColumnValues, DatasetShape, StorageFailure};
+use crate::storage::{
+    ColumnChunk, ColumnKind, ColumnValues, DatasetShape, DatasetSummary, DatasetWriter,
+    StorageFailure,
+};
 
 /// Log levels, as in `weft:host/log`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -42,6 +45,30 @@ pub trait Host {
 
     /// Rows, chunks and columns of dataset `name`.
     fn dataset_shape(&self, name: &str) -> Result<DatasetShape, StorageFailure> {
+        let _ = name;
+        Err(StorageFailure::unsupported())
+    }
+
+    /// Starts writing dataset `name` with `schema` (see [`DatasetWriter`]).
+    /// With `replace`, an existing dataset of that name is replaced at
+    /// commit; without, creating one that exists fails with `Exists`.
+    fn create_dataset<'a>(
+        &'a self,
+        name: &str,
+        schema: &[(String, ColumnKind)],
+        replace: bool,
+    ) -> Result<Box<dyn DatasetWriter + 'a>, StorageFailure> {
+        let _ = (name, schema, replace);
+        Err(StorageFailure::unsupported())
+    }
+
+    /// The tenant's datasets.
+    fn list_datasets(&self) -> Result<Vec<DatasetSummary>, StorageFailure> {
+        Err(StorageFailure::unsupported())
+    }
+
+    /// Deletes dataset `name`.
+    fn drop_dataset(&self, name: &str) -> Result<(), StorageFailure> {
         let _ = name;
         Err(StorageFailure::unsupported())
     }
@@ -135,7 +162,7 @@ pub enum Recorded {
 pub struct RecordingHost {
     calls: RefCell<Vec<Recorded>>,
     /// Datasets served to the engine: name → columns (one chunk each).
-    datasets: std::collections::HashMap<String, Vec<(String, ColumnChunk)>>,
+    datasets: RefCell<std::collections::HashMap<String, Vec<(String, ColumnChunk)>>>,
     cancel_after_checks: Option<usize>,
     checks: RefCell<usize>,
 }
@@ -155,7 +182,7 @@ impl RecordingHost {
     }
 
     /// Serves dataset `name` with `columns` (each one chunk).
-    pub fn with_dataset(mut self, name: &str, columns: Vec<(&str, ColumnValues)>) -> Self {
+    pub fn with_dataset(self, name: &str, columns: Vec<(&str, ColumnValues)>) -> Self {
         let columns = columns
             .into_iter()
             .map(|(n, values)| {
@@ -168,8 +195,13 @@ impl RecordingHost {
                 )
             })
             .collect();
-        self.datasets.insert(name.to_owned(), columns);
+        self.datasets.borrow_mut().insert(name.to_owned(), columns);
         self
+    }
+
+    /// Dataset `name` as written by the engine (or given): its columns.
+    pub fn dataset(&self, name: &str) -> Option<Vec<(String, ColumnChunk)>> {
+        self.datasets.borrow().get(name).cloned()
     }
 
     /// Everything recorded so far.
@@ -205,9 +237,71 @@ impl Host for RecordingHost {
 
     fn log(&self, _: Level, _: &str) {}
 
-    fn dataset_shape(&self, name: &str) -> Result<DatasetShape, StorageFailure> {
-        let columns = self
+    fn create_dataset<'a>(
+        &'a self,
+        name: &str,
+        schema: &[(String, ColumnKind)],
+        replace: bool,
+    ) -> Result<Box<dyn DatasetWriter + 'a>, StorageFailure> {
+        if !replace && self.datasets.borrow().contains_key(name) {
+            return Err(StorageFailure::Exists(format!("dataset '{name}' exists")));
+        }
+        let columns = schema
+            .iter()
+            .map(|(column, kind)| {
+                let values = match kind {
+                    ColumnKind::F64 => ColumnValues::F64(Vec::new()),
+                    ColumnKind::I64 => ColumnValues::I64(Vec::new()),
+                    ColumnKind::Bool => ColumnValues::Bool(Vec::new()),
+                    ColumnKind::Text => ColumnValues::Text(Vec::new()),
+                    ColumnKind::Timestamp => ColumnValues::Timestamp(Vec::new()),
+                };
+                (
+                    column.clone(),
+                    ColumnChunk {
+                        values,
+                        valid: Vec::new(),
+                    },
+                )
+            })
+            .collect();
+        Ok(Box::new(RecordingWriter {
+            host: self,
+            name: name.to_owned(),
+            replace,
+            columns,
+        }))
+    }
+
+    fn list_datasets(&self) -> Result<Vec<DatasetSummary>, StorageFailure> {
+        let mut list: Vec<DatasetSummary> = self
             .datasets
+            .borrow()
+            .iter()
+            .map(|(name, columns)| DatasetSummary {
+                name: name.clone(),
+                rows: columns.first().map_or(0, |(_, c)| c.values.len() as u64),
+                columns: columns
+                    .iter()
+                    .map(|(n, c)| (n.clone(), c.values.kind()))
+                    .collect(),
+            })
+            .collect();
+        list.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(list)
+    }
+
+    fn drop_dataset(&self, name: &str) -> Result<(), StorageFailure> {
+        self.datasets
+            .borrow_mut()
+            .remove(name)
+            .map(|_| ())
+            .ok_or_else(|| StorageFailure::NotFound(format!("dataset '{name}' does not exist")))
+    }
+
+    fn dataset_shape(&self, name: &str) -> Result<DatasetShape, StorageFailure> {
+        let datasets = self.datasets.borrow();
+        let columns = datasets
             .get(name)
             .ok_or_else(|| StorageFailure::NotFound(format!("dataset '{name}' does not exist")))?;
         Ok(DatasetShape {
@@ -225,7 +319,8 @@ impl Host for RecordingHost {
     ) -> Result<ColumnChunk, StorageFailure> {
         let missing =
             || StorageFailure::NotFound(format!("column '{column}' of '{dataset}' does not exist"));
-        let columns = self.datasets.get(dataset).ok_or_else(missing)?;
+        let datasets = self.datasets.borrow();
+        let columns = datasets.get(dataset).ok_or_else(missing)?;
         let found = columns
             .iter()
             .find(|(n, _)| n == column)
@@ -236,5 +331,80 @@ impl Host for RecordingHost {
             )));
         }
         Ok(found.1.clone())
+    }
+}
+
+/// A [`RecordingHost`]'s dataset being written: its rows gather in one
+/// chunk per column and appear at commit.
+struct RecordingWriter<'a> {
+    host: &'a RecordingHost,
+    name: String,
+    replace: bool,
+    columns: Vec<(String, ColumnChunk)>,
+}
+
+impl DatasetWriter for RecordingWriter<'_> {
+    fn append(&mut self, columns: Vec<ColumnChunk>) -> Result<(), StorageFailure> {
+        if columns.len() != self.columns.len() {
+            return Err(StorageFailure::Invalid(format!(
+                "{} columns appended to a schema of {}",
+                columns.len(),
+                self.columns.len()
+            )));
+        }
+        let rows = self.columns.first().map_or(0, |(_, c)| c.values.len());
+        for ((name, into), chunk) in self.columns.iter_mut().zip(columns) {
+            let added = chunk.values.len();
+            let same = match (&mut into.values, chunk.values) {
+                (ColumnValues::F64(a), ColumnValues::F64(b)) => {
+                    a.extend(b);
+                    true
+                }
+                (ColumnValues::I64(a), ColumnValues::I64(b))
+                | (ColumnValues::Timestamp(a), ColumnValues::Timestamp(b)) => {
+                    a.extend(b);
+                    true
+                }
+                (ColumnValues::Bool(a), ColumnValues::Bool(b)) => {
+                    a.extend(b);
+                    true
+                }
+                (ColumnValues::Text(a), ColumnValues::Text(b)) => {
+                    a.extend(b);
+                    true
+                }
+                _ => false,
+            };
+            if !same {
+                return Err(StorageFailure::Invalid(format!(
+                    "column '{name}' has the wrong type"
+                )));
+            }
+            if !chunk.valid.is_empty() || !into.valid.is_empty() {
+                into.valid.resize(rows, true);
+                if chunk.valid.is_empty() {
+                    into.valid.resize(rows + added, true);
+                } else {
+                    into.valid.extend(chunk.valid);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn commit(self: Box<Self>) -> Result<u64, StorageFailure> {
+        let mut datasets = self.host.datasets.borrow_mut();
+        if !self.replace && datasets.contains_key(&self.name) {
+            return Err(StorageFailure::Exists(format!(
+                "dataset '{}' exists",
+                self.name
+            )));
+        }
+        let rows = self
+            .columns
+            .first()
+            .map_or(0, |(_, c)| c.values.len() as u64);
+        datasets.insert(self.name, self.columns);
+        Ok(rows)
     }
 }

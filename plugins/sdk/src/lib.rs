@@ -79,7 +79,10 @@ pub use manifest::{
     Body, Endpoint, EventKind, Manifest, Method, Route, SessionCall, SessionProtocol,
 };
 pub use serde_json::{self, Value, json};
-pub use storage::{ColumnChunk, ColumnValues, DatasetShape, StorageFailure, read_numeric_columns};
+pub use storage::{
+    ColumnChunk, ColumnKind, ColumnValues, DatasetShape, DatasetSummary, DatasetWriter,
+    StorageFailure, read_numeric_columns,
+};
 pub use stream::{Rows, Scored, Session, StreamEngine};
 
 /// Exports `$engine` (a type implementing [`Engine`]) as the plugin's
@@ -105,7 +108,7 @@ macro_rules! export_engine {
                 }
             }
 
-            $crate::wasm::bindings::export!(WeftEngineExport with_types_in $crate::wasm::bindings);
+    $crate::wasm::bindings::export!(WeftEngineExport with_types_in $crate::wasm::bindings);
         };
     };
 }

@@ -46,6 +46,69 @@ impl ColumnValues {
     }
 }
 
+/// A column's type, as datasets store it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ColumnKind {
+    /// 64-bit floats.
+    F64,
+    /// 64-bit integers.
+    I64,
+    /// Booleans.
+    Bool,
+    /// Text.
+    Text,
+    /// Microseconds since the Unix epoch.
+    Timestamp,
+}
+
+impl ColumnKind {
+    /// Lower-case name, as the REST API shows types (`i64`, `string`, …).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::F64 => "f64",
+            Self::I64 => "i64",
+            Self::Bool => "bool",
+            Self::Text => "string",
+            Self::Timestamp => "timestamp",
+        }
+    }
+}
+
+impl ColumnValues {
+    /// The values' type.
+    pub fn kind(&self) -> ColumnKind {
+        match self {
+            Self::F64(_) => ColumnKind::F64,
+            Self::I64(_) => ColumnKind::I64,
+            Self::Bool(_) => ColumnKind::Bool,
+            Self::Text(_) => ColumnKind::Text,
+            Self::Timestamp(_) => ColumnKind::Timestamp,
+        }
+    }
+}
+
+/// One dataset of the tenant, as `list_datasets` tells it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DatasetSummary {
+    /// Name.
+    pub name: String,
+    /// Rows.
+    pub rows: u64,
+    /// `(name, type)` per column, in schema order.
+    pub columns: Vec<(String, ColumnKind)>,
+}
+
+/// A dataset being written: invisible until [`DatasetWriter::commit`],
+/// which publishes all of it at once. Dropped uncommitted, it leaves
+/// nothing behind.
+pub trait DatasetWriter {
+    /// Appends rows: one chunk per schema column, in schema order, all of
+    /// one length (at most 65,536).
+    fn append(&mut self, columns: Vec<ColumnChunk>) -> Result<(), StorageFailure>;
+    /// Publishes the dataset; answers its rows.
+    fn commit(self: Box<Self>) -> Result<u64, StorageFailure>;
+}
+
 /// One chunk of one column.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ColumnChunk {
@@ -75,6 +138,8 @@ pub enum StorageFailure {
     Invalid(String),
     /// The host failed, or has no storage.
     Failed(String),
+    /// A dataset or collection of that name exists already.
+    Exists(String),
 }
 
 impl StorageFailure {
@@ -86,7 +151,9 @@ impl StorageFailure {
 impl std::fmt::Display for StorageFailure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Self::NotFound(m) | Self::Invalid(m) | Self::Failed(m) => f.write_str(m),
+            Self::NotFound(m) | Self::Invalid(m) | Self::Failed(m) | Self::Exists(m) => {
+                f.write_str(m)
+            }
         }
     }
 }
@@ -96,7 +163,9 @@ impl From<StorageFailure> for crate::EngineError {
     /// not.
     fn from(failure: StorageFailure) -> Self {
         match failure {
-            StorageFailure::NotFound(m) | StorageFailure::Invalid(m) => Self::InvalidParams(m),
+            StorageFailure::NotFound(m) => Self::NotFound(m),
+            StorageFailure::Invalid(m) => Self::InvalidParams(m),
+            StorageFailure::Exists(m) => Self::Conflict(m),
             StorageFailure::Failed(m) => Self::Failed(m),
         }
     }

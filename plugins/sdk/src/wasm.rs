@@ -4,8 +4,8 @@
 use serde_json::Value;
 
 use crate::{
-    ColumnChunk, ColumnValues, DatasetShape, Engine, EngineError, Host, Level, Params,
-    StorageFailure,
+    ColumnChunk, ColumnKind, ColumnValues, DatasetShape, DatasetSummary, DatasetWriter, Engine,
+    EngineError, Host, Level, Params, StorageFailure,
 };
 
 #[allow(missing_docs, unreachable_pub, unsafe_code)]
@@ -98,6 +98,42 @@ impl Host for WasmHost {
         })
     }
 
+    fn create_dataset<'a>(
+        &'a self,
+        name: &str,
+        schema: &[(String, ColumnKind)],
+        replace: bool,
+    ) -> Result<Box<dyn DatasetWriter + 'a>, StorageFailure> {
+        let fields: Vec<storage::Field> = schema
+            .iter()
+            .map(|(name, kind)| storage::Field {
+                name: name.clone(),
+                kind: wit_kind(*kind),
+            })
+            .collect();
+        let writer = storage::DatasetWriter::create(name, &fields, replace).map_err(failure)?;
+        Ok(Box::new(WasmWriter(writer)))
+    }
+
+    fn list_datasets(&self) -> Result<Vec<DatasetSummary>, StorageFailure> {
+        Ok(storage::list_datasets()
+            .into_iter()
+            .map(|d| DatasetSummary {
+                name: d.name,
+                rows: d.rows,
+                columns: d
+                    .schema
+                    .into_iter()
+                    .map(|f| (f.name, sdk_kind(f.kind)))
+                    .collect(),
+            })
+            .collect())
+    }
+
+    fn drop_dataset(&self, name: &str) -> Result<(), StorageFailure> {
+        storage::drop_dataset(name).map_err(failure)
+    }
+
     fn collection_get(
         &self,
         collection: &str,
@@ -128,12 +164,57 @@ impl Host for WasmHost {
     }
 }
 
+/// A dataset writer of the host, behind the SDK's trait.
+struct WasmWriter(storage::DatasetWriter);
+
+impl DatasetWriter for WasmWriter {
+    fn append(&mut self, columns: Vec<ColumnChunk>) -> Result<(), StorageFailure> {
+        let columns: Vec<storage::ColumnChunk> = columns
+            .into_iter()
+            .map(|c| storage::ColumnChunk {
+                values: match c.values {
+                    ColumnValues::F64(v) => storage::ColumnValues::Float64(v),
+                    ColumnValues::I64(v) => storage::ColumnValues::Int64(v),
+                    ColumnValues::Bool(v) => storage::ColumnValues::Boolean(v),
+                    ColumnValues::Text(v) => storage::ColumnValues::Text(v),
+                    ColumnValues::Timestamp(v) => storage::ColumnValues::Timestamp(v),
+                },
+                valid: c.valid,
+            })
+            .collect();
+        self.0.append(&columns).map_err(failure)
+    }
+
+    fn commit(self: Box<Self>) -> Result<u64, StorageFailure> {
+        self.0.commit().map_err(failure)
+    }
+}
+
+fn wit_kind(kind: ColumnKind) -> storage::ColumnType {
+    match kind {
+        ColumnKind::F64 => storage::ColumnType::Float64,
+        ColumnKind::I64 => storage::ColumnType::Int64,
+        ColumnKind::Bool => storage::ColumnType::Boolean,
+        ColumnKind::Text => storage::ColumnType::Text,
+        ColumnKind::Timestamp => storage::ColumnType::Timestamp,
+    }
+}
+
+fn sdk_kind(kind: storage::ColumnType) -> ColumnKind {
+    match kind {
+        storage::ColumnType::Float64 => ColumnKind::F64,
+        storage::ColumnType::Int64 => ColumnKind::I64,
+        storage::ColumnType::Boolean => ColumnKind::Bool,
+        storage::ColumnType::Text => ColumnKind::Text,
+        storage::ColumnType::Timestamp => ColumnKind::Timestamp,
+    }
+}
+
 fn failure(error: storage::StorageError) -> StorageFailure {
     match error {
         storage::StorageError::NotFound(m) => StorageFailure::NotFound(m),
-        storage::StorageError::Invalid(m) | storage::StorageError::Exists(m) => {
-            StorageFailure::Invalid(m)
-        }
+        storage::StorageError::Invalid(m) => StorageFailure::Invalid(m),
+        storage::StorageError::Exists(m) => StorageFailure::Exists(m),
         storage::StorageError::Failed(m) => StorageFailure::Failed(m),
     }
 }
@@ -252,6 +333,11 @@ pub(crate) fn to_wit_error(error: EngineError) -> WitError {
             WitError::InvalidParams(wit::ParamError { pointer, message })
         }
         EngineError::NotFound(what) => WitError::NotFound(what),
+        EngineError::Conflict(message) => WitError::Failed(wit::Failure {
+            code: "conflict".into(),
+            message,
+            retryable: false,
+        }),
         EngineError::Cancelled => WitError::Cancelled,
         EngineError::Failed(message) => WitError::Failed(wit::Failure {
             code: "plugin_error".into(),

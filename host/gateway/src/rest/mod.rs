@@ -1,7 +1,6 @@
 //! REST resources under `/api/v1`, plus `/metrics`.
 
 mod events;
-mod graphs;
 mod health;
 mod jobs;
 mod plugins;
@@ -51,7 +50,7 @@ pub(crate) fn routes(api: Api) -> Api {
             get(events::list),
         );
     let api = ws_admin::routes(jobs::routes(plugins::routes(api)));
-    graphs::routes(storage::routes(api))
+    storage::routes(api)
 }
 
 /// Runs blocking work (file I/O, fsync) on tokio's blocking pool, so no

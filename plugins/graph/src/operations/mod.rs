@@ -5,8 +5,8 @@
 use std::ops::ControlFlow;
 
 use weft_sdk::{
-    Endpoint, Engine, EngineError, EngineInfo, EventKind, Host, Manifest, Operation, Params, Value,
-    json,
+    Body, Endpoint, Engine, EngineError, EngineInfo, EventKind, Host, Manifest, Method, Operation,
+    Params, Route, Value, json,
 };
 
 use crate::graph::{Graph, NodeIndex};
@@ -44,11 +44,70 @@ pub(super) fn node_schema(description: &str) -> Value {
     json!({ "type": ["string", "integer"], "description": description })
 }
 
-/// The graph engine's surface: seed 000's two graph endpoints and the
-/// kinds its operations emit, each with the schema in `schemas/`.
+/// The operations behind the stored-graph routes (`stored.rs`).
+fn stored_graph_operations() -> Vec<Operation> {
+    let name = json!({
+        "type": "string",
+        "pattern": "^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,57}$",
+        "description": "The graph's name: 1-58 characters of A-Z a-z 0-9 _ . - not starting with '.'"
+    });
+    let column = json!({"type": "object", "properties": {"name": {"type": "string"}, "type": {"type": "string"}}});
+    let summary = json!({
+        "type": "object",
+        "required": ["name", "edges", "edge_columns"],
+        "properties": {
+            "name": {"type": "string"},
+            "edges": {"type": "integer"},
+            "edge_columns": {"type": "array", "items": column},
+            "nodes": {"type": ["integer", "null"]},
+            "node_columns": {"type": ["array", "null"], "items": column}
+        }
+    });
+    let named = json!({"type": "object", "required": ["name"], "properties": {"name": name}, "additionalProperties": false});
+    vec![
+        Operation::new(
+            "store_graph",
+            "Stores a graph from an uploaded body (JSON edges and nodes, or CSV edges) as columnar datasets, atomically; jobs then take {\"graph\": name}.",
+            json!({
+                "type": "object",
+                "required": ["name", "body_blob"],
+                "properties": {
+                    "name": name,
+                    "body_blob": {"type": "string", "description": "The blob holding the uploaded body (the route stores it)"},
+                    "body_type": {"type": "string", "description": "The body's media type: text/csv for CSV, anything else is JSON"}
+                },
+                "additionalProperties": false
+            }),
+        )
+        .result(summary.clone()),
+        Operation::new("graph_info", "A stored graph's summary: edges, nodes and their columns.", named.clone())
+            .result(summary.clone()),
+        Operation::new("list_graphs", "Every stored graph's summary.", json!({"type": "object", "additionalProperties": false}))
+            .result(json!({"type": "object", "properties": {"graphs": {"type": "array", "items": summary}}})),
+        Operation::new("drop_graph", "Deletes a stored graph, its edges and its nodes.", named),
+    ]
+}
+
+/// The graph engine's surface: the stored-graph routes, seed 000's two
+/// graph endpoints and the kinds its operations emit, each with the schema
+/// in `schemas/`.
 fn manifest() -> Manifest {
     let schema = |text: &str| serde_json::from_str(text).unwrap_or(Value::Null);
     Manifest {
+        routes: vec![
+            Route::new(Method::Get, "/api/v1/graphs", "list_graphs", "Stored graphs and their sizes"),
+            Route::new(
+                Method::Post,
+                "/api/v1/graphs/{name}",
+                "store_graph",
+                "Store a graph (up to 16 MiB): JSON {\"edges\": [[from, to, weight?] or {from, to, weight?, label?, …properties}], \"nodes\": [id or {id, …properties}]} or text/csv with columns source,target[,weight][,label][,properties…]; graph jobs then take {\"graph\": name}",
+            )
+            .body(Body::Bytes("*/*".into()))
+            .status(201),
+            Route::new(Method::Get, "/api/v1/graphs/{name}", "graph_info", "A stored graph's summary"),
+            Route::new(Method::Delete, "/api/v1/graphs/{name}", "drop_graph", "Delete a stored graph")
+                .status(204),
+        ],
         endpoints: vec![
             Endpoint::new(
                 "/api/v1/ws/graph/algorithms",
@@ -272,7 +331,10 @@ impl Engine for GraphEngine {
                     ),
                 )
                 .topic(ALGORITHMS),
-            ],
+            ]
+            .into_iter()
+            .chain(stored_graph_operations())
+            .collect(),
         }
     }
 
@@ -296,6 +358,10 @@ impl Engine for GraphEngine {
             "clustering" => structure::clustering(params, host),
             "similarity" => similarity::similarity(params, host),
             "recommend" => similarity::recommend(params, host),
+            "store_graph" => crate::stored::store(params, host),
+            "graph_info" => crate::stored::info(params, host),
+            "list_graphs" => crate::stored::list(host),
+            "drop_graph" => crate::stored::drop(params, host),
             other => Err(EngineError::UnknownOperation(other.to_owned())),
         }
     }
