@@ -68,8 +68,9 @@ reference:
 fmt:
 	$(CARGO) fmt --all
 
+## lint: clippy over every crate and target; any warning fails
 lint:
-	$(CARGO) clippy --release --workspace --all-targets
+	$(CARGO) clippy --release --workspace --all-targets -- -D warnings
 
 clean:
 	$(CARGO) clean

@@ -54,19 +54,17 @@ async fn a_hot_loaded_plugin_brings_its_routes_endpoints_and_schemas() -> anyhow
     let (status, _) = server.delete(&format!("/api/v1/jobs/{job_id}")).await?;
     assert_eq!(status, 202);
     let (status, bad) = server
-        .http
-        .post(server.url("/api/v1/hostile/echo/abc"))
-        .header("content-type", "application/json")
-        .body("[1,")
-        .send()
-        .await
-        .map(|r| r.status().as_u16())
-        .map(|s| (s, ()))?;
+        .post_raw(
+            "/api/v1/hostile/echo/abc",
+            "application/json",
+            b"[1,".to_vec(),
+        )
+        .await?;
     assert_eq!(
         status, 400,
-        "a body that is not JSON is the caller's mistake"
+        "a body that is not JSON is the caller's mistake: {bad}"
     );
-    let _ = bad;
+    assert_eq!(bad["error"]["code"], "bad_request");
 
     // WebSocket: pre-subscribed to its topic; its request runs the
     // declared default operation (emit) and the events arrive.

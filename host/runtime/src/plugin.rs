@@ -207,7 +207,7 @@ impl LoadedPlugin {
             })?;
         let described = instance
             .describe(name)
-            .map_err(|why| RuntimeError::InvalidPlugin(why))?;
+            .map_err(RuntimeError::InvalidPlugin)?;
         plugin.info.version = described.version;
         plugin.info.operations = described.operations;
         plugin.info.manifest = described.manifest;
