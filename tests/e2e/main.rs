@@ -9,6 +9,7 @@ mod fan_out;
 mod graph_networkx;
 mod graph_reference;
 mod graphql;
+mod hostile_clients;
 mod jobs;
 mod openapi;
 mod plugin_surface;

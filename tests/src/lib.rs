@@ -132,6 +132,11 @@ impl Server {
         Self::spawn(data_dir, temp, args)
     }
 
+    /// The server's data directory.
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
     /// The server's process id.
     pub fn pid(&self) -> u32 {
         self.child.id()

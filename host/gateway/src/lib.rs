@@ -53,6 +53,34 @@ pub struct AppState {
     pub sessions: Sessions,
     /// Host storage: collections and datasets.
     pub store: std::sync::Arc<weft_storage::Store>,
+    /// Bounds on streamed dataset uploads.
+    pub uploads: Uploads,
+}
+
+/// Bounds on streamed dataset uploads: how many at once (each holds a
+/// loader thread), and how long one may go without sending a byte.
+#[derive(Clone, Debug)]
+pub struct Uploads {
+    slots: std::sync::Arc<tokio::sync::Semaphore>,
+    max: usize,
+    idle: std::time::Duration,
+}
+
+impl Uploads {
+    /// At most `max` at once, each ended after `idle` without a byte.
+    pub fn new(max: usize, idle: std::time::Duration) -> Self {
+        Self {
+            slots: std::sync::Arc::new(tokio::sync::Semaphore::new(max)),
+            max,
+            idle,
+        }
+    }
+}
+
+impl Default for Uploads {
+    fn default() -> Self {
+        Self::new(16, std::time::Duration::from_secs(30))
+    }
 }
 
 /// WebSocket heartbeat and idle limits.

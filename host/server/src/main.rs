@@ -85,6 +85,13 @@ struct ServeArgs {
     /// Streaming sessions alive at once (each holds a sandboxed instance).
     #[arg(long, env = "WEFT_MAX_SESSIONS", default_value_t = 32)]
     max_sessions: usize,
+    /// Seconds a dataset upload may go without sending a byte before it is
+    /// ended with 408 (a stalled upload must not hold a loader).
+    #[arg(long, env = "WEFT_UPLOAD_IDLE_SECS", default_value_t = 30)]
+    upload_idle_secs: u64,
+    /// Dataset uploads in progress at once; more answer 503 until one ends.
+    #[arg(long, env = "WEFT_MAX_UPLOADS", default_value_t = 16)]
+    max_uploads: usize,
     /// Seconds between a streaming session's stats broadcasts.
     #[arg(long, env = "WEFT_SESSION_STATS_SECS", default_value_t = 5)]
     session_stats_secs: u64,
@@ -205,6 +212,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             bus.clone(),
         ),
         store,
+        uploads: weft_gateway::Uploads::new(
+            args.max_uploads.max(1),
+            Duration::from_secs(args.upload_idle_secs.max(1)),
+        ),
     });
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await

@@ -22,7 +22,7 @@ pub struct StagedDataset {
     name: String,
     replace: bool,
     dir: PathBuf,
-    dataset: Option<Dataset>,
+    dataset: Option<Arc<Dataset>>,
 }
 
 impl std::fmt::Debug for StagedDataset {
@@ -57,6 +57,18 @@ impl StagedDataset {
         schema: Vec<Field>,
         replace: bool,
     ) -> Result<Self, StorageError> {
+        Self::create_partitioned(store, tenant, name, schema, None, replace)
+    }
+
+    /// As [`StagedDataset::create`], its rows partitioned by `partitioning`.
+    pub fn create_partitioned(
+        store: Arc<Store>,
+        tenant: &str,
+        name: &str,
+        schema: Vec<Field>,
+        partitioning: Option<crate::columnar::PartitionSpec>,
+        replace: bool,
+    ) -> Result<Self, StorageError> {
         let target = store.dataset_dir(tenant, name)?;
         if !replace && target.exists() {
             return Err(StorageError::Exists {
@@ -72,22 +84,28 @@ impl StagedDataset {
         if let Some(parent) = dir.parent() {
             std::fs::create_dir_all(parent).map_err(StorageError::io("create", parent))?;
         }
-        let dataset = Dataset::create(name, &dir, schema, None, store.shared().clone())?;
+        let dataset = Dataset::create(name, &dir, schema, partitioning, store.shared().clone())?;
         Ok(Self {
             store,
             tenant: tenant.to_owned(),
             name: name.to_owned(),
             replace,
             dir,
-            dataset: Some(dataset),
+            dataset: Some(Arc::new(dataset)),
         })
+    }
+
+    /// The dataset being written, for loaders that append to it directly.
+    /// Nothing reads it by name until it is committed.
+    pub fn dataset(&self) -> Option<Arc<Dataset>> {
+        self.dataset.clone()
     }
 
     /// The schema it was started with.
     pub fn schema(&self) -> Vec<Field> {
         self.dataset
             .as_ref()
-            .map(Dataset::schema)
+            .map(|d| d.schema())
             .unwrap_or_default()
     }
 
@@ -103,7 +121,7 @@ impl StagedDataset {
 
     /// Rows appended so far.
     pub fn rows(&self) -> u64 {
-        self.dataset.as_ref().map_or(0, Dataset::rows)
+        self.dataset.as_ref().map_or(0, |d| d.rows())
     }
 
     /// Publishes the dataset under its name, replacing an older one if the

@@ -455,19 +455,22 @@ fn parse_schema(text: &str) -> Result<Vec<Field>, ApiError> {
 }
 
 /// A `Read` over body chunks arriving on a channel: the bridge between
-/// the async request body and the blocking loader.
+/// the async request body and the blocking loader. The loader's thread
+/// waits in `blocking_recv`; the sender is async, so handing a chunk over
+/// needs no blocking-pool thread (which, queued behind stalled loaders,
+/// once froze the server).
 struct ChannelReader {
-    chunks: std::sync::mpsc::Receiver<Result<Bytes, String>>,
+    chunks: tokio::sync::mpsc::Receiver<Result<Bytes, String>>,
     current: Bytes,
 }
 
 impl std::io::Read for ChannelReader {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         while self.current.is_empty() {
-            match self.chunks.recv() {
-                Ok(Ok(bytes)) => self.current = bytes,
-                Ok(Err(e)) => return Err(std::io::Error::other(e)),
-                Err(_) => return Ok(0),
+            match self.chunks.blocking_recv() {
+                Some(Ok(bytes)) => self.current = bytes,
+                Some(Err(e)) => return Err(std::io::Error::other(e)),
+                None => return Ok(0),
             }
         }
         let n = buf.len().min(self.current.len());
@@ -523,8 +526,19 @@ async fn upload(
             format!("dataset '{name}' already exists; DELETE it first or pick another name"),
         ));
     }
+    // Each upload holds a loader thread: a bounded number at once.
+    let Ok(_slot) = state.uploads.slots.clone().try_acquire_owned() else {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "too_many_uploads",
+            format!(
+                "{} dataset uploads are in progress, the most this server takes at once (--max-uploads); retry when one ends",
+                state.uploads.max
+            ),
+        ));
+    };
     // A small bound: the body is read only as fast as the loader stores it.
-    let (tx, rx) = std::sync::mpsc::sync_channel(8);
+    let (tx, rx) = tokio::sync::mpsc::channel(8);
     let loader = {
         let (store, tenant, name) = (store.clone(), tenant.clone(), name.clone());
         tokio::task::spawn_blocking(move || {
@@ -532,44 +546,73 @@ async fn upload(
                 chunks: rx,
                 current: Bytes::new(),
             };
-            let create_store = store.clone();
-            let (create_tenant, create_name) = (tenant.clone(), name.clone());
-            let outcome = weft_storage::columnar::load(
+            // Written out of sight and published whole when the body is
+            // complete: a failed or interrupted upload (a crash included)
+            // leaves nothing visible.
+            let staged: std::sync::Arc<std::sync::Mutex<Option<weft_storage::StagedDataset>>> =
+                Default::default();
+            let slot = staged.clone();
+            let (create_store, create_tenant, create_name) =
+                (store.clone(), tenant.clone(), name.clone());
+            let loaded = weft_storage::columnar::load(
                 reader,
                 format,
                 schema,
                 Box::new(move |schema| {
-                    create_store.create_partitioned_dataset(
+                    let writer = weft_storage::StagedDataset::create_partitioned(
+                        create_store.clone(),
                         &create_tenant,
                         &create_name,
                         schema,
                         partitioning.clone(),
-                    )
+                        false,
+                    )?;
+                    let dataset = writer.dataset().ok_or_else(|| {
+                        weft_storage::StorageError::Invalid("the staged dataset is gone".into())
+                    })?;
+                    *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(writer);
+                    Ok(dataset)
                 }),
                 &mut |_rows| {},
-            );
-            if outcome.is_err() {
-                // Do not leave half a dataset behind a failed upload.
-                let _ = store.drop_dataset(&tenant, &name);
+            )?;
+            drop(loaded);
+            let writer = staged.lock().unwrap_or_else(|e| e.into_inner()).take();
+            match writer {
+                Some(writer) => writer.commit().map(Some),
+                None => Ok(None),
             }
-            outcome
         })
     };
     let mut stream = body.into_data_stream();
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| e.to_string());
+    let mut stalled = false;
+    loop {
+        let chunk = match tokio::time::timeout(state.uploads.idle, stream.next()).await {
+            Ok(Some(chunk)) => chunk.map_err(|e| e.to_string()),
+            Ok(None) => break,
+            Err(_) => {
+                // Tell the loader the body broke off, so it stores nothing.
+                stalled = true;
+                let _ = tx.send(Err("the upload stalled".into())).await;
+                break;
+            }
+        };
         let failed = chunk.is_err();
-        let sender = tx.clone();
-        // The channel is bounded and blocking: hand each send to the
-        // blocking pool so the runtime thread never waits on the loader.
-        let sent = tokio::task::spawn_blocking(move || sender.send(chunk).is_ok())
-            .await
-            .unwrap_or(false);
-        if !sent || failed {
+        if tx.send(chunk).await.is_err() || failed {
             break; // the loader stopped (bad input): its error says why
         }
     }
     drop(tx);
+    if stalled {
+        let _ = loader.await;
+        return Err(ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "upload_stalled",
+            format!(
+                "the upload sent nothing for {} s and was ended; nothing was stored (--upload-idle-secs)",
+                state.uploads.idle.as_secs()
+            ),
+        ));
+    }
     let loaded = loader.await.map_err(|e| {
         ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
     })??;
