@@ -7,9 +7,21 @@ use serde_json::{Value, json};
 use weft_tests::{Server, test_data};
 
 fn graphs() -> anyhow::Result<Vec<Value>> {
-    let text = std::fs::read_to_string(test_data("graph/random_graphs.json"))?;
+    reference_graphs("graph/random_graphs.json")
+}
+
+/// The non-empty `"graphs"` list of a reference file: a file that lost it
+/// fails the test instead of letting it pass on nothing.
+fn reference_graphs(file: &str) -> anyhow::Result<Vec<Value>> {
+    use anyhow::Context;
+    let text = std::fs::read_to_string(test_data(file))?;
     let reference: Value = serde_json::from_str(&text)?;
-    Ok(reference["graphs"].as_array().cloned().unwrap_or_default())
+    let graphs = reference["graphs"]
+        .as_array()
+        .cloned()
+        .with_context(|| format!("{file} has no \"graphs\" list"))?;
+    anyhow::ensure!(!graphs.is_empty(), "{file} lists no graphs");
+    Ok(graphs)
 }
 
 fn close(ours: &Value, theirs: &Value, tolerance: f64, what: &str) {
@@ -319,9 +331,7 @@ async fn astar_matches_networkx_on_a_geometric_graph() -> anyhow::Result<()> {
 #[tokio::test]
 async fn weighted_centralities_match_networkx() -> anyhow::Result<()> {
     let server = Server::start(&[])?;
-    let text = std::fs::read_to_string(test_data("graph/weighted_centrality.json"))?;
-    let reference: Value = serde_json::from_str(&text)?;
-    for graph in reference["graphs"].as_array().cloned().unwrap_or_default() {
+    for graph in reference_graphs("graph/weighted_centrality.json")? {
         let name = graph["name"].as_str().unwrap_or_default().to_owned();
         let weighted = json!({ "weighted": true });
         let closeness = run(&server, &graph, "closeness_centrality", weighted.clone()).await?;
@@ -432,9 +442,7 @@ async fn ten_thousand_nodes_match_networkx() -> anyhow::Result<()> {
 #[tokio::test]
 async fn stored_graphs_match_networkx() -> anyhow::Result<()> {
     let server = Server::start(&[])?;
-    let text = std::fs::read_to_string(test_data("graph/weighted_centrality.json"))?;
-    let reference: Value = serde_json::from_str(&text)?;
-    for graph in reference["graphs"].as_array().cloned().unwrap_or_default() {
+    for graph in reference_graphs("graph/weighted_centrality.json")? {
         let name = graph["name"].as_str().unwrap_or_default().to_owned();
         let (status, stored) = server
             .post(

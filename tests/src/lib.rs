@@ -47,6 +47,66 @@ pub fn test_data(path: &str) -> PathBuf {
     repo_root().join("test_data").join(path)
 }
 
+/// Newest modification time of the source files under `dir` (recursively).
+fn newest(dir: &Path) -> Option<std::time::SystemTime> {
+    let mut latest = None;
+    for entry in std::fs::read_dir(dir).ok()?.flatten() {
+        let path = entry.path();
+        // What cargo builds from; a README edit must not count.
+        let built_from = path
+            .extension()
+            .is_some_and(|e| ["rs", "toml", "wit", "json"].contains(&e.to_string_lossy().as_ref()));
+        let time = if path.is_dir() {
+            newest(&path)
+        } else if built_from {
+            entry.metadata().and_then(|m| m.modified()).ok()
+        } else {
+            None
+        };
+        latest = latest.max(time);
+    }
+    latest
+}
+
+fn modified(path: &Path) -> Option<std::time::SystemTime> {
+    std::fs::metadata(path).and_then(|m| m.modified()).ok()
+}
+
+/// Fails when the binary or a plugin is older than the sources it is built
+/// from, so the e2e tests never quietly test yesterday's build (`make test`
+/// builds first; a bare `cargo test` may not have). Checked once.
+fn check_fresh() -> anyhow::Result<()> {
+    static CHECKED: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
+    let outcome = CHECKED.get_or_init(|| {
+        let root = repo_root();
+        let mut built = vec![(weft_binary(), vec![root.join("host"), root.join("wit")])];
+        for dir in ["plugins", "tests/plugins"] {
+            for entry in std::fs::read_dir(root.join(dir)).into_iter().flatten().flatten() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                let out = if dir == "plugins" { "target/plugins" } else { "target/test-plugins" };
+                let wasm = root.join(out).join(format!("{name}.wasm"));
+                if name != "sdk" && wasm.exists() {
+                    built.push((wasm, vec![entry.path(), root.join("plugins/sdk"), root.join("wit")]));
+                }
+            }
+        }
+        for (artifact, sources) in built {
+            let made = modified(&artifact);
+            let source = sources.iter().filter_map(|s| newest(s)).max();
+            if let (Some(made), Some(source)) = (made, source)
+                && source > made
+            {
+                return Err(format!(
+                    "{} is older than its sources: run `make build test-plugins` (or `make test`) first",
+                    artifact.display()
+                ));
+            }
+        }
+        Ok(())
+    });
+    outcome.clone().map_err(|e| anyhow::anyhow!(e))
+}
+
 /// A running `weft serve`. Killed on drop.
 pub struct Server {
     child: Child,
@@ -82,6 +142,9 @@ impl Server {
                 "{} is missing: run `make build` first (or set WEFT_BIN)",
                 binary.display()
             );
+        }
+        if std::env::var_os("WEFT_BIN").is_none() {
+            check_fresh()?;
         }
         let mut child = Command::new(&binary)
             .arg("serve")
