@@ -204,3 +204,63 @@ async fn plugins_cannot_forge_host_events_or_spread_over_topics() -> anyhow::Res
     );
     Ok(())
 }
+
+/// Each plugin's storage is its own: what the graph engine stores, another
+/// plugin cannot read and users do not see as loose datasets; what a
+/// plugin writes to a collection stays out of the tenant's collections;
+/// datasets users upload are readable by every plugin of the tenant.
+#[tokio::test]
+async fn plugins_keep_their_own_storage_and_share_the_users() -> anyhow::Result<()> {
+    let server = Server::start(&[])?;
+    let (status, _) = load_hostile(&server, "hostile").await?;
+    assert_eq!(status, 201);
+    let (status, _) = server
+        .post("/api/v1/graphs/roads", &json!({"edges": [[1, 2], [2, 3]]}))
+        .await?;
+    assert_eq!(status, 201);
+    let job = server
+        .run_job("hostile", "peek", json!({"dataset": "roads.edges"}))
+        .await?;
+    assert!(
+        job["result"]["refused"]
+            .as_str()
+            .unwrap_or("")
+            .contains("roads.edges"),
+        "another plugin's dataset is not there for it: {job}"
+    );
+    let (_, datasets) = server.get("/api/v1/datasets").await?;
+    assert!(
+        !datasets.to_string().contains("roads.edges"),
+        "a stored graph is not a loose dataset: {datasets}"
+    );
+    let (status, _) = server.get("/api/v1/datasets/roads.edges").await?;
+    assert_eq!(status, 404);
+
+    let (status, _) = server
+        .post_raw(
+            "/api/v1/datasets/readings",
+            "text/csv",
+            b"x\n1\n2\n3\n".to_vec(),
+        )
+        .await?;
+    assert_eq!(status, 201);
+    let job = server
+        .run_job("hostile", "peek", json!({"dataset": "readings"}))
+        .await?;
+    assert_eq!(
+        job["result"]["rows"], 3,
+        "users' datasets are shared: {job}"
+    );
+
+    let job = server
+        .run_job(
+            "hostile",
+            "stash",
+            json!({"collection": "notes", "key": "k", "value": 7}),
+        )
+        .await?;
+    assert_eq!(job["result"]["read_back"], "7", "{job}");
+    let (status, _) = server.get("/api/v1/collections/notes/keys/k").await?;
+    assert_eq!(status, 404, "a plugin's collection is its own");
+    Ok(())
+}

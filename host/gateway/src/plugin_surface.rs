@@ -145,11 +145,12 @@ async fn run_route(
             let bytes = read_body(body, MAX_BYTES_BODY).await?;
             let name = format!("upload-{}", uuid::Uuid::now_v7());
             let store = state.store.clone();
-            let tenant = caller.tenant.clone();
+            // The plugin's own space, where its storage calls look.
+            let space = weft_storage::store::plugin_space(&caller.tenant, &engine);
             let key = name.clone();
             crate::rest::blocking(move || {
                 store
-                    .collection(&tenant, "_blobs", true)
+                    .collection(&space, "_blobs", true)
                     .and_then(|blobs| blobs.put(key.as_bytes(), &bytes))
             })
             .await?;
@@ -176,7 +177,7 @@ async fn run_route(
         Ok(job) => job,
         Err(error) => {
             if let Some(blob) = upload {
-                remove_upload(state, &caller.tenant, blob).await;
+                remove_upload(state, &space_of(caller, &found), blob).await;
             }
             return Err(error.into());
         }
@@ -239,11 +240,15 @@ async fn run_route(
     }
 }
 
-async fn remove_upload(state: &AppState, tenant: &str, blob: String) {
-    let (store, tenant) = (state.store.clone(), tenant.to_owned());
+fn space_of(caller: &Principal, found: &weft_runtime::RouteMatch) -> String {
+    weft_storage::store::plugin_space(&caller.tenant, &found.plugin.info().name)
+}
+
+async fn remove_upload(state: &AppState, space: &str, blob: String) {
+    let (store, space) = (state.store.clone(), space.to_owned());
     let removed = crate::rest::blocking(move || {
         store
-            .collection(&tenant, "_blobs", false)
+            .collection(&space, "_blobs", false)
             .and_then(|blobs| blobs.delete(blob.as_bytes()))
     })
     .await;

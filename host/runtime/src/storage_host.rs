@@ -3,7 +3,11 @@
 //! as resources.
 //!
 //! Every call is scoped: the tenant comes from the store's event scope,
-//! never from the guest. A host without storage (tools, benchmarks) answers
+//! never from the guest, and what a plugin writes goes to its own space of
+//! that tenant (`weft_storage::store::plugin_space`): another plugin cannot
+//! read or change it, and users see it only through the plugin's routes.
+//! Datasets users uploaded are shared: a plugin opening a dataset it does
+//! not have itself reads the tenant's, never writes or drops it. A host without storage (tools, benchmarks) answers
 //! every call with `failed`. This module translates; the work is done in
 //! `weft-storage`.
 
@@ -129,6 +133,11 @@ impl HostState {
         self.scope.tenant.clone()
     }
 
+    /// The plugin's own space of the tenant.
+    fn space(&self) -> String {
+        weft_storage::store::plugin_space(&self.scope.tenant, &self.scope.plugin)
+    }
+
     fn dataset(
         &mut self,
         this: &Resource<DatasetHandle>,
@@ -149,11 +158,11 @@ impl wit::Host for HostState {
         let Ok(store) = self.store() else {
             return Vec::new();
         };
-        let tenant = self.tenant();
+        let space = self.space();
         store
-            .datasets(&tenant)
+            .datasets(&space)
             .into_iter()
-            .filter_map(|info| store.dataset(&tenant, &info.name).ok())
+            .filter_map(|info| store.dataset(&space, &info.name).ok())
             .map(|d| DatasetSummary {
                 name: d.name().to_owned(),
                 rows: d.rows(),
@@ -164,7 +173,7 @@ impl wit::Host for HostState {
 
     fn drop_dataset(&mut self, name: String) -> Result<(), WitError> {
         self.store()?
-            .drop_dataset(&self.tenant(), &name)
+            .drop_dataset(&self.space(), &name)
             .map_err(to_wit)
     }
 
@@ -173,7 +182,7 @@ impl wit::Host for HostState {
             return Vec::new();
         };
         store
-            .collections(&self.tenant())
+            .collections(&self.space())
             .into_iter()
             .filter(|name| !name.starts_with('_'))
             .collect()
@@ -182,21 +191,21 @@ impl wit::Host for HostState {
     fn drop_collection(&mut self, name: String) -> Result<(), WitError> {
         check_user_collection(&name)?;
         self.store()?
-            .drop_collection(&self.tenant(), &name)
+            .drop_collection(&self.space(), &name)
             .map_err(to_wit)
     }
 
     fn write_blob(&mut self, name: String, data: Vec<u8>) -> Result<(), WitError> {
         let blobs = self
             .store()?
-            .collection(&self.tenant(), BLOBS, true)
+            .collection(&self.space(), BLOBS, true)
             .map_err(to_wit)?;
         blobs.put(name.as_bytes(), &data).map_err(to_wit)
     }
 
     fn read_blob(&mut self, name: String) -> Result<Vec<u8>, WitError> {
         let missing = || WitError::NotFound(format!("blob '{name}' does not exist"));
-        let blobs = match self.store()?.collection(&self.tenant(), BLOBS, false) {
+        let blobs = match self.store()?.collection(&self.space(), BLOBS, false) {
             Ok(blobs) => blobs,
             Err(StorageError::NotFound { .. }) => return Err(missing()),
             Err(other) => return Err(to_wit(other)),
@@ -210,10 +219,13 @@ impl wit::Host for HostState {
 
 impl wit::HostDataset for HostState {
     fn open(&mut self, name: String) -> Result<Resource<DatasetHandle>, WitError> {
-        let dataset = self
-            .store()?
-            .dataset(&self.tenant(), &name)
-            .map_err(to_wit)?;
+        let store = self.store()?;
+        // Its own first; then what the tenant's users uploaded.
+        let dataset = match store.dataset(&self.space(), &name) {
+            Err(StorageError::NotFound { .. }) => store.dataset(&self.tenant(), &name),
+            found => found,
+        }
+        .map_err(to_wit)?;
         self.table()
             .push(DatasetHandle(dataset))
             .map_err(table_full)
@@ -303,7 +315,7 @@ impl wit::HostDatasetWriter for HostState {
                 kind: column_type(f.kind),
             })
             .collect();
-        let staged = StagedDataset::create(self.store()?, &self.tenant(), &name, schema, replace)
+        let staged = StagedDataset::create(self.store()?, &self.space(), &name, schema, replace)
             .map_err(to_wit)?;
         self.table()
             .push(WriterHandle(Some(staged)))
@@ -348,7 +360,7 @@ impl wit::HostCollection for HostState {
         check_user_collection(&name)?;
         let tree = self
             .store()?
-            .collection(&self.tenant(), &name, create)
+            .collection(&self.space(), &name, create)
             .map_err(to_wit)?;
         self.table()
             .push(CollectionHandle(tree))

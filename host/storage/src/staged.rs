@@ -38,11 +38,15 @@ impl std::fmt::Debug for StagedDataset {
 pub(crate) fn clean_staging(root: &Path) {
     let tenants = root.join("tenants");
     for tenant in std::fs::read_dir(&tenants).into_iter().flatten().flatten() {
-        let staging = tenant.path().join("staging");
-        if staging.exists()
-            && let Err(error) = std::fs::remove_dir_all(&staging)
-        {
-            tracing::warn!(path = %staging.display(), %error, "cannot remove staged leftovers");
+        let plugins = std::fs::read_dir(tenant.path().join("plugins"));
+        let spaces = plugins.into_iter().flatten().flatten().map(|p| p.path());
+        for space in std::iter::once(tenant.path()).chain(spaces) {
+            let staging = space.join("staging");
+            if staging.exists()
+                && let Err(error) = std::fs::remove_dir_all(&staging)
+            {
+                tracing::warn!(path = %staging.display(), %error, "cannot remove staged leftovers");
+            }
         }
     }
 }

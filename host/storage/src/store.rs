@@ -4,7 +4,9 @@
 //! Layout under the root directory:
 //! `tenants/<tenant>/collections/<name>/` (an LSM tree) and
 //! `tenants/<tenant>/datasets/<name>/` (a columnar dataset). Tenants never
-//! see each other's names. Names are 1–64 characters of `[A-Za-z0-9_.-]`
+//! see each other's names. A plugin's own data is a space of its tenant,
+//! `tenants/<tenant>/plugins/<plugin>/…`, named by [`plugin_space`] and
+//! passed wherever a tenant is. Names are 1–64 characters of `[A-Za-z0-9_.-]`
 //! not starting with a dot, so they are safe as directory names.
 
 use std::collections::HashMap;
@@ -99,6 +101,16 @@ impl std::fmt::Debug for Store {
     }
 }
 
+/// Separates a tenant from a plugin in a space name; no name holds it.
+const SPACE_SEPARATOR: char = '~';
+
+/// The storage space of plugin `plugin`'s own data for `tenant`: pass it
+/// wherever a tenant is taken. Users' calls never name it, so what a plugin
+/// stores there is its own.
+pub fn plugin_space(tenant: &str, plugin: &str) -> String {
+    format!("{tenant}{SPACE_SEPARATOR}{plugin}")
+}
+
 /// Checks a collection or dataset name.
 pub fn check_name(name: &str) -> Result<(), StorageError> {
     let ok = !name.is_empty()
@@ -139,10 +151,25 @@ impl Store {
         })
     }
 
+    /// Where a tenant's (or a plugin space's) data lives.
+    fn space_dir(&self, space: &str) -> Result<PathBuf, StorageError> {
+        let tenants = self.root.join("tenants");
+        match space.split_once(SPACE_SEPARATOR) {
+            None => {
+                check_name(space)?;
+                Ok(tenants.join(space))
+            }
+            Some((tenant, plugin)) => {
+                check_name(tenant)?;
+                check_name(plugin)?;
+                Ok(tenants.join(tenant).join("plugins").join(plugin))
+            }
+        }
+    }
+
     fn dir(&self, tenant: &str, kind: &str, name: &str) -> Result<PathBuf, StorageError> {
-        check_name(tenant)?;
         check_name(name)?;
-        Ok(self.root.join("tenants").join(tenant).join(kind).join(name))
+        Ok(self.space_dir(tenant)?.join(kind).join(name))
     }
 
     pub(crate) fn dataset_dir(&self, tenant: &str, name: &str) -> Result<PathBuf, StorageError> {
@@ -150,8 +177,7 @@ impl Store {
     }
 
     pub(crate) fn staging_dir(&self, tenant: &str) -> Result<PathBuf, StorageError> {
-        check_name(tenant)?;
-        Ok(self.root.join("tenants").join(tenant).join("staging"))
+        Ok(self.space_dir(tenant)?.join("staging"))
     }
 
     pub(crate) fn shared(&self) -> &Shared {
@@ -201,7 +227,9 @@ impl Store {
     }
 
     fn names(&self, tenant: &str, kind: &str) -> Vec<String> {
-        let dir = self.root.join("tenants").join(tenant).join(kind);
+        let Ok(dir) = self.space_dir(tenant).map(|d| d.join(kind)) else {
+            return Vec::new();
+        };
         let mut names: Vec<String> = std::fs::read_dir(dir)
             .into_iter()
             .flatten()

@@ -113,6 +113,16 @@ impl Engine for Hostile {
                     any.clone(),
                 ),
                 Operation::new(
+                    "peek",
+                    "Tries to read dataset `dataset`; answers its rows or the host's refusal.",
+                    any.clone(),
+                ),
+                Operation::new(
+                    "stash",
+                    "Writes `value` under `key` in collection `collection`, then reads it back.",
+                    any.clone(),
+                ),
+                Operation::new(
                     "topics",
                     "Emits one event on each of `count` distinct topics; answers how many the host took.",
                     any,
@@ -156,6 +166,22 @@ impl Engine for Hostile {
                     .try_emit("", "job_state", &json!({"state": "succeeded"}))
                     .err();
                 Ok(json!({ "refused": refused }))
+            }
+            "peek" => {
+                let name = params.value()?["dataset"].as_str().unwrap_or("").to_owned();
+                Ok(match host.dataset_shape(&name) {
+                    Ok(shape) => json!({ "rows": shape.rows }),
+                    Err(refused) => json!({ "refused": refused.to_string() }),
+                })
+            }
+            "stash" => {
+                let params = params.value()?;
+                let collection = params["collection"].as_str().unwrap_or("stash");
+                let key = params["key"].as_str().unwrap_or("k");
+                let value = params["value"].to_string();
+                host.collection_put(collection, key.as_bytes(), value.as_bytes())?;
+                let back = host.collection_get(collection, key.as_bytes())?;
+                Ok(json!({ "read_back": back.map(|b| String::from_utf8_lossy(&b).into_owned()) }))
             }
             "topics" => {
                 let count = params.value()?["count"].as_u64().unwrap_or(1000);
