@@ -323,3 +323,49 @@ async fn graphql_takes_the_key_over_http_and_in_connection_init() -> anyhow::Res
     );
     Ok(())
 }
+
+/// One policy for operator-only figures on every surface: a tenant reads
+/// none of them over REST, WebSocket or GraphQL; an operator reads all.
+#[tokio::test]
+async fn operator_only_figures_stay_with_operators_on_every_surface() -> anyhow::Result<()> {
+    let (server, _keys) = start()?;
+    for path in ["/api/v1/storage/stats", "/metrics", "/api/v1/ws/status"] {
+        let (status, _) = call(&server, Method::GET, path, Some(ACME), None).await?;
+        ensure!(status == 403, "a tenant read {path}: {status}");
+        let (status, _) = call(&server, Method::GET, path, Some(OPS), None).await?;
+        ensure!(status == 200, "an operator could not read {path}: {status}");
+    }
+    let url = server.ws_url("/graphql/ws");
+    for subscription in [
+        "bufferPoolMetrics { usedPages }",
+        "diskIoMetrics { reads }",
+        "storageTierMetrics { hotPages }",
+    ] {
+        for (key, allowed) in [(ACME, false), (OPS, true)] {
+            let mut client = WsClient::connect(&url, Some("graphql-transport-ws")).await?;
+            client
+                .send(&json!({"type": "connection_init", "payload": {"token": key}}))
+                .await?;
+            ensure!(client.recv().await?["type"] == "connection_ack");
+            client
+                .send(&json!({"id": "1", "type": "subscribe",
+                    "payload": {"query": format!("subscription {{ {subscription} }}")}}))
+                .await?;
+            let answer = client.recv().await?;
+            let refused = answer["type"] == "error"
+                || answer["payload"]["errors"][0]["extensions"]["code"] == "forbidden";
+            ensure!(refused != allowed, "{subscription} as {key}: {answer}");
+        }
+    }
+    // A tenant's streaming health counts its own sessions only.
+    let (status, health) = call(
+        &server,
+        Method::GET,
+        "/api/v1/streaming/health",
+        Some(ACME),
+        None,
+    )
+    .await?;
+    ensure!(status == 200 && health["sessions"] == 0, "{health}");
+    Ok(())
+}

@@ -4,6 +4,7 @@
 //! expects, even when nothing changed); `lsmTreeEvents` maps the
 //! `storage.lsm` events the trees publish, optionally of one tree.
 
+use async_graphql::ErrorExtensions;
 use std::time::Duration;
 
 use async_graphql::{Context, SimpleObject};
@@ -126,6 +127,19 @@ fn lsm_event(event: &Event, tree: Option<&str>) -> Option<LsmTreeEvent> {
     })
 }
 
+/// Server-wide storage figures are the operators' (as REST
+/// `/api/v1/storage/stats` is): a tenant must not read other tenants'
+/// activity from them.
+fn operator_only(ctx: &Context<'_>) -> async_graphql::Result<()> {
+    match super::caller(ctx) {
+        Ok(caller) if caller.operator => Ok(()),
+        _ => Err(async_graphql::Error::new(
+            "forbidden: server-wide storage figures are for operators (an operator key from --api-keys)",
+        )
+        .extend_with(|_, e| e.set("code", "forbidden"))),
+    }
+}
+
 /// The storage subscriptions, merged into the schema's root.
 #[derive(Default)]
 pub(crate) struct StorageSubscriptions;
@@ -138,6 +152,7 @@ impl StorageSubscriptions {
         ctx: &Context<'_>,
         interval_seconds: Option<u64>,
     ) -> async_graphql::Result<impl Stream<Item = BufferPoolMetrics> + use<>> {
+        operator_only(ctx)?;
         let store = state(ctx).store.clone();
         every(interval_seconds, move || {
             let s = store.stats().buffer_pool;
@@ -162,6 +177,7 @@ impl StorageSubscriptions {
         ctx: &Context<'_>,
         interval_seconds: Option<u64>,
     ) -> async_graphql::Result<impl Stream<Item = DiskIoMetrics> + use<>> {
+        operator_only(ctx)?;
         let store = state(ctx).store.clone();
         every(interval_seconds, move || {
             let s = store.stats().io;
@@ -187,6 +203,7 @@ impl StorageSubscriptions {
         ctx: &Context<'_>,
         interval_seconds: Option<u64>,
     ) -> async_graphql::Result<impl Stream<Item = StorageTierMetrics> + use<>> {
+        operator_only(ctx)?;
         let store = state(ctx).store.clone();
         every(interval_seconds, move || {
             let s = store.stats().tiers;

@@ -129,14 +129,20 @@ fn missing(id: &str) -> ApiError {
     )
 }
 
-async fn health(State(state): State<AppState>) -> Response {
+async fn health(State(state): State<AppState>, caller: Principal) -> Response {
     let engine = state.runtime.plugin(ENGINE).ok();
     let ready = engine.as_ref().is_some_and(|p| p.supports_sessions());
+    // The server-wide count is the operators'; a tenant sees its own.
+    let sessions = if caller.operator {
+        state.sessions.count()
+    } else {
+        state.sessions.list(Some(&caller.tenant)).len()
+    };
     axum::Json(json!({
         "status": if ready { "ok" } else { "engine_not_loaded" },
         "engine": ENGINE,
         "engine_version": engine.map(|p| p.info().version.clone()),
-        "sessions": state.sessions.count(),
+        "sessions": sessions,
         "max_sessions": state.sessions.config().max_sessions,
     }))
     .into_response()
