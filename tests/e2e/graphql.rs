@@ -364,3 +364,73 @@ async fn storage_subscriptions() -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+/// Aliases cannot multiply a large result into the server's memory, and
+/// one request cannot fetch a thousand results or queue a thousand jobs:
+/// results cost by size (16 MiB per response) and in complexity.
+#[tokio::test]
+async fn large_results_and_mass_aliases_are_bounded() -> anyhow::Result<()> {
+    let server = Server::start(&[])?;
+    let (status, _) = server
+        .load_plugin("hostile", &weft_tests::test_plugin("hostile"))
+        .await?;
+    assert_eq!(status, 201);
+    let pad = "x".repeat(1_500_000);
+    let job = server
+        .run_job("hostile", "echo", json!({ "pad": pad }))
+        .await?;
+    let id = job["job_id"].as_str().unwrap_or_default().to_owned();
+    let aliases: String = (0..12)
+        .map(|i| format!("a{i}: job(id: \"{id}\") {{ result }} "))
+        .collect();
+    let response = server
+        .http
+        .post(server.url("/graphql"))
+        .json(&json!({ "query": format!("{{ {aliases} }}") }))
+        .send()
+        .await?;
+    let text = response.text().await?;
+    assert!(
+        text.len() < 17 << 20,
+        "the response is bounded: {} bytes",
+        text.len()
+    );
+    let body: Value = serde_json::from_str(&text)?;
+    let refused = body["errors"]
+        .as_array()
+        .map(|e| {
+            e.iter()
+                .filter(|e| e["extensions"]["code"] == "response_too_large")
+                .count()
+        })
+        .unwrap_or(0);
+    assert!(
+        refused >= 1,
+        "some aliases are refused: {}",
+        &text[..text.len().min(300)]
+    );
+
+    let body = graphql(&server, "{ jobs(limit: 1000) { result } }", json!({})).await?;
+    let message = body["errors"][0]["message"].as_str().unwrap_or("");
+    assert!(
+        message.contains("complex"),
+        "a thousand results is too complex: {body}"
+    );
+
+    let mutations: String = (0..200)
+        .map(|i| format!("m{i}: submitJob(engine: \"graph\", op: \"pagerank\", params: {{edges: [[1, 2]]}}) {{ jobId }} "))
+        .collect();
+    let body = graphql(&server, &format!("mutation {{ {mutations} }}"), json!({})).await?;
+    assert!(
+        body["errors"].is_array(),
+        "200 submissions in one request: {}",
+        body.to_string().chars().take(200).collect::<String>()
+    );
+    let (_, jobs) = server.get("/api/v1/jobs").await?;
+    let queued = jobs.as_array().map(Vec::len).unwrap_or(0);
+    assert!(
+        queued < 10,
+        "nothing was queued by the refused request: {queued}"
+    );
+    Ok(())
+}

@@ -64,7 +64,14 @@ pub(crate) fn routes(schema: WeftSchema, state: AppState) -> Router {
             get(graphiql).post(
                 move |caller: Principal, request: async_graphql_axum::GraphQLRequest| async move {
                     async_graphql_axum::GraphQLResponse::from(
-                        for_queries.execute(request.into_inner().data(caller)).await,
+                        for_queries
+                            .execute(
+                                request
+                                    .into_inner()
+                                    .data(caller)
+                                    .data(types::ResultBudget::default()),
+                            )
+                            .await,
                     )
                 },
             ),
@@ -227,7 +234,9 @@ impl Query {
             .map_err(gql_error)
     }
 
-    /// Jobs, newest first.
+    /// Jobs, newest first. Costs `limit` times its fields in the query's
+    /// complexity (at most 2,000).
+    #[graphql(complexity = "(limit.max(1) as usize).saturating_mul(child_complexity)")]
     async fn jobs(
         &self,
         ctx: &Context<'_>,
@@ -256,7 +265,9 @@ pub(crate) struct Mutation;
 
 #[Object]
 impl Mutation {
-    /// Queues a job; watch it with `jobProgress`.
+    /// Queues a job; watch it with `jobProgress`. Costs 20 in the query's
+    /// complexity, so one request queues at most 100.
+    #[graphql(complexity = 20)]
     async fn submit_job(
         &self,
         ctx: &Context<'_>,

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use async_graphql::{Enum, Json, Object, SimpleObject};
+use async_graphql::{Context, Enum, Json, Object, SimpleObject};
 use time::format_description::well_known::Rfc3339;
 use weft_bus::Event;
 use weft_runtime::{Job, JobState, Jobs, PluginInfo};
@@ -105,6 +105,41 @@ pub(crate) struct GqlProgress {
 /// A job.
 pub(crate) struct GqlJob(pub(crate) Job);
 
+/// Bytes of job results one response may still carry: aliases of a large
+/// result must not multiply it into the server's memory.
+pub(crate) struct ResultBudget(std::sync::atomic::AtomicUsize);
+
+/// Result bytes per GraphQL response.
+const RESULT_BYTES_PER_RESPONSE: usize = 16 << 20;
+
+impl Default for ResultBudget {
+    fn default() -> Self {
+        Self(std::sync::atomic::AtomicUsize::new(
+            RESULT_BYTES_PER_RESPONSE,
+        ))
+    }
+}
+
+impl ResultBudget {
+    fn charge(&self, result: &serde_json::Value) -> async_graphql::Result<()> {
+        use async_graphql::ErrorExtensions;
+        use std::sync::atomic::Ordering;
+        let size = serde_json::to_vec(result).map(|v| v.len()).unwrap_or(0);
+        let charged = self
+            .0
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |left| {
+                left.checked_sub(size)
+            });
+        charged.map(|_| ()).map_err(|_| {
+            async_graphql::Error::new(format!(
+                "one response carries at most {} MiB of job results; ask for fewer (or fetch one with GET /api/v1/jobs/{{id}})",
+                RESULT_BYTES_PER_RESPONSE >> 20
+            ))
+            .extend_with(|_, e| e.set("code", "response_too_large"))
+        })
+    }
+}
+
 #[Object(name = "Job")]
 impl GqlJob {
     async fn job_id(&self) -> &str {
@@ -132,8 +167,20 @@ impl GqlJob {
             message: self.0.progress.message.clone(),
         }
     }
-    async fn result(&self) -> Option<Json<serde_json::Value>> {
-        self.0.result.clone().map(Json)
+    /// The job's result. Results are big: each costs 50 in the query's
+    /// complexity, and one response carries at most 16 MiB of them.
+    #[graphql(complexity = 50)]
+    async fn result(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Option<Json<serde_json::Value>>> {
+        let Some(result) = &self.0.result else {
+            return Ok(None);
+        };
+        if let Some(budget) = ctx.data_opt::<ResultBudget>() {
+            budget.charge(result)?;
+        }
+        Ok(Some(Json(result.clone())))
     }
     async fn error(&self) -> Option<GqlJobError> {
         self.0.error.as_ref().map(|e| GqlJobError {
