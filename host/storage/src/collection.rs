@@ -20,6 +20,9 @@ use crate::lsm::{KeyValue, Lsm, LsmOptions, LsmStats, Shared, write_atomically};
 /// One write of a batch: a key and its new value (`None`: delete).
 type Write<'a> = (&'a [u8], Option<&'a [u8]>);
 
+/// Partitions one collection may have, whatever the scheme.
+pub const MAX_KEY_PARTITIONS: usize = 256;
+
 /// How a collection's keys are split.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "scheme", rename_all = "snake_case")]
@@ -54,11 +57,25 @@ impl KeyPartitioning {
         if list.iter().any(String::is_empty) {
             return Err(bad("empty value"));
         }
+        // Every partition is a tree with a WAL and files held open: one
+        // request must not be able to take the process's descriptors.
+        if kind != "hash" && list.len() >= MAX_KEY_PARTITIONS {
+            return Err(bad(&format!(
+                "at most {MAX_KEY_PARTITIONS} partitions ({} values or bounds)",
+                MAX_KEY_PARTITIONS - 1
+            )));
+        }
+        if kind == "list" {
+            let mut seen = std::collections::HashSet::new();
+            if let Some(twice) = list.iter().find(|v| !seen.insert(v.as_str())) {
+                return Err(bad(&format!("'{twice}' is listed twice")));
+            }
+        }
         match kind {
             "hash" => {
                 let partitions: usize = args.parse().map_err(|_| bad("not a number"))?;
-                if !(2..=256).contains(&partitions) {
-                    return Err(bad("use 2 to 256 partitions"));
+                if !(2..=MAX_KEY_PARTITIONS).contains(&partitions) {
+                    return Err(bad(&format!("use 2 to {MAX_KEY_PARTITIONS} partitions")));
                 }
                 Ok(Self::Hash { partitions })
             }
@@ -338,5 +355,33 @@ mod tests {
                 Some(299u32.to_le_bytes().to_vec())
             );
         }
+    }
+
+    #[test]
+    fn every_scheme_is_capped_before_anything_is_created() {
+        let many = (0..12_000)
+            .map(|i| format!("v{i}"))
+            .collect::<Vec<_>>()
+            .join(",");
+        for scheme in [
+            format!("list:{many}"),
+            format!("range:{many}"),
+            "hash:100000".to_owned(),
+        ] {
+            let refused = KeyPartitioning::parse(&scheme)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            assert!(refused.contains("256"), "{refused}");
+        }
+        let most = (0..255)
+            .map(|i| format!("v{i:03}"))
+            .collect::<Vec<_>>()
+            .join(",");
+        assert!(KeyPartitioning::parse(&format!("list:{most}")).is_ok());
+        assert!(
+            KeyPartitioning::parse("list:eu,us,eu").is_err(),
+            "a value twice"
+        );
     }
 }

@@ -54,20 +54,41 @@ fn infer(cells: impl Iterator<Item = Option<String>> + Clone) -> ColumnType {
 }
 
 /// Buffers rows and appends them as chunks.
+/// Columns a dataset may have: every row buffered before a flush is as
+/// wide as the header, so width is what turns input into memory.
+pub const MAX_COLUMNS: usize = 4096;
+/// Cells (rows × columns) buffered before a flush.
+const MAX_BUFFERED_CELLS: usize = 4 << 20;
+/// Bytes of cell text buffered before a flush.
+const MAX_BUFFERED_BYTES: usize = 64 << 20;
+
 struct Loader<'a> {
     create: Create<'a>,
     schema: Option<Vec<Field>>,
     header: Vec<String>,
     rows: Vec<Vec<Option<String>>>,
+    /// Text held in `rows`.
+    buffered_bytes: usize,
     dataset: Option<Arc<Dataset>>,
     loaded: u64,
     progress: &'a mut dyn FnMut(u64),
 }
 
+fn too_many_columns(what: &str) -> StorageError {
+    StorageError::Invalid(format!(
+        "{what} more than {MAX_COLUMNS} columns, the most a dataset may have; split the data, or store wide records as JSON text in one column"
+    ))
+}
+
 impl Loader<'_> {
     fn push(&mut self, row: Vec<Option<String>>) -> Result<(), StorageError> {
+        self.buffered_bytes += row.iter().flatten().map(String::len).sum::<usize>();
         self.rows.push(row);
-        if self.rows.len() >= CHUNK_ROWS {
+        // By rows, and by what the rows hold once widened to the header.
+        if self.rows.len() >= CHUNK_ROWS
+            || self.rows.len().saturating_mul(self.header.len().max(1)) >= MAX_BUFFERED_CELLS
+            || self.buffered_bytes >= MAX_BUFFERED_BYTES
+        {
             self.flush()?;
         }
         Ok(())
@@ -119,6 +140,7 @@ impl Loader<'_> {
         dataset.append(columns)?;
         self.loaded += self.rows.len() as u64;
         self.rows.clear();
+        self.buffered_bytes = 0;
         (self.progress)(self.loaded);
         Ok(())
     }
@@ -176,6 +198,7 @@ pub fn load(
         schema,
         header: Vec::new(),
         rows: Vec::new(),
+        buffered_bytes: 0,
         dataset: None,
         loaded: 0,
         progress,
@@ -190,6 +213,9 @@ pub fn load(
                 .iter()
                 .map(str::to_owned)
                 .collect();
+            if loader.header.len() > MAX_COLUMNS {
+                return Err(too_many_columns("the CSV header names"));
+            }
             for record in reader.records() {
                 let record = record.map_err(bad)?;
                 let row = record
@@ -216,14 +242,21 @@ pub fn load(
                     let position = match loader.header.iter().position(|h| *h == key) {
                         Some(p) => p,
                         None if loader.dataset.is_none() => {
+                            if loader.header.len() >= MAX_COLUMNS {
+                                return Err(too_many_columns(&format!(
+                                    "line {}: the data has",
+                                    n + 1
+                                )));
+                            }
                             loader.header.push(key);
                             row.push(None);
                             loader.header.len() - 1
                         }
                         None => {
                             return Err(StorageError::Invalid(format!(
-                                "line {}: field '{key}' is not in the dataset's columns",
-                                n + 1
+                                "line {}: field '{key}' is not in the dataset's columns, which the first {} lines fixed; name every column in the first lines, or give ?schema=",
+                                n + 1,
+                                loader.loaded
                             )));
                         }
                     };
@@ -239,4 +272,72 @@ pub fn load(
     }
     loader.flush()?;
     Ok(loader.dataset)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Store, StoreOptions};
+
+    fn load_into(
+        store: &Arc<Store>,
+        name: &str,
+        input: &[u8],
+        format: Format,
+    ) -> Result<Option<Arc<Dataset>>, StorageError> {
+        let (store, name) = (store.clone(), name.to_owned());
+        load(
+            input,
+            format,
+            None,
+            Box::new(move |schema| store.create_dataset("t", &name, schema)),
+            &mut |_| {},
+        )
+    }
+
+    #[test]
+    fn a_new_key_per_line_stops_at_the_column_cap() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Arc::new(Store::open(dir.path(), StoreOptions::default(), None).expect("open"));
+        let lines: String = (0..6000).map(|i| format!("{{\"k{i}\": 1}}\n")).collect();
+        let started = std::time::Instant::now();
+        let refused = load_into(&store, "wide", lines.as_bytes(), Format::JsonLines)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        // Refused (by the cap, or once the buffered cells fixed the
+        // columns) in bounded time and memory, not after quadratic work.
+        assert!(refused.contains("4096") || refused.contains("fixed"), "{refused}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+        let header: String = (0..5000).map(|i| format!("c{i},")).collect();
+        let csv = format!("{}\n", header.trim_end_matches(','));
+        let refused = load_into(&store, "wide_csv", csv.as_bytes(), Format::Csv)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(refused.contains("4096"), "{refused}");
+    }
+
+    #[test]
+    fn wide_data_is_flushed_by_cells_not_only_by_rows() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Arc::new(Store::open(dir.path(), StoreOptions::default(), None).expect("open"));
+        let header: Vec<String> = (0..200).map(|i| format!("c{i}")).collect();
+        let mut csv = header.join(",");
+        csv.push('\n');
+        let row: Vec<String> = (0..200).map(|i| i.to_string()).collect();
+        let row = row.join(",");
+        for _ in 0..25_000 {
+            csv.push_str(&row);
+            csv.push('\n');
+        }
+        let dataset = load_into(&store, "wide", csv.as_bytes(), Format::Csv)
+            .expect("loads")
+            .expect("rows");
+        assert_eq!(dataset.rows(), 25_000);
+        assert!(
+            dataset.chunk_count() >= 2,
+            "5M cells flush before 65,536 rows"
+        );
+    }
 }

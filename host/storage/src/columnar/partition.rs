@@ -49,6 +49,9 @@ fn hash(bytes: &[u8]) -> u64 {
     })
 }
 
+/// Partitions one dataset may have, whatever the scheme.
+pub const MAX_PARTITIONS: usize = 1024;
+
 impl PartitionSpec {
     /// Parses `column` and a scheme written `hash:8`, `range:10,20` or
     /// `list:a,b`.
@@ -62,8 +65,8 @@ impl PartitionSpec {
         let scheme = match kind {
             "hash" => {
                 let partitions: usize = args.parse().map_err(|_| bad("not a number"))?;
-                if !(2..=1024).contains(&partitions) {
-                    return Err(bad("use 2 to 1024 partitions"));
+                if !(2..=MAX_PARTITIONS).contains(&partitions) {
+                    return Err(bad(&format!("use 2 to {MAX_PARTITIONS} partitions")));
                 }
                 Scheme::Hash { partitions }
             }
@@ -77,12 +80,18 @@ impl PartitionSpec {
                 {
                     return Err(bad("bounds must be finite and increasing"));
                 }
+                if bounds.len() >= MAX_PARTITIONS {
+                    return Err(bad(&format!("at most {MAX_PARTITIONS} partitions")));
+                }
                 Scheme::Range { bounds }
             }
             "list" => {
                 let values: Vec<String> = args.split(',').map(|v| v.trim().to_owned()).collect();
                 if values.iter().any(String::is_empty) {
                     return Err(bad("empty value"));
+                }
+                if values.len() >= MAX_PARTITIONS {
+                    return Err(bad(&format!("at most {MAX_PARTITIONS} partitions")));
                 }
                 Scheme::List { values }
             }
@@ -261,6 +270,25 @@ mod tests {
         );
         for bad in ["hash:1", "range:2,1", "list:", "zip:3", "hash"] {
             assert!(PartitionSpec::parse("x", bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn list_and_range_are_capped_like_hash() {
+        let many = (0..5_000)
+            .map(|i| i.to_string())
+            .collect::<Vec<_>>()
+            .join(",");
+        for scheme in [
+            format!("list:{many}"),
+            format!("range:{many}"),
+            "hash:5000".to_owned(),
+        ] {
+            let refused = PartitionSpec::parse("k", &scheme)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            assert!(refused.contains("1024"), "{refused}");
         }
     }
 }
