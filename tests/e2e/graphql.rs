@@ -434,3 +434,56 @@ async fn large_results_and_mass_aliases_are_bounded() -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+/// What a careless client sends to `/graphql` gets the JSON envelope in
+/// plain words: malformed JSON, a batch, a body over the limit (not echoed).
+#[tokio::test]
+async fn bad_graphql_requests_get_clear_json_errors() -> anyhow::Result<()> {
+    let server = Server::start(&[])?;
+    let (status, body) = server
+        .post_raw(
+            "/graphql",
+            "application/json",
+            b"{\"query\": \"{ plugins { name } }\",".to_vec(),
+        )
+        .await?;
+    assert_eq!(status, 400, "{body}");
+    let message = body["error"]["message"].as_str().unwrap_or("");
+    assert!(
+        message.contains("line 1") && !message.contains("Error("),
+        "{message}"
+    );
+    let (status, body) = server
+        .post_raw(
+            "/graphql",
+            "application/json",
+            b"[{\"query\": \"{ plugins { name } }\"}]".to_vec(),
+        )
+        .await?;
+    assert_eq!(
+        (status, &body["error"]["code"]),
+        (400, &json!("bad_request")),
+        "{body}"
+    );
+    let huge = format!("{{\"query\": \"{}\"}}", "x".repeat(2 << 20));
+    let response = server
+        .http
+        .post(server.url("/graphql"))
+        .header("content-type", "application/json")
+        .body(huge)
+        .send()
+        .await?;
+    assert_eq!(response.status().as_u16(), 413);
+    let text = response.text().await?;
+    assert!(
+        text.len() < 1000,
+        "the body is not echoed back: {} bytes",
+        text.len()
+    );
+    let body: Value = serde_json::from_str(&text)?;
+    assert_eq!(body["error"]["code"], "payload_too_large");
+    // And a good one still works.
+    let body = graphql(&server, "{ plugins { name } }", json!({})).await?;
+    assert!(body["data"]["plugins"].is_array(), "{body}");
+    Ok(())
+}

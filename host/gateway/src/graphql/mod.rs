@@ -19,6 +19,7 @@ use weft_runtime::{RuntimeError, SubmitRequest};
 
 use crate::api_doc::{Api, Op};
 use crate::{ApiError, AppState, Principal};
+use axum::response::IntoResponse;
 use types::{GqlEvent, GqlJob, GqlJobState, GqlPlugin, JobUpdate};
 
 pub(crate) type WeftSchema = Schema<Query, Mutation, SubscriptionRoot>;
@@ -62,17 +63,17 @@ pub(crate) fn routes(schema: WeftSchema, state: AppState) -> Router {
         .route(
             "/graphql",
             get(graphiql).post(
-                move |caller: Principal, request: async_graphql_axum::GraphQLRequest| async move {
+                move |caller: Principal, body: axum::body::Body| async move {
+                    let request = match read_request(body).await {
+                        Ok(request) => request,
+                        Err(error) => return error.into_response(),
+                    };
                     async_graphql_axum::GraphQLResponse::from(
                         for_queries
-                            .execute(
-                                request
-                                    .into_inner()
-                                    .data(caller)
-                                    .data(types::ResultBudget::default()),
-                            )
+                            .execute(request.data(caller).data(types::ResultBudget::default()))
                             .await,
                     )
+                    .into_response()
                 },
             ),
         )
@@ -84,6 +85,42 @@ pub(crate) fn routes(schema: WeftSchema, state: AppState) -> Router {
                 },
             ),
         )
+}
+
+/// Largest GraphQL request body.
+const MAX_REQUEST_BYTES: usize = 1 << 20;
+
+/// A GraphQL request from a POST body, every refusal in the JSON envelope:
+/// bounded in size, one operation (no batches), errors in plain words.
+async fn read_request(body: axum::body::Body) -> Result<async_graphql::Request, ApiError> {
+    use axum::http::StatusCode;
+    let bytes = axum::body::to_bytes(body, MAX_REQUEST_BYTES).await.map_err(|_| {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!(
+                "a GraphQL request is at most {} MiB; pass large inputs as stored data (POST /api/v1/datasets/{{name}}) and name them",
+                MAX_REQUEST_BYTES >> 20
+            ),
+        )
+    })?;
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
+        return Err(ApiError::bad_request(
+            "batched GraphQL requests are not supported: send one {\"query\": …} per request",
+        ));
+    }
+    serde_json::from_slice::<async_graphql::Request>(&bytes).map_err(|e| {
+        ApiError::bad_request(format!(
+            "the body is not a GraphQL request (line {}, column {}: {}); send {{\"query\": \"…\", \"variables\": {{…}}}} as JSON",
+            e.line(),
+            e.column(),
+            match e.classify() {
+                serde_json::error::Category::Data => "a field has the wrong type",
+                serde_json::error::Category::Eof => "the JSON ends early",
+                _ => "not JSON",
+            }
+        ))
+    })
 }
 
 /// graphql-transport-ws's close code for a refused `connection_init`.

@@ -307,7 +307,10 @@ mod tests {
             .unwrap_or_default();
         // Refused (by the cap, or once the buffered cells fixed the
         // columns) in bounded time and memory, not after quadratic work.
-        assert!(refused.contains("4096") || refused.contains("fixed"), "{refused}");
+        assert!(
+            refused.contains("4096") || refused.contains("fixed"),
+            "{refused}"
+        );
         assert!(started.elapsed() < std::time::Duration::from_secs(5));
         let header: String = (0..5000).map(|i| format!("c{i},")).collect();
         let csv = format!("{}\n", header.trim_end_matches(','));
