@@ -264,3 +264,33 @@ async fn plugins_keep_their_own_storage_and_share_the_users() -> anyhow::Result<
     assert_eq!(status, 404, "a plugin's collection is its own");
     Ok(())
 }
+
+/// What a flood of large events makes the host keep is bounded by the
+/// retention budgets, not by the event count: 100 MiB published, a few MiB
+/// retained, and the server's memory stays near where it was.
+#[tokio::test]
+async fn an_event_flood_is_retained_within_the_byte_budget() -> anyhow::Result<()> {
+    let server = Server::start(&["--retain-mib", "8", "--retain-mib-per-tenant", "4"])?;
+    let (status, _) = load_hostile(&server, "hostile").await?;
+    assert_eq!(status, 201);
+    let before = server.resident_bytes()?;
+    let job = server
+        .run_job(
+            "hostile",
+            "flood",
+            json!({"count": 200, "bytes": 512 << 10}),
+        )
+        .await?;
+    assert_eq!(job["state"], "succeeded", "{job}");
+    let (_, events) = server
+        .get("/api/v1/events?topics=hostile.flood&limit=1000")
+        .await?;
+    let kept = events["events"].as_array().map(Vec::len).unwrap_or(0);
+    assert!(
+        (1..=10).contains(&kept),
+        "a 4 MiB budget keeps ~8 of 200 half-MiB events: {kept}"
+    );
+    let grown = server.resident_bytes()?.saturating_sub(before);
+    assert!(grown < 96 << 20, "the server grew {} MiB", grown >> 20);
+    Ok(())
+}

@@ -26,6 +26,11 @@ pub struct BusConfig {
     pub retain_for: Duration,
     /// Events a subscriber may have queued before it is detached as lagged.
     pub subscriber_queue: usize,
+    /// Bytes of retained events in all; past it the oldest go first.
+    pub retain_bytes: usize,
+    /// Bytes of retained events one tenant may hold; past it that tenant's
+    /// oldest go first, so no tenant (or its plugins) crowds out another's.
+    pub retain_bytes_per_tenant: usize,
 }
 
 impl Default for BusConfig {
@@ -34,6 +39,8 @@ impl Default for BusConfig {
             retain_per_topic: 1024,
             retain_for: Duration::from_secs(3600),
             subscriber_queue: 1024,
+            retain_bytes: 512 << 20,
+            retain_bytes_per_tenant: 128 << 20,
         }
     }
 }
@@ -102,6 +109,86 @@ struct State {
     subscribers: HashMap<u64, Subscriber>,
     next_subscriber: u64,
     families: HashMap<String, FamilyStats>,
+    /// Events and bytes retained, in all; bytes per tenant.
+    retained_events: usize,
+    retained_bytes: usize,
+    tenant_bytes: HashMap<String, usize>,
+    /// `(offset, topic)` of retained events in publish order, in all and
+    /// per tenant: where the byte budgets find the oldest. Entries of
+    /// events already gone (by count or age) are skipped when met.
+    order: VecDeque<(u64, String)>,
+    tenant_order: HashMap<String, VecDeque<(u64, String)>>,
+}
+
+impl State {
+    /// Accounts for events that left retention.
+    fn forget(&mut self, gone: &[Arc<Event>]) {
+        self.retained_events = self.retained_events.saturating_sub(gone.len());
+        for event in gone {
+            self.retained_bytes = self.retained_bytes.saturating_sub(event.size);
+            if let Some(bytes) = self.tenant_bytes.get_mut(&event.tenant) {
+                *bytes = bytes.saturating_sub(event.size);
+                if *bytes == 0 {
+                    self.tenant_bytes.remove(&event.tenant);
+                    self.tenant_order.remove(&event.tenant);
+                }
+            }
+        }
+    }
+
+    /// Removes the retained event at `offset` on `topic`, if still there.
+    fn remove(&mut self, offset: u64, topic: &str) -> Option<Arc<Event>> {
+        let log = self.topics.get_mut(topic)?;
+        let index = log.events.partition_point(|e| e.token.offset < offset);
+        if log.events.get(index)?.token.offset != offset {
+            return None;
+        }
+        log.events.remove(index)
+    }
+
+    /// Drops the oldest events until the total and `tenant`'s bytes are
+    /// within their budgets.
+    fn enforce_budgets(&mut self, tenant: &str, config: &BusConfig) {
+        let mut gone = Vec::new();
+        while self.tenant_bytes.get(tenant).copied().unwrap_or(0) > config.retain_bytes_per_tenant {
+            let Some((offset, topic)) = self
+                .tenant_order
+                .get_mut(tenant)
+                .and_then(VecDeque::pop_front)
+            else {
+                break;
+            };
+            if let Some(event) = self.remove(offset, &topic) {
+                self.forget(std::slice::from_ref(&event));
+                gone.push(event);
+            }
+        }
+        while self.retained_bytes > config.retain_bytes {
+            let Some((offset, topic)) = self.order.pop_front() else {
+                break;
+            };
+            if let Some(event) = self.remove(offset, &topic) {
+                self.forget(std::slice::from_ref(&event));
+                gone.push(event);
+            }
+        }
+        // The indexes only grow by one per publish; trim what is stale so
+        // they stay as long as what is retained.
+        if self.order.len() > 2 * self.retained_events + 1024 {
+            let topics = &self.topics;
+            let still = |(offset, topic): &(u64, String)| {
+                topics.get(topic).is_some_and(|log| {
+                    let i = log.events.partition_point(|e| e.token.offset < *offset);
+                    log.events.get(i).is_some_and(|e| e.token.offset == *offset)
+                })
+            };
+            self.order.retain(still);
+            for order in self.tenant_order.values_mut() {
+                order.retain(still);
+            }
+        }
+        drop(gone);
+    }
 }
 
 struct TopicLog {
@@ -184,6 +271,11 @@ impl Bus {
     /// Stamps and publishes an event, returning it as subscribers see it.
     pub fn publish(&self, new: NewEvent) -> Result<Arc<Event>, BusError> {
         validate_topic(&new.topic)?;
+        // Measured before the lock: what the event holds while retained.
+        let size = serde_json::to_vec(&new.data).map_or(0, |v| v.len())
+            + new.topic.len()
+            + new.kind.len()
+            + 256;
         let inner = &self.inner;
         let now = OffsetDateTime::now_utc();
         let mut state = lock(&inner.state);
@@ -213,12 +305,26 @@ impl Bus {
             kind: new.kind,
             data: new.data,
             encoded: std::sync::OnceLock::new(),
+            size,
         });
         log.events.push_back(event.clone());
+        let mut gone = Vec::new();
         while log.events.len() > inner.config.retain_per_topic {
-            log.events.pop_front();
+            gone.extend(log.events.pop_front());
         }
-        evict_older_than(&mut log.events, now - inner.config.retain_for);
+        evict_older_than(&mut log.events, now - inner.config.retain_for, &mut gone);
+        state.forget(&gone);
+        drop(gone);
+        state.retained_events += 1;
+        state.retained_bytes += size;
+        *state.tenant_bytes.entry(event.tenant.clone()).or_default() += size;
+        state.order.push_back((offset, event.topic.clone()));
+        state
+            .tenant_order
+            .entry(event.tenant.clone())
+            .or_default()
+            .push_back((offset, event.topic.clone()));
+        state.enforce_budgets(&event.tenant, &inner.config);
 
         let mut detached = Vec::new();
         let mut delivered = 0;
@@ -376,10 +482,17 @@ impl Bus {
     pub fn sweep(&self) {
         let cutoff = OffsetDateTime::now_utc() - self.inner.config.retain_for;
         let mut state = lock(&self.inner.state);
+        let mut gone = Vec::new();
         state.topics.retain(|_, log| {
-            evict_older_than(&mut log.events, cutoff);
+            evict_older_than(&mut log.events, cutoff, &mut gone);
             !log.events.is_empty()
         });
+        state.forget(&gone);
+    }
+
+    /// Bytes of events retained now.
+    pub fn retained_bytes(&self) -> usize {
+        lock(&self.inner.state).retained_bytes
     }
 
     /// Counters and sizes.
@@ -436,9 +549,13 @@ impl Bus {
     }
 }
 
-fn evict_older_than(events: &mut VecDeque<Arc<Event>>, cutoff: OffsetDateTime) {
+fn evict_older_than(
+    events: &mut VecDeque<Arc<Event>>,
+    cutoff: OffsetDateTime,
+    gone: &mut Vec<Arc<Event>>,
+) {
     while events.front().is_some_and(|e| e.ts < cutoff) {
-        events.pop_front();
+        gone.extend(events.pop_front());
     }
 }
 

@@ -18,6 +18,7 @@ fn small_bus(queue: usize, retain: usize) -> Bus {
         retain_per_topic: retain,
         retain_for: Duration::from_secs(60),
         subscriber_queue: queue,
+        ..BusConfig::default()
     })
 }
 
@@ -52,6 +53,7 @@ fn a_swept_topic_keeps_increasing_seq() {
         retain_per_topic: 4,
         retain_for: Duration::ZERO,
         subscriber_queue: 4,
+        ..BusConfig::default()
     });
     let first = bus.publish(event("t", 1)).expect("publish");
     bus.publish(event("other", 1)).expect("publish");
@@ -234,4 +236,41 @@ fn retention_is_bounded_per_topic() {
     }
     let kept = bus.replay(&["t".into()], None, None, 100).expect("replay");
     assert_eq!(numbers(&kept), vec![7, 8, 9]);
+}
+
+#[test]
+fn retention_is_bounded_by_bytes_in_all_and_per_tenant() {
+    let bus = Bus::new(BusConfig {
+        retain_bytes: 4 << 20,
+        retain_bytes_per_tenant: 1 << 20,
+        ..BusConfig::default()
+    });
+    let pad = "x".repeat(100 << 10);
+    let publish = |tenant: &str, topic: &str, i: u64| {
+        bus.publish(NewEvent {
+            topic: topic.to_owned(),
+            tenant: tenant.to_owned(),
+            source: None,
+            kind: "k".into(),
+            data: serde_json::json!({"i": i, "pad": pad}),
+        })
+        .expect("publish")
+    };
+    // A flood from one tenant over many topics keeps at most its budget…
+    for i in 0..200 {
+        publish("flood", &format!("flood.t{}", i % 50), i);
+    }
+    assert!(bus.retained_bytes() <= 1 << 20, "{}", bus.retained_bytes());
+    // …and does not push out another tenant's events.
+    let kept = publish("quiet", "quiet.a", 0);
+    for i in 0..200 {
+        publish("flood", &format!("flood.t{}", i % 50), i);
+    }
+    let quiet = bus
+        .replay(&["quiet.a".to_owned()], Some("quiet"), None, 10)
+        .expect("replay");
+    assert_eq!(quiet.len(), 1, "the quiet tenant's event is still retained");
+    assert_eq!(quiet[0].token, kept.token);
+    // The newest of the flood is always kept.
+    assert!(bus.retained_bytes() <= (1 << 20) + (100 << 10) + 1024);
 }

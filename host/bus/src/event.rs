@@ -58,6 +58,9 @@ pub struct Event {
     /// to 10,000 sockets is serialized once, not 10,000 times.
     #[serde(skip)]
     pub(crate) encoded: std::sync::OnceLock<String>,
+    /// Bytes it holds while retained, charged to the retention budgets.
+    #[serde(skip)]
+    pub(crate) size: usize,
 }
 
 impl Event {

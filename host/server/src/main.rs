@@ -60,6 +60,12 @@ struct ServeArgs {
     /// Events kept per topic for replay.
     #[arg(long, env = "WEFT_RETAIN_EVENTS", default_value_t = 1024)]
     retain_events: usize,
+    /// MiB of events kept for replay in all (oldest dropped first).
+    #[arg(long, env = "WEFT_RETAIN_MIB", default_value_t = 512)]
+    retain_mib: usize,
+    /// MiB of events kept for replay per tenant (its oldest dropped first).
+    #[arg(long, env = "WEFT_RETAIN_MIB_PER_TENANT", default_value_t = 128)]
+    retain_mib_per_tenant: usize,
     /// How long events are kept for replay, in seconds.
     #[arg(long, env = "WEFT_RETAIN_SECS", default_value_t = 3600)]
     retain_secs: u64,
@@ -132,6 +138,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let bus = Bus::new(BusConfig {
         retain_per_topic: args.retain_events,
         retain_for: Duration::from_secs(args.retain_secs),
+        retain_bytes: args.retain_mib.max(1) << 20,
+        retain_bytes_per_tenant: args.retain_mib_per_tenant.max(1) << 20,
         ..BusConfig::default()
     });
     let sandbox = SandboxConfig {
