@@ -45,6 +45,10 @@ impl Default for BusConfig {
     }
 }
 
+/// Topic patterns one subscription may hold (each is tested, under the
+/// publish lock, on every event).
+const MAX_PATTERNS: usize = 64;
+
 /// Counters since start.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct BusStats {
@@ -389,6 +393,9 @@ impl Bus {
     ) -> Result<Subscription, BusError> {
         if patterns.is_empty() {
             return Err(BusError::NoTopics);
+        }
+        if patterns.len() > MAX_PATTERNS {
+            return Err(BusError::TooManyTopics(MAX_PATTERNS));
         }
         let patterns = patterns
             .iter()

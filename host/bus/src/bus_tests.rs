@@ -274,3 +274,14 @@ fn retention_is_bounded_by_bytes_in_all_and_per_tenant() {
     // The newest of the flood is always kept.
     assert!(bus.retained_bytes() <= (1 << 20) + (100 << 10) + 1024);
 }
+
+#[test]
+fn a_subscription_takes_a_bounded_number_of_patterns() {
+    let bus = small_bus(4, 4);
+    let many: Vec<String> = (0..2000).map(|i| format!("t.{i}")).collect();
+    assert!(matches!(
+        bus.subscribe(&many, None, None),
+        Err(BusError::TooManyTopics(64))
+    ));
+    assert!(bus.subscribe(&many[..64], None, None).is_ok());
+}

@@ -34,4 +34,9 @@ pub enum BusError {
     /// A subscription needs at least one topic pattern.
     #[error("a subscription needs at least one topic")]
     NoTopics,
+    /// Every pattern is tested on every publish: their number is bounded.
+    #[error(
+        "a subscription takes at most {0} topic patterns; subscribe with wildcards (`*`, `>`) instead"
+    )]
+    TooManyTopics(usize),
 }
