@@ -369,3 +369,87 @@ async fn operator_only_figures_stay_with_operators_on_every_surface() -> anyhow:
     ensure!(status == 200 && health["sessions"] == 0, "{health}");
     Ok(())
 }
+
+/// One tenant cannot queue without bound: past its queued-job limit it is
+/// told to wait (429), while another tenant's jobs still go in and run.
+#[tokio::test]
+async fn a_tenant_past_its_queue_limit_is_told_to_wait_and_others_are_not() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let keys = dir.path().join("keys");
+    std::fs::write(
+        &keys,
+        format!("acme {ACME}\nglobex {GLOBEX}\nops {OPS} operator\n"),
+    )?;
+    let path = keys.to_str().context("utf-8 path")?.to_owned();
+    let server = Server::start(&[
+        "--api-keys",
+        &path,
+        "--workers",
+        "1",
+        "--max-queued-per-tenant",
+        "3",
+        "--job-timeout-secs",
+        "30",
+    ])?;
+    let bytes = std::fs::read(weft_tests::test_plugin("hostile"))?;
+    let loaded = server
+        .http
+        .post(server.url("/api/v1/plugins?name=hostile"))
+        .bearer_auth(OPS)
+        .header("content-type", "application/wasm")
+        .body(bytes)
+        .send()
+        .await?;
+    ensure!(loaded.status().as_u16() == 201, "{}", loaded.text().await?);
+    let spin = json!({"engine": "hostile", "op": "spin", "params": {}});
+    let mut ids = Vec::new();
+    // One runs, three wait: the fifth submission is refused.
+    for _ in 0..4 {
+        let (status, job) = call(
+            &server,
+            Method::POST,
+            "/api/v1/jobs",
+            Some(ACME),
+            Some(spin.clone()),
+        )
+        .await?;
+        ensure!(status == 202, "{status} {job}");
+        ids.push(job["job_id"].as_str().unwrap_or_default().to_owned());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (status, refused) = call(
+        &server,
+        Method::POST,
+        "/api/v1/jobs",
+        Some(ACME),
+        Some(spin.clone()),
+    )
+    .await?;
+    ensure!(
+        status == 429 && refused["error"]["code"] == "too_many_jobs",
+        "{status} {refused}"
+    );
+    let (status, other) = call(
+        &server,
+        Method::POST,
+        "/api/v1/jobs",
+        Some(GLOBEX),
+        Some(pagerank()),
+    )
+    .await?;
+    ensure!(
+        status == 202,
+        "another tenant is not refused: {status} {other}"
+    );
+    for id in ids {
+        call(
+            &server,
+            Method::DELETE,
+            &format!("/api/v1/jobs/{id}"),
+            Some(ACME),
+            None,
+        )
+        .await?;
+    }
+    Ok(())
+}

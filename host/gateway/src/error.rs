@@ -63,6 +63,7 @@ impl From<RuntimeError> for ApiError {
             RuntimeError::InvalidPlugin(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_plugin"),
             RuntimeError::InvalidName(_) => (StatusCode::BAD_REQUEST, "invalid_name"),
             RuntimeError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            RuntimeError::TooMany(_) => (StatusCode::TOO_MANY_REQUESTS, "too_many_jobs"),
             RuntimeError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         };
         Self::new(status, code, error.to_string())

@@ -34,6 +34,9 @@ pub enum RuntimeError {
     /// finished job).
     #[error("{0}")]
     Conflict(String),
+    /// The caller has as much waiting as it may; it should retry later.
+    #[error("{0}")]
+    TooMany(String),
     /// Something on the host side failed (disk, compiler, …).
     #[error("internal error: {0:#}")]
     Internal(#[from] anyhow::Error),

@@ -31,6 +31,9 @@ pub struct JobsConfig {
     pub workers: usize,
     /// Finished jobs kept in memory for `GET /jobs/{id}`.
     pub retained_jobs: usize,
+    /// Jobs one tenant may have queued (not yet running); past it submits
+    /// are refused, so one tenant cannot bury the others' jobs.
+    pub max_queued_per_tenant: usize,
 }
 
 impl Default for JobsConfig {
@@ -38,6 +41,7 @@ impl Default for JobsConfig {
         Self {
             workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
             retained_jobs: 10_000,
+            max_queued_per_tenant: 1000,
         }
     }
 }
@@ -175,6 +179,14 @@ impl Jobs {
     pub fn submit(&self, request: SubmitRequest) -> Result<Job, RuntimeError> {
         let plugin = self.inner.runtime.plugin(&request.engine)?;
         plugin.check_request(&request.op, &request.params)?;
+        let limit = self.inner.config.max_queued_per_tenant;
+        let queued = self.queued_of(&request.tenant);
+        if queued >= limit {
+            return Err(RuntimeError::TooMany(format!(
+                "tenant '{}' has {queued} jobs queued, the most it may (--max-queued-per-tenant); wait for some to start, or cancel some",
+                request.tenant
+            )));
+        }
         let job_id = uuid::Uuid::now_v7().to_string();
         let job = Job {
             topic: format!("jobs.{job_id}"),
@@ -201,6 +213,21 @@ impl Jobs {
         self.inner.publish_state(&plugin, &job);
         tokio::spawn(run(self.inner.clone(), entry, plugin, request.params));
         Ok(job)
+    }
+
+    /// Jobs of `tenant` waiting for a worker.
+    fn queued_of(&self, tenant: &str) -> usize {
+        let table = self.read_table();
+        table
+            .order
+            .iter()
+            .rev()
+            .filter_map(|id| table.by_id.get(id))
+            .filter(|entry| {
+                let job = entry.lock();
+                job.state == JobState::Queued && job.tenant == tenant
+            })
+            .count()
     }
 
     /// The job `id`.

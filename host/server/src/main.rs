@@ -57,6 +57,9 @@ struct ServeArgs {
     /// Jobs running at once (default: number of cores).
     #[arg(long, env = "WEFT_WORKERS")]
     workers: Option<usize>,
+    /// Jobs one tenant may have waiting for a worker; more answer 429.
+    #[arg(long, env = "WEFT_MAX_QUEUED_PER_TENANT", default_value_t = 1000)]
+    max_queued_per_tenant: usize,
     /// Events kept per topic for replay.
     #[arg(long, env = "WEFT_RETAIN_EVENTS", default_value_t = 1024)]
     retain_events: usize,
@@ -167,7 +170,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             "plugin directory not found; run `make plugins` or load plugins with POST /api/v1/plugins"
         );
     }
-    let mut jobs_config = JobsConfig::default();
+    let mut jobs_config = JobsConfig {
+        max_queued_per_tenant: args.max_queued_per_tenant.max(1),
+        ..JobsConfig::default()
+    };
     if let Some(workers) = args.workers {
         jobs_config.workers = workers;
     }
