@@ -294,3 +294,35 @@ async fn an_event_flood_is_retained_within_the_byte_budget() -> anyhow::Result<(
     assert!(grown < 96 << 20, "the server grew {} MiB", grown >> 20);
     Ok(())
 }
+
+/// A component that compiles but is refused (here: its routes collide)
+/// leaves no compiled artifact behind in the cache.
+#[tokio::test]
+async fn a_refused_component_is_not_kept_compiled() -> anyhow::Result<()> {
+    let server = Server::start(&[])?;
+    let (status, _) = load_hostile(&server, "hostile").await?;
+    assert_eq!(status, 201);
+    let cache = server.data_dir().join("cache/components");
+    let artifacts = || std::fs::read_dir(&cache).map(|d| d.count()).unwrap_or(0);
+    let before = artifacts();
+    // The same plugin with a custom section appended: other bytes (so it is
+    // compiled anew), the same routes (so it is refused).
+    let mut bytes = std::fs::read(weft_tests::test_plugin("hostile"))?;
+    let name = b"weft-test";
+    let payload = b"a different digest";
+    bytes.push(0); // custom section
+    bytes.push((1 + name.len() + payload.len()) as u8);
+    bytes.push(name.len() as u8);
+    bytes.extend_from_slice(name);
+    bytes.extend_from_slice(payload);
+    let path = server.data_dir().join("variant.wasm");
+    std::fs::write(&path, &bytes)?;
+    let (status, refused) = server.load_plugin("variant", &path).await?;
+    assert_eq!(status, 422, "{refused}");
+    assert_eq!(
+        artifacts(),
+        before,
+        "no artifact kept for the refused component"
+    );
+    Ok(())
+}

@@ -66,6 +66,17 @@ impl ComponentCache {
         Ok((component, CacheOutcome::Compiled))
     }
 
+    /// Drops the artifact of `digest`: a component that failed validation
+    /// must not stay compiled on disk (an upload loop would fill it).
+    pub(crate) fn forget(&self, digest: &str) {
+        let path = self.dir.join(format!("{digest}-{}.cwasm", self.engine_key));
+        if let Err(error) = std::fs::remove_file(&path)
+            && error.kind() != std::io::ErrorKind::NotFound
+        {
+            tracing::warn!(path = %path.display(), %error, "cannot remove a refused component's artifact");
+        }
+    }
+
     fn store(&self, path: &Path, component: &Component) -> anyhow::Result<()> {
         let bytes = component.serialize()?;
         let tmp = path.with_extension("cwasm.tmp");

@@ -141,8 +141,30 @@ impl Runtime {
                     .join(" ");
                 RuntimeError::InvalidPlugin(format!("not a loadable WebAssembly component: {why}"))
             })?;
-        let bound = bind(&inner.linker, &component)?;
-        let plugin = LoadedPlugin::new(self, name, bound, digest, wasm.len(), cache)?;
+        let loaded =
+            self.validate_and_register(name, &component, digest.clone(), wasm.len(), cache);
+        if loaded.is_err() && cache == crate::CacheOutcome::Compiled {
+            inner.cache.forget(&digest);
+        }
+        let info = loaded?;
+        self.bump();
+        tracing::info!(plugin = name, version = %info.version, cache = ?info.cache, "plugin loaded");
+        Ok(info)
+    }
+
+    /// Binds, describes and checks a compiled component, then registers it
+    /// as `name` (refusing collisions under the registry's write lock).
+    fn validate_and_register(
+        &self,
+        name: &str,
+        component: &wasmtime::component::Component,
+        digest: String,
+        size: usize,
+        cache: crate::CacheOutcome,
+    ) -> Result<PluginInfo, RuntimeError> {
+        let inner = &self.inner;
+        let bound = bind(&inner.linker, component)?;
+        let plugin = LoadedPlugin::new(self, name, bound, digest, size, cache)?;
         let info = plugin.info().clone();
         {
             let mut plugins = self.write_plugins();
@@ -171,8 +193,6 @@ impl Runtime {
             plugins.insert(name.to_owned(), Arc::new(plugin));
             self.remember(name, &info);
         }
-        self.bump();
-        tracing::info!(plugin = name, version = %info.version, cache = ?info.cache, "plugin loaded");
         Ok(info)
     }
 
