@@ -326,3 +326,35 @@ async fn a_refused_component_is_not_kept_compiled() -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+/// A bytes body reaches the op as a blob in the plugin's own storage, and
+/// the blob is gone once the job is done.
+#[tokio::test]
+async fn an_uploaded_body_is_a_blob_until_its_job_ends() -> anyhow::Result<()> {
+    let server = Server::start(&[])?;
+    let (status, _) = load_hostile(&server, "hostile").await?;
+    assert_eq!(status, 201);
+    let (status, answer) = server
+        .post_raw("/api/v1/hostile/upload", "text/plain", vec![b'z'; 100_000])
+        .await?;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["bytes"], 100_000);
+    assert_eq!(answer["type"], "text/plain");
+    let blob = answer["blob"].as_str().unwrap_or_default().to_owned();
+    let mut exists = true;
+    for _ in 0..50 {
+        let job = server
+            .run_job("hostile", "blob", json!({"name": blob}))
+            .await?;
+        exists = job["result"]["exists"] == true;
+        if !exists {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(
+        !exists,
+        "the upload's blob {blob} was removed after its job"
+    );
+    Ok(())
+}

@@ -184,30 +184,15 @@ async fn run_route(
     };
     if !route.wait {
         if let Some(blob) = upload {
-            let (state, tenant, job_id) =
-                (state.clone(), caller.tenant.clone(), job.job_id.clone());
-            tokio::spawn(async move {
-                let _ = state
-                    .jobs
-                    .wait(&job_id, std::time::Duration::from_secs(24 * 3600))
-                    .await;
-                remove_upload(&state, &tenant, blob).await;
-            });
+            remove_upload_when_done(state, space_of(caller, &found), job.job_id.clone(), blob);
         }
         let body = json!({"job_id": job.job_id, "topic": job.topic});
         return Ok((StatusCode::ACCEPTED, axum::Json(body)).into_response());
     }
     let job = state.jobs.wait(&job.job_id, WAIT).await?;
     if let Some(blob) = upload {
-        let (state, tenant, job_id) = (state.clone(), caller.tenant.clone(), job.job_id.clone());
-        // Still running past the wait: the blob goes when the job ends.
-        tokio::spawn(async move {
-            let _ = state
-                .jobs
-                .wait(&job_id, std::time::Duration::from_secs(24 * 3600))
-                .await;
-            remove_upload(&state, &tenant, blob).await;
-        });
+        // At once if the job is done; if it runs past the wait, when it ends.
+        remove_upload_when_done(state, space_of(caller, &found), job.job_id.clone(), blob);
     }
     match (&job.state, &job.error) {
         (JobState::Succeeded, _) => {
@@ -238,6 +223,18 @@ async fn run_route(
             Ok((StatusCode::ACCEPTED, axum::Json(body)).into_response())
         }
     }
+}
+
+/// Removes an uploaded body's blob once its job has finished.
+fn remove_upload_when_done(state: &AppState, space: String, job_id: String, blob: String) {
+    let state = state.clone();
+    tokio::spawn(async move {
+        let _ = state
+            .jobs
+            .wait(&job_id, std::time::Duration::from_secs(24 * 3600))
+            .await;
+        remove_upload(&state, &space, blob).await;
+    });
 }
 
 fn space_of(caller: &Principal, found: &weft_runtime::RouteMatch) -> String {

@@ -41,6 +41,13 @@ fn manifest() -> Manifest {
             ),
             Route::new(
                 Method::Post,
+                "/api/v1/hostile/upload",
+                "upload",
+                "Takes any body and answers the blob it was stored in and its size",
+            )
+            .body(weft_sdk::Body::Bytes("*/*".into())),
+            Route::new(
+                Method::Post,
                 "/api/v1/hostile/spin",
                 "spin",
                 "Starts a job that never ends (202 at once)",
@@ -113,6 +120,16 @@ impl Engine for Hostile {
                     any.clone(),
                 ),
                 Operation::new(
+                    "upload",
+                    "Answers the size of the uploaded body (`body_blob`).",
+                    any.clone(),
+                ),
+                Operation::new(
+                    "blob",
+                    "Answers whether blob `name` exists in the plugin's storage.",
+                    any.clone(),
+                ),
+                Operation::new(
                     "peek",
                     "Tries to read dataset `dataset`; answers its rows or the host's refusal.",
                     any.clone(),
@@ -166,6 +183,16 @@ impl Engine for Hostile {
                     .try_emit("", "job_state", &json!({"state": "succeeded"}))
                     .err();
                 Ok(json!({ "refused": refused }))
+            }
+            "upload" => {
+                let params = params.value()?;
+                let name = params["body_blob"].as_str().unwrap_or("").to_owned();
+                let bytes = host.read_blob(&name)?;
+                Ok(json!({ "blob": name, "bytes": bytes.len(), "type": params["body_type"] }))
+            }
+            "blob" => {
+                let name = params.value()?["name"].as_str().unwrap_or("").to_owned();
+                Ok(json!({ "exists": host.read_blob(&name).is_ok() }))
             }
             "peek" => {
                 let name = params.value()?["dataset"].as_str().unwrap_or("").to_owned();
