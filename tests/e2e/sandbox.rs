@@ -121,23 +121,26 @@ async fn cancelling_a_runaway_job_stops_it_promptly() -> anyhow::Result<()> {
 /// the server, carry on.
 #[tokio::test]
 async fn a_hostile_session_fails_alone() -> anyhow::Result<()> {
-    use weft_tests::anomaly::{next_answer, open_session};
+    use weft_tests::anomaly::{next_answer, open_session_at};
 
     let server = Server::start(&["--job-timeout-secs", "2", "--max-memory-mib", "64"])?;
-    // Loaded under the streaming endpoint's engine name.
     let (status, loaded) = server
-        .load_plugin("anomaly", &test_plugin("hostile"))
+        .load_plugin("hostile", &test_plugin("hostile"))
         .await?;
     assert_eq!(status, 201, "{loaded}");
     assert_eq!(loaded["world"], "weft:engine/streaming-plugin@0.2.0");
+    let open_session = |id: String| {
+        let server = &server;
+        async move { open_session_at(server, &format!("/api/v1/hostile/sessions/{id}")).await }
+    };
 
-    let (mut healthy, _) = open_session(&server, "healthy", "").await?;
+    let (mut healthy, _) = open_session("healthy".into()).await?;
     for (how, code) in [
         ("trap", "plugin_trapped"),
         ("spin", "timeout"),
         ("hog", "memory_limit"),
     ] {
-        let (mut doomed, _) = open_session(&server, &format!("doomed-{how}"), "").await?;
+        let (mut doomed, _) = open_session(format!("doomed-{how}")).await?;
         let started = Instant::now();
         doomed
             .send(&json!({"type": "sample", "data": [1.0], "algorithm": how, "request_id": how}))

@@ -5,7 +5,7 @@
 
 use serde_json::json;
 use weft_tests::Server;
-use weft_tests::anomaly::{next_answer, open_session};
+use weft_tests::anomaly::{next_answer, open_session_at};
 
 #[tokio::test]
 async fn a_plugin_built_against_wit_0_1_loads_and_runs_beside_0_2_ones() -> anyhow::Result<()> {
@@ -42,17 +42,23 @@ async fn a_plugin_built_against_wit_0_1_loads_and_runs_beside_0_2_ones() -> anyh
         .unwrap_or_default();
     assert_eq!(graph["world"], "weft:engine/plugin@0.2.0");
 
-    // Its 0.1 session export serves streaming sessions too (under the
-    // streaming endpoint's engine name).
-    let (status, _) = server.delete("/api/v1/plugins/anomaly").await?;
-    assert_eq!(status, 200);
-    let (status, loaded) = server.load_plugin("anomaly", &fixture).await?;
-    assert_eq!(status, 201, "{loaded}");
-    let (mut session, _) = open_session(&server, "old-session", "").await?;
+    // Its 0.1 session export serves streaming sessions too, in the
+    // protocol 0.1 was written for, at the host's generic session path.
+    let (mut session, welcome) =
+        open_session_at(&server, "/api/v1/ws/sessions/old/old-session").await?;
+    assert_eq!(welcome["engine"], "old");
     session
         .send(&json!({"type": "sample", "data": [1.0, 2.0], "request_id": "s1"}))
         .await?;
     let answer = next_answer(&mut session).await?;
     assert_eq!(answer["type"], "result", "{answer}");
+    assert_eq!(answer["request_id"], "s1");
+    assert_eq!(answer["is_anomaly"], false, "{answer}");
+    session
+        .send(&json!({"type": "batch", "batch_data": [[1.0, 2.0], [3.0, 4.0]]}))
+        .await?;
+    let answer = next_answer(&mut session).await?;
+    assert_eq!(answer["type"], "batch_result", "{answer}");
+    assert_eq!(answer["results"].as_array().map(Vec::len), Some(2));
     Ok(())
 }

@@ -45,8 +45,19 @@ pub async fn open_session(
     session: &str,
     query: &str,
 ) -> anyhow::Result<(WsClient, Value)> {
-    let url = server.ws_url(&format!("/api/v1/streaming/enhanced/{session}{query}"));
-    let mut client = WsClient::connect(&url, None).await?.validating("streaming");
+    let path = format!("/api/v1/streaming/enhanced/{session}{query}");
+    let url = server.ws_url(&path);
+    let client = WsClient::connect(&url, None).await?.validating("streaming");
+    welcomed(client).await
+}
+
+/// Connects to the session at `path` (any engine's: no message schemas
+/// are checked) and returns the client and its `welcome`.
+pub async fn open_session_at(server: &Server, path: &str) -> anyhow::Result<(WsClient, Value)> {
+    welcomed(WsClient::connect(&server.ws_url(path), None).await?).await
+}
+
+async fn welcomed(mut client: WsClient) -> anyhow::Result<(WsClient, Value)> {
     let welcome = client.recv().await?;
     anyhow::ensure!(
         welcome["type"] == "welcome",

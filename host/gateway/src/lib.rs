@@ -2,7 +2,7 @@
 //!
 //! - [`router`] builds the whole HTTP surface from an [`AppState`].
 //! - `rest/` holds one module per resource, `ws` the WebSocket protocol,
-//!   `streaming` the anomaly session protocol, `graphql/` the schema.
+//!   `sessions` the streaming-session wire protocol, `graphql/` the schema.
 //! - `plugin_surface` serves what plugins declare (routes, WebSocket
 //!   endpoints, OpenAPI entries) from the runtime's registry, so an engine
 //!   needs no code here.
@@ -17,7 +17,7 @@ mod error;
 mod graphql;
 mod plugin_surface;
 mod rest;
-mod streaming;
+mod sessions;
 mod ws;
 
 use axum::Router;
@@ -26,7 +26,6 @@ use weft_runtime::{Jobs, Runtime};
 
 pub use auth::{ApiKeys, ApiKeysError, Principal};
 pub use error::ApiError;
-pub use streaming::{Sessions, StreamingConfig};
 pub use ws::Connections;
 
 /// Everything a request handler may need.
@@ -49,8 +48,8 @@ pub struct AppState {
     pub connections: Connections,
     /// WebSocket heartbeat settings.
     pub websocket: WebSocketConfig,
-    /// Live streaming sessions (anomaly detection).
-    pub sessions: Sessions,
+    /// Live streaming sessions (of any streaming plugin).
+    pub sessions: weft_runtime::Sessions,
     /// Host storage: collections and datasets.
     pub store: std::sync::Arc<weft_storage::Store>,
     /// Bounds on streamed dataset uploads.
@@ -102,7 +101,7 @@ impl Default for WebSocketConfig {
 }
 
 fn host_api() -> api_doc::Api {
-    graphql::document(streaming::routes(ws::routes(rest::routes(
+    graphql::document(sessions::routes(ws::routes(rest::routes(
         api_doc::Api::new(),
     ))))
 }

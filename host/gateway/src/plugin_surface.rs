@@ -3,7 +3,8 @@
 //! routes and WebSocket endpoints (`weft_runtime::manifest`), which change
 //! with every hot load and unload. A REST route's path, query and JSON body
 //! become its operation's params (validated by the op's schema) and run as
-//! a job; an endpoint is the event protocol pre-subscribed to its topics.
+//! a job; an endpoint is the event protocol pre-subscribed to its topics;
+//! a session path opens a streaming session (`sessions`).
 //! The OpenAPI document gets an entry for each.
 //!
 //! This module must not know any engine: it reads the registry only.
@@ -41,6 +42,15 @@ pub(crate) async fn serve(State(state): State<AppState>, request: Request) -> Re
             Ok(ws) => crate::ws::serve_preset(ws, state, caller, preset, None),
             Err(rejection) => rejection.into_response(),
         };
+    }
+    if parts.method == axum::http::Method::GET
+        && let Some(target) = state.runtime.find_session(&path)
+    {
+        let query: std::collections::HashMap<String, String> =
+            form_urlencoded(parts.uri.query()).into_iter().collect();
+        let ws = crate::ws::Upgrade::from_request_parts(&mut parts, &state).await;
+        return crate::sessions::open(state, caller, target, &path, query, ws)
+            .unwrap_or_else(IntoResponse::into_response);
     }
     let Some(method) = Method::parse(parts.method.as_str()) else {
         return not_served(&state.runtime, &path).into_response();
@@ -281,7 +291,7 @@ fn form_urlencoded(query: Option<&str>) -> Vec<(String, String)> {
 /// A path or query value as the type its schema property asks for, so
 /// `?limit=5` reaches an integer param as 5. Anything else stays a string
 /// (and the schema then says what is wrong).
-fn typed_param(schema: &Value, name: &str, value: &str) -> Value {
+pub(crate) fn typed_param(schema: &Value, name: &str, value: &str) -> Value {
     let kind = &schema["properties"][name]["type"];
     let wants = |t: &str| kind == t || kind.as_array().is_some_and(|k| k.iter().any(|k| k == t));
     if (wants("integer") || wants("number"))
@@ -355,6 +365,37 @@ pub(crate) fn document(runtime: &Runtime, document: &mut Value) {
                 BodyKind::None => {}
             }
             document["paths"][&route.path][route.method.as_str().to_ascii_lowercase()] = entry;
+        }
+        if let Some(session) = &plugin.manifest.session {
+            let messages: Vec<&str> = session
+                .messages
+                .iter()
+                .map(|m| m.message_type.as_str())
+                .collect();
+            let config = session.config_schema["properties"]
+                .as_object()
+                .map(|props| {
+                    props
+                        .iter()
+                        .map(|(name, schema)| json!({"name": name, "in": "query", "required": false, "schema": schema, "description": "config of a session this connection opens"}))
+                        .collect::<Vec<_>>()
+                })
+                .unwrap_or_default();
+            let mut parameters = vec![
+                json!({"name": "session_id", "in": "path", "required": true, "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"}}),
+                json!({"name": "client_id", "in": "query", "required": false, "schema": {"type": "string"}}),
+            ];
+            parameters.extend(config);
+            document["paths"][&session.path]["get"] = json!({
+                "tags": [tag],
+                "summary": format!(
+                    "A streaming session (WebSocket): takes {} and the host's ping, stats, subscribe, unsubscribe",
+                    messages.join(", ")
+                ),
+                "operationId": format!("{}_session", plugin.name),
+                "parameters": parameters,
+                "responses": {"101": {"description": "switches to the WebSocket protocol"}},
+            });
         }
         for endpoint in &plugin.manifest.endpoints {
             let requests: Vec<&str> = endpoint

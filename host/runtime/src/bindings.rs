@@ -18,6 +18,8 @@ pub(crate) mod v2 {
                 "weft:host/storage.dataset": crate::storage_host::DatasetHandle,
                 "weft:host/storage.dataset-writer": crate::storage_host::WriterHandle,
                 "weft:host/storage.collection": crate::storage_host::CollectionHandle,
+                "weft:host/storage.blob-writer": crate::storage_host::BlobWriterHandle,
+                "weft:host/storage.blob-reader": crate::storage_host::BlobReaderHandle,
             },
         });
     }

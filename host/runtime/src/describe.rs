@@ -10,7 +10,7 @@ use serde_json::Value;
 use crate::bindings::{v1, v2};
 use crate::manifest::{
     Access, BodyKind, Endpoint, EventKind, Manifest, Method, RequestMessage, Route, SessionCall,
-    SessionMessage, SessionProtocol, compile,
+    SessionMessage, SessionProtocol, Subscription, compile,
 };
 use crate::plugin::OperationInfo;
 
@@ -83,8 +83,12 @@ fn check_operations(
         .flat_map(|o| o.emits.iter().map(String::as_str))
         .collect();
     // A 0.1 plugin has no manifest, and declared no schemas for its kinds.
-    if !manifest.routes.is_empty() || !manifest.endpoints.is_empty() || !manifest.events.is_empty()
-    {
+    let declares = !manifest.routes.is_empty()
+        || !manifest.endpoints.is_empty()
+        || !manifest.events.is_empty()
+        || manifest.session.is_some()
+        || !manifest.subscriptions.is_empty();
+    if declares {
         manifest.check(&names, &emits)?;
     }
     Ok(Described {
@@ -196,6 +200,7 @@ pub(crate) fn from_v2(
     let session = match m.session {
         None => None,
         Some(s) => Some(SessionProtocol {
+            path: s.path,
             config_schema: parse_schema("the session config schema", &s.config_schema)?,
             messages: s
                 .messages
@@ -206,15 +211,33 @@ pub(crate) fn from_v2(
                         wit::SessionCall::Push => SessionCall::Push,
                         wit::SessionCall::Request => SessionCall::Request,
                     },
+                    rows_field: m.rows_field,
+                    single_row: m.single_row,
+                    reply_type: m.reply_type,
+                    description: m.description,
                 })
                 .collect(),
+            topics: s.topics,
         }),
     };
+    let subscriptions = m
+        .subscriptions
+        .into_iter()
+        .map(|s| Subscription {
+            name: s.name,
+            description: s.description,
+            topic: format!("{name}.{}", s.topic),
+            kinds: s.kinds,
+            filters: s.filters,
+            final_kind: Some(s.final_kind).filter(|k| !k.is_empty()),
+        })
+        .collect();
     let manifest = Manifest {
         routes,
         endpoints,
         events,
         session,
+        subscriptions,
     };
     check_operations(name, info.version, raw, manifest)
 }

@@ -194,6 +194,14 @@ fn parse_payload(text: &str) -> serde_json::Value {
 }
 
 impl HostState {
+    /// A session's instance lives long: its event budget is per call (the
+    /// topic cap stays for its lifetime).
+    pub(crate) fn reset_emit_budget(&mut self) {
+        self.emitted.events = 0;
+        self.emitted.bytes = 0;
+        self.emitted.exhausted = None;
+    }
+
     /// Checks and publishes one plugin event; both WIT versions call this.
     pub(crate) fn emit_checked(
         &mut self,

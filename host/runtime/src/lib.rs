@@ -6,8 +6,10 @@
 //!   its self-description and a params validator per operation.
 //! - [`Jobs`] queues, runs, cancels and records jobs, each in a fresh
 //!   sandboxed `Store` with a memory cap and an epoch deadline.
-//! - [`StreamSession`] is one long-lived instance of a streaming plugin
-//!   holding the guest's session resource, with a deadline per call.
+//! - [`Sessions`] is the pool of streaming sessions, next to jobs: one
+//!   long-lived instance per session ([`StreamSession`]) on a thread of its
+//!   own, with a bounded queue, a deadline per call, idle reaping and
+//!   snapshots that survive a restart.
 //! - [`Manifest`] is what a plugin serves besides jobs (routes, WebSocket
 //!   endpoints, event kinds, session protocol); the registry checks it at
 //!   load and answers which plugin serves a path ([`Runtime::find_route`]).
@@ -33,7 +35,7 @@ pub mod manifest;
 mod output;
 mod plugin;
 mod runtime;
-mod session;
+pub mod sessions;
 mod storage_host;
 
 pub use config::SandboxConfig;
@@ -46,5 +48,5 @@ pub use manifest::Manifest;
 pub use plugin::{
     CacheOutcome, Invocation, LoadedPlugin, OperationInfo, PluginInfo, PluginInstance,
 };
-pub use runtime::{RouteMatch, Runtime};
-pub use session::{SessionScores, StreamSession};
+pub use runtime::{RouteMatch, Runtime, SessionTarget};
+pub use sessions::{Sessions, SessionsConfig, StreamSession};

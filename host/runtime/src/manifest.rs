@@ -149,15 +149,48 @@ pub struct SessionMessage {
     pub message_type: String,
     /// Where it goes.
     pub call: SessionCall,
+    /// `push`: the field holding the rows.
+    pub rows_field: String,
+    /// `push`: the field holds one row.
+    pub single_row: bool,
+    /// `type` of the answer.
+    pub reply_type: String,
+    /// One sentence.
+    pub description: String,
 }
 
 /// The session protocol of a streaming plugin.
 #[derive(Clone, Debug, Serialize)]
 pub struct SessionProtocol {
+    /// Template of the session endpoint, ending in `{session_id}`.
+    pub path: String,
     /// JSON Schema of a session's config.
     pub config_schema: Value,
     /// Message types.
     pub messages: Vec<SessionMessage>,
+    /// Topics within a session its clients may subscribe to (relative to
+    /// `<plugin>.sessions.<id>`); the host's `stats` is always one.
+    pub topics: Vec<String>,
+}
+
+/// Message types the host answers in every session itself.
+pub const SESSION_MESSAGES: &[&str] = &["ping", "stats", "subscribe", "unsubscribe"];
+
+/// A typed GraphQL subscription over a plugin's events.
+#[derive(Clone, Debug, Serialize)]
+pub struct Subscription {
+    /// Field name, camelCase.
+    pub name: String,
+    /// One sentence.
+    pub description: String,
+    /// Full topic pattern, e.g. `graph.algorithms`.
+    pub topic: String,
+    /// Event kinds it carries.
+    pub kinds: Vec<String>,
+    /// Data fields a subscriber may filter on.
+    pub filters: Vec<String>,
+    /// The kind that ends a one-job stream.
+    pub final_kind: Option<String>,
 }
 
 /// Everything a plugin serves besides jobs. Plugins built against WIT 0.1
@@ -172,6 +205,8 @@ pub struct Manifest {
     pub events: Vec<EventKind>,
     /// Session protocol, for streaming plugins.
     pub session: Option<SessionProtocol>,
+    /// Typed GraphQL subscriptions.
+    pub subscriptions: Vec<Subscription>,
 }
 
 /// What the host serves itself; no plugin may declare any of it.
@@ -181,6 +216,8 @@ pub struct HostSurface {
     pub routes: Vec<(Method, String)>,
     /// Paths of the host's WebSocket endpoints.
     pub endpoints: Vec<String>,
+    /// Fields of the host's GraphQL `Subscription` type.
+    pub subscriptions: Vec<String>,
 }
 
 /// Message types every endpoint speaks already.
@@ -389,19 +426,19 @@ impl Manifest {
             }
         }
         if let Some(session) = &self.session {
-            compile("the session config schema", &session.config_schema)?;
-            for (i, message) in session.messages.iter().enumerate() {
-                if !is_snake(&message.message_type)
-                    || session.messages[..i]
-                        .iter()
-                        .any(|m| m.message_type == message.message_type)
-                {
-                    return Err(format!(
-                        "session message '{}' must be snake_case and declared once",
-                        message.message_type
-                    ));
-                }
+            session.check()?;
+        }
+        for (i, subscription) in self.subscriptions.iter().enumerate() {
+            if self.subscriptions[..i]
+                .iter()
+                .any(|s| s.name == subscription.name)
+            {
+                return Err(format!(
+                    "subscription '{}' is declared twice",
+                    subscription.name
+                ));
             }
+            subscription.check(&self.events)?;
         }
         Ok(())
     }
@@ -412,18 +449,28 @@ impl Manifest {
         &self,
         routes: &[(Method, String)],
         endpoints: &[String],
+        subscriptions: &[String],
     ) -> Option<String> {
-        for route in &self.routes {
+        for (method, path) in self.route_keys() {
             if let Some((_, taken)) = routes
                 .iter()
-                .find(|(m, p)| *m == route.method && overlap(p, &route.path))
+                .find(|(m, p)| *m == method && overlap(p, &path))
             {
                 return Some(format!(
-                    "route {} {} overlaps {taken}, which is served already",
-                    route.method.as_str(),
-                    route.path
+                    "route {} {path} overlaps {taken}, which is served already",
+                    method.as_str(),
                 ));
             }
+        }
+        if let Some(taken) = self
+            .subscriptions
+            .iter()
+            .find(|s| subscriptions.contains(&s.name))
+        {
+            return Some(format!(
+                "GraphQL subscription '{}' is served already",
+                taken.name
+            ));
         }
         self.endpoints
             .iter()
@@ -433,16 +480,153 @@ impl Manifest {
 
     /// `(method, template)` of every route.
     pub(crate) fn route_keys(&self) -> Vec<(Method, String)> {
+        let session = self.session.iter().map(|s| (Method::Get, s.path.clone()));
         self.routes
             .iter()
             .map(|r| (r.method, r.path.clone()))
+            .chain(session)
             .collect()
+    }
+
+    /// Names of its GraphQL subscriptions.
+    pub(crate) fn subscription_names(&self) -> Vec<String> {
+        self.subscriptions.iter().map(|s| s.name.clone()).collect()
     }
 
     /// Every endpoint path.
     pub(crate) fn endpoint_paths(&self) -> Vec<String> {
         self.endpoints.iter().map(|e| e.path.clone()).collect()
     }
+}
+
+impl SessionProtocol {
+    fn check(&self) -> Result<(), String> {
+        check_template(&self.path, "/api/v1/")?;
+        if !self.path.ends_with("/{session_id}")
+            || self.path.matches('{').count() != 1
+            || self.path.starts_with("/api/v1/ws/")
+            || self.path.starts_with("/api/v1/plugins")
+        {
+            return Err(format!(
+                "session path '{}' must end in /{{session_id}}, have no other parameter, and not be under /api/v1/ws/ or /api/v1/plugins",
+                self.path
+            ));
+        }
+        compile("the session config schema", &self.config_schema)?;
+        for (i, message) in self.messages.iter().enumerate() {
+            if !is_snake(&message.message_type)
+                || SESSION_MESSAGES.contains(&message.message_type.as_str())
+                || self.messages[..i]
+                    .iter()
+                    .any(|m| m.message_type == message.message_type)
+            {
+                return Err(format!(
+                    "session message '{}' must be snake_case, declared once, and not one of the host's ({})",
+                    message.message_type,
+                    SESSION_MESSAGES.join(", ")
+                ));
+            }
+            if message.call == SessionCall::Push
+                && (message.rows_field.is_empty()
+                    || matches!(message.rows_field.as_str(), "type" | "request_id"))
+            {
+                return Err(format!(
+                    "session message '{}' is a push: name the field that holds its rows",
+                    message.message_type
+                ));
+            }
+            if !message.reply_type.is_empty() && !is_snake(&message.reply_type) {
+                return Err(format!(
+                    "session message '{}': reply type '{}' must be snake_case",
+                    message.message_type, message.reply_type
+                ));
+            }
+        }
+        for (i, topic) in self.topics.iter().enumerate() {
+            if !is_snake(topic) || topic == "stats" || self.topics[..i].contains(topic) {
+                return Err(format!(
+                    "session topic '{topic}' must be snake_case, declared once, and not 'stats' (the host's)"
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The declared message of `type`.
+    pub fn message(&self, message_type: &str) -> Option<&SessionMessage> {
+        self.messages
+            .iter()
+            .find(|m| m.message_type == message_type)
+    }
+}
+
+/// True for a GraphQL field name we accept: `camelCase` ASCII.
+fn is_camel(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name.starts_with(|c: char| c.is_ascii_lowercase())
+        && name.chars().all(|c| c.is_ascii_alphanumeric())
+}
+
+impl Subscription {
+    fn check(&self, events: &[EventKind]) -> Result<(), String> {
+        let name = &self.name;
+        if !is_camel(name) {
+            return Err(format!(
+                "subscription '{name}' must be camelCase (letters and digits)"
+            ));
+        }
+        weft_bus::TopicPattern::parse(&self.topic)
+            .map_err(|why| format!("subscription '{name}' has a bad topic: {why}"))?;
+        if self.kinds.is_empty() {
+            return Err(format!("subscription '{name}' carries no event kind"));
+        }
+        for kind in &self.kinds {
+            if !events.iter().any(|k| &k.name == kind) {
+                return Err(format!(
+                    "subscription '{name}' carries '{kind}', which the manifest's events do not declare"
+                ));
+            }
+        }
+        if let Some(last) = &self.final_kind
+            && !self.kinds.contains(last)
+        {
+            return Err(format!(
+                "subscription '{name}' ends with '{last}', which it does not carry"
+            ));
+        }
+        for filter in &self.filters {
+            if !is_snake(filter) || matches!(filter.as_str(), "job_id" | "resume_from") {
+                return Err(format!(
+                    "subscription '{name}': filter '{filter}' must be a snake_case data field (not job_id or resume_from)"
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The GraphQL subscription every plugin gets over all its events:
+/// `<plugin>Events` (plugin name camelCased).
+pub fn events_subscription(plugin: &str) -> String {
+    format!("{}Events", camel_case(&plugin.replace('-', "_")))
+}
+
+/// `snake_case` → `camelCase`.
+pub fn camel_case(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    let mut upper = false;
+    for c in name.chars() {
+        if c == '_' {
+            upper = !out.is_empty();
+        } else if upper {
+            out.push(c.to_ascii_uppercase());
+            upper = false;
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -518,6 +702,7 @@ mod tests {
                 description: String::new(),
             }],
             session: None,
+            subscriptions: Vec::new(),
         }
     }
 
@@ -561,11 +746,11 @@ mod tests {
     fn collisions_with_served_routes_and_endpoints_are_found() {
         let m = manifest();
         let taken = vec![(Method::Post, "/api/v1/things/{id}".to_owned())];
-        assert!(m.collision(&taken, &[]).is_some());
+        assert!(m.collision(&taken, &[], &[]).is_some());
         let other_method = vec![(Method::Get, "/api/v1/things/{id}".to_owned())];
-        assert!(m.collision(&other_method, &[]).is_none());
+        assert!(m.collision(&other_method, &[], &[]).is_none());
         assert!(
-            m.collision(&[], &["/api/v1/ws/things".to_owned()])
+            m.collision(&[], &["/api/v1/ws/things".to_owned()], &[])
                 .is_some()
         );
     }

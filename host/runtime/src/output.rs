@@ -42,7 +42,7 @@ pub(crate) fn to_json(output: Output) -> Result<Value, JobError> {
     }
 }
 
-fn column_json(chunk: ColumnChunk) -> Vec<Value> {
+pub(crate) fn column_json(chunk: ColumnChunk) -> Vec<Value> {
     let mut values: Vec<Value> = match chunk.values {
         ColumnValues::Float64(v) => v
             .into_iter()

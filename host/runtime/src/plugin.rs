@@ -212,6 +212,17 @@ impl LoadedPlugin {
         plugin.info.operations = described.operations;
         plugin.info.manifest = described.manifest;
         plugin.validators = described.validators;
+        if let Bound::V1 {
+            stream: Some(_), ..
+        } = &plugin.bound
+        {
+            plugin.info.manifest.session = Some(crate::sessions::v1::protocol(name));
+        }
+        if plugin.supports_sessions() != plugin.info.manifest.session.is_some() {
+            return Err(RuntimeError::InvalidPlugin(
+                "a plugin that exports weft:engine/stream declares a session protocol in its manifest, and only such a plugin does".into(),
+            ));
+        }
         Ok(plugin)
     }
 

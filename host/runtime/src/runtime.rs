@@ -175,19 +175,31 @@ impl Runtime {
                 .read()
                 .unwrap_or_else(|p| p.into_inner())
                 .clone();
-            let (routes, endpoints) = (surface.routes, surface.endpoints);
+            let mine = crate::manifest::events_subscription(name);
             for (other, loaded) in plugins.iter().filter(|(n, _)| n.as_str() != name) {
                 let manifest = &loaded.info().manifest;
-                if let Some(why) = info
-                    .manifest
-                    .collision(&manifest.route_keys(), &manifest.endpoint_paths())
+                let mut theirs = manifest.subscription_names();
+                theirs.push(crate::manifest::events_subscription(other));
+                if let Some(why) =
+                    info.manifest
+                        .collision(&manifest.route_keys(), &manifest.endpoint_paths(), &theirs)
                 {
                     return Err(RuntimeError::InvalidPlugin(format!(
                         "{why} (by plugin '{other}')"
                     )));
                 }
+                if manifest.subscription_names().contains(&mine) {
+                    return Err(RuntimeError::InvalidPlugin(format!(
+                        "plugin '{other}' declares the GraphQL subscription '{mine}', which a plugin named '{name}' gets from the host; load it under another name"
+                    )));
+                }
             }
-            if let Some(why) = info.manifest.collision(&routes, &endpoints) {
+            let mut host_subscriptions = surface.subscriptions.clone();
+            host_subscriptions.push(mine);
+            if let Some(why) =
+                info.manifest
+                    .collision(&surface.routes, &surface.endpoints, &host_subscriptions)
+            {
                 return Err(RuntimeError::InvalidPlugin(format!("{why} (by the host)")));
             }
             plugins.insert(name.to_owned(), Arc::new(plugin));
@@ -276,6 +288,47 @@ impl Runtime {
                 .endpoints
                 .insert(endpoint.path.clone(), (name.to_owned(), endpoint.clone()));
         }
+        if let Some(session) = &info.manifest.session {
+            former.sessions.retain(|(_, path)| *path != session.path);
+            former.sessions.push((name.to_owned(), session.path.clone()));
+        }
+    }
+
+    /// The session a WebSocket `path` opens: the declared session path of
+    /// a loaded plugin, or the host's `/api/v1/ws/sessions/<plugin>/<id>`;
+    /// for a path whose plugin is gone, which plugin it was. `None` when
+    /// no plugin ever declared it.
+    pub fn find_session(&self, path: &str) -> Option<SessionTarget> {
+        let session_id = |template: &str| {
+            match_template(template, path).and_then(|params| params.into_iter().next())
+        };
+        let plugins = self.read_plugins();
+        for plugin in plugins.values() {
+            if let Some(session) = &plugin.info().manifest.session
+                && let Some((_, id)) = session_id(&session.path)
+            {
+                return Some(SessionTarget::Loaded(plugin.clone(), id));
+            }
+        }
+        let generic = format!("{}/{{plugin}}/{{session_id}}", crate::sessions::GENERIC_PATH);
+        if let Some(params) = match_template(&generic, path) {
+            let (plugin, id) = (&params[0].1, &params[1].1);
+            return Some(match plugins.get(plugin) {
+                Some(loaded) if loaded.supports_sessions() => {
+                    SessionTarget::Loaded(loaded.clone(), id.clone())
+                }
+                _ => SessionTarget::NotLoaded(plugin.clone()),
+            });
+        }
+        let former = self.inner.former.read().unwrap_or_else(|p| p.into_inner());
+        former
+            .sessions
+            .iter()
+            .find(|(_, template)| session_id(template).is_some())
+            // Loaded now under a manifest that no longer declares it: the
+            // path is simply not served.
+            .filter(|(name, _)| !plugins.contains_key(name))
+            .map(|(name, _)| SessionTarget::NotLoaded(name.clone()))
     }
 
     /// The loaded plugin whose route matches `method path`, the route, and
@@ -381,6 +434,17 @@ pub struct RouteMatch {
 struct Former {
     routes: Vec<(String, Route)>,
     endpoints: HashMap<String, (String, Endpoint)>,
+    /// `(plugin, session path template)`.
+    sessions: Vec<(String, String)>,
+}
+
+/// What a session path names.
+#[derive(Clone, Debug)]
+pub enum SessionTarget {
+    /// A loaded streaming plugin and the session id.
+    Loaded(Arc<LoadedPlugin>, String),
+    /// A plugin that declared the path once and is not loaded now.
+    NotLoaded(String),
 }
 
 /// Binds a component to the newest WIT version's world it fits.

@@ -18,7 +18,8 @@ use weft_storage::columnar::{ColumnType, Values};
 use weft_storage::{StagedDataset, StorageError, Store};
 
 use crate::bindings::v2::plugin::weft::host::storage::{
-    self as wit, ColumnChunk, ColumnValues, DatasetSummary, Field, StorageError as WitError,
+    self as wit, ColumnChunk, ColumnValues, DatasetSummary, Field, ScanPage,
+    StorageError as WitError, Write,
 };
 use crate::host::HostState;
 
@@ -42,6 +43,27 @@ pub struct WriterHandle(Option<StagedDataset>);
 /// A collection handle held in the guest's resource table.
 #[allow(unreachable_pub)] // named by the generated bindings
 pub struct CollectionHandle(Arc<weft_storage::collection::Collection>);
+
+/// A blob being written, held in the guest's resource table; `None` once
+/// committed.
+#[allow(unreachable_pub)] // named by the generated bindings
+pub struct BlobWriterHandle(Option<weft_storage::blobs::StagedBlob>);
+
+/// A blob being read: a file, or a small blob's value held whole.
+#[allow(unreachable_pub)] // named by the generated bindings
+pub enum BlobReaderHandle {
+    /// Written through a blob-writer.
+    File(weft_storage::blobs::BlobFile),
+    /// Written with `write-blob`.
+    Value(Vec<u8>),
+}
+
+/// Writes one `write-batch` may hold.
+const MAX_BATCH_WRITES: usize = 10_000;
+/// Bytes one `write-batch` may hold.
+const MAX_BATCH_BYTES: usize = 64 << 20;
+/// Bytes one blob read or write may move.
+const MAX_BLOB_PART: usize = 16 << 20;
 
 fn to_wit(error: StorageError) -> WitError {
     match error {
@@ -145,6 +167,26 @@ impl HostState {
         Ok(self.table().get(this).map_err(|_| gone())?.0.clone())
     }
 
+    /// A blob written through a blob-writer, whole, if it is small enough
+    /// for `read-blob`.
+    fn read_file_blob(&self, name: &str) -> Result<Option<Vec<u8>>, WitError> {
+        if weft_storage::store::check_name(name).is_err() {
+            return Ok(None);
+        }
+        let file = match self.store()?.open_blob(&self.space(), name) {
+            Ok(file) => file,
+            Err(StorageError::NotFound { .. }) => return Ok(None),
+            Err(other) => return Err(to_wit(other)),
+        };
+        if file.size() > MAX_BLOB_PART as u64 {
+            return Err(WitError::Invalid(format!(
+                "blob '{name}' is {} bytes, over read-blob's 16 MiB; read it in parts with blob-reader",
+                file.size()
+            )));
+        }
+        file.read(0, MAX_BLOB_PART).map(Some).map_err(to_wit)
+    }
+
     fn collection(
         &mut self,
         this: &Resource<CollectionHandle>,
@@ -210,10 +252,30 @@ impl wit::Host for HostState {
             Err(StorageError::NotFound { .. }) => return Err(missing()),
             Err(other) => return Err(to_wit(other)),
         };
-        blobs
-            .get(name.as_bytes())
-            .map_err(to_wit)?
-            .ok_or_else(missing)
+        if let Some(value) = blobs.get(name.as_bytes()).map_err(to_wit)? {
+            return Ok(value);
+        }
+        self.read_file_blob(&name)?.ok_or_else(missing)
+    }
+
+    fn drop_blob(&mut self, name: String) -> Result<(), WitError> {
+        let store = self.store()?;
+        let space = self.space();
+        let mut found = false;
+        if let Ok(blobs) = store.collection(&space, BLOBS, false)
+            && blobs.get(name.as_bytes()).map_err(to_wit)?.is_some()
+        {
+            blobs.delete(name.as_bytes()).map_err(to_wit)?;
+            found = true;
+        }
+        if weft_storage::store::check_name(&name).is_ok() {
+            found |= store.drop_blob(&space, &name).map_err(to_wit)?;
+        }
+        if found {
+            Ok(())
+        } else {
+            Err(WitError::NotFound(format!("blob '{name}' does not exist")))
+        }
     }
 }
 
@@ -400,7 +462,180 @@ impl wit::HostCollection for HostState {
             .map_err(to_wit)
     }
 
+    fn write_batch(
+        &mut self,
+        this: Resource<CollectionHandle>,
+        batch: Vec<Write>,
+    ) -> Result<(), WitError> {
+        let bytes: usize = batch
+            .iter()
+            .map(|w| w.key.len() + w.value.as_ref().map_or(0, Vec::len))
+            .sum();
+        if batch.len() > MAX_BATCH_WRITES || bytes > MAX_BATCH_BYTES {
+            return Err(WitError::Invalid(format!(
+                "a batch holds at most {MAX_BATCH_WRITES} writes and {} MiB; this one has {} writes, {bytes} bytes: split it",
+                MAX_BATCH_BYTES >> 20,
+                batch.len()
+            )));
+        }
+        let writes: Vec<(&[u8], Option<&[u8]>)> = batch
+            .iter()
+            .map(|w| (w.key.as_slice(), w.value.as_deref()))
+            .collect();
+        self.collection(&this)?.write(&writes).map_err(to_wit)
+    }
+
+    fn scan_page(
+        &mut self,
+        this: Resource<CollectionHandle>,
+        start: Vec<u8>,
+        prefix: Vec<u8>,
+        limit: u32,
+        max_bytes: u32,
+    ) -> Result<ScanPage, WitError> {
+        // Read in small steps so that a page of large values stops near
+        // `max_bytes` instead of loading `limit` of them first.
+        const STEP: usize = 64;
+        let collection = self.collection(&this)?;
+        let limit = (limit.min(100_000) as usize).max(1);
+        let mut entries: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+        let mut bytes = 0usize;
+        let mut cursor = start;
+        loop {
+            let want = STEP.min(limit - entries.len());
+            let step = collection.scan(&cursor, &prefix, want).map_err(to_wit)?;
+            let exhausted = step.len() < want;
+            for (key, value) in step {
+                bytes += key.len() + value.len();
+                cursor = key.clone();
+                cursor.push(0);
+                entries.push((key, value));
+                if entries.len() >= limit || bytes >= max_bytes as usize {
+                    return Ok(ScanPage {
+                        entries,
+                        next: Some(cursor),
+                    });
+                }
+            }
+            if exhausted {
+                return Ok(ScanPage {
+                    entries,
+                    next: None,
+                });
+            }
+        }
+    }
+
     fn drop(&mut self, this: Resource<CollectionHandle>) -> wasmtime::Result<()> {
+        self.table().delete(this)?;
+        Ok(())
+    }
+}
+
+impl wit::HostBlobWriter for HostState {
+    fn create(&mut self, name: String) -> Result<Resource<BlobWriterHandle>, WitError> {
+        let staged = self
+            .store()?
+            .create_blob(&self.space(), &name)
+            .map_err(to_wit)?;
+        self.table()
+            .push(BlobWriterHandle(Some(staged)))
+            .map_err(table_full)
+    }
+
+    fn write(&mut self, this: Resource<BlobWriterHandle>, data: Vec<u8>) -> Result<(), WitError> {
+        if data.len() > MAX_BLOB_PART {
+            return Err(WitError::Invalid(format!(
+                "one write takes at most 16 MiB, not {} bytes",
+                data.len()
+            )));
+        }
+        let writer = self.table().get_mut(&this).map_err(|_| gone())?;
+        writer
+            .0
+            .as_mut()
+            .ok_or_else(|| WitError::Invalid("the blob was committed already".into()))?
+            .write(&data)
+            .map_err(to_wit)
+    }
+
+    fn commit(&mut self, this: Resource<BlobWriterHandle>) -> Result<u64, WitError> {
+        let writer = self.table().get_mut(&this).map_err(|_| gone())?;
+        let staged = writer
+            .0
+            .take()
+            .ok_or_else(|| WitError::Invalid("the blob was committed already".into()))?;
+        let name = staged.name().map(str::to_owned);
+        let size = staged.commit().map_err(to_wit)?;
+        // A small blob of the same name written before would shadow it.
+        if let Some(name) = name
+            && let Ok(blobs) = self.store()?.collection(&self.space(), BLOBS, false)
+        {
+            blobs.delete(name.as_bytes()).map_err(to_wit)?;
+        }
+        Ok(size)
+    }
+
+    fn drop(&mut self, this: Resource<BlobWriterHandle>) -> wasmtime::Result<()> {
+        // Dropping an uncommitted StagedBlob removes its file.
+        self.table().delete(this)?;
+        Ok(())
+    }
+}
+
+impl wit::HostBlobReader for HostState {
+    fn open(&mut self, name: String) -> Result<Resource<BlobReaderHandle>, WitError> {
+        let store = self.store()?;
+        let space = self.space();
+        let small = match store.collection(&space, BLOBS, false) {
+            Ok(blobs) => blobs.get(name.as_bytes()).map_err(to_wit)?,
+            Err(StorageError::NotFound { .. }) => None,
+            Err(other) => return Err(to_wit(other)),
+        };
+        let handle = match small {
+            Some(value) => BlobReaderHandle::Value(value),
+            None => match store.open_blob(&space, &name) {
+                Ok(file) => BlobReaderHandle::File(file),
+                Err(StorageError::NotFound { .. }) => {
+                    return Err(WitError::NotFound(format!("blob '{name}' does not exist")));
+                }
+                Err(other) => return Err(to_wit(other)),
+            },
+        };
+        self.table().push(handle).map_err(table_full)
+    }
+
+    fn size(&mut self, this: Resource<BlobReaderHandle>) -> u64 {
+        match self.table().get(&this) {
+            Ok(BlobReaderHandle::File(file)) => file.size(),
+            Ok(BlobReaderHandle::Value(value)) => value.len() as u64,
+            Err(_) => 0,
+        }
+    }
+
+    fn read(
+        &mut self,
+        this: Resource<BlobReaderHandle>,
+        offset: u64,
+        length: u32,
+    ) -> Result<Vec<u8>, WitError> {
+        let length = length as usize;
+        if length > MAX_BLOB_PART {
+            return Err(WitError::Invalid(format!(
+                "one read takes at most 16 MiB, not {length} bytes"
+            )));
+        }
+        match self.table().get(&this).map_err(|_| gone())? {
+            BlobReaderHandle::File(file) => file.read(offset, length).map_err(to_wit),
+            BlobReaderHandle::Value(value) => {
+                let start = usize::try_from(offset).unwrap_or(usize::MAX).min(value.len());
+                let end = start.saturating_add(length).min(value.len());
+                Ok(value[start..end].to_vec())
+            }
+        }
+    }
+
+    fn drop(&mut self, this: Resource<BlobReaderHandle>) -> wasmtime::Result<()> {
         self.table().delete(this)?;
         Ok(())
     }

@@ -101,6 +101,10 @@ struct ServeArgs {
     /// Dataset uploads in progress at once; more answer 503 until one ends.
     #[arg(long, env = "WEFT_MAX_UPLOADS", default_value_t = 16)]
     max_uploads: usize,
+    /// Seconds between snapshots of a busy streaming session into storage
+    /// (sessions are also snapshotted at shutdown); 0: only at shutdown.
+    #[arg(long, env = "WEFT_SESSION_SNAPSHOT_SECS", default_value_t = 60)]
+    session_snapshot_secs: u64,
     /// Seconds between a streaming session's stats broadcasts.
     #[arg(long, env = "WEFT_SESSION_STATS_SECS", default_value_t = 5)]
     session_stats_secs: u64,
@@ -203,6 +207,17 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             None
         }
     };
+    let sessions = weft_runtime::Sessions::new(
+        weft_runtime::SessionsConfig {
+            idle_timeout: Duration::from_secs(args.session_idle_secs),
+            queue: args.session_queue.max(1),
+            max_sessions: args.max_sessions,
+            call_timeout: Duration::from_secs(args.job_timeout_secs.clamp(1, 60)),
+            stats_interval: Duration::from_secs(args.session_stats_secs.max(1)),
+            snapshot_interval: Duration::from_secs(args.session_snapshot_secs),
+        },
+        runtime.clone(),
+    );
     let app = weft_gateway::router(weft_gateway::AppState {
         api_keys,
         runtime: runtime.clone(),
@@ -215,16 +230,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             ping_interval: Duration::from_secs(args.ws_ping_secs.max(1)),
             idle_timeout: Duration::from_secs(args.ws_idle_secs.max(1)),
         },
-        sessions: weft_gateway::Sessions::new(
-            weft_gateway::StreamingConfig {
-                idle_timeout: Duration::from_secs(args.session_idle_secs),
-                queue: args.session_queue.max(1),
-                max_sessions: args.max_sessions,
-                call_timeout: Duration::from_secs(args.job_timeout_secs.clamp(1, 60)),
-                stats_interval: Duration::from_secs(args.session_stats_secs.max(1)),
-            },
-            bus.clone(),
-        ),
+        sessions: sessions.clone(),
         store,
         uploads: weft_gateway::Uploads::new(
             args.max_uploads.max(1),
@@ -256,6 +262,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .with_graceful_shutdown(shutdown_signal())
         .await
         .context("server failed")?;
+    // Sessions are snapshotted into storage so that they resume after the
+    // restart; each takes one plugin call.
+    tokio::task::spawn_blocking(move || sessions.shutdown(Duration::from_secs(10)))
+        .await
+        .context("session shutdown failed")?;
     Ok(())
 }
 

@@ -20,6 +20,7 @@
 //! This crate must not know about plugins, jobs or the network; it reports
 //! what it does through an [`events::EventSink`] the server provides.
 
+pub mod blobs;
 pub mod buffer_pool;
 pub mod collection;
 pub mod columnar;

@@ -152,7 +152,7 @@ impl Store {
     }
 
     /// Where a tenant's (or a plugin space's) data lives.
-    fn space_dir(&self, space: &str) -> Result<PathBuf, StorageError> {
+    pub(crate) fn space_dir(&self, space: &str) -> Result<PathBuf, StorageError> {
         let tenants = self.root.join("tenants");
         match space.split_once(SPACE_SEPARATOR) {
             None => {

@@ -3,10 +3,14 @@
 
 use serde::Deserialize;
 use serde_json::{Value, json};
-use weft_sdk::{Engine, EngineError, EngineInfo, Host, Operation, Params, Rows, StreamEngine};
+use weft_sdk::{
+    Engine, EngineError, EngineInfo, EventKind, Host, Manifest, Operation, Params, Rows,
+    StreamEngine,
+};
 
 use crate::detector::Algorithm;
 use crate::metrics::roc_auc;
+use crate::protocol;
 use crate::session::{AnomalySession, SessionConfig};
 
 /// The anomaly engine.
@@ -199,8 +203,28 @@ impl Engine for AnomalyEngine {
                 json!({"type": "string", "description": "the dataset's label column (true / non-zero = anomalous)"}),
             );
         }
+        let detection_complete = EventKind::new(
+            "detection_complete",
+            "A score_dataset job finished",
+            json!({"type": "object", "required": ["algorithm", "rows", "anomalies"], "properties": {
+                "algorithm": {"type": "string"},
+                "rows": {"type": "integer", "minimum": 0},
+                "anomalies": {"type": "integer", "minimum": 0},
+                "roc_auc": {"type": ["number", "null"]},
+            }}),
+        );
+        let mut events = protocol::events();
+        events.push(detection_complete);
         EngineInfo {
-            manifest: Default::default(),
+            manifest: Manifest {
+                events,
+                session: Some(protocol::session_protocol(json!({
+                    "type": "object",
+                    "properties": session_schema(),
+                }))),
+                subscriptions: protocol::subscriptions(),
+                ..Manifest::default()
+            },
             name: "anomaly".into(),
             version: env!("CARGO_PKG_VERSION").into(),
             operations: vec![
@@ -233,6 +257,15 @@ impl StreamEngine for AnomalyEngine {
 
     fn open(config: Params<'_>, _host: &dyn Host) -> Result<AnomalySession, EngineError> {
         AnomalySession::new(config.parse()?)
+    }
+
+    fn restore(
+        config: Params<'_>,
+        snapshot: &[u8],
+        _host: &dyn Host,
+    ) -> Result<AnomalySession, EngineError> {
+        let config: SessionConfig = config.parse()?;
+        AnomalySession::restore(snapshot, config.session_id)
     }
 }
 

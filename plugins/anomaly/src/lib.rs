@@ -5,9 +5,10 @@
 //! learning it and calibrates the score ([`calibration`]); concept-drift
 //! tests in [`drift`]; a [`session::AnomalySession`] that holds all of it
 //! for one stream. Everything is plain Rust, seeded and unit-tested
-//! natively; [`engine`] exports it as the `streaming-plugin` world (a
-//! `score_dataset` job and the `weft:engine/stream` session), and must stay
-//! free of any knowledge of sockets or the wire protocol.
+//! natively; [`protocol`] declares the session's messages and events (the
+//! host serves the wire protocol from that declaration) and [`engine`]
+//! exports it all as the `streaming-plugin` world. Nothing here knows of
+//! sockets.
 
 pub mod calibration;
 pub mod detector;
@@ -17,6 +18,7 @@ pub mod half_space_trees;
 pub mod isolation_forest;
 pub mod metrics;
 pub mod one_class;
+pub mod protocol;
 pub mod robust_z;
 pub mod session;
 

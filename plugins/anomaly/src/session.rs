@@ -1,12 +1,12 @@
 //! One streaming session: its settings, its models, its recent rows and
-//! its drift monitors. Plain Rust; the engine exports it as the
-//! `weft:engine/stream` session resource.
+//! its drift monitors. Plain Rust, free of any wire format; `protocol`
+//! serves it as the `weft:engine/stream` session resource.
 
 use std::collections::VecDeque;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use weft_sdk::{EngineError, Host, Params, Rows, Scored, Session};
+use weft_sdk::{EngineError, Rows};
 
 use crate::detector::{Algorithm, Detector, ModelSettings};
 use crate::drift::{Adwin, AdwinDrift, ks_two_sample};
@@ -118,17 +118,10 @@ const DRIFT_FEATURES: usize = 8;
 /// Widest row accepted.
 const MAX_WIDTH: usize = 1024;
 
-/// Per-batch options.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-struct PushOptions {
-    algorithm: Option<String>,
-}
-
 /// Settings a running session may change.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-struct Reconfigure {
+pub(crate) struct Reconfigure {
     algorithm: Option<String>,
     contamination: Option<f64>,
     drift_delta: Option<f64>,
@@ -137,9 +130,26 @@ struct Reconfigure {
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-struct DriftRequest {
-    window_size: Option<usize>,
-    alpha: Option<f64>,
+pub(crate) struct DriftRequest {
+    pub(crate) window_size: Option<usize>,
+    pub(crate) alpha: Option<f64>,
+}
+
+/// What one push answered, one entry per row.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Verdicts {
+    /// Raw scores, higher is more unusual.
+    pub scores: Vec<f64>,
+    /// Calibrated to 0..1.
+    pub confidences: Vec<f64>,
+    /// Verdicts.
+    pub verdicts: Vec<bool>,
+    /// False while the model was warming up for that row.
+    pub fitted: Vec<bool>,
+    /// The model that scored.
+    pub model: String,
+    /// Rows the session keeps now.
+    pub buffer_size: usize,
 }
 
 /// A drift found while rows went in.
@@ -231,7 +241,7 @@ impl AnomalySession {
         &mut self,
         rows: Rows<'_>,
         algorithm: Option<Algorithm>,
-    ) -> Result<(Scored, Vec<FeatureDrift>), EngineError> {
+    ) -> Result<(Verdicts, Vec<FeatureDrift>), EngineError> {
         if rows.is_empty() {
             return Err(EngineError::InvalidParams("the batch has no rows".into()));
         }
@@ -243,9 +253,9 @@ impl AnomalySession {
         self.check_width(rows.width())?;
         let algorithm = algorithm.unwrap_or(self.default_algorithm);
         let chosen = self.detector_index(algorithm);
-        let mut scored = Scored {
+        let mut scored = Verdicts {
             model: algorithm.name().to_owned(),
-            ..Scored::default()
+            ..Verdicts::default()
         };
         let mut drifts = Vec::new();
         for row in rows.iter() {
@@ -275,11 +285,7 @@ impl AnomalySession {
             self.recent.push_back(row.to_vec());
         }
         self.drifts += drifts.len() as u64;
-        scored.notes = json!({
-            "buffer_size": self.recent.len(),
-            "total_samples": self.total_samples,
-            "drifts": drifts,
-        });
+        scored.buffer_size = self.recent.len();
         Ok((scored, drifts))
     }
 
@@ -349,7 +355,7 @@ impl AnomalySession {
         }))
     }
 
-    fn reconfigure(&mut self, change: Reconfigure) -> Result<Value, EngineError> {
+    pub(crate) fn reconfigure(&mut self, change: Reconfigure) -> Result<Value, EngineError> {
         let mut next = self.config.clone();
         if let Some(algorithm) = change.algorithm {
             next.algorithm = algorithm;
@@ -376,21 +382,14 @@ impl AnomalySession {
         Ok(serde_json::to_value(&self.config).unwrap_or(Value::Null))
     }
 
-    fn topic(&self, family: &str) -> Option<String> {
-        self.config
-            .session_id
-            .as_ref()
-            .map(|id| format!("sessions.{id}.{family}"))
+    /// The id the host gave the session.
+    pub fn id(&self) -> Option<&str> {
+        self.config.session_id.as_deref()
     }
 
-    fn alert(&self, host: &dyn Host, title: &str, detail: Value) {
-        if let Some(topic) = self.topic("alerts") {
-            host.emit(
-                &topic,
-                "alert",
-                &json!({"severity": "warning", "title": title, "source": "engine", "detail": detail}),
-            );
-        }
+    /// Rows seen so far.
+    pub fn total_samples(&self) -> u64 {
+        self.total_samples
     }
 
     /// The session's figures.
@@ -414,62 +413,69 @@ impl AnomalySession {
     }
 }
 
-impl Session for AnomalySession {
-    fn push(
-        &mut self,
-        rows: Rows<'_>,
-        options: Params<'_>,
-        host: &dyn Host,
-    ) -> Result<Scored, EngineError> {
-        let options: PushOptions = options.parse()?;
-        let algorithm = options
-            .algorithm
-            .as_deref()
-            .map(Algorithm::parse)
-            .transpose()
-            .map_err(EngineError::InvalidParams)?;
-        let (scored, drifts) = self.push_rows(rows, algorithm)?;
-        for drift in &drifts {
-            self.alert(
-                host,
-                &format!("concept drift on feature {}", drift.feature),
-                serde_json::to_value(drift).unwrap_or(Value::Null),
-            );
-        }
-        Ok(scored)
+/// What a snapshot keeps: the settings, the recent rows and the counters.
+/// The models are rebuilt from the rows on restore (each model's state is
+/// a function of its window), which keeps snapshots small and readable by
+/// later versions whose models changed.
+#[derive(Debug, Deserialize, Serialize)]
+struct Snapshot {
+    config: SessionConfig,
+    recent: Vec<Vec<f64>>,
+    total_samples: u64,
+    anomalies: u64,
+    drifts: u64,
+    models: Vec<String>,
+}
+
+impl AnomalySession {
+    /// The session as bytes [`AnomalySession::restore`] reads.
+    pub fn snapshot(&self) -> Vec<u8> {
+        let snapshot = Snapshot {
+            config: self.config.clone(),
+            recent: self.recent.iter().cloned().collect(),
+            total_samples: self.total_samples,
+            anomalies: self.anomalies,
+            drifts: self.drifts,
+            models: self
+                .detectors
+                .iter()
+                .map(|d| d.algorithm().name().to_owned())
+                .collect(),
+        };
+        serde_json::to_vec(&snapshot).unwrap_or_default()
     }
 
-    fn request(
-        &mut self,
-        kind: &str,
-        params: Params<'_>,
-        host: &dyn Host,
-    ) -> Result<Value, EngineError> {
-        match kind {
-            "configure" => self.reconfigure(params.parse()?),
-            "drift" => {
-                let request: DriftRequest = params.parse()?;
-                let report = self.drift_report(request.window_size, request.alpha)?;
-                if report["drift_detected"] == json!(true) {
-                    self.alert(host, "concept drift (two-window KS test)", report.clone());
-                }
-                Ok(report)
+    /// Reopens a session from [`AnomalySession::snapshot`]: the models
+    /// relearn the recent rows; the counters carry on.
+    pub fn restore(bytes: &[u8], session_id: Option<String>) -> Result<Self, EngineError> {
+        let snapshot: Snapshot = serde_json::from_slice(bytes)
+            .map_err(|e| EngineError::Failed(format!("unreadable session snapshot: {e}")))?;
+        let mut config = snapshot.config;
+        config.session_id = session_id.or(config.session_id);
+        let mut session = Self::new(config)?;
+        for name in &snapshot.models {
+            if let Ok(algorithm) = Algorithm::parse(name) {
+                session.detector_index(algorithm);
             }
-            other => Err(EngineError::InvalidParams(format!(
-                "unknown session request '{other}'; use configure or drift"
-            ))),
         }
-    }
-
-    fn stats(&self) -> Value {
-        self.stats_value()
+        if let Some(first) = snapshot.recent.first() {
+            session.check_width(first.len())?;
+        }
+        for row in snapshot.recent {
+            for detector in &mut session.detectors {
+                detector.process(&row);
+            }
+            session.recent.push_back(row);
+        }
+        session.total_samples = snapshot.total_samples;
+        session.anomalies = snapshot.anomalies;
+        session.drifts = snapshot.drifts;
+        Ok(session)
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use weft_sdk::{Recorded, RecordingHost};
-
     use super::*;
 
     fn rows(values: &[f64], width: usize) -> Rows<'_> {
@@ -487,40 +493,26 @@ mod tests {
     }
 
     #[test]
-    fn a_mean_shift_raises_an_alert() {
-        let host = RecordingHost::default();
-        let config = SessionConfig {
-            session_id: Some("s1".into()),
+    fn a_restored_session_keeps_its_counters_and_scores_alike() {
+        let mut session = AnomalySession::new(SessionConfig {
+            algorithm: "robust_zscore".into(),
+            warmup: 16,
+            window_size: 64,
             ..SessionConfig::default()
-        };
-        let mut session = AnomalySession::new(config).expect("opens");
-        let mut rng = fastrand::Rng::with_seed(2);
-        let mut values: Vec<f64> = (0..1000).map(|_| rng.f64()).collect();
-        values.extend((0..300).map(|_| rng.f64() + 1.0));
-        let options = Params::new("{}");
-        for chunk in values.chunks(100) {
-            session
-                .push(rows(chunk, 1), options, &host)
-                .expect("scores");
-        }
-        let alerts: Vec<Value> = host
-            .calls()
-            .into_iter()
-            .filter_map(|call| match call {
-                Recorded::Event { topic, kind, data }
-                    if kind == "alert" && topic == "sessions.s1.alerts" =>
-                {
-                    Some(data)
-                }
-                _ => None,
-            })
-            .collect();
-        assert!(!alerts.is_empty(), "no alert");
-        let at = alerts[0]["detail"]["at_sample"]
-            .as_u64()
-            .expect("at_sample");
-        assert!((1000..1150).contains(&at), "found at {at}");
-        let report = session.drift_report(Some(200), None).expect("report");
-        assert_eq!(report["drift_detected"], json!(true));
+        })
+        .expect("opens");
+        let mut rng = fastrand::Rng::with_seed(3);
+        let values: Vec<f64> = (0..200).map(|_| rng.f64()).collect();
+        session.push_rows(rows(&values, 2), None).expect("scores");
+        let mut restored =
+            AnomalySession::restore(&session.snapshot(), Some("s".into())).expect("restores");
+        assert_eq!(restored.stats_value()["total_samples"], 100);
+        assert_eq!(restored.stats_value()["buffer_size"], 64);
+        let probe = [0.5, 0.5, 9.0, 9.0];
+        let (a, _) = session.push_rows(rows(&probe, 2), None).expect("scores");
+        let (b, _) = restored.push_rows(rows(&probe, 2), None).expect("scores");
+        assert_eq!(a.verdicts, b.verdicts);
+        assert!(b.verdicts[1], "the outlier is still flagged after a restore");
+        assert!(AnomalySession::restore(b"nonsense", None).is_err());
     }
 }

@@ -76,14 +76,15 @@ pub mod wasm;
 pub use engine::{Engine, EngineError, EngineInfo, Operation, Params};
 pub use host::{Host, Level, NullHost, Recorded, RecordingHost};
 pub use manifest::{
-    Body, Endpoint, EventKind, Manifest, Method, Route, SessionCall, SessionProtocol,
+    Body, Endpoint, EventKind, Manifest, Method, Route, SessionCall, SessionMessage,
+    SessionProtocol, Subscription,
 };
 pub use serde_json::{self, Value, json};
 pub use storage::{
     ColumnChunk, ColumnKind, ColumnValues, DatasetShape, DatasetSummary, DatasetWriter,
     StorageFailure, read_numeric_columns,
 };
-pub use stream::{Rows, Scored, Session, StreamEngine};
+pub use stream::{Message, PushReply, Rows, Session, StreamEngine, Table};
 
 /// Exports `$engine` (a type implementing [`Engine`]) as the plugin's
 /// `weft:engine/engine` interface. Does nothing when built natively.

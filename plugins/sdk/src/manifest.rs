@@ -161,13 +161,117 @@ pub enum SessionCall {
     Request,
 }
 
+/// A message type a session takes.
+#[derive(Clone, Debug)]
+pub struct SessionMessage {
+    /// Its `type`.
+    pub message_type: String,
+    /// Where it goes.
+    pub call: SessionCall,
+    /// `Push`: the field holding its rows.
+    pub rows_field: String,
+    /// `Push`: the field holds one row, answered at the reply's top level.
+    pub single_row: bool,
+    /// `type` of the answer (empty: the message's own).
+    pub reply_type: String,
+    /// One sentence.
+    pub description: String,
+}
+
+impl SessionMessage {
+    /// A message whose rows (a list of rows, each an array of numbers or
+    /// an object) are in field `rows_field`, handed to `Session::push`.
+    pub fn push(message_type: &str, rows_field: &str, description: &str) -> Self {
+        Self {
+            message_type: message_type.to_owned(),
+            call: SessionCall::Push,
+            rows_field: rows_field.to_owned(),
+            single_row: false,
+            reply_type: String::new(),
+            description: description.to_owned(),
+        }
+    }
+
+    /// A message handed to `Session::request` with its fields as JSON.
+    pub fn request(message_type: &str, description: &str) -> Self {
+        Self {
+            message_type: message_type.to_owned(),
+            call: SessionCall::Request,
+            rows_field: String::new(),
+            single_row: false,
+            reply_type: String::new(),
+            description: description.to_owned(),
+        }
+    }
+
+    /// The rows field holds one row.
+    pub fn single_row(mut self) -> Self {
+        self.single_row = true;
+        self
+    }
+
+    /// Answers with `type` `reply_type`.
+    pub fn reply(mut self, reply_type: &str) -> Self {
+        self.reply_type = reply_type.to_owned();
+        self
+    }
+}
+
 /// The session protocol of a streaming engine.
 #[derive(Clone, Debug)]
 pub struct SessionProtocol {
+    /// The WebSocket path, ending in `{session_id}`.
+    pub path: String,
     /// JSON Schema of a session's config.
     pub config_schema: Value,
-    /// `(message type, call)` pairs.
-    pub messages: Vec<(String, SessionCall)>,
+    /// Message types.
+    pub messages: Vec<SessionMessage>,
+    /// Topics a session's clients may subscribe to; the engine emits on
+    /// `sessions.<session_id>.<topic>`.
+    pub topics: Vec<String>,
+}
+
+/// A typed GraphQL subscription over the engine's events.
+#[derive(Clone, Debug)]
+pub struct Subscription {
+    /// camelCase field name.
+    pub name: String,
+    /// One sentence.
+    pub description: String,
+    /// Topic pattern relative to the engine's name.
+    pub topic: String,
+    /// Event kinds it carries.
+    pub kinds: Vec<String>,
+    /// Data fields a subscriber may filter on.
+    pub filters: Vec<String>,
+    /// The kind that ends a one-job stream.
+    pub final_kind: Option<String>,
+}
+
+impl Subscription {
+    /// Subscription `name` over `kinds` on `topic`.
+    pub fn new(name: &str, topic: &str, kinds: &[&str], description: &str) -> Self {
+        Self {
+            name: name.to_owned(),
+            description: description.to_owned(),
+            topic: topic.to_owned(),
+            kinds: kinds.iter().map(|k| (*k).to_owned()).collect(),
+            filters: Vec::new(),
+            final_kind: None,
+        }
+    }
+
+    /// Lets subscribers filter on data field `field`.
+    pub fn filter(mut self, field: &str) -> Self {
+        self.filters.push(field.to_owned());
+        self
+    }
+
+    /// A one-job stream ends after an event of `kind`.
+    pub fn ends_with(mut self, kind: &str) -> Self {
+        self.final_kind = Some(kind.to_owned());
+        self
+    }
 }
 
 /// Everything an engine serves besides its operations.
@@ -181,4 +285,6 @@ pub struct Manifest {
     pub events: Vec<EventKind>,
     /// Session protocol.
     pub session: Option<SessionProtocol>,
+    /// Typed GraphQL subscriptions.
+    pub subscriptions: Vec<Subscription>,
 }

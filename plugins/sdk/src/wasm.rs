@@ -84,18 +84,7 @@ impl Host for WasmHost {
         chunk: u32,
     ) -> Result<ColumnChunk, StorageFailure> {
         let dataset = storage::Dataset::open(dataset).map_err(failure)?;
-        let read = dataset.read(column, chunk).map_err(failure)?;
-        let values = match read.values {
-            storage::ColumnValues::Float64(v) => ColumnValues::F64(v),
-            storage::ColumnValues::Int64(v) => ColumnValues::I64(v),
-            storage::ColumnValues::Boolean(v) => ColumnValues::Bool(v),
-            storage::ColumnValues::Text(v) => ColumnValues::Text(v),
-            storage::ColumnValues::Timestamp(v) => ColumnValues::Timestamp(v),
-        };
-        Ok(ColumnChunk {
-            values,
-            valid: read.valid,
-        })
+        dataset.read(column, chunk).map(from_wit_chunk).map_err(failure)
     }
 
     fn create_dataset<'a>(
@@ -169,24 +158,40 @@ struct WasmWriter(storage::DatasetWriter);
 
 impl DatasetWriter for WasmWriter {
     fn append(&mut self, columns: Vec<ColumnChunk>) -> Result<(), StorageFailure> {
-        let columns: Vec<storage::ColumnChunk> = columns
-            .into_iter()
-            .map(|c| storage::ColumnChunk {
-                values: match c.values {
-                    ColumnValues::F64(v) => storage::ColumnValues::Float64(v),
-                    ColumnValues::I64(v) => storage::ColumnValues::Int64(v),
-                    ColumnValues::Bool(v) => storage::ColumnValues::Boolean(v),
-                    ColumnValues::Text(v) => storage::ColumnValues::Text(v),
-                    ColumnValues::Timestamp(v) => storage::ColumnValues::Timestamp(v),
-                },
-                valid: c.valid,
-            })
-            .collect();
+        let columns: Vec<storage::ColumnChunk> = columns.into_iter().map(to_wit_chunk).collect();
         self.0.append(&columns).map_err(failure)
     }
 
     fn commit(self: Box<Self>) -> Result<u64, StorageFailure> {
         self.0.commit().map_err(failure)
+    }
+}
+
+pub(crate) fn from_wit_chunk(chunk: storage::ColumnChunk) -> ColumnChunk {
+    let values = match chunk.values {
+        storage::ColumnValues::Float64(v) => ColumnValues::F64(v),
+        storage::ColumnValues::Int64(v) => ColumnValues::I64(v),
+        storage::ColumnValues::Boolean(v) => ColumnValues::Bool(v),
+        storage::ColumnValues::Text(v) => ColumnValues::Text(v),
+        storage::ColumnValues::Timestamp(v) => ColumnValues::Timestamp(v),
+    };
+    ColumnChunk {
+        values,
+        valid: chunk.valid,
+    }
+}
+
+pub(crate) fn to_wit_chunk(chunk: ColumnChunk) -> storage::ColumnChunk {
+    let values = match chunk.values {
+        ColumnValues::F64(v) => storage::ColumnValues::Float64(v),
+        ColumnValues::I64(v) => storage::ColumnValues::Int64(v),
+        ColumnValues::Bool(v) => storage::ColumnValues::Boolean(v),
+        ColumnValues::Text(v) => storage::ColumnValues::Text(v),
+        ColumnValues::Timestamp(v) => storage::ColumnValues::Timestamp(v),
+    };
+    storage::ColumnChunk {
+        values,
+        valid: chunk.valid,
     }
 }
 
@@ -299,19 +304,37 @@ fn manifest(m: crate::Manifest) -> wit::Manifest {
             })
             .collect(),
         session: m.session.map(|s| wit::SessionProtocol {
+            path: s.path,
             config_schema: s.config_schema.to_string(),
             messages: s
                 .messages
                 .into_iter()
-                .map(|(message_type, call)| wit::SessionMessage {
-                    message_type,
-                    call: match call {
+                .map(|m| wit::SessionMessage {
+                    message_type: m.message_type,
+                    call: match m.call {
                         SessionCall::Push => wit::SessionCall::Push,
                         SessionCall::Request => wit::SessionCall::Request,
                     },
+                    rows_field: m.rows_field,
+                    single_row: m.single_row,
+                    reply_type: m.reply_type,
+                    description: m.description,
                 })
                 .collect(),
+            topics: s.topics,
         }),
+        subscriptions: m
+            .subscriptions
+            .into_iter()
+            .map(|s| wit::Subscription {
+                name: s.name,
+                description: s.description,
+                topic: s.topic,
+                kinds: s.kinds,
+                filters: s.filters,
+                final_kind: s.final_kind.unwrap_or_default(),
+            })
+            .collect(),
     }
 }
 

@@ -144,7 +144,7 @@ pub(crate) fn collect(state: &AppState) -> Vec<Metric> {
     for (name, help, value) in [
         (
             "weft_streaming_sessions",
-            "Live anomaly streaming sessions.",
+            "Live streaming sessions.",
             streaming.sessions,
         ),
         (
@@ -159,13 +159,8 @@ pub(crate) fn collect(state: &AppState) -> Vec<Metric> {
         ),
         (
             "weft_streaming_samples",
-            "Rows scored by the live sessions.",
-            streaming.samples,
-        ),
-        (
-            "weft_streaming_anomalies",
-            "Rows flagged by the live sessions.",
-            streaming.anomalies,
+            "Rows pushed into the live sessions.",
+            streaming.rows,
         ),
         (
             "weft_streaming_backpressure_refusals",

@@ -7,8 +7,9 @@
 use std::cell::RefCell;
 use std::marker::PhantomData;
 
-use crate::wasm::{WasmHost, WitError, to_wit_error};
-use crate::{Params, Rows, Session, StreamEngine};
+use crate::wasm::bindings::weft::engine::types::NamedColumn;
+use crate::wasm::{WasmHost, WitError, from_wit_chunk, to_wit_chunk, to_wit_error};
+use crate::{Message, Params, Session, StreamEngine, Table};
 
 #[allow(missing_docs, unreachable_pub, unsafe_code)]
 pub mod bindings {
@@ -39,47 +40,78 @@ pub struct SessionCell<E: StreamEngine> {
     engine: PhantomData<E>,
 }
 
-impl<E: StreamEngine + 'static> wit::GuestSession for SessionCell<E> {
-    fn open(config: String) -> Result<wit::Session, WitError> {
-        let session = E::open(Params::new(&config), &WasmHost).map_err(to_wit_error)?;
-        Ok(wit::Session::new(Self {
+impl<E: StreamEngine + 'static> SessionCell<E> {
+    fn wrap(session: E::Session) -> wit::Session {
+        wit::Session::new(Self {
             session: RefCell::new(session),
             engine: PhantomData,
-        }))
+        })
+    }
+}
+
+fn object_or_empty(text: &str) -> &str {
+    if text.trim().is_empty() { "{}" } else { text }
+}
+
+impl<E: StreamEngine + 'static> wit::GuestSession for SessionCell<E> {
+    fn open(config: String) -> Result<wit::Session, WitError> {
+        E::open(Params::new(&config), &WasmHost)
+            .map(Self::wrap)
+            .map_err(to_wit_error)
     }
 
-    fn push(&self, rows: wit::Batch) -> Result<wit::Scored, WitError> {
-        let width = usize::try_from(rows.width).unwrap_or(usize::MAX);
-        let batch = Rows::new(&rows.values, width).map_err(to_wit_error)?;
-        let options = if rows.options.trim().is_empty() {
-            "{}"
-        } else {
-            rows.options.as_str()
+    fn restore(config: String, snapshot: Vec<u8>) -> Result<wit::Session, WitError> {
+        E::restore(Params::new(&config), &snapshot, &WasmHost)
+            .map(Self::wrap)
+            .map_err(to_wit_error)
+    }
+
+    fn push(&self, input: wit::PushInput) -> Result<wit::PushOutput, WitError> {
+        let columns = input
+            .rows
+            .into_iter()
+            .map(|c| (c.name, from_wit_chunk(c.chunk)))
+            .collect();
+        let message = Message {
+            message_type: &input.message_type,
+            params: Params::new(object_or_empty(&input.params)),
+            rows: Table::new(columns).map_err(to_wit_error)?,
         };
-        let scored = self
+        let reply = self
             .session
             .borrow_mut()
-            .push(batch, Params::new(options), &WasmHost)
+            .push(message, &WasmHost)
             .map_err(to_wit_error)?;
-        Ok(wit::Scored {
-            scores: scored.scores,
-            confidences: scored.confidences,
-            verdicts: scored.verdicts,
-            fitted: scored.fitted,
-            model: scored.model,
-            notes: scored.notes.to_string(),
+        Ok(wit::PushOutput {
+            columns: reply
+                .columns
+                .into_iter()
+                .map(|(name, chunk)| NamedColumn {
+                    name,
+                    chunk: to_wit_chunk(chunk),
+                })
+                .collect(),
+            reply: if reply.reply.is_null() {
+                "{}".into()
+            } else {
+                reply.reply.to_string()
+            },
         })
     }
 
-    fn request(&self, kind: String, params: String) -> Result<String, WitError> {
+    fn request(&self, message_type: String, params: String) -> Result<String, WitError> {
         self.session
             .borrow_mut()
-            .request(&kind, Params::new(&params), &WasmHost)
+            .request(&message_type, Params::new(object_or_empty(&params)), &WasmHost)
             .map(|answer| answer.to_string())
             .map_err(to_wit_error)
     }
 
     fn stats(&self) -> String {
         self.session.borrow().stats().to_string()
+    }
+
+    fn snapshot(&self) -> Result<Vec<u8>, WitError> {
+        self.session.borrow().snapshot().map_err(to_wit_error)
     }
 }

@@ -18,8 +18,9 @@
 use std::hint::black_box;
 
 use weft_sdk::{
-    Endpoint, Engine, EngineError, EngineInfo, EventKind, Host, Manifest, Method, Operation,
-    Params, Route, Rows, Scored, Session, SessionCall, SessionProtocol, StreamEngine, Value, json,
+    ColumnChunk, ColumnValues, Endpoint, Engine, EngineError, EngineInfo, EventKind, Host,
+    Manifest, Message, Method, Operation, Params, PushReply, Route, Session, SessionMessage,
+    SessionProtocol, StreamEngine, Subscription, Value, json,
 };
 
 /// What the hostile plugin serves besides jobs.
@@ -75,12 +76,22 @@ fn manifest() -> Manifest {
             ),
         ],
         session: Some(SessionProtocol {
+            path: "/api/v1/hostile/sessions/{session_id}".into(),
             config_schema: json!({"type": "object"}),
             messages: vec![
-                ("sample".into(), SessionCall::Push),
-                ("stats".into(), SessionCall::Request),
+                SessionMessage::push("sample", "data", "One row; algorithm trap, spin or hog misbehaves")
+                    .single_row()
+                    .reply("result"),
+                SessionMessage::push("rows", "rows", "Rows of any shape, echoed back"),
+                SessionMessage::request("echo", "Answers its params"),
             ],
+            topics: vec!["echoes".into()],
         }),
+        subscriptions: vec![
+            Subscription::new("hostileMade", "made", &["made"], "What the emit operation made")
+                .filter("n")
+                .ends_with("made"),
+        ],
     }
 }
 
@@ -264,31 +275,59 @@ impl StreamEngine for Hostile {
     fn open(_config: Params<'_>, _host: &dyn Host) -> Result<HostileSession, EngineError> {
         Ok(HostileSession { rows: 0 })
     }
+
+    fn restore(
+        _config: Params<'_>,
+        snapshot: &[u8],
+        _host: &dyn Host,
+    ) -> Result<HostileSession, EngineError> {
+        let rows = <[u8; 8]>::try_from(snapshot)
+            .map_err(|_| EngineError::Failed("a snapshot is 8 bytes".into()))?;
+        Ok(HostileSession {
+            rows: u64::from_le_bytes(rows),
+        })
+    }
 }
 
 impl Session for HostileSession {
-    fn push(
-        &mut self,
-        rows: Rows<'_>,
-        options: Params<'_>,
-        _host: &dyn Host,
-    ) -> Result<Scored, EngineError> {
-        let options = options.value()?;
-        misbehave(options["algorithm"].as_str().unwrap_or(""));
-        self.rows += rows.len() as u64;
-        Ok(Scored {
-            scores: vec![0.0; rows.len()],
-            confidences: vec![0.0; rows.len()],
-            verdicts: vec![false; rows.len()],
-            fitted: vec![true; rows.len()],
-            model: "echo".into(),
-            notes: json!({}),
+    fn push(&mut self, message: Message<'_>, host: &dyn Host) -> Result<PushReply, EngineError> {
+        let params = message.params.value()?;
+        misbehave(params["algorithm"].as_str().unwrap_or(""));
+        let count = message.rows.len();
+        self.rows += count as u64;
+        if message.message_type == "rows" {
+            // Echoes the rows as they came, and what they came as.
+            let kinds: Vec<String> = message
+                .rows
+                .columns()
+                .iter()
+                .map(|(name, c)| format!("{name}:{}", kind(&c.values)))
+                .collect();
+            host.emit(
+                &format!("sessions.{}.echoes", params["session_id"].as_str().unwrap_or("")),
+                "made",
+                &json!({"n": count}),
+            );
+            return Ok(PushReply {
+                columns: message.rows.columns().to_vec(),
+                reply: json!({"kinds": kinds}),
+            });
+        }
+        Ok(PushReply {
+            columns: vec![(
+                "score".into(),
+                ColumnChunk {
+                    values: ColumnValues::F64(vec![0.0; count]),
+                    valid: Vec::new(),
+                },
+            )],
+            reply: json!({"rows_seen": self.rows}),
         })
     }
 
     fn request(
         &mut self,
-        _kind: &str,
+        _message_type: &str,
         params: Params<'_>,
         _host: &dyn Host,
     ) -> Result<Value, EngineError> {
@@ -297,6 +336,20 @@ impl Session for HostileSession {
 
     fn stats(&self) -> Value {
         json!({ "rows": self.rows })
+    }
+
+    fn snapshot(&self) -> Result<Vec<u8>, EngineError> {
+        Ok(self.rows.to_le_bytes().to_vec())
+    }
+}
+
+fn kind(values: &ColumnValues) -> &'static str {
+    match values {
+        ColumnValues::F64(_) => "f64",
+        ColumnValues::I64(_) => "i64",
+        ColumnValues::Bool(_) => "bool",
+        ColumnValues::Text(_) => "text",
+        ColumnValues::Timestamp(_) => "timestamp",
     }
 }
 

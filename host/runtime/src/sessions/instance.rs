@@ -1,48 +1,44 @@
-//! Sessions of streaming plugins: one long-lived sandboxed instance per
-//! session, holding the guest's `weft:engine/stream` session resource.
+//! One session's sandboxed instance: the guest's `weft:engine/stream`
+//! session resource in a long-lived store.
 //!
-//! A session call runs on the caller's thread (the gateway gives each
-//! session a thread of its own) under the same memory cap as a job and a
-//! per-call deadline. A call that traps, times out or hits the memory cap
-//! poisons the session: later calls get the same error, and the client is
-//! told to open a new session. The instance and its pool slot are freed
-//! when the [`StreamSession`] is dropped.
+//! A call runs on the caller's thread (the pool gives each session a
+//! thread of its own) under the same memory cap as a job and a per-call
+//! deadline. A call that traps, times out or hits the memory cap poisons
+//! the session: later calls get the same error, and the client is told to
+//! open a new session. The instance and its pool slot are freed when the
+//! [`StreamSession`] is dropped. Plugins built against WIT 0.1 have the
+//! anomaly-shaped stream of that version; `v1` adapts it.
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
+use serde_json::Value;
 use wasmtime::Store;
 use wasmtime::component::ResourceAny;
 
-use crate::bindings::{v1, v2};
+use super::columns::{Column, from_wit, to_wit};
+use super::v1;
+use crate::bindings::{v1 as wit1, v2 as wit2};
 use crate::host::HostState;
 use crate::job::JobError;
 use crate::plugin::{
     Bound, Invocation, LoadedPlugin, classify, guest_error_v1, guest_error_v2, json_output,
 };
 
-/// The session export of either WIT version (the two have the same shape).
+/// The session export of either WIT version.
 enum StreamExports {
-    V1(v1::stream::StreamExports),
-    V2(v2::stream::StreamExports),
+    V1(wit1::stream::StreamExports),
+    V2(wit2::stream::StreamExports),
 }
 
-/// What one push answered, one entry per row.
+/// What a push answered.
 #[derive(Clone, Debug, PartialEq)]
-pub struct SessionScores {
-    /// Raw scores, higher is more unusual.
-    pub scores: Vec<f64>,
-    /// Calibrated to 0..1.
-    pub confidences: Vec<f64>,
-    /// Verdicts.
-    pub verdicts: Vec<bool>,
-    /// False while the model was warming up for that row.
-    pub fitted: Vec<bool>,
-    /// The model that scored.
-    pub model: String,
-    /// Anything else the engine reported.
-    pub notes: serde_json::Value,
+pub struct PushAnswer {
+    /// One value per input row in each column, as JSON.
+    pub columns: Vec<(String, Vec<Value>)>,
+    /// The answer's other fields.
+    pub reply: serde_json::Map<String, Value>,
 }
 
 /// A live session of one plugin version.
@@ -69,13 +65,15 @@ impl std::fmt::Debug for StreamSession {
 
 impl LoadedPlugin {
     /// Instantiates the plugin for a session and opens the guest's session
-    /// with `config` (a JSON object; `session_id` is added). Each later call
-    /// must finish within `call_timeout`.
+    /// with `config` (a JSON object; `session_id` is added), or restores
+    /// it from `snapshot`. Each later call must finish within
+    /// `call_timeout`.
     pub fn open_session(
         &self,
         tenant: &str,
         session_id: &str,
-        config: &serde_json::Value,
+        config: &Value,
+        snapshot: Option<&[u8]>,
         call_timeout: Duration,
     ) -> Result<StreamSession, JobError> {
         let not_streaming = || {
@@ -89,7 +87,7 @@ impl LoadedPlugin {
         };
         let mut config = config.clone();
         match &mut config {
-            serde_json::Value::Object(fields) => {
+            Value::Object(fields) => {
                 fields.insert("session_id".into(), session_id.into());
             }
             _ => {
@@ -117,6 +115,8 @@ impl LoadedPlugin {
                 stream: Some(pre), ..
             } => {
                 let b = pre.instantiate(&mut store).map_err(|e| fail(&store, e))?;
+                // 0.1 has no restore: a snapshot of a 0.1 session is never
+                // taken, so there is none to pass.
                 let opened = b
                     .weft_engine_stream()
                     .session()
@@ -128,10 +128,11 @@ impl LoadedPlugin {
                 stream: Some(pre), ..
             } => {
                 let b = pre.instantiate(&mut store).map_err(|e| fail(&store, e))?;
-                let opened = b
-                    .weft_engine_stream()
-                    .session()
-                    .call_open(&mut store, &config);
+                let session = b.weft_engine_stream().session();
+                let opened = match snapshot {
+                    Some(bytes) => session.call_restore(&mut store, &config, bytes),
+                    None => session.call_open(&mut store, &config),
+                };
                 let opened = opened.map(|r| r.map_err(guest_error_v2));
                 (StreamExports::V2(b), opened)
             }
@@ -177,6 +178,7 @@ impl StreamSession {
             ));
         }
         self.store.data_mut().deadline = Instant::now() + self.call_timeout;
+        self.store.data_mut().reset_emit_budget();
         self.handle
             .ok_or_else(|| JobError::new("session_failed", "the session is closed"))
     }
@@ -188,46 +190,54 @@ impl StreamSession {
         error
     }
 
-    /// Scores `values` (row-major, `width` per row) and lets the model
-    /// learn them. `options` is the engine's per-batch options object.
+    /// A `push` message: `params` are its fields (an object), `rows` its
+    /// rows as columns.
     pub fn push(
         &mut self,
-        values: Vec<f64>,
-        width: u32,
-        options: &serde_json::Value,
-    ) -> Result<SessionScores, JobError> {
+        message_type: &str,
+        params: &Value,
+        rows: Vec<Column>,
+    ) -> Result<PushAnswer, JobError> {
         let handle = self.begin()?;
-        let options = options.to_string();
-        // The two versions' records have the same fields; a macro keeps
-        // one copy of the mapping.
-        macro_rules! push {
-            ($bindings:expr, $module:ident, $guest_error:ident) => {{
-                let batch = $module::stream::exports::weft::engine::stream::Batch {
-                    values,
-                    width,
-                    options,
-                };
-                $bindings
+        let outcome = match &self.bindings {
+            StreamExports::V1(b) => {
+                let batch = v1::batch(params, rows)?;
+                let call = b
                     .weft_engine_stream()
                     .session()
-                    .call_push(&mut self.store, handle, &batch)
-                    .map(|r| {
-                        r.map(|scored| SessionScores {
-                            scores: scored.scores,
-                            confidences: scored.confidences,
-                            verdicts: scored.verdicts,
-                            fitted: scored.fitted,
-                            model: scored.model,
-                            notes: serde_json::from_str(&scored.notes)
-                                .unwrap_or(serde_json::Value::Null),
+                    .call_push(&mut self.store, handle, &batch);
+                call.map(|r| r.map(v1::answer).map_err(guest_error_v1))
+            }
+            StreamExports::V2(b) => {
+                use wit2::stream::exports::weft::engine::stream::PushInput;
+                let input = PushInput {
+                    message_type: message_type.to_owned(),
+                    params: params.to_string(),
+                    rows: rows.into_iter().map(to_wit).collect(),
+                };
+                let call = b
+                    .weft_engine_stream()
+                    .session()
+                    .call_push(&mut self.store, handle, &input);
+                call.map(|r| {
+                    r.map_err(guest_error_v2).and_then(|out| {
+                        let reply = match json_output(&out.reply)? {
+                            Value::Object(fields) => fields,
+                            Value::Null => serde_json::Map::new(),
+                            _ => {
+                                return Err(JobError::new(
+                                    "invalid_output",
+                                    "a push's reply must be a JSON object",
+                                ));
+                            }
+                        };
+                        Ok(PushAnswer {
+                            columns: out.columns.into_iter().map(from_wit).collect(),
+                            reply,
                         })
-                        .map_err($guest_error)
                     })
-            }};
-        }
-        let outcome = match &self.bindings {
-            StreamExports::V1(b) => push!(b, v1, guest_error_v1),
-            StreamExports::V2(b) => push!(b, v2, guest_error_v2),
+                })
+            }
         };
         match outcome {
             Ok(answer) => answer,
@@ -235,24 +245,20 @@ impl StreamSession {
         }
     }
 
-    /// A control request (`configure`, `drift`, ...).
-    pub fn request(
-        &mut self,
-        kind: &str,
-        params: &serde_json::Value,
-    ) -> Result<serde_json::Value, JobError> {
+    /// A `request` message; answers a JSON object.
+    pub fn request(&mut self, message_type: &str, params: &Value) -> Result<Value, JobError> {
         let handle = self.begin()?;
         let params = params.to_string();
         let outcome = match &self.bindings {
             StreamExports::V1(b) => b
                 .weft_engine_stream()
                 .session()
-                .call_request(&mut self.store, handle, kind, &params)
+                .call_request(&mut self.store, handle, v1::request_kind(message_type), &params)
                 .map(|r| r.map_err(guest_error_v1)),
             StreamExports::V2(b) => b
                 .weft_engine_stream()
                 .session()
-                .call_request(&mut self.store, handle, kind, &params)
+                .call_request(&mut self.store, handle, message_type, &params)
                 .map(|r| r.map_err(guest_error_v2)),
         };
         match outcome {
@@ -263,7 +269,7 @@ impl StreamSession {
     }
 
     /// The guest's view of the session.
-    pub fn stats(&mut self) -> Result<serde_json::Value, JobError> {
+    pub fn stats(&mut self) -> Result<Value, JobError> {
         let handle = self.begin()?;
         let outcome = match &self.bindings {
             StreamExports::V1(b) => b
@@ -276,7 +282,25 @@ impl StreamSession {
                 .call_stats(&mut self.store, handle),
         };
         match outcome {
-            Ok(text) => Ok(serde_json::from_str(&text).unwrap_or(serde_json::Value::Null)),
+            Ok(text) => Ok(serde_json::from_str(&text).unwrap_or(Value::Null)),
+            Err(error) => Err(self.fail(error)),
+        }
+    }
+
+    /// The session's state as bytes `open_session` can restore; `None`
+    /// for 0.1 plugins, which cannot.
+    pub fn snapshot(&mut self) -> Result<Option<Vec<u8>>, JobError> {
+        let handle = self.begin()?;
+        let outcome = match &self.bindings {
+            StreamExports::V1(_) => return Ok(None),
+            StreamExports::V2(b) => b
+                .weft_engine_stream()
+                .session()
+                .call_snapshot(&mut self.store, handle),
+        };
+        match outcome {
+            Ok(Ok(bytes)) => Ok(Some(bytes)),
+            Ok(Err(guest)) => Err(guest_error_v2(guest)),
             Err(error) => Err(self.fail(error)),
         }
     }
