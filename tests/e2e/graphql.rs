@@ -168,8 +168,9 @@ async fn transport_ws(server: &Server) -> anyhow::Result<WsClient> {
     Ok(ws)
 }
 
-/// The seed's typed subscriptions for the engines that exist: graph
-/// algorithm progress and traversals, and anomaly alerts.
+/// The seed's typed subscriptions for the engines that exist, declared in
+/// their manifests and typed from their event schemas: graph algorithm
+/// progress and traversals, and anomaly alerts.
 #[tokio::test]
 async fn typed_engine_subscriptions() -> anyhow::Result<()> {
     let server = Server::start(&[])?;
@@ -186,7 +187,7 @@ async fn typed_engine_subscriptions() -> anyhow::Result<()> {
         "id": "g1",
         "type": "subscribe",
         "payload": {
-            "query": "subscription($id: String) { graphAlgorithmProgress(jobId: $id, algorithm: \"pagerank\") { jobId algorithm iteration delta converged verticesProcessed complete topVertices seq resumeFrom } }",
+            "query": "subscription($id: String) { graphAlgorithmProgress(jobId: $id, algorithm: \"pagerank\") { kind jobId algorithm iteration delta converged verticesProcessed topVertices { vertex score } seq resumeFrom } }",
             "variables": { "id": job_id }
         }
     }))
@@ -214,13 +215,18 @@ async fn typed_engine_subscriptions() -> anyhow::Result<()> {
     assert_eq!(items[0]["verticesProcessed"], 4);
     assert!(items[0]["delta"].as_f64().is_some_and(|d| d > 0.0));
     let last = items.last().expect("complete");
-    assert_eq!(last["complete"], true);
+    assert_eq!(last["kind"], "algorithm_complete");
     assert_eq!(last["algorithm"], "pagerank");
+    assert_eq!(last["topVertices"][0]["vertex"], "3", "{last}");
     assert!(
-        last["topVertices"][0]
-            .as_str()
-            .is_some_and(|v| v.starts_with("3:")),
-        "{last}"
+        last["topVertices"][0]["score"]
+            .as_f64()
+            .is_some_and(|s| s > 0.25)
+    );
+    assert!(
+        items[..items.len() - 1]
+            .iter()
+            .all(|i| i["kind"] == "algorithm_progress")
     );
     assert!(items.iter().all(|i| i["jobId"] == job_id));
 
@@ -235,7 +241,7 @@ async fn typed_engine_subscriptions() -> anyhow::Result<()> {
         "id": "t1",
         "type": "subscribe",
         "payload": {
-            "query": "subscription($id: String) { graphTraversal(jobId: $id) { jobId depth verticesVisited frontier } }",
+            "query": "subscription($id: String) { graphTraversal(jobId: $id) { jobId depth visited frontier } }",
             "variables": { "id": bfs["job_id"] }
         }
     }))
@@ -245,7 +251,7 @@ async fn typed_engine_subscriptions() -> anyhow::Result<()> {
         let message = ws.recv().await?;
         assert_eq!(message["type"], "next", "{message}");
         let update = &message["payload"]["data"]["graphTraversal"];
-        depths.push((update["depth"].clone(), update["verticesVisited"].clone()));
+        depths.push((update["depth"].clone(), update["visited"].clone()));
     }
     assert_eq!(depths[0], (json!(1), json!(2)));
     assert_eq!(depths[2], (json!(3), json!(4)));
@@ -254,7 +260,7 @@ async fn typed_engine_subscriptions() -> anyhow::Result<()> {
     ws.send(&json!({
         "id": "a1",
         "type": "subscribe",
-        "payload": { "query": "subscription { timeseriesAnomalyAlerts(metricName: \"gql\") { sessionId sampleId confidence severity algorithm anomalyScore } }" }
+        "payload": { "query": "subscription { timeseriesAnomalyAlerts(metricName: \"gql\") { metricName sampleId confidenceScore severity algorithm anomalyScore } }" }
     }))
     .await?;
     let (mut session, _) =
@@ -275,7 +281,7 @@ async fn typed_engine_subscriptions() -> anyhow::Result<()> {
         }
     };
     let alert = &alert["payload"]["data"]["timeseriesAnomalyAlerts"];
-    assert_eq!(alert["sessionId"], "gql");
+    assert_eq!(alert["metricName"], "gql");
     assert_eq!(alert["sampleId"], "spike");
     assert_eq!(alert["severity"], "critical");
     assert_eq!(alert["algorithm"], "robust_zscore");

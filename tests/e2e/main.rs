@@ -16,6 +16,7 @@ mod plugin_surface;
 mod restart;
 mod sandbox;
 mod schemas;
+mod sessions;
 mod storage;
 mod stored_graphs;
 mod tenancy;

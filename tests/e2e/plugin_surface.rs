@@ -9,6 +9,16 @@
 use serde_json::{Value, json};
 use weft_tests::{Server, WsClient};
 
+async fn graphql(server: &Server, query: &str) -> anyhow::Result<Value> {
+    let response = server
+        .http
+        .post(server.url("/graphql"))
+        .json(&json!({ "query": query }))
+        .send()
+        .await?;
+    Ok(response.json().await?)
+}
+
 async fn load_hostile(server: &Server, name: &str) -> anyhow::Result<(u16, Value)> {
     server
         .load_plugin(name, &weft_tests::test_plugin("hostile"))
@@ -110,6 +120,125 @@ async fn a_hot_loaded_plugin_brings_its_routes_endpoints_and_schemas() -> anyhow
     assert!(echo["get"].is_object());
     assert!(document["paths"]["/api/v1/ws/hostile/events"]["get"]["responses"]["101"].is_object());
 
+    // GraphQL: its declared subscription and `hostileEvents`, typed from
+    // its event schemas, with no restart; introspection shows them.
+    let introspection = graphql(
+        &server,
+        "{ __schema { subscriptionType { fields { name } } types { name fields { name type { name kind } } } } }",
+    )
+    .await?;
+    let fields = introspection["data"]["__schema"]["subscriptionType"]["fields"].to_string();
+    assert!(
+        fields.contains("hostileMade")
+            && fields.contains("hostileEvents")
+            && fields.contains("jobProgress"),
+        "{fields}"
+    );
+    let made_type = introspection["data"]["__schema"]["types"]
+        .as_array()
+        .and_then(|types| types.iter().find(|t| t["name"] == "HostileMade"))
+        .cloned()
+        .unwrap_or_default();
+    let n = made_type["fields"]
+        .as_array()
+        .and_then(|f| f.iter().find(|f| f["name"] == "n"))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(
+        n["type"]["name"], "Int",
+        "typed from the kind's schema: {made_type}"
+    );
+    let events = json!([
+        {"topic": "made", "kind": "made", "data": {"n": 7}},
+        {"topic": "made", "kind": "made", "data": {"n": 8}},
+        {"topic": "made", "kind": "flood", "data": {"i": 1}},
+    ]);
+    let job = server
+        .run_job("hostile", "emit", json!({ "events": events }))
+        .await?;
+    let mut gql =
+        WsClient::connect(&server.ws_url("/graphql/ws"), Some("graphql-transport-ws")).await?;
+    gql.send(&json!({"type": "connection_init", "payload": {}}))
+        .await?;
+    assert_eq!(gql.recv().await?["type"], "connection_ack");
+    gql.send(&json!({"id": "m", "type": "subscribe", "payload": {
+        "query": "subscription($id: String) { hostileMade(jobId: $id, n: 8) { kind n jobId seq resumeFrom } }",
+        "variables": {"id": job["job_id"]}}}))
+        .await?;
+    let messages = gql
+        .recv_until(|m| m["id"] == "m" && (m["type"] == "complete" || m["type"] == "error"))
+        .await?;
+    let items: Vec<&Value> = messages
+        .iter()
+        .filter(|m| m["type"] == "next")
+        .map(|m| &m["payload"]["data"]["hostileMade"])
+        .collect();
+    assert_eq!(
+        items.len(),
+        1,
+        "filtered on n, ended by its final kind: {messages:?}"
+    );
+    assert_eq!(items[0]["n"], 8);
+    assert_eq!(items[0]["kind"], "made");
+    assert_eq!(items[0]["jobId"], job["job_id"]);
+    gql.send(&json!({"id": "e", "type": "subscribe", "payload": {
+        "query": "subscription($id: String) { hostileEvents(jobId: $id, kinds: [\"flood\"]) { kind i } }",
+        "variables": {"id": job["job_id"]}}}))
+        .await?;
+    let next = gql.recv_until(|m| m["id"] == "e").await?;
+    let item = &next
+        .last()
+        .map(|m| m["payload"]["data"]["hostileEvents"].clone())
+        .unwrap_or_default();
+    assert_eq!(item["kind"], "flood", "{next:?}");
+    assert_eq!(item["i"], 1);
+
+    // A session on its declared path: rows of any shape arrive typed.
+    let mut session =
+        WsClient::connect(&server.ws_url("/api/v1/hostile/sessions/typed"), None).await?;
+    let welcome = session.recv().await?;
+    assert_eq!(welcome["type"], "welcome", "{welcome}");
+    assert_eq!(welcome["engine"], "hostile");
+    assert_eq!(welcome["topics"], json!(["echoes", "stats"]));
+    session
+        .send(&json!({"type": "rows", "request_id": 5,
+            "rows": [{"a": 1, "b": "x", "c": true}, {"a": 2.5, "b": null, "c": false}]}))
+        .await?;
+    let answer = session.recv().await?;
+    assert_eq!(answer["type"], "rows", "{answer}");
+    assert_eq!(answer["request_id"], "5");
+    assert_eq!(answer["kinds"], json!(["a:f64", "b:text", "c:bool"]));
+    assert_eq!(
+        answer["results"][1],
+        json!({"index": 1, "a": 2.5, "b": null, "c": false})
+    );
+    assert!(answer["metadata"]["processing_time_ms"].is_number());
+    session
+        .send(&json!({"type": "rows", "format": "columns", "rows": [[1, "y"], [2, "z"]]}))
+        .await?;
+    let answer = session.recv().await?;
+    assert_eq!(
+        answer["columns"],
+        json!({"0": [1.0, 2.0], "1": ["y", "z"]}),
+        "{answer}"
+    );
+    session
+        .send(&json!({"type": "rows", "rows": [[1], [[2]]]}))
+        .await?;
+    let refused = session.recv().await?;
+    assert_eq!(refused["code"], "invalid_request", "{refused}");
+    session
+        .send(&json!({"type": "sample", "data": [1]}))
+        .await?;
+    let scored = session.recv().await?;
+    assert_eq!(scored["type"], "result", "{scored}");
+    assert_eq!(scored["score"], 0.0, "one row answers at the top level");
+    let (_, document) = server.get("/api/v1/openapi.json").await?;
+    assert!(
+        document["paths"]["/api/v1/hostile/sessions/{session_id}"]["get"].is_object(),
+        "the session path is documented"
+    );
+
     // A second copy would take the same routes: refused, with the reason.
     let (status, refused) = load_hostile(&server, "hostile2").await?;
     assert_eq!(status, 422, "{refused}");
@@ -134,6 +263,15 @@ async fn a_hot_loaded_plugin_brings_its_routes_endpoints_and_schemas() -> anyhow
     );
     let (_, document) = server.get("/api/v1/openapi.json").await?;
     assert!(document["paths"]["/api/v1/hostile/echo/{name}"].is_null());
+    gql.send(&json!({"id": "gone", "type": "subscribe", "payload": {
+        "query": "subscription { hostileMade { n } }"}}))
+        .await?;
+    let gone = gql.recv_until(|m| m["id"] == "gone").await?;
+    let gone = gone.last().map(ToString::to_string).unwrap_or_default();
+    assert!(
+        gone.contains("Unknown field") && gone.contains("hostileMade"),
+        "the subscription went with the plugin: {gone}"
+    );
     let mut ws = WsClient::connect(&server.ws_url("/api/v1/ws/hostile/events"), None)
         .await?
         .validating("ws");

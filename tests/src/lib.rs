@@ -195,6 +195,29 @@ impl Server {
         Self::spawn(data_dir, temp, args)
     }
 
+    /// Stops this server as an operator would (SIGTERM, so it shuts down
+    /// gracefully) and starts another on the same data directory.
+    pub fn restart_gracefully(mut self) -> anyhow::Result<Self> {
+        let pid = self.child.id().to_string();
+        let status = std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .context("kill -TERM")?;
+        anyhow::ensure!(status.success(), "kill -TERM {pid} failed");
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while self.child.try_wait()?.is_none() {
+            anyhow::ensure!(
+                std::time::Instant::now() < deadline,
+                "the server did not stop within 30 s of SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let temp = self._temp.take();
+        let data_dir = self.data_dir.clone();
+        let args = std::mem::take(&mut self.extra_args);
+        Self::spawn(data_dir, temp, args)
+    }
+
     /// The server's data directory.
     pub fn data_dir(&self) -> &Path {
         &self.data_dir

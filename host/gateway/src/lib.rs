@@ -109,14 +109,16 @@ fn host_api() -> api_doc::Api {
 /// The routes and WebSocket endpoints the host serves itself, which no
 /// plugin may declare. Give it to the runtime before loading plugins.
 pub fn host_surface() -> weft_runtime::manifest::HostSurface {
-    host_api().surface()
+    let mut surface = host_api().surface();
+    surface.subscriptions = graphql::subscription_names();
+    surface
 }
 
 /// The full HTTP surface.
 pub fn router(state: AppState) -> Router {
     let schema = graphql::schema(state.clone());
     let api = host_api();
-    state.runtime.reserve_host_surface(api.surface());
+    state.runtime.reserve_host_surface(host_surface());
     Router::new()
         .merge(api.finish(&state.version))
         .fallback(plugin_surface::serve)

@@ -180,10 +180,11 @@ impl Runtime {
                 let manifest = &loaded.info().manifest;
                 let mut theirs = manifest.subscription_names();
                 theirs.push(crate::manifest::events_subscription(other));
-                if let Some(why) =
-                    info.manifest
-                        .collision(&manifest.route_keys(), &manifest.endpoint_paths(), &theirs)
-                {
+                if let Some(why) = info.manifest.collision(
+                    &manifest.route_keys(),
+                    &manifest.endpoint_paths(),
+                    &theirs,
+                ) {
                     return Err(RuntimeError::InvalidPlugin(format!(
                         "{why} (by plugin '{other}')"
                     )));
@@ -290,7 +291,9 @@ impl Runtime {
         }
         if let Some(session) = &info.manifest.session {
             former.sessions.retain(|(_, path)| *path != session.path);
-            former.sessions.push((name.to_owned(), session.path.clone()));
+            former
+                .sessions
+                .push((name.to_owned(), session.path.clone()));
         }
     }
 
@@ -310,7 +313,10 @@ impl Runtime {
                 return Some(SessionTarget::Loaded(plugin.clone(), id));
             }
         }
-        let generic = format!("{}/{{plugin}}/{{session_id}}", crate::sessions::GENERIC_PATH);
+        let generic = format!(
+            "{}/{{plugin}}/{{session_id}}",
+            crate::sessions::GENERIC_PATH
+        );
         if let Some(params) = match_template(&generic, path) {
             let (plugin, id) = (&params[0].1, &params[1].1);
             return Some(match plugins.get(plugin) {

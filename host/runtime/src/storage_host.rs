@@ -628,7 +628,9 @@ impl wit::HostBlobReader for HostState {
         match self.table().get(&this).map_err(|_| gone())? {
             BlobReaderHandle::File(file) => file.read(offset, length).map_err(to_wit),
             BlobReaderHandle::Value(value) => {
-                let start = usize::try_from(offset).unwrap_or(usize::MAX).min(value.len());
+                let start = usize::try_from(offset)
+                    .unwrap_or(usize::MAX)
+                    .min(value.len());
                 let end = start.saturating_add(length).min(value.len());
                 Ok(value[start..end].to_vec())
             }

@@ -198,15 +198,28 @@ mod tests {
         blob.write(&[1; 1000]).expect("write");
         blob.write(&[2; 500]).expect("write");
         assert!(
-            matches!(store.open_blob("t~p", "model"), Err(StorageError::NotFound { .. })),
+            matches!(
+                store.open_blob("t~p", "model"),
+                Err(StorageError::NotFound { .. })
+            ),
             "visible before commit"
         );
         assert_eq!(blob.commit().expect("commit"), 1500);
         let read = store.open_blob("t~p", "model").expect("open");
         assert_eq!(read.size(), 1500);
-        assert_eq!(read.read(990, 20).expect("read"), [[1; 10], [2; 10]].concat());
-        assert_eq!(read.read(1490, 100).expect("read").len(), 10, "short at the end");
-        assert!(read.read(5000, 10).expect("read").is_empty(), "none past it");
+        assert_eq!(
+            read.read(990, 20).expect("read"),
+            [[1; 10], [2; 10]].concat()
+        );
+        assert_eq!(
+            read.read(1490, 100).expect("read").len(),
+            10,
+            "short at the end"
+        );
+        assert!(
+            read.read(5000, 10).expect("read").is_empty(),
+            "none past it"
+        );
         assert!(store.open_blob("t", "model").is_err(), "another space");
         assert!(store.drop_blob("t~p", "model").expect("drop"));
         assert!(!store.drop_blob("t~p", "model").expect("drop again"));

@@ -202,9 +202,8 @@ impl Session for AnomalySession {
             }
             (Some(ids), false) => ids.iter().cloned().map(Some).collect(),
             (_, true) => {
-                let generated = || {
-                    format!("{}-{}", self.id().unwrap_or_default(), self.total_samples())
-                };
+                let generated =
+                    || format!("{}-{}", self.id().unwrap_or_default(), self.total_samples());
                 vec![Some(params.sample_id.clone().unwrap_or_else(generated))]
             }
             (None, false) => vec![None; count],
@@ -238,8 +237,10 @@ impl Session for AnomalySession {
         match message_type {
             "config" => {
                 let change = match params.config {
-                    Some(config @ Value::Object(_)) => serde_json::from_value::<Reconfigure>(config)
-                        .map_err(|e| EngineError::InvalidParams(e.to_string()))?,
+                    Some(config @ Value::Object(_)) => {
+                        serde_json::from_value::<Reconfigure>(config)
+                            .map_err(|e| EngineError::InvalidParams(e.to_string()))?
+                    }
                     _ => {
                         return Err(EngineError::InvalidParams(
                             "a config message needs \"config\": an object such as {\"algorithm\": \"half_space_trees\", \"contamination\": 0.01}".into(),
@@ -329,13 +330,22 @@ fn reply(
     PushReply {
         columns: vec![
             ("sample_id".into(), text_column(sample_ids)),
-            ("is_anomaly".into(), column(ColumnValues::Bool(verdicts.verdicts))),
+            (
+                "is_anomaly".into(),
+                column(ColumnValues::Bool(verdicts.verdicts)),
+            ),
             (
                 "confidence_score".into(),
                 column(ColumnValues::F64(verdicts.confidences)),
             ),
-            ("anomaly_score".into(), column(ColumnValues::F64(verdicts.scores))),
-            ("model_fitted".into(), column(ColumnValues::Bool(verdicts.fitted))),
+            (
+                "anomaly_score".into(),
+                column(ColumnValues::F64(verdicts.scores)),
+            ),
+            (
+                "model_fitted".into(),
+                column(ColumnValues::Bool(verdicts.fitted)),
+            ),
         ],
         reply,
     }
@@ -406,7 +416,10 @@ mod tests {
         let mut values: Vec<f64> = (0..200).map(|i| (i % 7) as f64 * 0.01).collect();
         values.push(50.0);
         let answer = session
-            .push(message(&values, r#"{"request_id": "r1", "client_id": "c"}"#), &host)
+            .push(
+                message(&values, r#"{"request_id": "r1", "client_id": "c"}"#),
+                &host,
+            )
             .expect("scores");
         assert_eq!(answer.reply["batch_size"], 201);
         let flagged = events(&host, "anomaly");
@@ -427,12 +440,29 @@ mod tests {
         let host = RecordingHost::default();
         let mut session = AnomalySession::new(SessionConfig::default()).expect("opens");
         let changed = session
-            .request("config", Params::new(r#"{"config": {"contamination": 0.05}}"#), &host)
+            .request(
+                "config",
+                Params::new(r#"{"config": {"contamination": 0.05}}"#),
+                &host,
+            )
             .expect("config");
         assert_eq!(changed["config"]["contamination"], 0.05);
-        let refused = session.request("config", Params::new(r#"{"config": {"algorithm": "lof"}}"#), &host);
-        assert!(matches!(refused, Err(EngineError::InvalidParams(m)) if m.contains("isolation_forest")));
-        assert!(session.request("drift", Params::new("{}"), &host).is_err(), "too few rows");
-        assert!(session.request("teleport", Params::new("{}"), &host).is_err());
+        let refused = session.request(
+            "config",
+            Params::new(r#"{"config": {"algorithm": "lof"}}"#),
+            &host,
+        );
+        assert!(
+            matches!(refused, Err(EngineError::InvalidParams(m)) if m.contains("isolation_forest"))
+        );
+        assert!(
+            session.request("drift", Params::new("{}"), &host).is_err(),
+            "too few rows"
+        );
+        assert!(
+            session
+                .request("teleport", Params::new("{}"), &host)
+                .is_err()
+        );
     }
 }

@@ -512,7 +512,10 @@ mod tests {
         let (a, _) = session.push_rows(rows(&probe, 2), None).expect("scores");
         let (b, _) = restored.push_rows(rows(&probe, 2), None).expect("scores");
         assert_eq!(a.verdicts, b.verdicts);
-        assert!(b.verdicts[1], "the outlier is still flagged after a restore");
+        assert!(
+            b.verdicts[1],
+            "the outlier is still flagged after a restore"
+        );
         assert!(AnomalySession::restore(b"nonsense", None).is_err());
     }
 }

@@ -204,14 +204,26 @@ mod tests {
             ("1".into(), floats(&[3.0, 4.0])),
         ])
         .expect("table");
-        assert_eq!(table.numeric_rows().expect("rows"), (vec![1.0, 3.0, 2.0, 4.0], 2));
+        assert_eq!(
+            table.numeric_rows().expect("rows"),
+            (vec![1.0, 3.0, 2.0, 4.0], 2)
+        );
         let text = ColumnChunk {
             values: ColumnValues::Text(vec!["a".into(), "b".into()]),
             valid: Vec::new(),
         };
-        let mixed = Table::new(vec![("0".into(), floats(&[1.0, 2.0])), ("name".into(), text)])
-            .expect("table");
+        let mixed = Table::new(vec![
+            ("0".into(), floats(&[1.0, 2.0])),
+            ("name".into(), text),
+        ])
+        .expect("table");
         assert!(mixed.numeric_rows().is_err());
-        assert!(Table::new(vec![("a".into(), floats(&[1.0])), ("b".into(), floats(&[]))]).is_err());
+        assert!(
+            Table::new(vec![
+                ("a".into(), floats(&[1.0])),
+                ("b".into(), floats(&[]))
+            ])
+            .is_err()
+        );
     }
 }

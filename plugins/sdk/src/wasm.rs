@@ -84,7 +84,10 @@ impl Host for WasmHost {
         chunk: u32,
     ) -> Result<ColumnChunk, StorageFailure> {
         let dataset = storage::Dataset::open(dataset).map_err(failure)?;
-        dataset.read(column, chunk).map(from_wit_chunk).map_err(failure)
+        dataset
+            .read(column, chunk)
+            .map(from_wit_chunk)
+            .map_err(failure)
     }
 
     fn create_dataset<'a>(

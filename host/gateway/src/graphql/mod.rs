@@ -1,9 +1,16 @@
 //! The GraphQL schema: queries and mutations at `POST /graphql` (GraphiQL
 //! at `GET /graphql`), subscriptions at `/graphql/ws` over both
 //! `graphql-transport-ws` and the legacy `graphql-ws` subprotocol.
+//!
+//! Two schemas answer as one: the host's, fixed and typed in Rust, and
+//! the engines' typed subscriptions, generated from their manifests
+//! (`declared`). [`Schemas`] sends each subscription to the schema that has
+//! its field and merges the two for introspection, so a client (GraphiQL)
+//! sees one schema.
 
-mod engines;
+mod declared;
 mod storage;
+mod typed;
 mod types;
 
 use async_graphql::http::GraphiQLSource;
@@ -32,6 +39,41 @@ pub(crate) fn schema(state: AppState) -> WeftSchema {
         .finish()
 }
 
+/// The fields of the host's `Subscription` type, which no plugin may
+/// declare.
+pub(crate) fn subscription_names() -> Vec<String> {
+    use async_graphql::parser::types::{TypeKind, TypeSystemDefinition};
+    let sdl = Schema::build(Query, Mutation, SubscriptionRoot::default())
+        .finish()
+        .sdl();
+    let Ok(document) = async_graphql::parser::parse_schema(&sdl) else {
+        return Vec::new();
+    };
+    document
+        .definitions
+        .iter()
+        .filter_map(|definition| match definition {
+            TypeSystemDefinition::Type(ty)
+                if ty.node.name.node == "SubscriptionRoot"
+                    || ty.node.name.node == "Subscription" =>
+            {
+                match &ty.node.kind {
+                    TypeKind::Object(object) => Some(
+                        object
+                            .fields
+                            .iter()
+                            .map(|f| f.node.name.node.to_string())
+                            .collect::<Vec<_>>(),
+                    ),
+                    _ => None,
+                }
+            }
+            _ => None,
+        })
+        .flatten()
+        .collect()
+}
+
 /// Documents what [`routes`] serves (it has a state of its own).
 pub(crate) fn document(api: Api) -> Api {
     api.external(
@@ -57,8 +99,126 @@ pub(crate) fn document(api: Api) -> Api {
     ))
 }
 
+/// The host's schema and the declared one, served as one.
+#[derive(Clone)]
+pub(crate) struct Schemas {
+    fixed: WeftSchema,
+    declared: declared::Declared,
+}
+
+/// The root fields of the operation a request runs, if it is a
+/// subscription.
+fn subscription_fields(request: &async_graphql::Request) -> Vec<String> {
+    use async_graphql::parser::types::{OperationType, Selection};
+    let Ok(document) = async_graphql::parser::parse_query(&request.query) else {
+        return Vec::new();
+    };
+    let operation = match &request.operation_name {
+        Some(name) => document
+            .operations
+            .iter()
+            .find(|(n, _)| n.is_some_and(|n| n.as_str() == name))
+            .map(|(_, op)| op),
+        None => document.operations.iter().next().map(|(_, op)| op),
+    };
+    let Some(operation) = operation else {
+        return Vec::new();
+    };
+    if operation.node.ty != OperationType::Subscription {
+        return Vec::new();
+    }
+    operation
+        .node
+        .selection_set
+        .node
+        .items
+        .iter()
+        .filter_map(|item| match &item.node {
+            Selection::Field(field) => Some(field.node.name.node.to_string()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// `__schema.types` of `declared` added to those of `fixed`: its
+/// subscription fields join the host's `Subscription` type.
+fn merge_introspection(fixed: &mut serde_json::Value, declared: serde_json::Value) {
+    if let (Some(fields), Some(more)) = (
+        fixed["__schema"]["subscriptionType"]["fields"].as_array_mut(),
+        declared["__schema"]["subscriptionType"]["fields"].as_array(),
+    ) {
+        fields.extend(more.iter().cloned());
+    }
+    let Some(types) = fixed["__schema"]["types"].as_array_mut() else {
+        return;
+    };
+    let Some(extra) = declared["__schema"]["types"].as_array() else {
+        return;
+    };
+    for ty in extra {
+        let name = ty["name"].as_str().unwrap_or_default();
+        if name == "Query" {
+            continue;
+        }
+        match types.iter_mut().find(|t| t["name"] == name) {
+            Some(existing) if name == "Subscription" => {
+                if let (Some(fields), Some(more)) =
+                    (existing["fields"].as_array_mut(), ty["fields"].as_array())
+                {
+                    fields.extend(more.iter().cloned());
+                }
+            }
+            Some(_) => {}
+            None => types.push(ty.clone()),
+        }
+    }
+}
+
+impl async_graphql::Executor for Schemas {
+    async fn execute(&self, request: async_graphql::Request) -> async_graphql::Response {
+        let introspects = request.query.contains("__schema");
+        let again = introspects.then(|| {
+            let mut copy = async_graphql::Request::new(request.query.clone())
+                .variables(request.variables.clone());
+            copy.operation_name = request.operation_name.clone();
+            copy
+        });
+        let mut response = self.fixed.execute(request).await;
+        if let (Some(copy), Some(declared)) = (again, self.declared.schema())
+            && response.errors.is_empty()
+        {
+            let theirs = declared.execute(copy).await;
+            if let (Ok(mut ours), Ok(theirs)) =
+                (response.data.clone().into_json(), theirs.data.into_json())
+            {
+                merge_introspection(&mut ours, theirs);
+                if let Ok(merged) = async_graphql::Value::from_json(ours) {
+                    response.data = merged;
+                }
+            }
+        }
+        response
+    }
+
+    fn execute_stream(
+        &self,
+        request: async_graphql::Request,
+        session_data: Option<std::sync::Arc<async_graphql::Data>>,
+    ) -> futures::stream::BoxStream<'static, async_graphql::Response> {
+        let fields = subscription_fields(&request);
+        if let Some(declared) = fields.first().and_then(|f| self.declared.serving(f)) {
+            return async_graphql::Executor::execute_stream(&declared, request, session_data);
+        }
+        async_graphql::Executor::execute_stream(&self.fixed, request, session_data)
+    }
+}
+
 pub(crate) fn routes(schema: WeftSchema, state: AppState) -> Router {
-    let for_queries = schema.clone();
+    let router = Schemas {
+        fixed: schema,
+        declared: declared::Declared::new(state.clone()),
+    };
+    let for_queries = router.clone();
     Router::new()
         .route(
             "/graphql",
@@ -68,10 +228,9 @@ pub(crate) fn routes(schema: WeftSchema, state: AppState) -> Router {
                         Ok(request) => request,
                         Err(error) => return error.into_response(),
                     };
+                    let request = request.data(caller).data(types::ResultBudget::default());
                     async_graphql_axum::GraphQLResponse::from(
-                        for_queries
-                            .execute(request.data(caller).data(types::ResultBudget::default()))
-                            .await,
+                        async_graphql::Executor::execute(&for_queries, request).await,
                     )
                     .into_response()
                 },
@@ -81,7 +240,7 @@ pub(crate) fn routes(schema: WeftSchema, state: AppState) -> Router {
             "/graphql/ws",
             get(
                 move |ws: crate::ws::Upgrade, caller: Result<Principal, ApiError>| {
-                    subscriptions(ws, schema, state, caller.ok())
+                    subscriptions(ws, router, state, caller.ok())
                 },
             ),
         )
@@ -143,7 +302,7 @@ fn payload_key(payload: &serde_json::Value) -> Option<&str> {
 /// graphql-transport-ws) before any subscription starts.
 async fn subscriptions(
     ws: crate::ws::Upgrade,
-    schema: WeftSchema,
+    schema: Schemas,
     state: AppState,
     caller: Option<Principal>,
 ) -> axum::response::Response {
@@ -336,13 +495,10 @@ impl Mutation {
     }
 }
 
-/// Live streams: the bus and jobs, and the engines' typed streams.
+/// Live streams of the host: the bus, jobs and storage (the engines'
+/// typed streams are `declared`).
 #[derive(MergedSubscription, Default)]
-pub(crate) struct SubscriptionRoot(
-    CoreSubscriptions,
-    engines::EngineSubscriptions,
-    storage::StorageSubscriptions,
-);
+pub(crate) struct SubscriptionRoot(CoreSubscriptions, storage::StorageSubscriptions);
 
 /// Streams of the bus and of jobs.
 #[derive(Default)]
@@ -439,4 +595,18 @@ fn lagged_error(token: &str) -> async_graphql::Error {
 
 fn bus_error(error: weft_bus::BusError) -> async_graphql::Error {
     async_graphql::Error::new(error.to_string()).extend_with(|_, e| e.set("code", "bad_request"))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_host_subscriptions_are_known_by_name() {
+        let names = super::subscription_names();
+        for expected in ["events", "jobProgress", "lsmTreeEvents"] {
+            assert!(
+                names.iter().any(|n| n == expected),
+                "{expected} in {names:?}"
+            );
+        }
+    }
 }

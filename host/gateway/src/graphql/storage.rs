@@ -11,7 +11,7 @@ use async_graphql::{Context, SimpleObject};
 use futures::{Stream, StreamExt};
 use weft_bus::Event;
 
-use super::engines::typed;
+use super::typed::typed;
 use super::{state, types::rfc3339};
 
 /// Buffer pool figures.

@@ -12,13 +12,13 @@ use serde_json::{Map, Value, json};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use weft_bus::Delivery;
+use weft_runtime::LoadedPlugin;
 use weft_runtime::manifest::{SESSION_MESSAGES, SessionCall, SessionMessage, SessionProtocol};
 use weft_runtime::sessions::{SessionCommand, SessionHandle, SessionWork, SubmitError};
-use weft_runtime::LoadedPlugin;
 
 use super::wire::{self, Answering, MAX_ROWS};
-use crate::ws::{Chore, CloseFrame, Message, Socket, close_code};
 use crate::AppState;
+use crate::ws::{Chore, CloseFrame, Message, Socket, close_code};
 
 /// Largest client message (the seed's 10 MB).
 pub(super) const MAX_MESSAGE: usize = 10 << 20;
@@ -228,7 +228,11 @@ fn handle_message(state: &AppState, client: &mut Client, text: &str) -> Option<S
     };
     let request_id = request_id_of(&message);
     let rid = request_id.as_deref();
-    let Some(kind) = message.get("type").and_then(Value::as_str).map(str::to_owned) else {
+    let Some(kind) = message
+        .get("type")
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+    else {
         return Some(wire::error(
             "bad_request",
             &format!("a message needs a \"type\": one of {}", types()),

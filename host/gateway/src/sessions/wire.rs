@@ -126,10 +126,7 @@ impl Answering {
         let PushAnswer { columns, reply } = answer;
         if self.single_row {
             for (name, values) in &columns {
-                body.insert(
-                    name.clone(),
-                    values.first().cloned().unwrap_or(Value::Null),
-                );
+                body.insert(name.clone(), values.first().cloned().unwrap_or(Value::Null));
             }
         } else if self.as_columns {
             let arrays: Map<String, Value> = columns
@@ -179,7 +176,11 @@ fn kind_of(value: &Value) -> Result<Option<Kind>, String> {
         Value::Number(_) => Kind::Number,
         Value::Bool(_) => Kind::Bool,
         Value::String(_) => Kind::Text,
-        _ => return Err("values must be numbers, booleans, strings or null, not arrays or objects".into()),
+        _ => {
+            return Err(
+                "values must be numbers, booleans, strings or null, not arrays or objects".into(),
+            );
+        }
     }))
 }
 
@@ -238,7 +239,10 @@ pub(super) fn columns(rows: &[Value]) -> Result<Vec<Column>, String> {
 fn column(name: String, values: &[&Value]) -> Result<Column, String> {
     let mut kind = None;
     for (i, value) in values.iter().enumerate() {
-        match (kind, kind_of(value).map_err(|e| format!("field {name}, row {i}: {e}"))?) {
+        match (
+            kind,
+            kind_of(value).map_err(|e| format!("field {name}, row {i}: {e}"))?,
+        ) {
             (_, None) => {}
             (None, Some(k)) => kind = Some(k),
             (Some(a), Some(b)) if a == b => {}
@@ -257,7 +261,12 @@ fn column(name: String, values: &[&Value]) -> Result<Column, String> {
     };
     let values = match kind.unwrap_or(Kind::Number) {
         Kind::Number => Values::F64(values.iter().map(|v| v.as_f64().unwrap_or(0.0)).collect()),
-        Kind::Bool => Values::Bool(values.iter().map(|v| v.as_bool().unwrap_or(false)).collect()),
+        Kind::Bool => Values::Bool(
+            values
+                .iter()
+                .map(|v| v.as_bool().unwrap_or(false))
+                .collect(),
+        ),
         Kind::Text => Values::String(
             values
                 .iter()
@@ -283,7 +292,10 @@ mod tests {
         assert_eq!(columns[0].name, "0");
         assert_eq!(columns[0].values, Values::F64(vec![1.5, 2.0]));
         assert_eq!(columns[1].values, Values::Bool(vec![true, false]));
-        assert_eq!(columns[2].values, Values::String(vec!["a".into(), String::new()]));
+        assert_eq!(
+            columns[2].values,
+            Values::String(vec!["a".into(), String::new()])
+        );
         assert_eq!(columns[2].valid, vec![true, false]);
         let named = super::columns(&[json!({"x": 1, "y": 2}), json!({"x": 3})]).expect("ok");
         assert_eq!(named[1].name, "y");

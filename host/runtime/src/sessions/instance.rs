@@ -202,10 +202,10 @@ impl StreamSession {
         let outcome = match &self.bindings {
             StreamExports::V1(b) => {
                 let batch = v1::batch(params, rows)?;
-                let call = b
-                    .weft_engine_stream()
-                    .session()
-                    .call_push(&mut self.store, handle, &batch);
+                let call =
+                    b.weft_engine_stream()
+                        .session()
+                        .call_push(&mut self.store, handle, &batch);
                 call.map(|r| r.map(v1::answer).map_err(guest_error_v1))
             }
             StreamExports::V2(b) => {
@@ -215,10 +215,10 @@ impl StreamSession {
                     params: params.to_string(),
                     rows: rows.into_iter().map(to_wit).collect(),
                 };
-                let call = b
-                    .weft_engine_stream()
-                    .session()
-                    .call_push(&mut self.store, handle, &input);
+                let call =
+                    b.weft_engine_stream()
+                        .session()
+                        .call_push(&mut self.store, handle, &input);
                 call.map(|r| {
                     r.map_err(guest_error_v2).and_then(|out| {
                         let reply = match json_output(&out.reply)? {
@@ -253,7 +253,12 @@ impl StreamSession {
             StreamExports::V1(b) => b
                 .weft_engine_stream()
                 .session()
-                .call_request(&mut self.store, handle, v1::request_kind(message_type), &params)
+                .call_request(
+                    &mut self.store,
+                    handle,
+                    v1::request_kind(message_type),
+                    &params,
+                )
                 .map(|r| r.map_err(guest_error_v1)),
             StreamExports::V2(b) => b
                 .weft_engine_stream()

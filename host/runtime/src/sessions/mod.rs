@@ -469,18 +469,31 @@ impl Sessions {
     ) -> Result<(Arc<SessionHandle>, bool), JoinError> {
         let snapshot = worker::load_snapshot(&self.inner.runtime, tenant, &plugin.info().name, id);
         let call_timeout = self.inner.config.call_timeout;
-        let (session, restored) = match &snapshot {
-            Some(bytes) => match plugin.open_session(tenant, id, &config, Some(bytes), call_timeout)
-            {
-                Ok(session) => (session, true),
+        let (session, restored, config) = match snapshot {
+            Some(stored) => match plugin.open_session(
+                tenant,
+                id,
+                &stored.config,
+                Some(&stored.bytes),
+                call_timeout,
+            ) {
+                Ok(session) => (session, true, stored.config),
                 Err(error) => {
                     // A snapshot the plugin cannot read (another version,
                     // damage) must not keep the session from opening.
                     tracing::warn!(session = id, error = %error.message, "snapshot not restored; opening afresh");
-                    (self.open_fresh(&plugin, tenant, id, &config)?, false)
+                    (
+                        self.open_fresh(&plugin, tenant, id, &config)?,
+                        false,
+                        config,
+                    )
                 }
             },
-            None => (self.open_fresh(&plugin, tenant, id, &config)?, false),
+            None => (
+                self.open_fresh(&plugin, tenant, id, &config)?,
+                false,
+                config,
+            ),
         };
         let capacity = self.inner.config.queue.max(1);
         let (commands, inbox) = mpsc::sync_channel(capacity);

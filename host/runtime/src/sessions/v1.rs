@@ -16,14 +16,15 @@ use crate::manifest::{SessionCall, SessionMessage, SessionProtocol};
 
 /// The protocol a 0.1 streaming plugin loaded as `plugin` is served with.
 pub(crate) fn protocol(plugin: &str) -> SessionProtocol {
-    let push = |message_type: &str, rows_field: &str, single_row, reply_type: &str| SessionMessage {
-        message_type: message_type.into(),
-        call: SessionCall::Push,
-        rows_field: rows_field.into(),
-        single_row,
-        reply_type: reply_type.into(),
-        description: String::new(),
-    };
+    let push =
+        |message_type: &str, rows_field: &str, single_row, reply_type: &str| SessionMessage {
+            message_type: message_type.into(),
+            call: SessionCall::Push,
+            rows_field: rows_field.into(),
+            single_row,
+            reply_type: reply_type.into(),
+            description: String::new(),
+        };
     let request = |message_type: &str| SessionMessage {
         message_type: message_type.into(),
         call: SessionCall::Request,

@@ -41,11 +41,13 @@ pub(super) fn run(
             Err(mpsc::RecvTimeoutError::Timeout) => {}
             Err(mpsc::RecvTimeoutError::Disconnected) => break,
         }
-        if pool.inner.shutting_down.load(Ordering::Relaxed) {
-            ended_by_shutdown = true;
+        // Closed (or expired) first: such a session does not come back,
+        // even when the server is stopping at the same moment.
+        if handle.closed.load(Ordering::Relaxed) || pool.reap(&handle) {
             break;
         }
-        if handle.closed.load(Ordering::Relaxed) || pool.reap(&handle) {
+        if pool.inner.shutting_down.load(Ordering::Relaxed) {
+            ended_by_shutdown = true;
             break;
         }
         let rows = handle.counters.rows.load(Ordering::Relaxed);
@@ -84,16 +86,14 @@ fn execute(handle: &SessionHandle, session: &mut StreamSession, command: Session
             rows,
         } => {
             let count = rows.first().map_or(0, |c| c.values.len()) as u64;
-            session
-                .push(&message_type, &params, rows)
-                .map(|answer| {
-                    handle.counters.rows.fetch_add(count, Ordering::Relaxed);
-                    SessionAnswer::Pushed {
-                        answer,
-                        processing: started.elapsed(),
-                        queued,
-                    }
-                })
+            session.push(&message_type, &params, rows).map(|answer| {
+                handle.counters.rows.fetch_add(count, Ordering::Relaxed);
+                SessionAnswer::Pushed {
+                    answer,
+                    processing: started.elapsed(),
+                    queued,
+                }
+            })
         }
         SessionWork::Request {
             message_type,
@@ -150,9 +150,21 @@ fn save_snapshot(runtime: &Runtime, handle: &SessionHandle, session: &mut Stream
             return;
         }
     };
+    // The config the session was opened with goes first: a restored
+    // session keeps it, whatever the reconnecting client asks.
+    let mut config = handle.config.clone();
+    if let serde_json::Value::Object(fields) = &mut config {
+        fields.remove("queue");
+    }
+    let config = config.to_string();
     let written = store
-        .create_blob(&space(&handle.tenant, &handle.engine), &snapshot_blob(&handle.id))
+        .create_blob(
+            &space(&handle.tenant, &handle.engine),
+            &snapshot_blob(&handle.id),
+        )
         .and_then(|mut blob| {
+            blob.write(&(config.len() as u32).to_le_bytes())?;
+            blob.write(config.as_bytes())?;
             blob.write(&bytes)?;
             blob.commit()
         });
@@ -161,21 +173,36 @@ fn save_snapshot(runtime: &Runtime, handle: &SessionHandle, session: &mut Stream
     }
 }
 
+/// A stored snapshot: the session's config and the plugin's bytes.
+pub(super) struct Stored {
+    pub(super) config: serde_json::Value,
+    pub(super) bytes: Vec<u8>,
+}
+
 pub(super) fn load_snapshot(
     runtime: &Runtime,
     tenant: &str,
     plugin: &str,
     id: &str,
-) -> Option<Vec<u8>> {
+) -> Option<Stored> {
     let store = runtime.storage_slot().get().cloned()?;
     let blob = store
         .open_blob(&space(tenant, plugin), &snapshot_blob(id))
         .ok()?;
-    blob.read(0, usize::try_from(blob.size()).ok()?).ok()
+    let all = blob.read(0, usize::try_from(blob.size()).ok()?).ok()?;
+    let length = u32::from_le_bytes(all.get(..4)?.try_into().ok()?) as usize;
+    let config = serde_json::from_slice(all.get(4..4 + length)?).ok()?;
+    Some(Stored {
+        config,
+        bytes: all.get(4 + length..)?.to_vec(),
+    })
 }
 
 pub(super) fn forget_snapshot(runtime: &Runtime, handle: &SessionHandle) {
     if let Some(store) = runtime.storage_slot().get().cloned() {
-        let _ = store.drop_blob(&space(&handle.tenant, &handle.engine), &snapshot_blob(&handle.id));
+        let _ = store.drop_blob(
+            &space(&handle.tenant, &handle.engine),
+            &snapshot_blob(&handle.id),
+        );
     }
 }

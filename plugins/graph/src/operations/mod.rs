@@ -6,7 +6,7 @@ use std::ops::ControlFlow;
 
 use weft_sdk::{
     Body, Endpoint, Engine, EngineError, EngineInfo, EventKind, Host, Manifest, Method, Operation,
-    Params, Route, Value, json,
+    Params, Route, Subscription, Value, json,
 };
 
 use crate::graph::{Graph, NodeIndex};
@@ -137,6 +137,22 @@ fn manifest() -> Manifest {
                 "traversal_update",
                 "A BFS level (with its frontier) or a DFS step (with the vertex reached).",
                 schema(include_str!("../../schemas/traversal_update.json")),
+            ),
+        ],
+        subscriptions: vec![
+            Subscription::new(
+                "graphAlgorithmProgress",
+                ALGORITHMS,
+                &["algorithm_progress", "algorithm_complete"],
+                "Progress of graph algorithms (PageRank, HITS, Louvain, …): of one job (jobId; ends with its algorithm_complete) or of all, optionally of one algorithm",
+            )
+            .filter("algorithm")
+            .ends_with("algorithm_complete"),
+            Subscription::new(
+                "graphTraversal",
+                TRAVERSAL,
+                &["traversal_update"],
+                "BFS and DFS traversal updates: of one job (jobId) or of all",
             ),
         ],
         ..Manifest::default()

@@ -102,7 +102,11 @@ impl<E: StreamEngine + 'static> wit::GuestSession for SessionCell<E> {
     fn request(&self, message_type: String, params: String) -> Result<String, WitError> {
         self.session
             .borrow_mut()
-            .request(&message_type, Params::new(object_or_empty(&params)), &WasmHost)
+            .request(
+                &message_type,
+                Params::new(object_or_empty(&params)),
+                &WasmHost,
+            )
             .map(|answer| answer.to_string())
             .map_err(to_wit_error)
     }

@@ -79,18 +79,27 @@ fn manifest() -> Manifest {
             path: "/api/v1/hostile/sessions/{session_id}".into(),
             config_schema: json!({"type": "object"}),
             messages: vec![
-                SessionMessage::push("sample", "data", "One row; algorithm trap, spin or hog misbehaves")
-                    .single_row()
-                    .reply("result"),
+                SessionMessage::push(
+                    "sample",
+                    "data",
+                    "One row; algorithm trap, spin or hog misbehaves",
+                )
+                .single_row()
+                .reply("result"),
                 SessionMessage::push("rows", "rows", "Rows of any shape, echoed back"),
                 SessionMessage::request("echo", "Answers its params"),
             ],
             topics: vec!["echoes".into()],
         }),
         subscriptions: vec![
-            Subscription::new("hostileMade", "made", &["made"], "What the emit operation made")
-                .filter("n")
-                .ends_with("made"),
+            Subscription::new(
+                "hostileMade",
+                "made",
+                &["made"],
+                "What the emit operation made",
+            )
+            .filter("n")
+            .ends_with("made"),
         ],
     }
 }
@@ -304,7 +313,10 @@ impl Session for HostileSession {
                 .map(|(name, c)| format!("{name}:{}", kind(&c.values)))
                 .collect();
             host.emit(
-                &format!("sessions.{}.echoes", params["session_id"].as_str().unwrap_or("")),
+                &format!(
+                    "sessions.{}.echoes",
+                    params["session_id"].as_str().unwrap_or("")
+                ),
                 "made",
                 &json!({"n": count}),
             );
