@@ -15,7 +15,7 @@
 //! ```
 //! use weft_sdk::{
 //!     Endpoint, Engine, EngineError, EngineInfo, EventKind, Host, Manifest, Method, Operation,
-//!     Params, RecordingHost, Route, Value, json,
+//!     Params, RecordingHost, Route, Subscription, Value, json,
 //! };
 //!
 //! pub struct Echo;
@@ -36,8 +36,13 @@
 //!                 // The event protocol pre-subscribed to echo.echoes, taking echo_request.
 //!                 endpoints: vec![Endpoint::new("/api/v1/ws/echo", "echoes", "Echoes live")
 //!                     .request("echo_request", "echo")],
-//!                 events: vec![EventKind::new("echoed", "One echo.", json!({"type": "object"}))],
-//!                 session: None,
+//!                 events: vec![EventKind::new("echoed", "One echo.", json!({"type": "object",
+//!                     "properties": {"name": {"type": "string"}}}))],
+//!                 // GraphQL `subscription { echoes(name: "x") { name seq } }`, typed
+//!                 // from the kind's schema (every engine also gets `<name>Events`).
+//!                 subscriptions: vec![Subscription::new("echoes", "echoes", &["echoed"], "Echoes")
+//!                     .filter("name")],
+//!                 ..Manifest::default()
 //!             },
 //!         }
 //!     }
