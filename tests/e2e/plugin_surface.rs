@@ -496,3 +496,48 @@ async fn an_uploaded_body_is_a_blob_until_its_job_ends() -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+/// WIT 0.2 storage at the sizes engines use: one atomic batch (a batch
+/// past the limit is refused whole), scans in byte-bounded pages, and a
+/// 20 MiB blob written in parts to a file and read back by position.
+#[tokio::test]
+async fn batches_pages_and_large_blobs_work_through_the_sandbox() -> anyhow::Result<()> {
+    let server = Server::start(&[])?;
+    let (status, _) = load_hostile(&server, "hostile").await?;
+    assert_eq!(status, 201);
+    let job = server
+        .run_job(
+            "hostile",
+            "bulk",
+            json!({"entries": 5000, "page_bytes": 16384, "blob_mib": 20}),
+        )
+        .await?;
+    assert_eq!(job["state"], "succeeded", "{job}");
+    let result = &job["result"];
+    assert_eq!(
+        result["scanned"], 5000,
+        "no entry of the refused batch: {result}"
+    );
+    assert!(
+        result["refused"]
+            .as_str()
+            .unwrap_or("")
+            .contains("10000 writes"),
+        "{result}"
+    );
+    // 5,000 entries of 109 bytes in pages of about 16 KiB.
+    let pages = result["pages"].as_u64().unwrap_or(0);
+    assert!((33..=40).contains(&pages), "{pages} pages");
+    assert!(result["largest_page_bytes"].as_u64().unwrap_or(u64::MAX) < 16_384 + 200);
+    assert_eq!(result["blob_size"], 20 << 20);
+    assert_eq!(result["tail_ok"], true);
+    let file = server
+        .data_dir()
+        .join("storage/tenants/default/plugins/hostile/blobs/big");
+    assert_eq!(
+        std::fs::metadata(&file)?.len(),
+        20 << 20,
+        "a file, not an LSM value"
+    );
+    Ok(())
+}

@@ -5,8 +5,8 @@ use std::cell::RefCell;
 use serde_json::Value;
 
 use crate::storage::{
-    ColumnChunk, ColumnKind, ColumnValues, DatasetShape, DatasetSummary, DatasetWriter,
-    StorageFailure,
+    BlobWriter, ColumnChunk, ColumnKind, ColumnValues, DatasetShape, DatasetSummary, DatasetWriter,
+    ScanPage, StorageFailure,
 };
 
 /// Log levels, as in `weft:host/log`.
@@ -105,14 +105,69 @@ pub trait Host {
         Err(StorageFailure::unsupported())
     }
 
-    /// Stores blob `name`.
+    /// Deletes `key` from collection `collection`.
+    fn collection_delete(&self, collection: &str, key: &[u8]) -> Result<(), StorageFailure> {
+        let _ = (collection, key);
+        Err(StorageFailure::unsupported())
+    }
+
+    /// Applies every write (`None` deletes) or none, durably and at once:
+    /// at most 10,000 writes and 64 MiB.
+    fn collection_write_batch(
+        &self,
+        collection: &str,
+        batch: &[(Vec<u8>, Option<Vec<u8>>)],
+    ) -> Result<(), StorageFailure> {
+        let _ = (collection, batch);
+        Err(StorageFailure::unsupported())
+    }
+
+    /// A page of entries with key ≥ `start` beginning with `prefix`: at
+    /// most `limit` of them and about `max_bytes`.
+    fn collection_scan_page(
+        &self,
+        collection: &str,
+        start: &[u8],
+        prefix: &[u8],
+        limit: u32,
+        max_bytes: u32,
+    ) -> Result<ScanPage, StorageFailure> {
+        let _ = (collection, start, prefix, limit, max_bytes);
+        Err(StorageFailure::unsupported())
+    }
+
+    /// Stores blob `name` (up to 16 MiB; larger ones with [`Host::create_blob`]).
     fn write_blob(&self, name: &str, data: &[u8]) -> Result<(), StorageFailure> {
         let _ = (name, data);
         Err(StorageFailure::unsupported())
     }
 
-    /// Reads blob `name`.
+    /// Reads blob `name` whole (up to 16 MiB; larger ones with
+    /// [`Host::read_blob_range`]).
     fn read_blob(&self, name: &str) -> Result<Vec<u8>, StorageFailure> {
+        let _ = name;
+        Err(StorageFailure::unsupported())
+    }
+
+    /// Starts writing blob `name` in parts, kept as a file (any size).
+    fn create_blob<'a>(&'a self, name: &str) -> Result<Box<dyn BlobWriter + 'a>, StorageFailure> {
+        let _ = name;
+        Err(StorageFailure::unsupported())
+    }
+
+    /// Blob `name`'s size and up to `length` bytes of it from `offset`.
+    fn read_blob_range(
+        &self,
+        name: &str,
+        offset: u64,
+        length: u32,
+    ) -> Result<(u64, Vec<u8>), StorageFailure> {
+        let _ = (name, offset, length);
+        Err(StorageFailure::unsupported())
+    }
+
+    /// Deletes blob `name`.
+    fn drop_blob(&self, name: &str) -> Result<(), StorageFailure> {
         let _ = name;
         Err(StorageFailure::unsupported())
     }
@@ -165,7 +220,13 @@ pub struct RecordingHost {
     datasets: RefCell<std::collections::HashMap<String, Vec<(String, ColumnChunk)>>>,
     cancel_after_checks: Option<usize>,
     checks: RefCell<usize>,
+    /// Collections: name → key → value.
+    collections: RefCell<Collections>,
+    /// Blobs: name → bytes.
+    blobs: RefCell<std::collections::HashMap<String, Vec<u8>>>,
 }
+
+type Collections = std::collections::HashMap<String, std::collections::BTreeMap<Vec<u8>, Vec<u8>>>;
 
 impl RecordingHost {
     /// A host that never cancels.
@@ -211,6 +272,130 @@ impl RecordingHost {
 }
 
 impl Host for RecordingHost {
+    fn collection_get(
+        &self,
+        collection: &str,
+        key: &[u8],
+    ) -> Result<Option<Vec<u8>>, StorageFailure> {
+        Ok(self
+            .collections
+            .borrow()
+            .get(collection)
+            .and_then(|c| c.get(key).cloned()))
+    }
+
+    fn collection_put(
+        &self,
+        collection: &str,
+        key: &[u8],
+        value: &[u8],
+    ) -> Result<(), StorageFailure> {
+        self.collection_write_batch(collection, &[(key.to_vec(), Some(value.to_vec()))])
+    }
+
+    fn collection_delete(&self, collection: &str, key: &[u8]) -> Result<(), StorageFailure> {
+        self.collection_write_batch(collection, &[(key.to_vec(), None)])
+    }
+
+    fn collection_write_batch(
+        &self,
+        collection: &str,
+        batch: &[(Vec<u8>, Option<Vec<u8>>)],
+    ) -> Result<(), StorageFailure> {
+        let mut collections = self.collections.borrow_mut();
+        let tree = collections.entry(collection.to_owned()).or_default();
+        for (key, value) in batch {
+            match value {
+                Some(value) => tree.insert(key.clone(), value.clone()),
+                None => tree.remove(key),
+            };
+        }
+        Ok(())
+    }
+
+    fn collection_scan_page(
+        &self,
+        collection: &str,
+        start: &[u8],
+        prefix: &[u8],
+        limit: u32,
+        max_bytes: u32,
+    ) -> Result<ScanPage, StorageFailure> {
+        let collections = self.collections.borrow();
+        let Some(tree) = collections.get(collection) else {
+            return Err(StorageFailure::NotFound(format!(
+                "collection '{collection}' does not exist"
+            )));
+        };
+        let mut page = ScanPage::default();
+        let mut bytes = 0usize;
+        for (key, value) in tree.range(start.to_vec()..) {
+            if !key.starts_with(prefix) {
+                if key.as_slice() > prefix {
+                    break;
+                }
+                continue;
+            }
+            bytes += key.len() + value.len();
+            page.entries.push((key.clone(), value.clone()));
+            if page.entries.len() >= limit.max(1) as usize || bytes >= max_bytes as usize {
+                let mut next = key.clone();
+                next.push(0);
+                page.next = Some(next);
+                break;
+            }
+        }
+        Ok(page)
+    }
+
+    fn write_blob(&self, name: &str, data: &[u8]) -> Result<(), StorageFailure> {
+        self.blobs
+            .borrow_mut()
+            .insert(name.to_owned(), data.to_vec());
+        Ok(())
+    }
+
+    fn read_blob(&self, name: &str) -> Result<Vec<u8>, StorageFailure> {
+        self.blobs
+            .borrow()
+            .get(name)
+            .cloned()
+            .ok_or_else(|| StorageFailure::NotFound(format!("blob '{name}' does not exist")))
+    }
+
+    fn create_blob<'a>(&'a self, name: &str) -> Result<Box<dyn BlobWriter + 'a>, StorageFailure> {
+        Ok(Box::new(RecordingBlob {
+            host: self,
+            name: name.to_owned(),
+            data: Vec::new(),
+        }))
+    }
+
+    fn read_blob_range(
+        &self,
+        name: &str,
+        offset: u64,
+        length: u32,
+    ) -> Result<(u64, Vec<u8>), StorageFailure> {
+        let blobs = self.blobs.borrow();
+        let blob = blobs
+            .get(name)
+            .ok_or_else(|| StorageFailure::NotFound(format!("blob '{name}' does not exist")))?;
+        let start = usize::try_from(offset)
+            .unwrap_or(usize::MAX)
+            .min(blob.len());
+        let end = start.saturating_add(length as usize).min(blob.len());
+        Ok((blob.len() as u64, blob[start..end].to_vec()))
+    }
+
+    fn drop_blob(&self, name: &str) -> Result<(), StorageFailure> {
+        self.blobs
+            .borrow_mut()
+            .remove(name)
+            .map(|_| ())
+            .ok_or_else(|| StorageFailure::NotFound(format!("blob '{name}' does not exist")))
+    }
+
     fn emit(&self, topic: &str, kind: &str, data: &Value) {
         self.calls.borrow_mut().push(Recorded::Event {
             topic: topic.to_owned(),
@@ -406,5 +591,64 @@ impl DatasetWriter for RecordingWriter<'_> {
             .map_or(0, |(_, c)| c.values.len() as u64);
         datasets.insert(self.name, self.columns);
         Ok(rows)
+    }
+}
+
+/// A blob being written into a [`RecordingHost`].
+struct RecordingBlob<'a> {
+    host: &'a RecordingHost,
+    name: String,
+    data: Vec<u8>,
+}
+
+impl BlobWriter for RecordingBlob<'_> {
+    fn write(&mut self, data: &[u8]) -> Result<(), StorageFailure> {
+        self.data.extend_from_slice(data);
+        Ok(())
+    }
+
+    fn commit(self: Box<Self>) -> Result<u64, StorageFailure> {
+        let size = self.data.len() as u64;
+        self.host.blobs.borrow_mut().insert(self.name, self.data);
+        Ok(size)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_recording_host_keeps_collections_and_blobs() {
+        let host = RecordingHost::new();
+        let batch: Vec<(Vec<u8>, Option<Vec<u8>>)> = (0..10u8)
+            .map(|i| (vec![b'k', i], Some(vec![i; 10])))
+            .collect();
+        host.collection_write_batch("c", &batch).expect("batch");
+        host.collection_delete("c", &[b'k', 3]).expect("delete");
+        let page = host
+            .collection_scan_page("c", b"", b"k", 4, 1 << 20)
+            .expect("page");
+        assert_eq!(page.entries.len(), 4);
+        assert_eq!(
+            page.entries[3].0,
+            vec![b'k', 4],
+            "the deleted key is skipped"
+        );
+        let rest = host
+            .collection_scan_page("c", &page.next.expect("next"), b"k", 100, 25)
+            .expect("page");
+        assert_eq!(rest.entries.len(), 3, "stops near max_bytes");
+        let mut blob = host.create_blob("model").expect("writer");
+        blob.write(b"abc").expect("write");
+        blob.write(b"def").expect("write");
+        assert!(host.read_blob("model").is_err(), "invisible before commit");
+        assert_eq!(blob.commit().expect("commit"), 6);
+        assert_eq!(
+            host.read_blob_range("model", 2, 3).expect("range"),
+            (6, b"cde".to_vec())
+        );
+        host.drop_blob("model").expect("drop");
+        assert!(host.read_blob("model").is_err());
     }
 }

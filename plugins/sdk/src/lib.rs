@@ -86,8 +86,8 @@ pub use manifest::{
 };
 pub use serde_json::{self, Value, json};
 pub use storage::{
-    ColumnChunk, ColumnKind, ColumnValues, DatasetShape, DatasetSummary, DatasetWriter,
-    StorageFailure, read_numeric_columns,
+    BlobWriter, ColumnChunk, ColumnKind, ColumnValues, DatasetShape, DatasetSummary, DatasetWriter,
+    ScanPage, StorageFailure, read_numeric_columns,
 };
 pub use stream::{Message, PushReply, Rows, Session, StreamEngine, Table};
 

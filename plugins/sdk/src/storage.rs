@@ -109,6 +109,24 @@ pub trait DatasetWriter {
     fn commit(self: Box<Self>) -> Result<u64, StorageFailure>;
 }
 
+/// A blob being written in parts: invisible until [`BlobWriter::commit`];
+/// dropped uncommitted, it leaves nothing.
+pub trait BlobWriter {
+    /// Appends `data` (up to 16 MiB per call).
+    fn write(&mut self, data: &[u8]) -> Result<(), StorageFailure>;
+    /// Publishes the blob; answers its size.
+    fn commit(self: Box<Self>) -> Result<u64, StorageFailure>;
+}
+
+/// One page of a collection scan.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ScanPage {
+    /// Entries in key order.
+    pub entries: Vec<(Vec<u8>, Vec<u8>)>,
+    /// Where the next page starts; `None` when the scan is done.
+    pub next: Option<Vec<u8>>,
+}
+
 /// One chunk of one column.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ColumnChunk {

@@ -4,8 +4,8 @@
 use serde_json::Value;
 
 use crate::{
-    ColumnChunk, ColumnKind, ColumnValues, DatasetShape, DatasetSummary, DatasetWriter, Engine,
-    EngineError, Host, Level, Params, StorageFailure,
+    BlobWriter, ColumnChunk, ColumnKind, ColumnValues, DatasetShape, DatasetSummary, DatasetWriter,
+    Engine, EngineError, Host, Level, Params, ScanPage, StorageFailure,
 };
 
 #[allow(missing_docs, unreachable_pub, unsafe_code)]
@@ -147,12 +147,85 @@ impl Host for WasmHost {
             .map_err(failure)
     }
 
+    fn collection_delete(&self, collection: &str, key: &[u8]) -> Result<(), StorageFailure> {
+        storage::Collection::open(collection, false)
+            .and_then(|c| c.delete(key))
+            .map_err(failure)
+    }
+
+    fn collection_write_batch(
+        &self,
+        collection: &str,
+        batch: &[(Vec<u8>, Option<Vec<u8>>)],
+    ) -> Result<(), StorageFailure> {
+        let writes: Vec<storage::Write> = batch
+            .iter()
+            .map(|(key, value)| storage::Write {
+                key: key.clone(),
+                value: value.clone(),
+            })
+            .collect();
+        storage::Collection::open(collection, true)
+            .and_then(|c| c.write_batch(&writes))
+            .map_err(failure)
+    }
+
+    fn collection_scan_page(
+        &self,
+        collection: &str,
+        start: &[u8],
+        prefix: &[u8],
+        limit: u32,
+        max_bytes: u32,
+    ) -> Result<ScanPage, StorageFailure> {
+        let page = storage::Collection::open(collection, false)
+            .and_then(|c| c.scan_page(start, prefix, limit, max_bytes))
+            .map_err(failure)?;
+        Ok(ScanPage {
+            entries: page.entries,
+            next: page.next,
+        })
+    }
+
     fn write_blob(&self, name: &str, data: &[u8]) -> Result<(), StorageFailure> {
         storage::write_blob(name, data).map_err(failure)
     }
 
     fn read_blob(&self, name: &str) -> Result<Vec<u8>, StorageFailure> {
         storage::read_blob(name).map_err(failure)
+    }
+
+    fn create_blob<'a>(&'a self, name: &str) -> Result<Box<dyn BlobWriter + 'a>, StorageFailure> {
+        let writer = storage::BlobWriter::create(name).map_err(failure)?;
+        Ok(Box::new(WasmBlob(writer)))
+    }
+
+    fn read_blob_range(
+        &self,
+        name: &str,
+        offset: u64,
+        length: u32,
+    ) -> Result<(u64, Vec<u8>), StorageFailure> {
+        let reader = storage::BlobReader::open(name).map_err(failure)?;
+        let bytes = reader.read(offset, length).map_err(failure)?;
+        Ok((reader.size(), bytes))
+    }
+
+    fn drop_blob(&self, name: &str) -> Result<(), StorageFailure> {
+        storage::drop_blob(name).map_err(failure)
+    }
+}
+
+/// A blob writer of the host, behind the SDK's trait.
+struct WasmBlob(storage::BlobWriter);
+
+impl BlobWriter for WasmBlob {
+    fn write(&mut self, data: &[u8]) -> Result<(), StorageFailure> {
+        self.0.write(data).map_err(failure)
+    }
+
+    fn commit(self: Box<Self>) -> Result<u64, StorageFailure> {
+        self.0.commit().map_err(failure)
     }
 }
 

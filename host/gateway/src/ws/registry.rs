@@ -95,7 +95,7 @@ pub(crate) struct Status {
 }
 
 /// A connection of an endpoint without topic subscriptions (`/ws/query`,
-/// `/ws/metrics`, anomaly sessions), registered so that operators see it,
+/// `/ws/metrics`, streaming sessions), registered so that operators see it,
 /// can close it and can broadcast to it. Leaves the registry when dropped.
 pub(crate) struct Registered {
     connections: Connections,

@@ -1,5 +1,5 @@
 //! The WebSocket transport under every endpoint (the event protocol, the
-//! seed endpoints, `/ws/query`, `/ws/metrics`, anomaly sessions and
+//! seed endpoints, `/ws/query`, `/ws/metrics`, streaming sessions and
 //! GraphQL subscriptions): yawc, which speaks RFC 6455 and negotiates
 //! permessage-deflate (RFC 7692) when the client offers it — axum's
 //! tungstenite-based WebSocket cannot. Endpoints see only [`Upgrade`],

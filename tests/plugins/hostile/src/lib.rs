@@ -162,6 +162,11 @@ impl Engine for Hostile {
                 Operation::new(
                     "topics",
                     "Emits one event on each of `count` distinct topics; answers how many the host took.",
+                    any.clone(),
+                ),
+                Operation::new(
+                    "bulk",
+                    "Writes `entries` keys in one batch (and tries one batch too many), scans them in pages of at most `page_bytes`, and writes and reads back a blob of `blob_mib` MiB in parts.",
                     any,
                 ),
             ],
@@ -230,6 +235,7 @@ impl Engine for Hostile {
                 let back = host.collection_get(collection, key.as_bytes())?;
                 Ok(json!({ "read_back": back.map(|b| String::from_utf8_lossy(&b).into_owned()) }))
             }
+            "bulk" => bulk(&params.value()?, host),
             "topics" => {
                 let count = params.value()?["count"].as_u64().unwrap_or(1000);
                 let mut taken = 0u64;
@@ -271,6 +277,54 @@ fn misbehave(how: &str) {
         }
         _ => {}
     }
+}
+
+/// The WIT 0.2 storage calls at sizes the engines will use: an atomic
+/// batch, byte-bounded scan pages and a blob larger than one call moves.
+fn bulk(params: &Value, host: &dyn Host) -> Result<Value, EngineError> {
+    let entries = params["entries"].as_u64().unwrap_or(1000);
+    let page_bytes = params["page_bytes"].as_u64().unwrap_or(4096) as u32;
+    let blob_mib = params["blob_mib"].as_u64().unwrap_or(1) as usize;
+    let batch: Vec<(Vec<u8>, Option<Vec<u8>>)> = (0..entries)
+        .map(|i| (format!("k{i:08}").into_bytes(), Some(vec![b'v'; 100])))
+        .collect();
+    host.collection_write_batch("bulk", &batch)?;
+    // One write too many: refused whole, nothing of it written.
+    let too_many: Vec<(Vec<u8>, Option<Vec<u8>>)> = (0..10_001u32)
+        .map(|i| (format!("x{i:08}").into_bytes(), Some(Vec::new())))
+        .collect();
+    let refused = host.collection_write_batch("bulk", &too_many).err();
+    let (mut pages, mut scanned, mut largest) = (0u64, 0u64, 0usize);
+    let mut start = Vec::new();
+    loop {
+        let page = host.collection_scan_page("bulk", &start, b"", 100_000, page_bytes)?;
+        pages += 1;
+        scanned += page.entries.len() as u64;
+        largest = largest.max(page.entries.iter().map(|(k, v)| k.len() + v.len()).sum());
+        match page.next {
+            Some(next) => start = next,
+            None => break,
+        }
+    }
+    let part: Vec<u8> = (0..1 << 20).map(|i| (i % 251) as u8).collect();
+    let mut blob = host.create_blob("big")?;
+    for _ in 0..blob_mib {
+        blob.write(&part)?;
+    }
+    let size = blob.commit()?;
+    let offset = (size - 10) as u64;
+    let (read_size, tail) = host.read_blob_range("big", offset, 100)?;
+    let expected: Vec<u8> = (offset as usize..size as usize)
+        .map(|i| ((i % (1 << 20)) % 251) as u8)
+        .collect();
+    Ok(json!({
+        "refused": refused.map(|e| e.to_string()),
+        "pages": pages,
+        "scanned": scanned,
+        "largest_page_bytes": largest,
+        "blob_size": read_size,
+        "tail_ok": tail == expected,
+    }))
 }
 
 /// A session that counts rows and scores them all 0.
