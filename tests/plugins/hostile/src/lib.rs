@@ -312,7 +312,7 @@ fn bulk(params: &Value, host: &dyn Host) -> Result<Value, EngineError> {
         blob.write(&part)?;
     }
     let size = blob.commit()?;
-    let offset = (size - 10) as u64;
+    let offset = size - 10;
     let (read_size, tail) = host.read_blob_range("big", offset, 100)?;
     let expected: Vec<u8> = (offset as usize..size as usize)
         .map(|i| ((i % (1 << 20)) % 251) as u8)
