@@ -146,12 +146,8 @@ impl HostState {
         storage: crate::storage_host::StorageSlot,
     ) -> Self {
         let stderr = MemoryOutputPipe::new(OUTPUT_CAPTURE);
-        // No preopens, no environment, no arguments, no sockets: the
-        // builder's defaults grant none of them.
-        let wasi = WasiCtx::builder()
-            .stderr(stderr.clone())
-            .stdout(stderr.clone())
-            .build();
+        let seed = crate::wasi::seed_of(scope.job.as_deref().unwrap_or(&scope.family_topic));
+        let wasi = crate::wasi::context(stderr.clone(), seed);
         Self {
             wasi,
             table: ResourceTable::new(),

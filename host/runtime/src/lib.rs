@@ -18,7 +18,8 @@
 //! a component is bound to the newest it fits.
 //!
 //! Sandbox: every plugin call runs with a [`SandboxConfig`] memory cap and
-//! deadline, no filesystem, no network and no environment. A trap, a
+//! deadline, and only the WASI interfaces `wasi` links: no filesystem, no
+//! network, no environment, no wall clock. A trap, a
 //! runaway loop or a memory bomb ends that one call with a [`JobError`].
 //! This crate must not know about HTTP, sockets or GraphQL.
 
@@ -37,6 +38,7 @@ mod plugin;
 mod runtime;
 pub mod sessions;
 mod storage_host;
+mod wasi;
 
 pub use config::SandboxConfig;
 pub use error::RuntimeError;

@@ -68,7 +68,7 @@ impl Runtime {
             .map_err(|e| anyhow::anyhow!("{e:#}"))
             .context("failed to configure the wasmtime engine")?;
         let mut linker = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
+        crate::wasi::link(&mut linker)
             .map_err(|e| anyhow::anyhow!("{e:#}"))
             .context("failed to link WASI")?;
         v2::plugin::Plugin::add_to_linker::<_, wasmtime::component::HasSelf<_>>(

@@ -1,0 +1,113 @@
+//! The WASI surface a plugin gets, linked interface by interface so that
+//! nothing is granted by accident: stdout and stderr (captured into the
+//! job's error), stdin and the environment (empty), `exit`, the monotonic
+//! clock, and randomness seeded per job (reproducible from the job's id;
+//! engines that promise reproducible results take a `seed` param too).
+//! No filesystem, no sockets, no wall clock: a component importing them
+//! fails to load, saying which import is missing. The WIT worlds state the
+//! same (`wit/engine/engine.wit`).
+
+use std::convert::Infallible;
+
+use wasmtime::component::{HasData, Linker, ResourceTable};
+use wasmtime_wasi::p2::bindings::sync as wasi;
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::{WasiCtx, WasiView};
+
+/// `HasData` for the io interfaces, which live in the resource table.
+struct Io;
+
+impl HasData for Io {
+    type Data<'a> = &'a mut ResourceTable;
+}
+
+/// Adds the granted WASI interfaces to `linker`.
+pub(crate) fn link<T: WasiView>(linker: &mut Linker<T>) -> wasmtime::Result<()> {
+    use wasmtime_wasi::cli::{WasiCli, WasiCliView};
+    use wasmtime_wasi::clocks::{WasiClocks, WasiClocksView};
+    use wasmtime_wasi::random::{WasiRandom, WasiRandomView};
+
+    wasmtime_wasi_io::bindings::wasi::io::error::add_to_linker::<T, Io>(linker, |t| t.ctx().table)?;
+    wasi::io::poll::add_to_linker::<T, Io>(linker, |t| t.ctx().table)?;
+    wasi::io::streams::add_to_linker::<T, Io>(linker, |t| t.ctx().table)?;
+    wasi::clocks::monotonic_clock::add_to_linker::<T, WasiClocks>(linker, T::clocks)?;
+    wasi::random::random::add_to_linker::<T, WasiRandom>(linker, T::random)?;
+    wasi::random::insecure::add_to_linker::<T, WasiRandom>(linker, T::random)?;
+    wasi::random::insecure_seed::add_to_linker::<T, WasiRandom>(linker, T::random)?;
+    wasi::cli::exit::add_to_linker::<T, WasiCli>(linker, T::cli)?;
+    wasi::cli::environment::add_to_linker::<T, WasiCli>(linker, T::cli)?;
+    wasi::cli::stdin::add_to_linker::<T, WasiCli>(linker, T::cli)?;
+    wasi::cli::stdout::add_to_linker::<T, WasiCli>(linker, T::cli)?;
+    wasi::cli::stderr::add_to_linker::<T, WasiCli>(linker, T::cli)?;
+    wasi::cli::terminal_input::add_to_linker::<T, WasiCli>(linker, T::cli)?;
+    wasi::cli::terminal_output::add_to_linker::<T, WasiCli>(linker, T::cli)?;
+    wasi::cli::terminal_stdin::add_to_linker::<T, WasiCli>(linker, T::cli)?;
+    wasi::cli::terminal_stdout::add_to_linker::<T, WasiCli>(linker, T::cli)?;
+    wasi::cli::terminal_stderr::add_to_linker::<T, WasiCli>(linker, T::cli)?;
+    Ok(())
+}
+
+/// The context of one instance: output into `output`, randomness from
+/// `seed`. No preopens, no environment, no arguments.
+pub(crate) fn context(output: MemoryOutputPipe, seed: u64) -> WasiCtx {
+    WasiCtx::builder()
+        .stderr(output.clone())
+        .stdout(output)
+        .secure_random(SplitMix64(seed))
+        .insecure_random(SplitMix64(seed ^ 0x9E37_79B9_7F4A_7C15))
+        .insecure_random_seed(u128::from(seed) << 64 | u128::from(!seed))
+        .build()
+}
+
+/// The seed of an instance named `name` (a job id, a session's topic).
+pub(crate) fn seed_of(name: &str) -> u64 {
+    // FNV-1a: stable across builds and platforms, unlike `DefaultHasher`.
+    name.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// SplitMix64: small, fast and well distributed; not for secrets, which no
+/// plugin should make (it has nowhere to keep them).
+struct SplitMix64(u64);
+
+impl rand_core::TryRng for SplitMix64 {
+    type Error = Infallible;
+
+    fn try_next_u32(&mut self) -> Result<u32, Infallible> {
+        self.try_next_u64().map(|x| (x >> 32) as u32)
+    }
+
+    fn try_next_u64(&mut self) -> Result<u64, Infallible> {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        Ok(z ^ (z >> 31))
+    }
+
+    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Infallible> {
+        for chunk in dst.chunks_mut(8) {
+            let bytes = self.try_next_u64()?.to_le_bytes();
+            chunk.copy_from_slice(&bytes[..chunk.len()]);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rand_core::TryRng;
+
+    use super::*;
+
+    #[test]
+    fn the_same_seed_gives_the_same_bytes_and_names_give_distinct_seeds() {
+        let (mut a, mut b) = (SplitMix64(seed_of("job-1")), SplitMix64(seed_of("job-1")));
+        let (mut x, mut y) = ([0u8; 13], [0u8; 13]);
+        let _ = a.try_fill_bytes(&mut x);
+        let _ = b.try_fill_bytes(&mut y);
+        assert_eq!(x, y);
+        assert_ne!(seed_of("job-1"), seed_of("job-2"));
+    }
+}
