@@ -273,6 +273,7 @@ impl weft_sdk::Host for StoreHost<'_> {
             Values::Bool(v) => weft_sdk::ColumnValues::Bool(v),
             Values::String(v) => weft_sdk::ColumnValues::Text(v),
             Values::Timestamp(v) => weft_sdk::ColumnValues::Timestamp(v),
+            Values::Binary(v) => weft_sdk::ColumnValues::Binary(v),
         };
         Ok(weft_sdk::ColumnChunk {
             values,

@@ -585,3 +585,48 @@ async fn storage_streams_carry_the_events_of_the_code_that_did_the_work() -> any
     assert_eq!(response.status().as_u16(), 400);
     Ok(())
 }
+
+/// A binary column (WKB geometries, embeddings) goes in as hex cells,
+/// is stored as bytes and comes back as hex; a cell that is not hex is
+/// refused with its row.
+#[tokio::test]
+async fn binary_columns_take_and_give_hex() -> anyhow::Result<()> {
+    let server = Server::start(&[])?;
+    // Two WKB points: POINT(1 2) and POINT(3 4), little-endian.
+    let p1 = "0101000000000000000000f03f0000000000000040";
+    let p2 = "010100000000000000000008400000000000001040";
+    let csv = format!("id,geom\n1,{p1}\n2,\n3,{p2}\n");
+    let (status, body) = server
+        .post_raw(
+            "/api/v1/datasets/points?schema=id:i64,geom:binary",
+            "text/csv",
+            csv.into_bytes(),
+        )
+        .await?;
+    assert_eq!(status, 201, "{body}");
+    let (status, column) = server.get("/api/v1/datasets/points/columns/geom").await?;
+    assert_eq!(status, 200, "{column}");
+    assert_eq!(column["type"], "binary");
+    assert_eq!(column["values"], json!([p1, null, p2]));
+    let (_, summary) = server
+        .get("/api/v1/datasets/points/columns/geom/summary")
+        .await?;
+    assert_eq!(summary["bytes"], 42, "{summary}");
+    assert_eq!(summary["nulls"], 1);
+    let (status, refused) = server
+        .post_raw(
+            "/api/v1/datasets/bad?schema=geom:binary",
+            "text/csv",
+            b"geom\n00ff\nnot-hex\n".to_vec(),
+        )
+        .await?;
+    assert_eq!(status, 400, "{refused}");
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("row 2"),
+        "{refused}"
+    );
+    Ok(())
+}

@@ -59,6 +59,12 @@ fn chunk(chunk: new::ColumnChunk) -> old::ColumnChunk {
         new::ColumnValues::Boolean(v) => old::ColumnValues::Boolean(v),
         new::ColumnValues::Text(v) => old::ColumnValues::Text(v),
         new::ColumnValues::Timestamp(v) => old::ColumnValues::Timestamp(v),
+        // 0.1 has no binary type: its plugins read such a column as hex.
+        new::ColumnValues::Binary(v) => old::ColumnValues::Text(
+            v.iter()
+                .map(|b| weft_storage::columnar::to_hex(b))
+                .collect(),
+        ),
     };
     old::ColumnChunk {
         values,
@@ -73,6 +79,7 @@ fn field(field: new::Field) -> old::Field {
         new::ColumnType::Boolean => old::ColumnType::Boolean,
         new::ColumnType::Text => old::ColumnType::Text,
         new::ColumnType::Timestamp => old::ColumnType::Timestamp,
+        new::ColumnType::Binary => old::ColumnType::Text,
     };
     old::Field {
         name: field.name,

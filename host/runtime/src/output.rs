@@ -1,6 +1,7 @@
 //! A 0.2 plugin's typed result as the job's JSON result: JSON as is, a
 //! dataset as `{"dataset": name}`, typed columns as an object of arrays
-//! (nulls where a row is not valid, timestamps as microseconds).
+//! (nulls where a row is not valid, timestamps as microseconds, binary
+//! values as hex).
 
 use serde_json::{Map, Value, json};
 
@@ -53,6 +54,10 @@ pub(crate) fn column_json(chunk: ColumnChunk) -> Vec<Value> {
         }
         ColumnValues::Boolean(v) => v.into_iter().map(Value::Bool).collect(),
         ColumnValues::Text(v) => v.into_iter().map(Value::String).collect(),
+        ColumnValues::Binary(v) => v
+            .iter()
+            .map(|b| Value::String(weft_storage::columnar::to_hex(b)))
+            .collect(),
     };
     for (value, valid) in values.iter_mut().zip(&chunk.valid) {
         if !valid {

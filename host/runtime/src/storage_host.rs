@@ -81,6 +81,7 @@ fn kind(kind: ColumnType) -> wit::ColumnType {
         ColumnType::Bool => wit::ColumnType::Boolean,
         ColumnType::String => wit::ColumnType::Text,
         ColumnType::Timestamp => wit::ColumnType::Timestamp,
+        ColumnType::Binary => wit::ColumnType::Binary,
     }
 }
 
@@ -91,6 +92,7 @@ fn column_type(kind: wit::ColumnType) -> ColumnType {
         wit::ColumnType::Boolean => ColumnType::Bool,
         wit::ColumnType::Text => ColumnType::String,
         wit::ColumnType::Timestamp => ColumnType::Timestamp,
+        wit::ColumnType::Binary => ColumnType::Binary,
     }
 }
 
@@ -111,6 +113,7 @@ fn chunk(values: Values, valid: Vec<bool>) -> ColumnChunk {
         Values::Bool(v) => ColumnValues::Boolean(v),
         Values::String(v) => ColumnValues::Text(v),
         Values::Timestamp(v) => ColumnValues::Timestamp(v),
+        Values::Binary(v) => ColumnValues::Binary(v),
     };
     ColumnChunk { values, valid }
 }
@@ -122,6 +125,7 @@ fn values(values: ColumnValues) -> Values {
         ColumnValues::Boolean(v) => Values::Bool(v),
         ColumnValues::Text(v) => Values::String(v),
         ColumnValues::Timestamp(v) => Values::Timestamp(v),
+        ColumnValues::Binary(v) => Values::Binary(v),
     }
 }
 

@@ -430,14 +430,7 @@ pub fn stored_node_properties(
 
 /// A column's values as JSON (timestamps as microseconds).
 fn json_values(values: weft_sdk::ColumnValues) -> Vec<serde_json::Value> {
-    match values {
-        weft_sdk::ColumnValues::F64(v) => v.into_iter().map(Into::into).collect(),
-        weft_sdk::ColumnValues::I64(v) | weft_sdk::ColumnValues::Timestamp(v) => {
-            v.into_iter().map(Into::into).collect()
-        }
-        weft_sdk::ColumnValues::Bool(v) => v.into_iter().map(Into::into).collect(),
-        weft_sdk::ColumnValues::Text(v) => v.into_iter().map(Into::into).collect(),
-    }
+    values.to_json()
 }
 
 /// Node names from an id column.

@@ -208,13 +208,7 @@ fn append_all(
 }
 
 fn slice(values: &ColumnValues, start: usize, end: usize) -> ColumnValues {
-    match values {
-        ColumnValues::F64(v) => ColumnValues::F64(v[start..end].to_vec()),
-        ColumnValues::I64(v) => ColumnValues::I64(v[start..end].to_vec()),
-        ColumnValues::Timestamp(v) => ColumnValues::Timestamp(v[start..end].to_vec()),
-        ColumnValues::Bool(v) => ColumnValues::Bool(v[start..end].to_vec()),
-        ColumnValues::Text(v) => ColumnValues::Text(v[start..end].to_vec()),
-    }
+    values.slice(start, end)
 }
 
 fn write_edges<'h>(

@@ -440,6 +440,7 @@ impl Host for RecordingHost {
                     ColumnKind::Bool => ColumnValues::Bool(Vec::new()),
                     ColumnKind::Text => ColumnValues::Text(Vec::new()),
                     ColumnKind::Timestamp => ColumnValues::Timestamp(Vec::new()),
+                    ColumnKind::Binary => ColumnValues::Binary(Vec::new()),
                 };
                 (
                     column.clone(),
@@ -555,6 +556,10 @@ impl DatasetWriter for RecordingWriter<'_> {
                     true
                 }
                 (ColumnValues::Text(a), ColumnValues::Text(b)) => {
+                    a.extend(b);
+                    true
+                }
+                (ColumnValues::Binary(a), ColumnValues::Binary(b)) => {
                     a.extend(b);
                     true
                 }

@@ -17,6 +17,8 @@ pub enum ColumnValues {
     Text(Vec<String>),
     /// Microseconds since the Unix epoch.
     Timestamp(Vec<i64>),
+    /// Byte strings (WKB geometries, embeddings, serialized values).
+    Binary(Vec<Vec<u8>>),
 }
 
 impl ColumnValues {
@@ -27,6 +29,7 @@ impl ColumnValues {
             Self::I64(v) | Self::Timestamp(v) => v.len(),
             Self::Bool(v) => v.len(),
             Self::Text(v) => v.len(),
+            Self::Binary(v) => v.len(),
         }
     }
 
@@ -35,13 +38,43 @@ impl ColumnValues {
         self.len() == 0
     }
 
-    /// The values as f64 (booleans as 0/1); `None` for text.
+    /// Rows `start..end` (which must lie within the column).
+    pub fn slice(&self, start: usize, end: usize) -> Self {
+        match self {
+            Self::F64(v) => Self::F64(v[start..end].to_vec()),
+            Self::I64(v) => Self::I64(v[start..end].to_vec()),
+            Self::Timestamp(v) => Self::Timestamp(v[start..end].to_vec()),
+            Self::Bool(v) => Self::Bool(v[start..end].to_vec()),
+            Self::Text(v) => Self::Text(v[start..end].to_vec()),
+            Self::Binary(v) => Self::Binary(v[start..end].to_vec()),
+        }
+    }
+
+    /// The values as JSON, as the host shows them: timestamps as
+    /// microseconds, byte strings as lowercase hex.
+    pub fn to_json(&self) -> Vec<serde_json::Value> {
+        use serde_json::Value;
+        match self {
+            Self::F64(v) => v.iter().map(|&x| Value::from(x)).collect(),
+            Self::I64(v) | Self::Timestamp(v) => v.iter().map(|&x| Value::from(x)).collect(),
+            Self::Bool(v) => v.iter().map(|&x| Value::from(x)).collect(),
+            Self::Text(v) => v.iter().map(|x| Value::from(x.as_str())).collect(),
+            Self::Binary(v) => v
+                .iter()
+                .map(|bytes| {
+                    Value::from(bytes.iter().map(|b| format!("{b:02x}")).collect::<String>())
+                })
+                .collect(),
+        }
+    }
+
+    /// The values as f64 (booleans as 0/1); `None` for text and binary.
     pub fn to_f64(&self) -> Option<Vec<f64>> {
         Some(match self {
             Self::F64(v) => v.clone(),
             Self::I64(v) | Self::Timestamp(v) => v.iter().map(|&x| x as f64).collect(),
             Self::Bool(v) => v.iter().map(|&b| f64::from(u8::from(b))).collect(),
-            Self::Text(_) => return None,
+            Self::Text(_) | Self::Binary(_) => return None,
         })
     }
 }
@@ -59,6 +92,8 @@ pub enum ColumnKind {
     Text,
     /// Microseconds since the Unix epoch.
     Timestamp,
+    /// Byte strings.
+    Binary,
 }
 
 impl ColumnKind {
@@ -70,6 +105,7 @@ impl ColumnKind {
             Self::Bool => "bool",
             Self::Text => "string",
             Self::Timestamp => "timestamp",
+            Self::Binary => "binary",
         }
     }
 }
@@ -83,6 +119,7 @@ impl ColumnValues {
             Self::Bool(_) => ColumnKind::Bool,
             Self::Text(_) => ColumnKind::Text,
             Self::Timestamp(_) => ColumnKind::Timestamp,
+            Self::Binary(_) => ColumnKind::Binary,
         }
     }
 }

@@ -250,6 +250,7 @@ pub(crate) fn from_wit_chunk(chunk: storage::ColumnChunk) -> ColumnChunk {
         storage::ColumnValues::Boolean(v) => ColumnValues::Bool(v),
         storage::ColumnValues::Text(v) => ColumnValues::Text(v),
         storage::ColumnValues::Timestamp(v) => ColumnValues::Timestamp(v),
+        storage::ColumnValues::Binary(v) => ColumnValues::Binary(v),
     };
     ColumnChunk {
         values,
@@ -264,6 +265,7 @@ pub(crate) fn to_wit_chunk(chunk: ColumnChunk) -> storage::ColumnChunk {
         ColumnValues::Bool(v) => storage::ColumnValues::Boolean(v),
         ColumnValues::Text(v) => storage::ColumnValues::Text(v),
         ColumnValues::Timestamp(v) => storage::ColumnValues::Timestamp(v),
+        ColumnValues::Binary(v) => storage::ColumnValues::Binary(v),
     };
     storage::ColumnChunk {
         values,
@@ -278,6 +280,7 @@ fn wit_kind(kind: ColumnKind) -> storage::ColumnType {
         ColumnKind::Bool => storage::ColumnType::Boolean,
         ColumnKind::Text => storage::ColumnType::Text,
         ColumnKind::Timestamp => storage::ColumnType::Timestamp,
+        ColumnKind::Binary => storage::ColumnType::Binary,
     }
 }
 
@@ -288,6 +291,7 @@ fn sdk_kind(kind: storage::ColumnType) -> ColumnKind {
         storage::ColumnType::Boolean => ColumnKind::Bool,
         storage::ColumnType::Text => ColumnKind::Text,
         storage::ColumnType::Timestamp => ColumnKind::Timestamp,
+        storage::ColumnType::Binary => ColumnKind::Binary,
     }
 }
 

@@ -110,7 +110,7 @@ pub(super) fn routes(api: Api) -> Api {
     .route(
         Op::post("/api/v1/datasets/{name}", "storage", "Upload a dataset as CSV (header row) or JSON lines; streamed, schema inferred unless given")
             .query("format", "csv or jsonl (default: from Content-Type, else csv)")
-            .query("schema", "column types, e.g. `ts:timestamp,price:f64,sym:string` (types: f64 i64 bool string timestamp)")
+            .query("schema", "column types, e.g. `ts:timestamp,price:f64,sym:string` (types: f64 i64 bool string timestamp binary; binary cells are hex)")
             .query("partition_by", "partition rows by this column (with partitioning)")
             .query("partitioning", "hash:<n>, range:<b1>,<b2>,… or list:<v1>,<v2>,… (the last partition takes other values)")
             .body("text/csv", "CSV with a header row, or JSON lines (application/x-ndjson)")
@@ -443,7 +443,7 @@ fn parse_schema(text: &str) -> Result<Vec<Field>, ApiError> {
             })?;
             let kind: ColumnType = serde_json::from_value(json!(kind.trim())).map_err(|_| {
                 ApiError::bad_request(format!(
-                    "schema entry '{part}': type must be one of f64, i64, bool, string, timestamp"
+                    "schema entry '{part}': type must be one of f64, i64, bool, string, timestamp, binary (hex cells)"
                 ))
             })?;
             Ok(Field {
@@ -662,6 +662,13 @@ async fn read_column(
         Values::I64(v) | Values::Timestamp(v) => nullable(v, &slice.valid),
         Values::Bool(v) => nullable(v, &slice.valid),
         Values::String(v) => nullable(v, &slice.valid),
+        Values::Binary(v) => {
+            let hex: Vec<String> = v
+                .iter()
+                .map(|b| weft_storage::columnar::to_hex(b))
+                .collect();
+            nullable(&hex, &slice.valid)
+        }
     };
     Ok(Json(json!({
         "chunk": chunk,
@@ -707,6 +714,8 @@ struct Summary {
     max: Option<f64>,
     trues: Option<u64>,
     distinct: Option<std::collections::HashSet<String>>,
+    /// Binary columns: bytes held.
+    bytes: Option<u64>,
 }
 
 impl Summary {
@@ -739,6 +748,17 @@ impl Summary {
                     .count() as u64;
                 *self.trues.get_or_insert(0) += trues;
             }
+            // Byte strings are counted, not compared: a distinct set of
+            // geometries would hold the column in memory.
+            Values::Binary(v) => {
+                let bytes: usize = v
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, _)| valid(*i))
+                    .map(|(_, b)| b.len())
+                    .sum();
+                *self.bytes.get_or_insert(0) += bytes as u64;
+            }
             Values::String(v) => {
                 let distinct = self.distinct.get_or_insert_with(Default::default);
                 distinct.extend(
@@ -753,7 +773,9 @@ impl Summary {
 
     fn finish(self, rows: u64) -> Value {
         let mut out = json!({"rows": rows, "nulls": self.nulls});
-        if let Some(trues) = self.trues {
+        if let Some(bytes) = self.bytes {
+            out["bytes"] = json!(bytes);
+        } else if let Some(trues) = self.trues {
             out["true"] = json!(trues);
         } else if let Some(distinct) = self.distinct {
             out["distinct"] = json!(distinct.len());

@@ -24,6 +24,7 @@ pub(crate) fn to_wit(column: Column) -> NamedColumn {
         Values::Bool(v) => ColumnValues::Boolean(v),
         Values::String(v) => ColumnValues::Text(v),
         Values::Timestamp(v) => ColumnValues::Timestamp(v),
+        Values::Binary(v) => ColumnValues::Binary(v),
     };
     NamedColumn {
         name: column.name,

@@ -129,7 +129,7 @@ fn min_max(values: &Values, valid: &[bool]) -> (Option<f64>, Option<f64>) {
     let numbers: Box<dyn Iterator<Item = f64>> = match values {
         Values::F64(v) => Box::new(v.iter().copied()),
         Values::I64(v) | Values::Timestamp(v) => Box::new(v.iter().map(|&x| x as f64)),
-        Values::Bool(_) | Values::String(_) => return (None, None),
+        Values::Bool(_) | Values::String(_) | Values::Binary(_) => return (None, None),
     };
     let mut range: Option<(f64, f64)> = None;
     for (i, x) in numbers.enumerate() {

@@ -25,6 +25,8 @@ pub enum ColumnType {
     String,
     /// Microseconds since the Unix epoch, UTC.
     Timestamp,
+    /// Opaque bytes (WKB geometries, embeddings, serialized values).
+    Binary,
 }
 
 /// How a chunk is stored.
@@ -71,6 +73,8 @@ pub enum Values {
     String(Vec<String>),
     /// Timestamps (µs since the epoch).
     Timestamp(Vec<i64>),
+    /// Byte strings.
+    Binary(Vec<Vec<u8>>),
 }
 
 impl Values {
@@ -82,6 +86,7 @@ impl Values {
             ColumnType::Bool => Self::Bool(Vec::new()),
             ColumnType::String => Self::String(Vec::new()),
             ColumnType::Timestamp => Self::Timestamp(Vec::new()),
+            ColumnType::Binary => Self::Binary(Vec::new()),
         }
     }
 
@@ -92,6 +97,7 @@ impl Values {
             Self::I64(v) | Self::Timestamp(v) => v.len(),
             Self::Bool(v) => v.len(),
             Self::String(v) => v.len(),
+            Self::Binary(v) => v.len(),
         }
     }
 
@@ -108,6 +114,7 @@ impl Values {
             Self::Timestamp(v) => Self::Timestamp(v[range].to_vec()),
             Self::Bool(v) => Self::Bool(v[range].to_vec()),
             Self::String(v) => Self::String(v[range].to_vec()),
+            Self::Binary(v) => Self::Binary(v[range].to_vec()),
         }
     }
 
@@ -119,6 +126,7 @@ impl Values {
             (Self::I64(a), Self::I64(b)) | (Self::Timestamp(a), Self::Timestamp(b)) => a.extend(b),
             (Self::Bool(a), Self::Bool(b)) => a.extend(b),
             (Self::String(a), Self::String(b)) => a.extend(b),
+            (Self::Binary(a), Self::Binary(b)) => a.extend(b),
             _ => return false,
         }
         true
@@ -132,6 +140,7 @@ impl Values {
             Self::Bool(_) => ColumnType::Bool,
             Self::String(_) => ColumnType::String,
             Self::Timestamp(_) => ColumnType::Timestamp,
+            Self::Binary(_) => ColumnType::Binary,
         }
     }
 
@@ -141,7 +150,7 @@ impl Values {
             Self::F64(v) => v.iter().map(|x| x.to_bits()).collect(),
             Self::I64(v) | Self::Timestamp(v) => v.iter().map(|&x| x as u64).collect(),
             Self::Bool(v) => v.iter().map(|&b| u64::from(b)).collect(),
-            Self::String(_) => return None,
+            Self::String(_) | Self::Binary(_) => return None,
         })
     }
 
@@ -152,6 +161,7 @@ impl Values {
             ColumnType::Timestamp => Self::Timestamp(words.into_iter().map(|w| w as i64).collect()),
             ColumnType::Bool => Self::Bool(words.into_iter().map(|w| w != 0).collect()),
             ColumnType::String => Self::String(Vec::new()),
+            ColumnType::Binary => Self::Binary(Vec::new()),
         }
     }
 }
@@ -305,41 +315,47 @@ fn decode_words(
     Ok(words)
 }
 
-fn put_str(out: &mut Vec<u8>, s: &str) {
+fn put_bytes(out: &mut Vec<u8>, s: &[u8]) {
     write_varint(out, s.len() as u64);
-    out.extend_from_slice(s.as_bytes());
+    out.extend_from_slice(s);
 }
 
-fn get_str(bytes: &[u8], at: &mut usize) -> Result<String, StorageError> {
+fn get_bytes(bytes: &[u8], at: &mut usize) -> Result<Vec<u8>, StorageError> {
     let len = read_varint(bytes, at)? as usize;
     let slice = bytes
-        .get(*at..*at + len)
+        .get(*at..at.saturating_add(len))
         .ok_or_else(|| bad("truncated string"))?;
     *at += len;
-    String::from_utf8(slice.to_vec()).map_err(|_| bad("string is not UTF-8"))
+    Ok(slice.to_vec())
 }
 
-fn encode_strings(values: &[String], encoding: Encoding) -> Option<Vec<u8>> {
+/// Strings and byte strings share their encodings: plain, runs and a
+/// dictionary.
+fn encode_bytes<T: AsRef<[u8]>>(values: &[T], encoding: Encoding) -> Option<Vec<u8>> {
     let mut out = Vec::new();
     match encoding {
-        Encoding::Plain => values.iter().for_each(|s| put_str(&mut out, s)),
+        Encoding::Plain => values.iter().for_each(|s| put_bytes(&mut out, s.as_ref())),
         Encoding::RunLength => {
             let mut i = 0;
             while i < values.len() {
-                let run = values[i..].iter().take_while(|s| **s == values[i]).count();
+                let first = values[i].as_ref();
+                let run = values[i..]
+                    .iter()
+                    .take_while(|s| s.as_ref() == first)
+                    .count();
                 write_varint(&mut out, run as u64);
-                put_str(&mut out, &values[i]);
+                put_bytes(&mut out, first);
                 i += run;
             }
         }
         Encoding::Dictionary => {
-            let mut index: std::collections::HashMap<&str, u64> = std::collections::HashMap::new();
-            let mut dictionary: Vec<&str> = Vec::new();
+            let mut index: std::collections::HashMap<&[u8], u64> = std::collections::HashMap::new();
+            let mut dictionary: Vec<&[u8]> = Vec::new();
             let codes: Vec<u64> = values
                 .iter()
                 .map(|s| {
-                    *index.entry(s.as_str()).or_insert_with(|| {
-                        dictionary.push(s);
+                    *index.entry(s.as_ref()).or_insert_with(|| {
+                        dictionary.push(s.as_ref());
                         dictionary.len() as u64 - 1
                     })
                 })
@@ -348,7 +364,7 @@ fn encode_strings(values: &[String], encoding: Encoding) -> Option<Vec<u8>> {
                 return None;
             }
             write_varint(&mut out, dictionary.len() as u64);
-            dictionary.iter().for_each(|s| put_str(&mut out, s));
+            dictionary.iter().for_each(|s| put_bytes(&mut out, s));
             codes.iter().for_each(|&c| write_varint(&mut out, c));
         }
         Encoding::Delta => return None,
@@ -356,23 +372,23 @@ fn encode_strings(values: &[String], encoding: Encoding) -> Option<Vec<u8>> {
     Some(out)
 }
 
-fn decode_strings(
+fn decode_bytes(
     bytes: &[u8],
     encoding: Encoding,
     rows: usize,
-) -> Result<Vec<String>, StorageError> {
+) -> Result<Vec<Vec<u8>>, StorageError> {
     let mut at = 0;
     let mut out = Vec::with_capacity(rows);
     match encoding {
         Encoding::Plain => {
             for _ in 0..rows {
-                out.push(get_str(bytes, &mut at)?);
+                out.push(get_bytes(bytes, &mut at)?);
             }
         }
         Encoding::RunLength => {
             while out.len() < rows {
                 let run = read_varint(bytes, &mut at)? as usize;
-                let s = get_str(bytes, &mut at)?;
+                let s = get_bytes(bytes, &mut at)?;
                 if run == 0 || out.len() + run > rows {
                     return Err(bad("run overflows the chunk"));
                 }
@@ -384,8 +400,8 @@ fn decode_strings(
             if size > rows.max(1) {
                 return Err(bad("dictionary larger than the chunk"));
             }
-            let dictionary: Vec<String> = (0..size)
-                .map(|_| get_str(bytes, &mut at))
+            let dictionary: Vec<Vec<u8>> = (0..size)
+                .map(|_| get_bytes(bytes, &mut at))
                 .collect::<Result<_, _>>()?;
             for _ in 0..rows {
                 let code = read_varint(bytes, &mut at)? as usize;
@@ -400,6 +416,17 @@ fn decode_strings(
         Encoding::Delta => return Err(bad("strings cannot be delta-encoded")),
     }
     Ok(out)
+}
+
+fn decode_strings(
+    bytes: &[u8],
+    encoding: Encoding,
+    rows: usize,
+) -> Result<Vec<String>, StorageError> {
+    decode_bytes(bytes, encoding, rows)?
+        .into_iter()
+        .map(|b| String::from_utf8(b).map_err(|_| bad("string is not UTF-8")))
+        .collect()
 }
 
 /// Encodes a chunk with the smallest encoding; `valid[i]` is false for a
@@ -417,7 +444,8 @@ pub fn encode(values: &Values, valid: &[bool]) -> (Encoding, Vec<u8>) {
         .filter_map(|encoding| {
             let payload = match (&words, values) {
                 (Some(words), _) => encode_words(words, values.kind(), encoding),
-                (None, Values::String(strings)) => encode_strings(strings, encoding),
+                (None, Values::String(strings)) => encode_bytes(strings, encoding),
+                (None, Values::Binary(blobs)) => encode_bytes(blobs, encoding),
                 (None, _) => None,
             }?;
             Some((encoding, payload))
@@ -461,6 +489,8 @@ pub fn decode(
     }
     let values = if kind == ColumnType::String {
         Values::String(decode_strings(payload, encoding, rows)?)
+    } else if kind == ColumnType::Binary {
+        Values::Binary(decode_bytes(payload, encoding, rows)?)
     } else {
         Values::from_words(kind, decode_words(payload, kind, encoding, rows)?)
     };
@@ -528,6 +558,11 @@ mod tests {
         #[test]
         fn string_round_trips(v in prop::collection::vec(prop_oneof!["[a-c]{0,2}", ".{0,12}"], 0..200)) {
             round_trip(Values::String(v), Vec::new());
+        }
+
+        #[test]
+        fn binary_round_trips(v in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..40), 1..200)) {
+            round_trip(Values::Binary(v), Vec::new());
         }
     }
 }

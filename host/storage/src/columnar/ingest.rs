@@ -170,10 +170,14 @@ impl Loader<'_> {
                 }),
                 (Values::Timestamp(v), Some(s)) => v.push(parse_timestamp(s).ok_or_else(wrong)?),
                 (Values::String(v), Some(s)) => v.push(s.to_owned()),
+                (Values::Binary(v), Some(s)) => {
+                    v.push(crate::columnar::from_hex(s).ok_or_else(wrong)?)
+                }
                 (Values::F64(v), None) => v.push(0.0),
                 (Values::I64(v) | Values::Timestamp(v), None) => v.push(0),
                 (Values::Bool(v), None) => v.push(false),
                 (Values::String(v), None) => v.push(String::new()),
+                (Values::Binary(v), None) => v.push(Vec::new()),
             }
         }
         if valid.iter().all(|v| *v) {

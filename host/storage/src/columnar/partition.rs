@@ -158,6 +158,11 @@ impl PartitionSpec {
                 .enumerate()
                 .map(|(i, x)| (!null(i)).then(|| x.as_bytes().to_vec()))
                 .collect(),
+            Values::Binary(v) => v
+                .iter()
+                .enumerate()
+                .map(|(i, x)| (!null(i)).then(|| x.clone()))
+                .collect(),
         };
         match &self.scheme {
             Scheme::Hash { partitions } => Ok(keyed
@@ -207,6 +212,11 @@ impl PartitionSpec {
                         .enumerate()
                         .map(|(i, x)| (!null(i)).then(|| x.to_string()))
                         .collect(),
+                    Values::Binary(v) => v
+                        .iter()
+                        .enumerate()
+                        .map(|(i, x)| (!null(i)).then(|| crate::columnar::to_hex(x)))
+                        .collect(),
                 };
                 Ok(text
                     .iter()
@@ -228,6 +238,7 @@ pub(crate) fn take(values: &Values, rows: &[usize]) -> Values {
         Values::Timestamp(v) => Values::Timestamp(rows.iter().map(|&r| v[r]).collect()),
         Values::Bool(v) => Values::Bool(rows.iter().map(|&r| v[r]).collect()),
         Values::String(v) => Values::String(rows.iter().map(|&r| v[r].clone()).collect()),
+        Values::Binary(v) => Values::Binary(rows.iter().map(|&r| v[r].clone()).collect()),
     }
 }
 

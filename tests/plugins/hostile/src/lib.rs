@@ -415,6 +415,7 @@ fn kind(values: &ColumnValues) -> &'static str {
         ColumnValues::I64(_) => "i64",
         ColumnValues::Bool(_) => "bool",
         ColumnValues::Text(_) => "text",
+        ColumnValues::Binary(_) => "binary",
         ColumnValues::Timestamp(_) => "timestamp",
     }
 }
