@@ -275,11 +275,51 @@ impl Bus {
     /// Stamps and publishes an event, returning it as subscribers see it.
     pub fn publish(&self, new: NewEvent) -> Result<Arc<Event>, BusError> {
         validate_topic(&new.topic)?;
-        // Measured before the lock: what the event holds while retained.
-        let size = serde_json::to_vec(&new.data).map_or(0, |v| v.len())
-            + new.topic.len()
-            + new.kind.len()
-            + 256;
+        let payload = serde_json::to_vec(&new.data).map_or(0, |v| v.len());
+        self.stamp(
+            new.topic,
+            new.tenant,
+            new.source,
+            new.kind,
+            Arc::new(new.data),
+            payload,
+        )
+    }
+
+    /// Publishes `new` on each of `topics` (its own topic is ignored), the
+    /// copies sharing one payload: a job's event and its family's copy
+    /// hold the data once. Each copy is still charged the payload's size
+    /// against the retention budgets, which errs on the side of evicting.
+    pub fn publish_copies(&self, topics: &[&str], new: NewEvent) -> Result<(), BusError> {
+        for topic in topics {
+            validate_topic(topic)?;
+        }
+        let payload = serde_json::to_vec(&new.data).map_or(0, |v| v.len());
+        let data = Arc::new(new.data);
+        for topic in topics {
+            self.stamp(
+                (*topic).to_owned(),
+                new.tenant.clone(),
+                new.source.clone(),
+                new.kind.clone(),
+                data.clone(),
+                payload,
+            )?;
+        }
+        Ok(())
+    }
+
+    fn stamp(
+        &self,
+        topic: String,
+        tenant: String,
+        source: Option<crate::Source>,
+        kind: String,
+        data: Arc<serde_json::Value>,
+        payload: usize,
+    ) -> Result<Arc<Event>, BusError> {
+        // What the event holds while retained.
+        let size = payload + topic.len() + kind.len() + 256;
         let inner = &self.inner;
         let now = OffsetDateTime::now_utc();
         let mut state = lock(&inner.state);
@@ -287,7 +327,7 @@ impl Bus {
         let offset = state.head;
         let log = state
             .topics
-            .entry(new.topic.clone())
+            .entry(topic.clone())
             // A topic whose log was swept away starts again above every seq
             // it could have had before (seq ≤ offset always), so `seq` stays
             // strictly increasing for the topic's whole life.
@@ -297,17 +337,17 @@ impl Bus {
             });
         log.last_seq += 1;
         let event = Arc::new(Event {
-            topic: new.topic,
+            topic,
             seq: log.last_seq,
             token: ResumeToken {
                 run: inner.run,
                 offset,
             },
             ts: now,
-            tenant: new.tenant,
-            source: new.source,
-            kind: new.kind,
-            data: new.data,
+            tenant,
+            source,
+            kind,
+            data,
             encoded: std::sync::OnceLock::new(),
             size,
         });
@@ -417,7 +457,13 @@ impl Bus {
         };
         if let Some(token) = resume {
             let after = self.offset_after(&state, token, resume_from.unwrap_or_default())?;
-            let replay = collect_after(&state, after, |e| subscriber.wants(e), usize::MAX);
+            let replay = collect_after(
+                &state,
+                after,
+                &subscriber.patterns,
+                |e| subscriber.wants(e),
+                usize::MAX,
+            );
             subscriber.last_offset = after;
             for event in replay {
                 let offset = event.token.offset;
@@ -477,6 +523,7 @@ impl Bus {
         Ok(collect_after(
             &state,
             from,
+            &patterns,
             |e| {
                 tenant.is_none_or(|t| t == e.tenant) && patterns.iter().any(|p| p.matches(&e.topic))
             },
@@ -567,15 +614,27 @@ fn evict_older_than(
 }
 
 /// Retained events after `after` that `wanted` accepts, in log order.
+/// Retained events after offset `after` on topics `patterns` match. When
+/// every pattern names one topic (a job's, a session's), only those logs
+/// are read: a subscriber to one job does not walk the whole retention
+/// while the publish lock is held.
 fn collect_after(
     state: &State,
     after: u64,
+    patterns: &[TopicPattern],
     wanted: impl Fn(&Event) -> bool,
     limit: usize,
 ) -> Vec<Arc<Event>> {
-    let mut found: Vec<Arc<Event>> = state
-        .topics
-        .values()
+    let literals: Option<Vec<&str>> = patterns.iter().map(TopicPattern::literal).collect();
+    let logs: Box<dyn Iterator<Item = &TopicLog>> = match literals {
+        Some(mut topics) => {
+            topics.sort_unstable();
+            topics.dedup();
+            Box::new(topics.into_iter().filter_map(|t| state.topics.get(t)))
+        }
+        None => Box::new(state.topics.values()),
+    };
+    let mut found: Vec<Arc<Event>> = logs
         .flat_map(|log| {
             // Each ring is in offset order: skip straight to the first
             // event after the position.

@@ -285,3 +285,35 @@ fn a_subscription_takes_a_bounded_number_of_patterns() {
     ));
     assert!(bus.subscribe(&many[..64], None, None).is_ok());
 }
+
+#[test]
+fn copies_of_one_event_share_their_payload() {
+    let bus = small_bus(16, 16);
+    bus.publish_copies(&["jobs.j1", "graph.algorithms"], event("ignored", 7))
+        .expect("publish");
+    let job = bus
+        .replay(&["jobs.j1".to_owned()], None, None, 10)
+        .expect("replay");
+    let family = bus
+        .replay(&["graph.algorithms".to_owned()], None, None, 10)
+        .expect("replay");
+    assert_eq!((numbers(&job), numbers(&family)), (vec![7], vec![7]));
+    assert!(Arc::ptr_eq(&job[0].data, &family[0].data), "one payload");
+    assert!(
+        bus.publish_copies(&["ok", "bad topic"], event("x", 1))
+            .is_err()
+    );
+}
+
+#[test]
+fn replaying_one_topic_among_many_finds_exactly_its_events() {
+    let bus = small_bus(16, 16);
+    for i in 0..500 {
+        bus.publish(event(&format!("jobs.j{i}"), i))
+            .expect("publish");
+    }
+    let origin = bus.origin().to_string();
+    let twice = ["jobs.j7".to_owned(), "jobs.j7".to_owned()];
+    let found = bus.replay(&twice, None, Some(&origin), 10).expect("replay");
+    assert_eq!(numbers(&found), vec![7], "once, though named twice");
+}

@@ -52,8 +52,9 @@ pub struct Event {
     pub source: Option<Source>,
     /// Event kind.
     pub kind: String,
-    /// Payload.
-    pub data: serde_json::Value,
+    /// Payload, shared by the copies of one event published on several
+    /// topics (a job's and its family's).
+    pub data: std::sync::Arc<serde_json::Value>,
     /// The envelope as JSON, made once on first use: an event fanned out
     /// to 10,000 sockets is serialized once, not 10,000 times.
     #[serde(skip)]

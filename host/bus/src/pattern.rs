@@ -88,6 +88,14 @@ impl TopicPattern {
         })
     }
 
+    /// The one topic it matches, when it has no wildcard.
+    pub fn literal(&self) -> Option<&str> {
+        self.segments
+            .iter()
+            .all(|s| matches!(s, Segment::Literal(_)))
+            .then_some(self.text.as_str())
+    }
+
     /// The pattern as the client wrote it.
     pub fn as_str(&self) -> &str {
         &self.text

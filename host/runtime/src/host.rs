@@ -77,17 +77,20 @@ impl EventScope {
         });
         let family = topic.unwrap_or(&self.family_topic);
         let job_topic = self.job.as_ref().map(|id| format!("jobs.{id}"));
-        for topic in job_topic.iter().map(String::as_str).chain([family]) {
-            let event = NewEvent {
-                topic: topic.to_owned(),
-                tenant: self.tenant.clone(),
-                source: source.clone(),
-                kind: kind.to_owned(),
-                data: data.clone(),
-            };
-            if let Err(error) = self.bus.publish(event) {
-                tracing::warn!(plugin = %self.plugin, %error, "event dropped");
-            }
+        let topics: Vec<&str> = job_topic
+            .iter()
+            .map(String::as_str)
+            .chain([family])
+            .collect();
+        let event = NewEvent {
+            topic: family.to_owned(),
+            tenant: self.tenant.clone(),
+            source,
+            kind: kind.to_owned(),
+            data,
+        };
+        if let Err(error) = self.bus.publish_copies(&topics, event) {
+            tracing::warn!(plugin = %self.plugin, %error, "event dropped");
         }
     }
 }

@@ -239,7 +239,7 @@ impl GqlEvent {
         })
     }
     async fn data(&self) -> Json<serde_json::Value> {
-        Json(self.0.data.clone())
+        Json(self.0.data.as_ref().clone())
     }
 }
 
@@ -292,7 +292,7 @@ impl JobUpdate {
                 .and_then(serde_json::Value::as_str)
                 .unwrap_or_default()
                 .to_owned(),
-            data: Json(event.data.clone()),
+            data: Json(event.data.as_ref().clone()),
             token: Some(event.token.to_string()),
             seq: Some(event.seq),
             job_id,

@@ -454,7 +454,7 @@ async fn forward(
                     "resume_from": event.token.to_string(),
                     "timestamp": wire::now(),
                 });
-                match (&mut body, &event.data) {
+                match (&mut body, event.data.as_ref()) {
                     (Value::Object(fields), Value::Object(data)) if event.kind != "stats" => {
                         for (k, v) in data {
                             fields.entry(k.clone()).or_insert_with(|| v.clone());
