@@ -1,8 +1,11 @@
 //! The network gateway: REST, WebSocket and GraphQL over one axum router.
 //!
 //! - [`router`] builds the whole HTTP surface from an [`AppState`].
-//! - `rest/` holds one module per resource, `ws` the WebSocket protocol,
-//!   `sessions` the streaming-session wire protocol, `graphql/` the schema.
+//! - `rest/` holds one module per resource, `ws` the WebSocket event
+//!   protocol, `sessions` the streaming-session wire protocol, `graphql/`
+//!   the schema; all of them stand on `transport` (socket, connection
+//!   registry, liveness), `extract` and `metrics`, which depend on none of
+//!   them.
 //! - `plugin_surface` serves what plugins declare (routes, WebSocket
 //!   endpoints, OpenAPI entries) from the runtime's registry, so an engine
 //!   needs no code here.
@@ -14,10 +17,13 @@
 mod api_doc;
 mod auth;
 mod error;
+mod extract;
 mod graphql;
+mod metrics;
 mod plugin_surface;
 mod rest;
 mod sessions;
+mod transport;
 mod ws;
 
 use axum::Router;
@@ -26,7 +32,7 @@ use weft_runtime::{Jobs, Runtime};
 
 pub use auth::{ApiKeys, ApiKeysError, Principal};
 pub use error::ApiError;
-pub use ws::Connections;
+pub use transport::Connections;
 
 /// Everything a request handler may need.
 #[derive(Clone)]

@@ -38,7 +38,7 @@ pub(crate) async fn serve(State(state): State<AppState>, request: Request) -> Re
     if path.starts_with("/api/v1/ws/")
         && let Some(preset) = crate::ws::plugin_preset(&state, &path)
     {
-        return match crate::ws::Upgrade::from_request_parts(&mut parts, &state).await {
+        return match crate::transport::Upgrade::from_request_parts(&mut parts, &state).await {
             Ok(ws) => crate::ws::serve_preset(ws, state, caller, preset, None),
             Err(rejection) => rejection.into_response(),
         };
@@ -48,7 +48,7 @@ pub(crate) async fn serve(State(state): State<AppState>, request: Request) -> Re
     {
         let query: std::collections::HashMap<String, String> =
             form_urlencoded(parts.uri.query()).into_iter().collect();
-        let ws = crate::ws::Upgrade::from_request_parts(&mut parts, &state).await;
+        let ws = crate::transport::Upgrade::from_request_parts(&mut parts, &state).await;
         return crate::sessions::open(state, caller, target, &path, query, ws)
             .unwrap_or_else(IntoResponse::into_response);
     }
@@ -265,7 +265,7 @@ async fn remove_upload(state: &AppState, space: &str, blob: String) {
 }
 
 async fn read_body(body: Body, limit: usize) -> Result<axum::body::Bytes, ApiError> {
-    axum::body::to_bytes(body, limit).await.map_err(|_| {
+    crate::extract::bounded_body(body, limit).await.map_err(|()| {
         ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "payload_too_large",

@@ -239,7 +239,7 @@ pub(crate) fn routes(schema: WeftSchema, state: AppState) -> Router {
         .route(
             "/graphql/ws",
             get(
-                move |ws: crate::ws::Upgrade, caller: Result<Principal, ApiError>| {
+                move |ws: crate::transport::Upgrade, caller: Result<Principal, ApiError>| {
                     subscriptions(ws, router, state, caller.ok())
                 },
             ),
@@ -253,16 +253,18 @@ const MAX_REQUEST_BYTES: usize = 1 << 20;
 /// bounded in size, one operation (no batches), errors in plain words.
 async fn read_request(body: axum::body::Body) -> Result<async_graphql::Request, ApiError> {
     use axum::http::StatusCode;
-    let bytes = axum::body::to_bytes(body, MAX_REQUEST_BYTES).await.map_err(|_| {
-        ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
-            format!(
-                "a GraphQL request is at most {} MiB; pass large inputs as stored data (POST /api/v1/datasets/{{name}}) and name them",
-                MAX_REQUEST_BYTES >> 20
-            ),
-        )
-    })?;
+    let bytes = crate::extract::bounded_body(body, MAX_REQUEST_BYTES)
+        .await
+        .map_err(|_| {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                format!(
+                    "a GraphQL request is at most {} MiB; pass large inputs as stored data (POST /api/v1/datasets/{{name}}) and name them",
+                    MAX_REQUEST_BYTES >> 20
+                ),
+            )
+        })?;
     if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
         return Err(ApiError::bad_request(
             "batched GraphQL requests are not supported: send one {\"query\": …} per request",
@@ -301,7 +303,7 @@ fn payload_key(payload: &serde_json::Value) -> Option<&str> {
 /// `connection_init`, or the connection is closed (4403 on
 /// graphql-transport-ws) before any subscription starts.
 async fn subscriptions(
-    ws: crate::ws::Upgrade,
+    ws: crate::transport::Upgrade,
     schema: Schemas,
     state: AppState,
     caller: Option<Principal>,
@@ -311,7 +313,7 @@ async fn subscriptions(
     use futures::SinkExt;
     use std::str::FromStr;
 
-    use crate::ws::{CloseFrame, Message};
+    use crate::transport::{CloseFrame, Message};
 
     let ws = ws
         .protocols(&["graphql-transport-ws", "graphql-ws"])

@@ -7,25 +7,13 @@ mod plugins;
 mod storage;
 mod ws_admin;
 
-use axum::extract::FromRequest;
-use axum::extract::FromRequestParts;
 use axum::http::StatusCode;
 use axum::routing::get;
-
-pub(crate) use health::snapshot as metrics_snapshot;
 
 use crate::ApiError;
 use crate::api_doc::{Api, Op};
 
-/// `Json<T>` whose rejection is an [`ApiError`].
-#[derive(FromRequest)]
-#[from_request(via(axum::Json), rejection(ApiError))]
-pub(crate) struct ApiJson<T>(pub(crate) T);
-
-/// `Query<T>` whose rejection is an [`ApiError`].
-#[derive(FromRequestParts)]
-#[from_request(via(axum::extract::Query), rejection(ApiError))]
-pub(crate) struct ApiQuery<T>(pub(crate) T);
+pub(crate) use crate::extract::{ApiJson, ApiQuery};
 
 pub(crate) fn routes(api: Api) -> Api {
     let api = api

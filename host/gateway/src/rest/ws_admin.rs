@@ -12,7 +12,7 @@ use weft_bus::NewEvent;
 
 use super::ApiJson;
 use crate::api_doc::{Api, Op};
-use crate::ws::Control;
+use crate::transport::Control;
 use crate::{ApiError, AppState};
 
 pub(super) fn routes(api: Api) -> Api {

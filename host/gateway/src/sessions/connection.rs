@@ -18,7 +18,7 @@ use weft_runtime::sessions::{SessionCommand, SessionHandle, SessionWork, SubmitE
 
 use super::wire::{self, Answering, MAX_ROWS};
 use crate::AppState;
-use crate::ws::{Chore, CloseFrame, Message, Socket, close_code};
+use crate::transport::{Chore, CloseFrame, Message, Socket, close_code};
 
 /// Largest client message (the seed's 10 MB).
 pub(super) const MAX_MESSAGE: usize = 10 << 20;
@@ -112,7 +112,7 @@ pub(super) async fn run(
     };
     let mut registered = state.connections.register(
         &opening.path,
-        crate::ws::Peer {
+        crate::transport::Peer {
             tenant: opening.tenant.clone(),
             compressed: socket.compressed(),
         },
@@ -155,7 +155,7 @@ pub(super) async fn run(
         subscriptions: HashMap::new(),
     };
     let mut open = sink.send(Message::Text(welcome)).await.is_ok();
-    let mut liveness = crate::ws::Liveness::start(&state.websocket).await;
+    let mut liveness = crate::transport::Liveness::start(&state.websocket).await;
     while open {
         let outgoing = tokio::select! {
             chore = registered.chore(&mut liveness) => match chore {

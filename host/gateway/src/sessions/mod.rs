@@ -21,7 +21,7 @@ use serde_json::{Map, Value, json};
 use weft_runtime::SessionTarget;
 
 use crate::api_doc::{Api, Op};
-use crate::ws::Upgrade;
+use crate::transport::Upgrade;
 use crate::{ApiError, AppState, Principal};
 
 pub(crate) fn routes(api: Api) -> Api {

@@ -29,10 +29,10 @@ fn with_request(mut body: Value, request_id: Option<&str>) -> String {
 
 /// `{"type":"error",...}`.
 pub(super) fn error(code: &str, message: &str, request_id: Option<&str>) -> String {
-    with_request(
-        json!({"type": "error", "success": false, "code": code, "message": message, "timestamp": now()}),
-        request_id,
-    )
+    let mut error = crate::transport::error_json(code, message, request_id);
+    error["success"] = false.into();
+    error["timestamp"] = now().into();
+    error.to_string()
 }
 
 /// The answer to work that found the queue full.

@@ -12,10 +12,10 @@ use serde_json::{Value, json};
 
 use std::sync::atomic::Ordering;
 
-use super::registry::Chore;
 use super::{Message, Socket, Upgrade};
 use crate::AppState;
-use crate::rest::metrics_snapshot;
+use crate::metrics::snapshot as metrics_snapshot;
+use crate::transport::Chore;
 
 const DEFAULT_INTERVAL_MS: u64 = 1000;
 
@@ -53,7 +53,7 @@ async fn connection(mut socket: Socket, state: AppState, tenant: String, mut eve
     };
     let mut registered = state.connections.register("/api/v1/ws/metrics", peer);
     let mut ticker = tokio::time::interval(every);
-    let mut liveness = crate::ws::Liveness::start(&state.websocket).await;
+    let mut liveness = crate::transport::Liveness::start(&state.websocket).await;
     loop {
         let outgoing = tokio::select! {
             _ = ticker.tick() => report(&state, every),
@@ -83,11 +83,11 @@ async fn connection(mut socket: Socket, state: AppState, tenant: String, mut eve
                         ticker.tick().await;
                         json!({"type": "config", "interval_ms": every.as_millis() as u64})
                     }
-                    _ => json!({
-                        "type": "error",
-                        "code": "bad_request",
-                        "message": "send {\"type\":\"config\",\"interval_ms\":N} (100-60000) or {\"type\":\"ping\"}",
-                    }),
+                    _ => crate::transport::error_json(
+                        "bad_request",
+                        "send {\"type\":\"config\",\"interval_ms\":N} (100-60000) or {\"type\":\"ping\"}",
+                        None,
+                    ),
                 };
                 Message::Text(reply.to_string())
             }

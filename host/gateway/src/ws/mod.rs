@@ -23,75 +23,9 @@ use crate::api_doc::{Api, Op};
 mod endpoints;
 mod metrics;
 mod query;
-mod registry;
 mod requests;
-mod socket;
 
-pub use registry::Connections;
-pub(crate) use registry::{Chore, Control, Peer};
-pub(crate) use socket::{CloseFrame, Message, Socket, Upgrade, close_code};
-
-/// Heartbeats and the idle timeout of one socket, the same on every
-/// WebSocket endpoint: we ping every `ping_interval`; any frame from the
-/// client (its pongs included) counts as life; silence past `idle_timeout`
-/// closes the connection, so dead peers do not hold subscriptions.
-pub(crate) struct Liveness {
-    heartbeat: tokio::time::Interval,
-    last_seen: tokio::time::Instant,
-    idle_timeout: std::time::Duration,
-}
-
-/// What [`Liveness::due`] says to do.
-pub(crate) enum Due {
-    /// Send a ping.
-    Ping,
-    /// The client has been silent too long: send [`idle_close`] and stop.
-    Close,
-}
-
-impl Liveness {
-    pub(crate) async fn start(config: &crate::WebSocketConfig) -> Self {
-        let mut heartbeat = tokio::time::interval(config.ping_interval);
-        heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        heartbeat.tick().await; // the first tick is immediate
-        Self {
-            heartbeat,
-            last_seen: tokio::time::Instant::now(),
-            idle_timeout: config.idle_timeout,
-        }
-    }
-
-    /// The client sent a frame.
-    pub(crate) fn seen(&mut self) {
-        self.last_seen = tokio::time::Instant::now();
-    }
-
-    /// Waits for the next ping or the idle deadline. Cancel-safe, so it
-    /// can be one branch of a `select!`.
-    pub(crate) async fn due(&mut self) -> Due {
-        tokio::select! {
-            _ = self.heartbeat.tick() => Due::Ping,
-            () = tokio::time::sleep_until(self.last_seen + self.idle_timeout) => Due::Close,
-        }
-    }
-}
-
-/// The close frame for a client silent past the idle timeout; every
-/// WebSocket endpoint closes the same way.
-pub(crate) fn idle_close() -> Message {
-    Message::Close(Some(CloseFrame {
-        code: close_code::AWAY,
-        reason: "idle timeout: no frames (not even pongs) from the client".into(),
-    }))
-}
-
-/// The close frame for a connection an operator closed.
-pub(crate) fn operator_close() -> Message {
-    Message::Close(Some(CloseFrame {
-        code: close_code::NORMAL,
-        reason: "closed by an operator".into(),
-    }))
-}
+use crate::transport::{Control, Due, Liveness, Message, Peer, Socket, Upgrade, idle_close};
 
 /// Control messages buffered per connection.
 const CONTROL_QUEUE: usize = 16;
@@ -148,17 +82,20 @@ pub(crate) fn routes(api: Api) -> Api {
             );
         }
         let preset = std::sync::Arc::new(preset);
-        api = api.route(
-            op,
-            get(
-                move |ws: Upgrade,
-                      State(state): State<AppState>,
-                      caller: crate::Principal,
-                      crate::rest::ApiQuery(query): crate::rest::ApiQuery<PresetQuery>| async move {
-                    serve_preset(ws, state, caller, preset, query.interval_ms)
-                },
-            ),
-        );
+        api =
+            api.route(
+                op,
+                get(
+                    move |ws: Upgrade,
+                          State(state): State<AppState>,
+                          caller: crate::Principal,
+                          crate::extract::ApiQuery(query): crate::extract::ApiQuery<
+                        PresetQuery,
+                    >| async move {
+                        serve_preset(ws, state, caller, preset, query.interval_ms)
+                    },
+                ),
+            );
     }
     api
 }
@@ -404,7 +341,7 @@ async fn connection(
             Some(control) = control_rx.recv() => {
                 let text = match control {
                     Control::Close => {
-                        let _ = sink.send(crate::ws::operator_close()).await;
+                        let _ = sink.send(crate::transport::operator_close()).await;
                         break;
                     }
                     Control::Send(text) => text,

@@ -14,12 +14,12 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use weft_bus::Delivery;
-use weft_runtime::{Job, Jobs, SubmitRequest};
+use weft_runtime::{Job, SubmitRequest};
 
 use std::sync::atomic::Ordering;
 
-use super::registry::Chore;
 use super::{Message, Socket, Upgrade};
+use crate::transport::Chore;
 use crate::{ApiError, AppState, Principal};
 
 /// Answers buffered per connection; a relay waits when it is full.
@@ -60,8 +60,12 @@ pub(super) async fn upgrade(
         .on_upgrade(move |socket| connection(socket, state, caller))
 }
 
+/// The transport's error, with `request_id` always present (`null` when
+/// the request had none), as the query protocol promises.
 fn error(code: &str, message: &str, request_id: Option<&str>) -> String {
-    json!({"type": "error", "code": code, "message": message, "request_id": request_id}).to_string()
+    let mut error = crate::transport::error_json(code, message, request_id);
+    error["request_id"] = request_id.into();
+    error.to_string()
 }
 
 async fn connection(socket: Socket, state: AppState, caller: Principal) {
@@ -80,7 +84,7 @@ async fn connection(socket: Socket, state: AppState, caller: Principal) {
     if sink.send(Message::Text(welcome.to_string())).await.is_err() {
         return;
     }
-    let mut liveness = crate::ws::Liveness::start(&state.websocket).await;
+    let mut liveness = crate::transport::Liveness::start(&state.websocket).await;
     let mut relays = Vec::new();
     loop {
         let outgoing = tokio::select! {
@@ -210,7 +214,6 @@ pub(super) fn result_message(job: &Job, request_id: Option<&str>) -> String {
 
 /// Relays one job's progress, then its result.
 async fn relay(state: AppState, job: Job, request_id: Option<String>, out: mpsc::Sender<String>) {
-    let jobs: &Jobs = &state.jobs;
     let origin = state.bus.origin().to_string();
     let subscription = state.bus.subscribe(
         std::slice::from_ref(&job.topic),
@@ -249,17 +252,23 @@ async fn relay(state: AppState, job: Job, request_id: Option<String>, out: mpsc:
             }
         }
     }
-    let finished = match jobs.wait(&job.job_id, FALLBACK_WAIT).await {
-        Ok(finished) => finished,
+    send_result(&state, &job.job_id, request_id.as_deref(), &out).await;
+}
+
+/// Waits for job `job_id` and sends its `result` (or the error that kept
+/// it from one): the one place a job's outcome becomes a message.
+pub(super) async fn send_result(
+    state: &AppState,
+    job_id: &str,
+    request_id: Option<&str>,
+    out: &mpsc::Sender<String>,
+) {
+    let message = match state.jobs.wait(job_id, FALLBACK_WAIT).await {
+        Ok(finished) => result_message(&finished, request_id),
         Err(e) => {
             let e = ApiError::from(e);
-            let _ = out
-                .send(error(e.code(), e.message(), request_id.as_deref()))
-                .await;
-            return;
+            error(e.code(), e.message(), request_id)
         }
     };
-    let _ = out
-        .send(result_message(&finished, request_id.as_deref()))
-        .await;
+    let _ = out.send(message).await;
 }

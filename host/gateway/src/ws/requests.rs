@@ -10,8 +10,6 @@
 //!
 //! Jobs run in the runtime; this module submits, waits and reports.
 
-use std::time::Duration;
-
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -19,9 +17,6 @@ use weft_runtime::SubmitRequest;
 
 use super::endpoints::Preset;
 use crate::{ApiError, AppState};
-
-/// How long a request waits for its job before giving up on the result.
-const LONGEST_WAIT: Duration = Duration::from_secs(24 * 3600);
 
 /// Every request message of an engine endpoint: `operation` (e.g.
 /// `pagerank`; or `algorithm`) with its `params`, or `job_id` of a job to
@@ -42,9 +37,7 @@ struct EngineRequest {
     job_id: Option<String>,
 }
 
-fn error(code: &str, message: &str, request_id: Option<&str>) -> String {
-    json!({"type": "error", "code": code, "message": message, "request_id": request_id}).to_string()
-}
+use crate::transport::error_text as error;
 
 /// Starts (or attaches to) the job of a `kind` request (its `type`);
 /// returns the direct reply and, when there is a job, the task that will
@@ -117,16 +110,11 @@ pub(super) fn engine_request(
         "job_id": job.job_id,
         "topic": job.topic,
     });
+    // Progress reaches the client through the endpoint's subscription;
+    // the result comes through the one relay.
     let (state, out, request_id) = (state.clone(), out.clone(), request.request_id);
     let result = tokio::spawn(async move {
-        let message = match state.jobs.wait(&job.job_id, LONGEST_WAIT).await {
-            Ok(finished) => super::query::result_message(&finished, request_id.as_deref()),
-            Err(e) => {
-                let e = ApiError::from(e);
-                error(e.code(), e.message(), request_id.as_deref())
-            }
-        };
-        let _ = out.send(message).await;
+        super::query::send_result(&state, &job.job_id, request_id.as_deref(), &out).await;
     });
     (accepted.to_string(), Some(result))
 }

@@ -113,11 +113,14 @@ impl Registered {
             Control::Close => Directive::Close,
             Control::Send(text) => Directive::Send(text),
             Control::Subscribe { reply, .. } => {
-                let _ = reply.send(serde_json::json!({
-                    "type": "error",
-                    "code": "not_supported",
-                    "message": format!("{} has no topic subscriptions; subscribe on /api/v1/ws", self.endpoint),
-                }));
+                let _ = reply.send(super::error_json(
+                    "not_supported",
+                    &format!(
+                        "{} has no topic subscriptions; subscribe on /api/v1/ws",
+                        self.endpoint
+                    ),
+                    None,
+                ));
                 Directive::Nothing
             }
             Control::Unsubscribe { reply, .. } => {
