@@ -130,3 +130,61 @@ async fn a_crash_mid_upload_leaves_the_whole_dataset_or_none() -> anyhow::Result
     assert_eq!(stored["rows"], 1);
     Ok(())
 }
+
+/// True when the server closed `socket` within `within` (EOF or reset)
+/// without answering.
+async fn closed_by_server(socket: &mut tokio::net::TcpStream, within: Duration) -> bool {
+    let mut buffer = [0u8; 1024];
+    matches!(
+        tokio::time::timeout(within, socket.read(&mut buffer)).await,
+        Ok(Ok(0) | Err(_))
+    )
+}
+
+/// Slowloris: connections that never finish their headers are closed
+/// after --header-read-secs, and everyone else is served meanwhile.
+#[tokio::test]
+async fn clients_that_never_finish_their_headers_are_cut_off() -> anyhow::Result<()> {
+    let server = Server::start(&["--header-read-secs", "1"])?;
+    let mut slow = Vec::new();
+    for _ in 0..50 {
+        let mut socket = tokio::net::TcpStream::connect(&server.address).await?;
+        socket
+            .write_all(b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+            .await?;
+        slow.push(socket);
+    }
+    let (status, _) = server.get("/api/v1/health").await?;
+    assert_eq!(status, 200, "served while 50 clients dawdle");
+    let started = Instant::now();
+    for socket in &mut slow {
+        assert!(
+            closed_by_server(socket, Duration::from_secs(4)).await,
+            "a half-sent request is still open after {:?}",
+            started.elapsed()
+        );
+    }
+    assert!(started.elapsed() < Duration::from_secs(4));
+    Ok(())
+}
+
+/// One address may hold --max-connections-per-ip connections; more are
+/// closed as they arrive, and the address is served again once it lets go.
+#[tokio::test]
+async fn one_address_cannot_hold_every_connection() -> anyhow::Result<()> {
+    let server = Server::start(&["--max-connections-per-ip", "8"])?;
+    let mut held = Vec::new();
+    for _ in 0..8 {
+        held.push(tokio::net::TcpStream::connect(&server.address).await?);
+    }
+    let mut extra = tokio::net::TcpStream::connect(&server.address).await?;
+    assert!(
+        closed_by_server(&mut extra, Duration::from_secs(2)).await,
+        "a ninth connection from one address is closed"
+    );
+    drop(held);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (status, _) = server.get("/api/v1/health").await?;
+    assert_eq!(status, 200, "served again once the address lets go");
+    Ok(())
+}

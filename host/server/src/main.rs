@@ -6,7 +6,6 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context;
-use axum::serve::ListenerExt;
 use clap::{Parser, Subcommand};
 use std::sync::Arc;
 
@@ -17,6 +16,7 @@ use weft_storage::lsm::LsmOptions;
 use weft_storage::{Store, StoreOptions};
 
 mod run_job;
+mod serve;
 
 #[derive(Parser)]
 #[command(
@@ -81,6 +81,14 @@ struct ServeArgs {
     /// Kernel send buffer per connection, in KiB (bounds what a stalled client holds).
     #[arg(long, env = "WEFT_SOCKET_SEND_BUFFER_KIB", default_value_t = 256)]
     socket_send_buffer_kib: usize,
+    /// Seconds a client has to send a request's headers before its
+    /// connection is closed (slow clients hold a connection each).
+    #[arg(long, env = "WEFT_HEADER_READ_SECS", default_value_t = 10)]
+    header_read_secs: u64,
+    /// Connections one client address may hold at once; more are closed
+    /// as they arrive.
+    #[arg(long, env = "WEFT_MAX_CONNECTIONS_PER_IP", default_value_t = 512)]
+    max_connections_per_ip: usize,
     /// API keys, one `<tenant> <key> [operator]` per line. Without it the
     /// server is open: one tenant, every caller an operator.
     #[arg(long, env = "WEFT_API_KEYS")]
@@ -252,16 +260,13 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     // A fixed send buffer per connection bounds what a client that stops
     // reading can hold in the kernel (autotuning would let each grow to
     // 4 MiB): past it, the connection's queues fill and it is told it lagged.
-    let send_buffer = args.socket_send_buffer_kib.max(16) * 1024;
-    let listener = listener.tap_io(move |tcp| {
-        if let Err(error) = socket2::SockRef::from(&*tcp).set_send_buffer_size(send_buffer) {
-            tracing::warn!(%error, "cannot set the socket send buffer");
-        }
-    });
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .context("server failed")?;
+    let limits = serve::Limits {
+        header_read: Duration::from_secs(args.header_read_secs.max(1)),
+        per_ip: args.max_connections_per_ip.max(1),
+        send_buffer: args.socket_send_buffer_kib.max(16) * 1024,
+        shutdown_grace: Duration::from_secs(10),
+    };
+    serve::serve(listener, app, limits, shutdown_signal()).await;
     // Sessions are snapshotted into storage so that they resume after the
     // restart; each takes one plugin call.
     tokio::task::spawn_blocking(move || sessions.shutdown(Duration::from_secs(10)))
