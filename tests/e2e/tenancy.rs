@@ -453,3 +453,104 @@ async fn a_tenant_past_its_queue_limit_is_told_to_wait_and_others_are_not() -> a
     }
     Ok(())
 }
+
+/// Fair shares: a tenant whose jobs fill the queue runs on at most
+/// --max-running-per-tenant workers, so another tenant's job starts at once
+/// instead of waiting for the flood.
+#[tokio::test]
+async fn a_flooding_tenant_leaves_a_worker_for_the_others() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let keys = dir.path().join("keys");
+    std::fs::write(
+        &keys,
+        format!("acme {ACME}\nglobex {GLOBEX}\nops {OPS} operator\n"),
+    )?;
+    let path = keys.to_str().context("utf-8 path")?.to_owned();
+    // Two workers; with keys, one tenant may use one of them.
+    let server = Server::start(&[
+        "--api-keys",
+        &path,
+        "--workers",
+        "2",
+        "--job-timeout-secs",
+        "20",
+    ])?;
+    let bytes = std::fs::read(weft_tests::test_plugin("hostile"))?;
+    let loaded = server
+        .http
+        .post(server.url("/api/v1/plugins?name=hostile"))
+        .bearer_auth(OPS)
+        .header("content-type", "application/wasm")
+        .body(bytes)
+        .send()
+        .await?;
+    ensure!(loaded.status().as_u16() == 201, "{}", loaded.text().await?);
+    let spin = json!({"engine": "hostile", "op": "spin", "params": {}});
+    let mut ids = Vec::new();
+    for _ in 0..4 {
+        let (status, job) = call(
+            &server,
+            Method::POST,
+            "/api/v1/jobs",
+            Some(ACME),
+            Some(spin.clone()),
+        )
+        .await?;
+        ensure!(status == 202, "{status} {job}");
+        ids.push(job["job_id"].as_str().unwrap_or_default().to_owned());
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (_, running) = call(
+        &server,
+        Method::GET,
+        "/api/v1/jobs?state=running",
+        Some(ACME),
+        None,
+    )
+    .await?;
+    let running = running.as_array().map_or(0, Vec::len);
+    ensure!(
+        running == 1,
+        "the flooding tenant runs on one worker, not {running}"
+    );
+    let started = std::time::Instant::now();
+    let (status, job) = call(
+        &server,
+        Method::POST,
+        "/api/v1/jobs",
+        Some(GLOBEX),
+        Some(pagerank()),
+    )
+    .await?;
+    ensure!(status == 202, "{status} {job}");
+    let id = job["job_id"].as_str().unwrap_or_default().to_owned();
+    loop {
+        let (_, job) = call(
+            &server,
+            Method::GET,
+            &format!("/api/v1/jobs/{id}"),
+            Some(GLOBEX),
+            None,
+        )
+        .await?;
+        if job["state"] == "succeeded" {
+            break;
+        }
+        ensure!(
+            started.elapsed() < Duration::from_secs(5),
+            "another tenant's job waited behind the flood: {job}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    for id in ids {
+        call(
+            &server,
+            Method::DELETE,
+            &format!("/api/v1/jobs/{id}"),
+            Some(ACME),
+            None,
+        )
+        .await?;
+    }
+    Ok(())
+}

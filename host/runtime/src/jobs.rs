@@ -34,6 +34,10 @@ pub struct JobsConfig {
     /// Jobs one tenant may have queued (not yet running); past it submits
     /// are refused, so one tenant cannot bury the others' jobs.
     pub max_queued_per_tenant: usize,
+    /// Jobs one tenant may have running at once: below `workers`, a tenant
+    /// with a thousand queued jobs leaves workers for the others, whose
+    /// jobs start as soon as one is free instead of behind the queue.
+    pub max_running_per_tenant: usize,
 }
 
 impl Default for JobsConfig {
@@ -42,6 +46,7 @@ impl Default for JobsConfig {
             workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
             retained_jobs: 10_000,
             max_queued_per_tenant: 1000,
+            max_running_per_tenant: usize::MAX,
         }
     }
 }
@@ -71,6 +76,8 @@ struct Inner {
     log: Mutex<RecordLog>,
     table: RwLock<Table>,
     workers: Arc<Semaphore>,
+    /// Each tenant's share of the workers (`max_running_per_tenant`).
+    tenant_slots: Mutex<HashMap<String, Arc<Semaphore>>>,
     config: JobsConfig,
 }
 
@@ -147,6 +154,7 @@ impl Jobs {
                 log: Mutex::new(log),
                 table: RwLock::new(table),
                 workers: Arc::new(Semaphore::new(config.workers.max(1))),
+                tenant_slots: Mutex::default(),
                 config,
             }),
         };
@@ -366,6 +374,12 @@ async fn run(
         tokio::task::spawn_blocking(move || inner.persist(&queued))
     };
     let _ = persist.await;
+    // The tenant's share first, then a worker: a job waiting for its
+    // tenant's share holds no worker another tenant could use.
+    let tenant = entry.lock().tenant.clone();
+    let Ok(_share) = inner.tenant_slots(&tenant).acquire_owned().await else {
+        return;
+    };
     let Ok(_permit) = inner.workers.clone().acquire_owned().await else {
         return;
     };
@@ -402,6 +416,21 @@ async fn run(
 }
 
 impl Inner {
+    fn tenant_slots(&self, tenant: &str) -> Arc<Semaphore> {
+        let share = self
+            .config
+            .max_running_per_tenant
+            .clamp(1, Semaphore::MAX_PERMITS);
+        let mut slots = self.tenant_slots.lock().unwrap_or_else(|p| p.into_inner());
+        // Tenants with nothing waiting or running are forgotten, so the
+        // map holds only the active ones.
+        slots.retain(|_, s| Arc::strong_count(s) > 1 || s.available_permits() < share);
+        slots
+            .entry(tenant.to_owned())
+            .or_insert_with(|| Arc::new(Semaphore::new(share)))
+            .clone()
+    }
+
     fn persist(&self, job: &Job) {
         let mut log = self.log.lock().unwrap_or_else(|p| p.into_inner());
         if let Err(error) = log.append(job) {

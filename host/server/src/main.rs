@@ -60,6 +60,11 @@ struct ServeArgs {
     /// Jobs one tenant may have waiting for a worker; more answer 429.
     #[arg(long, env = "WEFT_MAX_QUEUED_PER_TENANT", default_value_t = 1000)]
     max_queued_per_tenant: usize,
+    /// Jobs one tenant may have running at once (default: every worker on
+    /// an open server, all but one with --api-keys, so a tenant's flood
+    /// leaves a worker for the others).
+    #[arg(long, env = "WEFT_MAX_RUNNING_PER_TENANT")]
+    max_running_per_tenant: Option<usize>,
     /// Events kept per topic for replay.
     #[arg(long, env = "WEFT_RETAIN_EVENTS", default_value_t = 1024)]
     retain_events: usize,
@@ -189,6 +194,13 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(workers) = args.workers {
         jobs_config.workers = workers;
     }
+    // With tenants, one of them may not take every worker; an open server
+    // has one tenant, which may.
+    jobs_config.max_running_per_tenant = match (args.max_running_per_tenant, &args.api_keys) {
+        (Some(share), _) => share.max(1),
+        (None, Some(_)) => jobs_config.workers.saturating_sub(1).max(1),
+        (None, None) => jobs_config.workers,
+    };
     let jobs = Jobs::open(runtime.clone(), bus.clone(), &args.data_dir, jobs_config)?;
 
     let sweeper = bus.clone();
