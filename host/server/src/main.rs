@@ -32,7 +32,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Start the server.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Submit a job to a running server, show its progress, print its result.
     Run(run_job::RunArgs),
 }
@@ -147,7 +147,7 @@ fn main() -> anyhow::Result<()> {
         .build()
         .context("cannot start the async runtime")?;
     match cli.command {
-        Command::Serve(args) => tokio.block_on(serve(args)),
+        Command::Serve(args) => tokio.block_on(serve(*args)),
         Command::Run(args) => tokio.block_on(run_job::run(args)),
     }
 }
