@@ -173,6 +173,13 @@ async fn a_hostile_session_fails_alone() -> anyhow::Result<()> {
     }
     let (status, _) = server.get("/api/v1/health").await?;
     assert_eq!(status, 200);
+    // The failed sessions were freed at once, not at the idle timeout.
+    let (_, listed) = server.get("/api/v1/streaming/sessions").await?;
+    let ids: Vec<&str> = listed["sessions"]
+        .as_array()
+        .map(|s| s.iter().filter_map(|s| s["session_id"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(ids, ["healthy"], "{listed}");
     Ok(())
 }
 

@@ -66,3 +66,28 @@ async fn the_anomaly_session_resumes_its_counts_after_a_restart() -> anyhow::Res
     assert_eq!(stats["stats"]["streaming"]["buffer_size"], 64);
     Ok(())
 }
+
+#[tokio::test]
+async fn a_tenant_holds_at_most_its_share_of_sessions() -> anyhow::Result<()> {
+    let server = Server::start(&["--max-sessions-per-tenant", "2"])?;
+    let (status, _) = server
+        .load_plugin("hostile", &test_plugin("hostile"))
+        .await?;
+    assert_eq!(status, 201);
+    let (_a, _) = open_session_at(&server, "/api/v1/hostile/sessions/a").await?;
+    let (_b, _) = open_session_at(&server, "/api/v1/hostile/sessions/b").await?;
+    let url = server.ws_url("/api/v1/hostile/sessions/c");
+    let mut third = weft_tests::WsClient::connect(&url, None).await?;
+    let refused = third.recv().await?;
+    assert_eq!(refused["code"], "too_many_sessions", "{refused}");
+    assert!(
+        refused["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("--max-sessions-per-tenant")
+    );
+    // Joining one it holds is not a new session.
+    let (_again, welcome) = open_session_at(&server, "/api/v1/hostile/sessions/a").await?;
+    assert_eq!(welcome["session_created"], false);
+    Ok(())
+}

@@ -104,6 +104,10 @@ struct ServeArgs {
     /// Requests queued per streaming session before clients get `backpressure`.
     #[arg(long, env = "WEFT_SESSION_QUEUE", default_value_t = 256)]
     session_queue: usize,
+    /// Streaming sessions one tenant may hold (default: all of them on an
+    /// open server, half with --api-keys).
+    #[arg(long, env = "WEFT_MAX_SESSIONS_PER_TENANT")]
+    max_sessions_per_tenant: Option<usize>,
     /// Streaming sessions alive at once (each holds a sandboxed instance).
     #[arg(long, env = "WEFT_MAX_SESSIONS", default_value_t = 32)]
     max_sessions: usize,
@@ -232,6 +236,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             idle_timeout: Duration::from_secs(args.session_idle_secs),
             queue: args.session_queue.max(1),
             max_sessions: args.max_sessions,
+            max_sessions_per_tenant: match (args.max_sessions_per_tenant, &args.api_keys) {
+                (Some(share), _) => share.max(1),
+                (None, Some(_)) => (args.max_sessions / 2).max(1),
+                (None, None) => args.max_sessions,
+            },
             call_timeout: Duration::from_secs(args.job_timeout_secs.clamp(1, 60)),
             stats_interval: Duration::from_secs(args.session_stats_secs.max(1)),
             snapshot_interval: Duration::from_secs(args.session_snapshot_secs),

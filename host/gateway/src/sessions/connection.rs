@@ -303,6 +303,7 @@ fn handle_message(state: &AppState, client: &mut Client, text: &str) -> Option<S
                     "this session has ended; reconnect to open a new one",
                     rid,
                 ),
+                SubmitError::Failed(why) => wire::error("session_failed", &why, rid),
             })
         }
     }

@@ -47,6 +47,8 @@ pub struct SessionsConfig {
     pub queue: usize,
     /// Sessions alive at once (each holds one sandboxed instance).
     pub max_sessions: usize,
+    /// Sessions one tenant may hold at once.
+    pub max_sessions_per_tenant: usize,
     /// Deadline of one plugin call inside a session.
     pub call_timeout: Duration,
     /// How often a session publishes its stats to `…stats` subscribers.
@@ -62,6 +64,7 @@ impl Default for SessionsConfig {
             idle_timeout: Duration::from_secs(300),
             queue: 256,
             max_sessions: 32,
+            max_sessions_per_tenant: 32,
             call_timeout: Duration::from_secs(10),
             stats_interval: Duration::from_secs(5),
             snapshot_interval: Duration::from_secs(60),
@@ -140,6 +143,9 @@ pub enum SubmitError {
     Full(usize),
     /// The session has ended.
     Closed,
+    /// The session's instance failed (trap, deadline, memory) and was
+    /// freed; the message says what happened.
+    Failed(String),
 }
 
 /// Counters of one session, shared by its worker and its clients.
@@ -180,6 +186,8 @@ pub struct SessionHandle {
     clients: AtomicUsize,
     last_active: Mutex<Instant>,
     closed: AtomicBool,
+    /// Why the session ended, when its instance failed.
+    failure: Mutex<Option<String>>,
     capacity: usize,
 }
 
@@ -218,7 +226,10 @@ impl SessionHandle {
     pub fn submit(&self, command: SessionCommand) -> Result<(), SubmitError> {
         self.touch();
         if self.closed.load(Ordering::Relaxed) {
-            return Err(SubmitError::Closed);
+            let failure = self.failure.lock().unwrap_or_else(|p| p.into_inner());
+            return Err(failure
+                .clone()
+                .map_or(SubmitError::Closed, SubmitError::Failed));
         }
         self.queued.fetch_add(1, Ordering::Relaxed);
         match self.commands.try_send(command) {
@@ -444,6 +455,16 @@ impl Sessions {
                 message: "the server is shutting down; reconnect in a moment".into(),
             });
         }
+        let held = self.list(Some(tenant)).len();
+        if held >= self.inner.config.max_sessions_per_tenant {
+            return Err(JoinError {
+                code: "too_many_sessions",
+                message: format!(
+                    "tenant '{tenant}' holds its limit of {} sessions; close one (DELETE /api/v1/streaming/sessions/{{id}}) or raise --max-sessions-per-tenant",
+                    self.inner.config.max_sessions_per_tenant
+                ),
+            });
+        }
         let opening = self.inner.opening.fetch_add(1, Ordering::AcqRel);
         let result = if self.count() + opening >= self.inner.config.max_sessions {
             Err(JoinError {
@@ -511,6 +532,7 @@ impl Sessions {
             clients: AtomicUsize::new(1),
             last_active: Mutex::new(Instant::now()),
             closed: AtomicBool::new(false),
+            failure: Mutex::new(None),
             capacity,
         });
         {
@@ -583,6 +605,18 @@ impl Sessions {
     pub fn leave(&self, handle: &SessionHandle) {
         handle.touch();
         handle.clients.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// Ends a session whose instance failed, at once: its pool slot and
+    /// memory go now, not at the idle timeout; its clients are told why.
+    fn fail(&self, handle: &Arc<SessionHandle>, why: String) {
+        *handle.failure.lock().unwrap_or_else(|p| p.into_inner()) = Some(why);
+        handle.closed.store(true, Ordering::Relaxed);
+        let mut map = self.map();
+        let handle_key = key(&handle.tenant, &handle.id);
+        if map.get(&handle_key).is_some_and(|h| Arc::ptr_eq(h, handle)) {
+            map.remove(&handle_key);
+        }
     }
 
     /// Removes `handle` if it is idle and clientless; true if it is gone.

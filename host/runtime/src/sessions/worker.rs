@@ -37,6 +37,19 @@ pub(super) fn run(
                     .counters
                     .messages_sent
                     .fetch_add(1, Ordering::Relaxed);
+                if let Some(error) = session.poisoned() {
+                    let why = format!(
+                        "this session's engine instance failed ({}: {}) and was freed; open a new session",
+                        error.code, error.message
+                    );
+                    // What is already queued is answered with the failure.
+                    pool.fail(&handle, why.clone());
+                    while let Ok(command) = inbox.try_recv() {
+                        handle.queued.fetch_sub(1, Ordering::Relaxed);
+                        (command.reply)(Err(crate::JobError::new("session_failed", why.clone())));
+                    }
+                    break;
+                }
             }
             Err(mpsc::RecvTimeoutError::Timeout) => {}
             Err(mpsc::RecvTimeoutError::Disconnected) => break,
