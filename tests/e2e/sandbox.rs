@@ -229,3 +229,30 @@ async fn a_plugin_reaching_for_files_or_the_wall_clock_is_refused() -> anyhow::R
     );
     Ok(())
 }
+
+/// A plugin that sleeps (a WASI clock wait, outside wasm where epochs
+/// cannot reach) is stopped at its deadline all the same.
+#[tokio::test]
+async fn a_plugin_sleeping_past_its_deadline_is_stopped_at_it() -> anyhow::Result<()> {
+    let server = Server::start(&["--job-timeout-secs", "2"])?;
+    let (status, _) = server
+        .load_plugin("hostile", &test_plugin("hostile"))
+        .await?;
+    assert_eq!(status, 201);
+    let started = Instant::now();
+    let job = server
+        .run_job(
+            "hostile",
+            "flood",
+            json!({"count": 3, "burst": 1, "pause_ms": 8000}),
+        )
+        .await?;
+    assert_eq!(job["state"], "failed", "{job}");
+    assert_eq!(job["error"]["code"], "timeout", "{job}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "slept {:?} past a 2 s deadline",
+        started.elapsed()
+    );
+    Ok(())
+}

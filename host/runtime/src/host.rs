@@ -171,6 +171,15 @@ impl HostState {
         &mut self.table
     }
 
+    /// The monotonic clock as the guest gets it: sleeps end at the call's
+    /// deadline.
+    pub(crate) fn clock(&mut self) -> crate::wasi::DeadlineClock<'_> {
+        crate::wasi::DeadlineClock {
+            table: &mut self.table,
+            deadline: self.deadline,
+        }
+    }
+
     /// What the guest wrote to stdout/stderr, e.g. a panic message.
     pub(crate) fn captured_output(&self) -> String {
         String::from_utf8_lossy(&self.stderr.contents())

@@ -6,6 +6,12 @@
 //! No filesystem, no sockets, no wall clock: a component importing them
 //! fails to load, saying which import is missing. The WIT worlds state the
 //! same (`wit/engine/engine.wit`).
+//!
+//! The monotonic clock is ours rather than wasmtime-wasi's: a sleep (a
+//! `subscribe-duration` polled) blocks the host thread outside wasm, where
+//! epoch interruption cannot reach it, so a plugin could sleep past its
+//! deadline. Here every sleep ends at the call's deadline, the guest
+//! resumes, and the deadline stops it.
 
 use std::convert::Infallible;
 
@@ -22,15 +28,15 @@ impl HasData for Io {
 }
 
 /// Adds the granted WASI interfaces to `linker`.
-pub(crate) fn link<T: WasiView>(linker: &mut Linker<T>) -> wasmtime::Result<()> {
+pub(crate) fn link(linker: &mut Linker<crate::host::HostState>) -> wasmtime::Result<()> {
+    type T = crate::host::HostState;
     use wasmtime_wasi::cli::{WasiCli, WasiCliView};
-    use wasmtime_wasi::clocks::{WasiClocks, WasiClocksView};
     use wasmtime_wasi::random::{WasiRandom, WasiRandomView};
 
     wasmtime_wasi_io::bindings::wasi::io::error::add_to_linker::<T, Io>(linker, |t| t.ctx().table)?;
     wasi::io::poll::add_to_linker::<T, Io>(linker, |t| t.ctx().table)?;
     wasi::io::streams::add_to_linker::<T, Io>(linker, |t| t.ctx().table)?;
-    wasi::clocks::monotonic_clock::add_to_linker::<T, WasiClocks>(linker, T::clocks)?;
+    wasi::clocks::monotonic_clock::add_to_linker::<T, Clock>(linker, T::clock)?;
     wasi::random::random::add_to_linker::<T, WasiRandom>(linker, T::random)?;
     wasi::random::insecure::add_to_linker::<T, WasiRandom>(linker, T::random)?;
     wasi::random::insecure_seed::add_to_linker::<T, WasiRandom>(linker, T::random)?;
@@ -45,6 +51,96 @@ pub(crate) fn link<T: WasiView>(linker: &mut Linker<T>) -> wasmtime::Result<()> 
     wasi::cli::terminal_stdout::add_to_linker::<T, WasiCli>(linker, T::cli)?;
     wasi::cli::terminal_stderr::add_to_linker::<T, WasiCli>(linker, T::cli)?;
     Ok(())
+}
+
+/// `HasData` for our monotonic clock.
+struct Clock;
+
+impl HasData for Clock {
+    type Data<'a> = DeadlineClock<'a>;
+}
+
+/// `wasi:clocks/monotonic-clock` for one call: sleeps end at `deadline`.
+pub(crate) struct DeadlineClock<'a> {
+    pub(crate) table: &'a mut ResourceTable,
+    pub(crate) deadline: std::time::Instant,
+}
+
+/// Where the guest's monotonic time starts (any fixed instant will do).
+fn epoch() -> std::time::Instant {
+    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    *START.get_or_init(std::time::Instant::now)
+}
+
+/// A sleep the guest polls.
+enum Sleep {
+    /// Ready at once; yields to tokio once first, as wasmtime-wasi's own
+    /// clock does, so a guest polling in a loop does not starve the reactor.
+    Now {
+        yielded: bool,
+    },
+    Until(tokio::time::Instant),
+}
+
+#[async_trait::async_trait]
+impl wasmtime_wasi_io::poll::Pollable for Sleep {
+    async fn ready(&mut self) {
+        match self {
+            Sleep::Now { yielded: true } => {}
+            Sleep::Now { yielded } => {
+                *yielded = true;
+                tokio::task::yield_now().await;
+            }
+            Sleep::Until(at) => tokio::time::sleep_until(*at).await,
+        }
+    }
+}
+
+impl DeadlineClock<'_> {
+    fn sleep(
+        &mut self,
+        asked: std::time::Duration,
+    ) -> wasmtime::Result<wasmtime::component::Resource<wasmtime_wasi_io::poll::DynPollable>> {
+        // A little past the deadline, so that the guest is running again
+        // when the epoch ticker finds the deadline passed.
+        let left = self
+            .deadline
+            .saturating_duration_since(std::time::Instant::now())
+            + std::time::Duration::from_millis(5);
+        let duration = asked.min(left);
+        let sleep = if duration.is_zero() {
+            Sleep::Now { yielded: false }
+        } else {
+            Sleep::Until(tokio::time::Instant::now() + duration)
+        };
+        let sleep = self.table.push(sleep)?;
+        wasmtime_wasi_io::poll::subscribe(self.table, sleep)
+    }
+}
+
+impl wasi::clocks::monotonic_clock::Host for DeadlineClock<'_> {
+    fn now(&mut self) -> wasmtime::Result<u64> {
+        Ok(u64::try_from(epoch().elapsed().as_nanos()).unwrap_or(u64::MAX))
+    }
+
+    fn resolution(&mut self) -> wasmtime::Result<u64> {
+        Ok(1)
+    }
+
+    fn subscribe_instant(
+        &mut self,
+        when: u64,
+    ) -> wasmtime::Result<wasmtime::component::Resource<wasmtime_wasi_io::poll::DynPollable>> {
+        let now = self.now()?;
+        self.sleep(std::time::Duration::from_nanos(when.saturating_sub(now)))
+    }
+
+    fn subscribe_duration(
+        &mut self,
+        duration: u64,
+    ) -> wasmtime::Result<wasmtime::component::Resource<wasmtime_wasi_io::poll::DynPollable>> {
+        self.sleep(std::time::Duration::from_nanos(duration))
+    }
 }
 
 /// The context of one instance: output into `output`, randomness from
