@@ -494,6 +494,15 @@ async fn an_uploaded_body_is_a_blob_until_its_job_ends() -> anyhow::Result<()> {
         !exists,
         "the upload's blob {blob} was removed after its job"
     );
+    // A body far past one storage call streams into a file blob.
+    let mut big = vec![b'a'; 40 << 20];
+    big.extend_from_slice(b"tail");
+    let (status, answer) = server
+        .post_raw("/api/v1/hostile/upload", "text/plain", big)
+        .await?;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["bytes"], (40 << 20) + 4);
+    assert_eq!(answer["tail"], "tail");
     Ok(())
 }
 

@@ -72,6 +72,11 @@ pub struct Uploads {
 }
 
 impl Uploads {
+    /// How long an upload may send nothing.
+    pub(crate) fn idle(&self) -> std::time::Duration {
+        self.idle
+    }
+
     /// At most `max` at once, each ended after `idle` without a byte.
     pub fn new(max: usize, idle: std::time::Duration) -> Self {
         Self {

@@ -21,8 +21,11 @@ use crate::{ApiError, AppState, Principal};
 
 /// Largest JSON body a plugin route takes.
 const MAX_JSON_BODY: usize = 64 << 20;
-/// Largest bytes body a plugin route takes (a host blob).
-const MAX_BYTES_BODY: usize = 16 << 20;
+/// Largest bytes body a plugin route takes: streamed into a file blob as
+/// it arrives, never held whole.
+const MAX_BYTES_BODY: u64 = 1 << 30;
+/// Bytes gathered before each write of a streamed body.
+const WRITE_CHUNK: usize = 1 << 20;
 /// How long a waited route waits for its job.
 const WAIT: std::time::Duration = std::time::Duration::from_secs(300);
 
@@ -152,18 +155,10 @@ async fn run_route(
                     ),
                 ));
             }
-            let bytes = read_body(body, MAX_BYTES_BODY).await?;
             let name = format!("upload-{}", uuid::Uuid::now_v7());
-            let store = state.store.clone();
             // The plugin's own space, where its storage calls look.
             let space = weft_storage::store::plugin_space(&caller.tenant, &engine);
-            let key = name.clone();
-            crate::rest::blocking(move || {
-                store
-                    .collection(&space, "_blobs", true)
-                    .and_then(|blobs| blobs.put(key.as_bytes(), &bytes))
-            })
-            .await?;
+            stream_to_blob(state, &space, &name, body).await?;
             params.insert("body_blob".into(), Value::String(name.clone()));
             params.insert("body_type".into(), Value::String(sent.to_owned()));
             upload = Some(name);
@@ -218,6 +213,7 @@ async fn run_route(
                 "invalid_params" | "unknown_operation" => StatusCode::UNPROCESSABLE_ENTITY,
                 "not_found" => StatusCode::NOT_FOUND,
                 "exists" | "conflict" => StatusCode::CONFLICT,
+                "payload_too_large" => StatusCode::PAYLOAD_TOO_LARGE,
                 "timeout" => StatusCode::GATEWAY_TIMEOUT,
                 "cancelled" => StatusCode::CONFLICT,
                 _ => StatusCode::INTERNAL_SERVER_ERROR,
@@ -251,14 +247,72 @@ fn space_of(caller: &Principal, found: &weft_runtime::RouteMatch) -> String {
     weft_storage::store::plugin_space(&caller.tenant, &found.plugin.info().name)
 }
 
+/// Streams a route's body into file blob `name` of `space`, published
+/// whole once the body ends; a body that breaks off, stalls past the
+/// upload idle timeout or passes [`MAX_BYTES_BODY`] leaves nothing.
+async fn stream_to_blob(
+    state: &AppState,
+    space: &str,
+    name: &str,
+    body: Body,
+) -> Result<(), ApiError> {
+    use futures::StreamExt;
+    let (store, space_owned, name_owned) = (state.store.clone(), space.to_owned(), name.to_owned());
+    let mut blob =
+        crate::rest::blocking(move || store.create_blob(&space_owned, &name_owned)).await?;
+    let mut stream = body.into_data_stream();
+    let mut pending: Vec<u8> = Vec::with_capacity(WRITE_CHUNK);
+    let mut total = 0u64;
+    let idle = state.uploads.idle();
+    loop {
+        let next = tokio::time::timeout(idle, stream.next())
+            .await
+            .map_err(|_| {
+                ApiError::new(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "upload_stalled",
+                    format!(
+                        "the body sent nothing for {} s; send it again",
+                        idle.as_secs()
+                    ),
+                )
+            })?;
+        let chunk = match next {
+            Some(Ok(chunk)) => Some(chunk),
+            Some(Err(e)) => {
+                return Err(ApiError::bad_request(format!("the body broke off: {e}")));
+            }
+            None => None,
+        };
+        if let Some(chunk) = &chunk {
+            total += chunk.len() as u64;
+            if total > MAX_BYTES_BODY {
+                return Err(ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "payload_too_large",
+                    format!(
+                        "a route's body is at most {} MiB; split the data or store it first (POST /api/v1/datasets/{{name}})",
+                        MAX_BYTES_BODY >> 20
+                    ),
+                ));
+            }
+            pending.extend_from_slice(chunk);
+        }
+        if pending.len() >= WRITE_CHUNK || (chunk.is_none() && !pending.is_empty()) {
+            let part = std::mem::take(&mut pending);
+            blob = crate::rest::blocking(move || blob.write(&part).map(|()| blob)).await?;
+        }
+        if chunk.is_none() {
+            break;
+        }
+    }
+    crate::rest::blocking(move || blob.commit()).await?;
+    Ok(())
+}
+
 async fn remove_upload(state: &AppState, space: &str, blob: String) {
     let (store, space) = (state.store.clone(), space.to_owned());
-    let removed = crate::rest::blocking(move || {
-        store
-            .collection(&space, "_blobs", false)
-            .and_then(|blobs| blobs.delete(blob.as_bytes()))
-    })
-    .await;
+    let removed = crate::rest::blocking(move || store.drop_blob(&space, &blob)).await;
     if let Err(error) = removed {
         tracing::warn!(error = %error.message(), "an uploaded body was not removed");
     }

@@ -251,13 +251,15 @@ impl wit::Host for HostState {
 
     fn read_blob(&mut self, name: String) -> Result<Vec<u8>, WitError> {
         let missing = || WitError::NotFound(format!("blob '{name}' does not exist"));
-        let blobs = match self.store()?.collection(&self.space(), BLOBS, false) {
-            Ok(blobs) => blobs,
-            Err(StorageError::NotFound { .. }) => return Err(missing()),
+        // A small blob first, then one written as a file.
+        match self.store()?.collection(&self.space(), BLOBS, false) {
+            Ok(blobs) => {
+                if let Some(value) = blobs.get(name.as_bytes()).map_err(to_wit)? {
+                    return Ok(value);
+                }
+            }
+            Err(StorageError::NotFound { .. }) => {}
             Err(other) => return Err(to_wit(other)),
-        };
-        if let Some(value) = blobs.get(name.as_bytes()).map_err(to_wit)? {
-            return Ok(value);
         }
         self.read_file_blob(&name)?.ok_or_else(missing)
     }

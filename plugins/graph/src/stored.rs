@@ -59,6 +59,9 @@ struct NameParams {
     name: String,
 }
 
+/// Largest graph upload, parsed in memory.
+const MAX_UPLOAD: u64 = 16 << 20;
+
 #[derive(Deserialize)]
 struct StoreParams {
     name: String,
@@ -71,6 +74,15 @@ struct StoreParams {
 /// writes the graph's datasets; answers its summary.
 pub(crate) fn store(params: Params<'_>, host: &dyn Host) -> Result<Value, EngineError> {
     let params: StoreParams = params.parse()?;
+    // A graph is parsed whole, so its upload is bounded here; the host
+    // streams any body into the blob.
+    let (size, _) = host.read_blob_range(&params.body_blob, 0, 0)?;
+    if size > MAX_UPLOAD {
+        return Err(EngineError::TooLarge(format!(
+            "a stored graph's upload is at most {} MiB, this one is {size} bytes; split it into several graphs, or send it in CSV (text/csv), which is smaller",
+            MAX_UPLOAD >> 20
+        )));
+    }
     let body = host.read_blob(&params.body_blob)?;
     let (edges, nodes) = if params.body_type.contains("csv") {
         (csv_edges(&body)?, Vec::new())

@@ -87,6 +87,9 @@ pub enum EngineError {
     NotFound(String),
     /// Something the params would create exists already.
     Conflict(String),
+    /// The input is larger than the engine takes (a route answers 413);
+    /// the message says the limit and the way forward.
+    TooLarge(String),
     /// The job was cancelled and the engine stopped early.
     Cancelled,
     /// Anything else.
@@ -102,6 +105,7 @@ impl std::fmt::Display for EngineError {
                 write!(f, "invalid params: {pointer}: {message}")
             }
             Self::NotFound(what) => write!(f, "not found: {what}"),
+            Self::TooLarge(why) => write!(f, "too large: {why}"),
             Self::Conflict(what) => write!(f, "conflict: {what}"),
             Self::Cancelled => f.write_str("cancelled"),
             Self::Failed(why) => f.write_str(why),

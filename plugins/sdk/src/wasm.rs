@@ -441,6 +441,11 @@ pub(crate) fn to_wit_error(error: EngineError) -> WitError {
             message,
             retryable: false,
         }),
+        EngineError::TooLarge(message) => WitError::Failed(wit::Failure {
+            code: "payload_too_large".into(),
+            message,
+            retryable: false,
+        }),
         EngineError::Cancelled => WitError::Cancelled,
         EngineError::Failed(message) => WitError::Failed(wit::Failure {
             code: "plugin_error".into(),

@@ -212,12 +212,16 @@ impl Engine for Hostile {
             "upload" => {
                 let params = params.value()?;
                 let name = params["body_blob"].as_str().unwrap_or("").to_owned();
-                let bytes = host.read_blob(&name)?;
-                Ok(json!({ "blob": name, "bytes": bytes.len(), "type": params["body_type"] }))
+                // Any size: the size and the last bytes, read by position.
+                let (size, _) = host.read_blob_range(&name, 0, 0)?;
+                let (_, tail) = host.read_blob_range(&name, size.saturating_sub(4), 4)?;
+                Ok(
+                    json!({ "blob": name, "bytes": size, "tail": String::from_utf8_lossy(&tail), "type": params["body_type"] }),
+                )
             }
             "blob" => {
                 let name = params.value()?["name"].as_str().unwrap_or("").to_owned();
-                Ok(json!({ "exists": host.read_blob(&name).is_ok() }))
+                Ok(json!({ "exists": host.read_blob_range(&name, 0, 0).is_ok() }))
             }
             "peek" => {
                 let name = params.value()?["dataset"].as_str().unwrap_or("").to_owned();
