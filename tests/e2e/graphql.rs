@@ -122,7 +122,16 @@ async fn events_over_legacy_graphql_ws_with_resume() -> anyhow::Result<()> {
         .await?;
     ws.recv_until(|m| m["type"] == "connection_ack").await?;
     let query = "subscription($topics: [String!]!, $from: String) { events(topics: $topics, resumeFrom: $from) { topic seq token kind data source { plugin job } } }";
-    ws.send(&json!({ "id": "e1", "type": "start", "payload": { "query": query, "variables": { "topics": ["jobs.*"] } } }))
+    // The protocol does not acknowledge a subscription, so a live one can
+    // miss what is published while it starts: start from a token instead
+    // (the last event of a first job), as the README tells clients to.
+    server.run_job("graph", "pagerank", small_graph()).await?;
+    let (_, page) = server
+        .get("/api/v1/events?topics=jobs.*&limit=1000")
+        .await?;
+    let from = page["next"].clone();
+    anyhow::ensure!(from.is_string(), "a token to start from: {page}");
+    ws.send(&json!({ "id": "e1", "type": "start", "payload": { "query": query, "variables": { "topics": ["jobs.*"], "from": from } } }))
         .await?;
 
     let job = server.run_job("graph", "pagerank", small_graph()).await?;
