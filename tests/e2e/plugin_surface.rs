@@ -227,6 +227,34 @@ async fn a_hot_loaded_plugin_brings_its_routes_endpoints_and_schemas() -> anyhow
         .await?;
     let refused = session.recv().await?;
     assert_eq!(refused["code"], "invalid_request", "{refused}");
+    // Declared columns: each value converted to its column's type, or
+    // refused before the plugin sees it.
+    session
+        .send(&json!({"type": "typed", "rows": [[7, "1970-01-01T00:00:02Z", "0101"], {"n": 8}]}))
+        .await?;
+    let typed = session.recv().await?;
+    assert_eq!(
+        typed["kinds"],
+        json!(["n:i64", "at:timestamp", "wkb:binary"]),
+        "{typed}"
+    );
+    assert_eq!(
+        typed["results"][0],
+        json!({"index": 0, "n": 7, "at": 2_000_000, "wkb": "0101"})
+    );
+    assert_eq!(typed["results"][1]["at"], Value::Null);
+    session
+        .send(&json!({"type": "typed", "rows": [[1.5, 0, "00"]]}))
+        .await?;
+    let refused = session.recv().await?;
+    assert_eq!(refused["code"], "invalid_request", "{refused}");
+    assert!(
+        refused["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("field 'n'"),
+        "{refused}"
+    );
     session
         .send(&json!({"type": "sample", "data": [1]}))
         .await?;

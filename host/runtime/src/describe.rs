@@ -214,6 +214,14 @@ pub(crate) fn from_v2(
                     rows_field: m.rows_field,
                     single_row: m.single_row,
                     reply_type: m.reply_type,
+                    columns: m
+                        .columns
+                        .into_iter()
+                        .map(|f| weft_storage::columnar::Field {
+                            name: f.name,
+                            kind: crate::storage_host::column_type(f.kind),
+                        })
+                        .collect(),
                     description: m.description,
                 })
                 .collect(),

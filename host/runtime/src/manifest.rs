@@ -155,6 +155,9 @@ pub struct SessionMessage {
     pub single_row: bool,
     /// `type` of the answer.
     pub reply_type: String,
+    /// `push`: the declared columns of its rows (empty: typed from the
+    /// values).
+    pub columns: Vec<weft_storage::columnar::Field>,
     /// One sentence.
     pub description: String,
 }
@@ -534,6 +537,16 @@ impl SessionProtocol {
                     "session message '{}' is a push: name the field that holds its rows",
                     message.message_type
                 ));
+            }
+            for (j, column) in message.columns.iter().enumerate() {
+                if column.name.is_empty()
+                    || message.columns[..j].iter().any(|c| c.name == column.name)
+                {
+                    return Err(format!(
+                        "session message '{}': column names must be non-empty and unique ('{}')",
+                        message.message_type, column.name
+                    ));
+                }
             }
             if !message.reply_type.is_empty() && !is_snake(&message.reply_type) {
                 return Err(format!(

@@ -85,7 +85,7 @@ fn kind(kind: ColumnType) -> wit::ColumnType {
     }
 }
 
-fn column_type(kind: wit::ColumnType) -> ColumnType {
+pub(crate) fn column_type(kind: wit::ColumnType) -> ColumnType {
     match kind {
         wit::ColumnType::Float64 => ColumnType::F64,
         wit::ColumnType::Int64 => ColumnType::I64,

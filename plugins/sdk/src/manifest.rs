@@ -174,6 +174,8 @@ pub struct SessionMessage {
     pub single_row: bool,
     /// `type` of the answer (empty: the message's own).
     pub reply_type: String,
+    /// `Push`: the columns its rows have (empty: typed from the values).
+    pub columns: Vec<(String, crate::ColumnKind)>,
     /// One sentence.
     pub description: String,
 }
@@ -188,6 +190,7 @@ impl SessionMessage {
             rows_field: rows_field.to_owned(),
             single_row: false,
             reply_type: String::new(),
+            columns: Vec::new(),
             description: description.to_owned(),
         }
     }
@@ -200,8 +203,17 @@ impl SessionMessage {
             rows_field: String::new(),
             single_row: false,
             reply_type: String::new(),
+            columns: Vec::new(),
             description: description.to_owned(),
         }
+    }
+
+    /// Declares the columns of its rows, in order: the host converts each
+    /// row to them (by position for arrays, by name for objects) and
+    /// refuses a row that does not fit.
+    pub fn columns(mut self, columns: &[(&str, crate::ColumnKind)]) -> Self {
+        self.columns = columns.iter().map(|(n, k)| ((*n).to_owned(), *k)).collect();
+        self
     }
 
     /// The rows field holds one row.

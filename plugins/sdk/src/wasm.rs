@@ -398,6 +398,14 @@ fn manifest(m: crate::Manifest) -> wit::Manifest {
                     rows_field: m.rows_field,
                     single_row: m.single_row,
                     reply_type: m.reply_type,
+                    columns: m
+                        .columns
+                        .into_iter()
+                        .map(|(name, kind)| storage::Field {
+                            name,
+                            kind: wit_kind(kind),
+                        })
+                        .collect(),
                     description: m.description,
                 })
                 .collect(),

@@ -356,7 +356,12 @@ fn session_work(
                     "a {message_type} may hold at most {MAX_ROWS} rows; split it"
                 ));
             }
-            let columns = wire::columns(&rows).map_err(|why| format!("\"{field}\": {why}"))?;
+            let columns = if declared.columns.is_empty() {
+                wire::columns(&rows)
+            } else {
+                wire::declared_columns(&rows, &declared.columns)
+            }
+            .map_err(|why| format!("\"{field}\": {why}"))?;
             let as_columns = message.get("format").and_then(Value::as_str) == Some("columns");
             if let Some(format) = message.get("format").and_then(Value::as_str)
                 && !matches!(format, "rows" | "columns")

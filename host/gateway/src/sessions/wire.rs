@@ -281,6 +281,104 @@ fn column(name: String, values: &[&Value]) -> Result<Column, String> {
     })
 }
 
+/// Rows converted to the columns a message declares: arrays by position,
+/// objects by name (a missing value is null); each value to its column's
+/// type. A row that does not fit is refused, saying where.
+pub(super) fn declared_columns(
+    rows: &[Value],
+    declared: &[weft_storage::columnar::Field],
+) -> Result<Vec<Column>, String> {
+    use weft_storage::columnar::ColumnType;
+    if rows.is_empty() {
+        return Err("there must be at least one row".into());
+    }
+    let names: Vec<&str> = declared.iter().map(|f| f.name.as_str()).collect();
+    let mut columns: Vec<(Values, Vec<bool>)> = declared
+        .iter()
+        .map(|f| (Values::empty(f.kind), Vec::with_capacity(rows.len())))
+        .collect();
+    for (i, row) in rows.iter().enumerate() {
+        let cells: Vec<&Value> = match row {
+            Value::Array(values) if values.len() == declared.len() => values.iter().collect(),
+            Value::Array(values) => {
+                return Err(format!(
+                    "row {i} has {} values; rows here have {} ({})",
+                    values.len(),
+                    declared.len(),
+                    names.join(", ")
+                ));
+            }
+            Value::Object(fields) => {
+                if let Some(extra) = fields.keys().find(|k| !names.contains(&k.as_str())) {
+                    return Err(format!(
+                        "row {i} has field '{extra}'; rows here have {}",
+                        names.join(", ")
+                    ));
+                }
+                names
+                    .iter()
+                    .map(|n| fields.get(*n).unwrap_or(&Value::Null))
+                    .collect()
+            }
+            _ => return Err(format!("row {i} is not an array or an object")),
+        };
+        for ((field, (values, valid)), cell) in declared.iter().zip(&mut columns).zip(cells) {
+            let wrong = || {
+                format!(
+                    "row {i}, field '{}': {cell} is not a {}",
+                    field.name,
+                    match field.kind {
+                        ColumnType::F64 => "number",
+                        ColumnType::I64 => "integer",
+                        ColumnType::Bool => "boolean",
+                        ColumnType::String => "string",
+                        ColumnType::Timestamp => "timestamp (RFC 3339 text or microseconds)",
+                        ColumnType::Binary => "hex string",
+                    }
+                )
+            };
+            valid.push(!cell.is_null());
+            match (values, cell) {
+                (Values::F64(v), Value::Null) => v.push(0.0),
+                (Values::I64(v) | Values::Timestamp(v), Value::Null) => v.push(0),
+                (Values::Bool(v), Value::Null) => v.push(false),
+                (Values::String(v), Value::Null) => v.push(String::new()),
+                (Values::Binary(v), Value::Null) => v.push(Vec::new()),
+                (Values::F64(v), cell) => v.push(cell.as_f64().ok_or_else(wrong)?),
+                (Values::I64(v), cell) => v.push(cell.as_i64().ok_or_else(wrong)?),
+                (Values::Bool(v), cell) => v.push(cell.as_bool().ok_or_else(wrong)?),
+                (Values::String(v), Value::String(s)) => v.push(s.clone()),
+                (Values::Timestamp(v), Value::String(s)) => {
+                    let t = time::OffsetDateTime::parse(
+                        s,
+                        &time::format_description::well_known::Rfc3339,
+                    )
+                    .map_err(|_| wrong())?;
+                    v.push(i64::try_from(t.unix_timestamp_nanos() / 1000).map_err(|_| wrong())?);
+                }
+                (Values::Timestamp(v), cell) => v.push(cell.as_i64().ok_or_else(wrong)?),
+                (Values::Binary(v), Value::String(s)) => {
+                    v.push(weft_storage::columnar::from_hex(s).ok_or_else(wrong)?);
+                }
+                _ => return Err(wrong()),
+            }
+        }
+    }
+    Ok(declared
+        .iter()
+        .zip(columns)
+        .map(|(field, (values, valid))| Column {
+            name: field.name.clone(),
+            values,
+            valid: if valid.iter().all(|v| *v) {
+                Vec::new()
+            } else {
+                valid
+            },
+        })
+        .collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -300,6 +398,48 @@ mod tests {
         let named = super::columns(&[json!({"x": 1, "y": 2}), json!({"x": 3})]).expect("ok");
         assert_eq!(named[1].name, "y");
         assert_eq!(named[1].valid, vec![true, false]);
+    }
+
+    #[test]
+    fn declared_columns_convert_each_value_or_say_where_it_does_not_fit() {
+        use weft_storage::columnar::{ColumnType, Field};
+        let declared = [
+            Field {
+                name: "n".into(),
+                kind: ColumnType::I64,
+            },
+            Field {
+                name: "at".into(),
+                kind: ColumnType::Timestamp,
+            },
+            Field {
+                name: "wkb".into(),
+                kind: ColumnType::Binary,
+            },
+        ];
+        let columns = declared_columns(
+            &[json!([1, "1970-01-01T00:00:01Z", "00ff"]), json!({"n": 2})],
+            &declared,
+        )
+        .expect("fits");
+        assert_eq!(columns[0].values, Values::I64(vec![1, 2]));
+        assert_eq!(columns[1].values, Values::Timestamp(vec![1_000_000, 0]));
+        assert_eq!(columns[1].valid, vec![true, false]);
+        assert_eq!(
+            columns[2].values,
+            Values::Binary(vec![vec![0, 255], Vec::new()])
+        );
+        let refused =
+            declared_columns(&[json!([1.5, 0, "00"])], &declared).expect_err("not an integer");
+        assert!(refused.contains("row 0, field 'n'"), "{refused}");
+        assert!(
+            declared_columns(&[json!([1, 0])], &declared).is_err(),
+            "too few values"
+        );
+        assert!(
+            declared_columns(&[json!({"x": 1})], &declared).is_err(),
+            "unknown field"
+        );
     }
 
     #[test]

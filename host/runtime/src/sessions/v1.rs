@@ -23,6 +23,7 @@ pub(crate) fn protocol(plugin: &str) -> SessionProtocol {
             rows_field: rows_field.into(),
             single_row,
             reply_type: reply_type.into(),
+            columns: Vec::new(),
             description: String::new(),
         };
     let request = |message_type: &str| SessionMessage {
@@ -31,6 +32,7 @@ pub(crate) fn protocol(plugin: &str) -> SessionProtocol {
         rows_field: String::new(),
         single_row: false,
         reply_type: String::new(),
+        columns: Vec::new(),
         description: String::new(),
     };
     SessionProtocol {

@@ -18,8 +18,8 @@
 use std::hint::black_box;
 
 use weft_sdk::{
-    ColumnChunk, ColumnValues, Endpoint, Engine, EngineError, EngineInfo, EventKind, Host,
-    Manifest, Message, Method, Operation, Params, PushReply, Route, Session, SessionMessage,
+    ColumnChunk, ColumnKind, ColumnValues, Endpoint, Engine, EngineError, EngineInfo, EventKind,
+    Host, Manifest, Message, Method, Operation, Params, PushReply, Route, Session, SessionMessage,
     SessionProtocol, StreamEngine, Subscription, Value, json,
 };
 
@@ -87,6 +87,12 @@ fn manifest() -> Manifest {
                 .single_row()
                 .reply("result"),
                 SessionMessage::push("rows", "rows", "Rows of any shape, echoed back"),
+                SessionMessage::push("typed", "rows", "Rows of declared columns, echoed back")
+                    .columns(&[
+                        ("n", ColumnKind::I64),
+                        ("at", ColumnKind::Timestamp),
+                        ("wkb", ColumnKind::Binary),
+                    ]),
                 SessionMessage::request("echo", "Answers its params"),
             ],
             topics: vec!["echoes".into()],
@@ -362,7 +368,7 @@ impl Session for HostileSession {
         misbehave(params["algorithm"].as_str().unwrap_or(""));
         let count = message.rows.len();
         self.rows += count as u64;
-        if message.message_type == "rows" {
+        if matches!(message.message_type, "rows" | "typed") {
             // Echoes the rows as they came, and what they came as.
             let kinds: Vec<String> = message
                 .rows
