@@ -370,10 +370,9 @@ async fn operator_only_figures_stay_with_operators_on_every_surface() -> anyhow:
     Ok(())
 }
 
-/// One tenant cannot queue without bound: past its queued-job limit it is
-/// told to wait (429), while another tenant's jobs still go in and run.
-#[tokio::test]
-async fn a_tenant_past_its_queue_limit_is_told_to_wait_and_others_are_not() -> anyhow::Result<()> {
+/// A server with the three test tenants' keys and the hostile plugin
+/// loaded (by the operator); the keys' directory lives as long as it.
+async fn keyed_server_with_hostile(extra: &[&str]) -> anyhow::Result<(Server, tempfile::TempDir)> {
     let dir = tempfile::tempdir()?;
     let keys = dir.path().join("keys");
     std::fs::write(
@@ -381,16 +380,9 @@ async fn a_tenant_past_its_queue_limit_is_told_to_wait_and_others_are_not() -> a
         format!("acme {ACME}\nglobex {GLOBEX}\nops {OPS} operator\n"),
     )?;
     let path = keys.to_str().context("utf-8 path")?.to_owned();
-    let server = Server::start(&[
-        "--api-keys",
-        &path,
-        "--workers",
-        "1",
-        "--max-queued-per-tenant",
-        "3",
-        "--job-timeout-secs",
-        "30",
-    ])?;
+    let mut args = vec!["--api-keys", path.as_str()];
+    args.extend_from_slice(extra);
+    let server = Server::start(&args)?;
     let bytes = std::fs::read(weft_tests::test_plugin("hostile"))?;
     let loaded = server
         .http
@@ -401,6 +393,22 @@ async fn a_tenant_past_its_queue_limit_is_told_to_wait_and_others_are_not() -> a
         .send()
         .await?;
     ensure!(loaded.status().as_u16() == 201, "{}", loaded.text().await?);
+    Ok((server, dir))
+}
+
+/// One tenant cannot queue without bound: past its queued-job limit it is
+/// told to wait (429), while another tenant's jobs still go in and run.
+#[tokio::test]
+async fn a_tenant_past_its_queue_limit_is_told_to_wait_and_others_are_not() -> anyhow::Result<()> {
+    let (server, _keys) = keyed_server_with_hostile(&[
+        "--workers",
+        "1",
+        "--max-queued-per-tenant",
+        "3",
+        "--job-timeout-secs",
+        "30",
+    ])
+    .await?;
     let spin = json!({"engine": "hostile", "op": "spin", "params": {}});
     let mut ids = Vec::new();
     // One runs, three wait: the fifth submission is refused.
@@ -459,32 +467,9 @@ async fn a_tenant_past_its_queue_limit_is_told_to_wait_and_others_are_not() -> a
 /// instead of waiting for the flood.
 #[tokio::test]
 async fn a_flooding_tenant_leaves_a_worker_for_the_others() -> anyhow::Result<()> {
-    let dir = tempfile::tempdir()?;
-    let keys = dir.path().join("keys");
-    std::fs::write(
-        &keys,
-        format!("acme {ACME}\nglobex {GLOBEX}\nops {OPS} operator\n"),
-    )?;
-    let path = keys.to_str().context("utf-8 path")?.to_owned();
     // Two workers; with keys, one tenant may use one of them.
-    let server = Server::start(&[
-        "--api-keys",
-        &path,
-        "--workers",
-        "2",
-        "--job-timeout-secs",
-        "20",
-    ])?;
-    let bytes = std::fs::read(weft_tests::test_plugin("hostile"))?;
-    let loaded = server
-        .http
-        .post(server.url("/api/v1/plugins?name=hostile"))
-        .bearer_auth(OPS)
-        .header("content-type", "application/wasm")
-        .body(bytes)
-        .send()
-        .await?;
-    ensure!(loaded.status().as_u16() == 201, "{}", loaded.text().await?);
+    let (server, _keys) =
+        keyed_server_with_hostile(&["--workers", "2", "--job-timeout-secs", "20"]).await?;
     let spin = json!({"engine": "hostile", "op": "spin", "params": {}});
     let mut ids = Vec::new();
     for _ in 0..4 {
