@@ -19,9 +19,6 @@ use weft_sdk::{
 
 use crate::input::{Edge, NodeName, Properties};
 
-/// Rows per appended chunk (the host's chunk size).
-const CHUNK_ROWS: usize = 65_536;
-
 /// The dataset holding graph `name`'s edges.
 pub fn edges_dataset(name: &str) -> String {
     format!("{name}.edges")
@@ -145,82 +142,24 @@ fn id_column(ids: &[&NodeName]) -> (ColumnKind, ColumnValues) {
     }
 }
 
-/// One property as a typed column: booleans, integers, numbers or text, the
-/// same type throughout (nulls aside).
+/// One property as a typed column (see [`weft_sdk::json_column`]).
 fn property_column(
     owner: &str,
     name: &str,
     values: &[Option<&Value>],
 ) -> Result<(ColumnKind, ColumnChunk), EngineError> {
-    let present = || values.iter().flatten();
-    let (kind, column) = if present().all(|v| v.is_boolean()) {
-        let v = values
-            .iter()
-            .map(|v| v.and_then(Value::as_bool).unwrap_or_default());
-        (ColumnKind::Bool, ColumnValues::Bool(v.collect()))
-    } else if present().all(|v| v.is_i64()) {
-        let v = values
-            .iter()
-            .map(|v| v.and_then(Value::as_i64).unwrap_or_default());
-        (ColumnKind::I64, ColumnValues::I64(v.collect()))
-    } else if present().all(|v| v.is_number()) {
-        let v = values
-            .iter()
-            .map(|v| v.and_then(Value::as_f64).unwrap_or_default());
-        (ColumnKind::F64, ColumnValues::F64(v.collect()))
-    } else if present().all(|v| v.is_string()) {
-        let v = values
-            .iter()
-            .map(|v| v.and_then(Value::as_str).unwrap_or_default().to_owned());
-        (ColumnKind::Text, ColumnValues::Text(v.collect()))
-    } else {
-        return Err(EngineError::InvalidParam {
-            pointer: format!("/{owner}"),
-            message: format!(
-                "{owner} property '{name}' mixes types or holds lists/objects; give every one the same kind of value (number, text or boolean) or null"
-            ),
-        });
-    };
-    let valid = if values.iter().all(Option::is_some) {
-        Vec::new()
-    } else {
-        values.iter().map(Option::is_some).collect()
-    };
-    Ok((
-        kind,
-        ColumnChunk {
-            values: column,
-            valid,
-        },
-    ))
+    weft_sdk::json_column(values).map_err(|why| EngineError::InvalidParam {
+        pointer: format!("/{owner}"),
+        message: format!("{owner} property '{name}' {why}"),
+    })
 }
 
-/// Splits whole columns into the chunks a writer takes, and appends them.
 fn append_all(
     writer: &mut dyn weft_sdk::DatasetWriter,
     columns: Vec<ColumnChunk>,
     rows: usize,
 ) -> Result<(), EngineError> {
-    for start in (0..rows).step_by(CHUNK_ROWS) {
-        let end = (start + CHUNK_ROWS).min(rows);
-        let chunk = columns
-            .iter()
-            .map(|c| ColumnChunk {
-                values: slice(&c.values, start, end),
-                valid: if c.valid.is_empty() {
-                    Vec::new()
-                } else {
-                    c.valid[start..end].to_vec()
-                },
-            })
-            .collect();
-        writer.append(chunk)?;
-    }
-    Ok(())
-}
-
-fn slice(values: &ColumnValues, start: usize, end: usize) -> ColumnValues {
-    values.slice(start, end)
+    Ok(weft_sdk::append_chunked(writer, columns, rows)?)
 }
 
 fn write_edges<'h>(

@@ -86,8 +86,8 @@ pub use manifest::{
 };
 pub use serde_json::{self, Value, json};
 pub use storage::{
-    BlobWriter, ColumnChunk, ColumnKind, ColumnValues, DatasetShape, DatasetSummary, DatasetWriter,
-    ScanPage, StorageFailure, read_numeric_columns,
+    BlobWriter, CHUNK_ROWS, ColumnChunk, ColumnKind, ColumnValues, DatasetShape, DatasetSummary, DatasetWriter,
+    ScanPage, StorageFailure, append_chunked, json_column, read_numeric_columns,
 };
 pub use stream::{Message, PushReply, Rows, Session, StreamEngine, Table};
 

@@ -258,3 +258,76 @@ pub fn read_numeric_columns(
     }
     Ok(out)
 }
+
+/// Rows per appended chunk: the host's chunk size.
+pub const CHUNK_ROWS: usize = 65_536;
+
+/// Appends whole columns (all `rows` long) to a dataset writer in chunks
+/// of [`CHUNK_ROWS`].
+pub fn append_chunked(
+    writer: &mut dyn DatasetWriter,
+    columns: Vec<ColumnChunk>,
+    rows: usize,
+) -> Result<(), StorageFailure> {
+    for start in (0..rows).step_by(CHUNK_ROWS) {
+        let end = (start + CHUNK_ROWS).min(rows);
+        let chunk = columns
+            .iter()
+            .map(|c| ColumnChunk {
+                values: c.values.slice(start, end),
+                valid: if c.valid.is_empty() {
+                    Vec::new()
+                } else {
+                    c.valid[start..end].to_vec()
+                },
+            })
+            .collect();
+        writer.append(chunk)?;
+    }
+    Ok(())
+}
+
+/// JSON values (`None`: null or missing) as one typed column: booleans,
+/// integers, numbers or text, the same type throughout. The error says
+/// what is wrong with the values, to follow the column's name.
+pub fn json_column(
+    values: &[Option<&serde_json::Value>],
+) -> Result<(ColumnKind, ColumnChunk), String> {
+    use serde_json::Value;
+    let present = || values.iter().flatten();
+    let (kind, column) = if present().all(|v| v.is_boolean()) {
+        let v = values
+            .iter()
+            .map(|v| v.and_then(Value::as_bool).unwrap_or_default());
+        (ColumnKind::Bool, ColumnValues::Bool(v.collect()))
+    } else if present().all(|v| v.is_i64()) {
+        let v = values
+            .iter()
+            .map(|v| v.and_then(Value::as_i64).unwrap_or_default());
+        (ColumnKind::I64, ColumnValues::I64(v.collect()))
+    } else if present().all(|v| v.is_number()) {
+        let v = values
+            .iter()
+            .map(|v| v.and_then(Value::as_f64).unwrap_or_default());
+        (ColumnKind::F64, ColumnValues::F64(v.collect()))
+    } else if present().all(|v| v.is_string()) {
+        let v = values
+            .iter()
+            .map(|v| v.and_then(Value::as_str).unwrap_or_default().to_owned());
+        (ColumnKind::Text, ColumnValues::Text(v.collect()))
+    } else {
+        return Err("mixes types or holds lists/objects; give every one the same kind of value (number, text or boolean) or null".into());
+    };
+    let valid = if values.iter().all(Option::is_some) {
+        Vec::new()
+    } else {
+        values.iter().map(Option::is_some).collect()
+    };
+    Ok((
+        kind,
+        ColumnChunk {
+            values: column,
+            valid,
+        },
+    ))
+}
