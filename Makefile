@@ -51,10 +51,10 @@ python-deps:
 ## bench: runtime, gateway and engine figures, each next to its baseline
 bench: build test-plugins
 	@python3 -m pip install --quiet -r test_data/requirements.txt igraph 2>/dev/null \
-	  || echo "python baselines unavailable: networkx/igraph rows will be skipped"
+	  || echo "python baselines unavailable: networkx/igraph/Shapely rows will be skipped"
 	$(CARGO) run --release -p weft-bench
 
-## reference: regenerate test_data reference values (needs Python + networkx)
+## reference: regenerate test_data reference values (needs Python + networkx, Shapely, pyproj)
 reference:
 	python3 -m pip install --quiet -r test_data/requirements.txt
 	python3 test_data/graph/make_karate_reference.py
@@ -64,6 +64,7 @@ reference:
 	python3 test_data/graph/make_large_reference.py
 	python3 test_data/anomaly/make_reference.py
 	python3 test_data/storage/make_reference.py
+	python3 test_data/spatial/make_reference.py
 
 fmt:
 	$(CARGO) fmt --all

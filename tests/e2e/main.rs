@@ -17,6 +17,7 @@ mod restart;
 mod sandbox;
 mod schemas;
 mod sessions;
+mod spatial;
 mod storage;
 mod stored_graphs;
 mod tenancy;

@@ -84,7 +84,8 @@ pub trait Host {
         Err(StorageFailure::unsupported())
     }
 
-    /// The value of `key` in collection `collection` (`None`: not set).
+    /// The value of `key` in collection `collection` (`None`: not set;
+    /// `NotFound` when nothing was ever written to the collection).
     fn collection_get(
         &self,
         collection: &str,
@@ -277,11 +278,13 @@ impl Host for RecordingHost {
         collection: &str,
         key: &[u8],
     ) -> Result<Option<Vec<u8>>, StorageFailure> {
-        Ok(self
-            .collections
-            .borrow()
-            .get(collection)
-            .and_then(|c| c.get(key).cloned()))
+        // As the host: a collection nothing was ever written to is missing.
+        match self.collections.borrow().get(collection) {
+            Some(tree) => Ok(tree.get(key).cloned()),
+            None => Err(StorageFailure::NotFound(format!(
+                "collection '{collection}' does not exist"
+            ))),
+        }
     }
 
     fn collection_put(

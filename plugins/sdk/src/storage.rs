@@ -331,3 +331,36 @@ pub fn json_column(
         },
     ))
 }
+
+/// Reads blob `name` whole, whatever its size, in ranges of 8 MiB.
+pub fn read_whole_blob(host: &dyn crate::Host, name: &str) -> Result<Vec<u8>, StorageFailure> {
+    const PART: u32 = 8 << 20;
+    let (size, first) = host.read_blob_range(name, 0, PART)?;
+    let mut bytes = Vec::with_capacity(size as usize);
+    bytes.extend(first);
+    while (bytes.len() as u64) < size {
+        let (_, part) = host.read_blob_range(name, bytes.len() as u64, PART)?;
+        if part.is_empty() {
+            return Err(StorageFailure::Failed(format!(
+                "blob '{name}' ended at {} of {size} bytes",
+                bytes.len()
+            )));
+        }
+        bytes.extend(part);
+    }
+    Ok(bytes)
+}
+
+/// Writes blob `name` whole, whatever its size, in parts of 8 MiB;
+/// visible only once all of it is written.
+pub fn write_whole_blob(
+    host: &dyn crate::Host,
+    name: &str,
+    data: &[u8],
+) -> Result<u64, StorageFailure> {
+    let mut writer = host.create_blob(name)?;
+    for part in data.chunks(8 << 20) {
+        writer.write(part)?;
+    }
+    writer.commit()
+}

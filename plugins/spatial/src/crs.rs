@@ -17,28 +17,96 @@ use crate::SpatialError;
 /// PROJ's `proj4` export of each definition).
 pub const KNOWN: &[(u32, &str, &str)] = &[
     (4326, "WGS 84", "+proj=longlat +datum=WGS84 +no_defs"),
-    (4258, "ETRS89", "+proj=longlat +ellps=GRS80 +towgs84=0,0,0,0,0,0,0 +no_defs"),
-    (4269, "NAD83", "+proj=longlat +ellps=GRS80 +towgs84=0,0,0,0,0,0,0 +no_defs"),
-    (4283, "GDA94", "+proj=longlat +ellps=GRS80 +towgs84=0,0,0,0,0,0,0 +no_defs"),
+    (
+        4258,
+        "ETRS89",
+        "+proj=longlat +ellps=GRS80 +towgs84=0,0,0,0,0,0,0 +no_defs",
+    ),
+    (
+        4269,
+        "NAD83",
+        "+proj=longlat +ellps=GRS80 +towgs84=0,0,0,0,0,0,0 +no_defs",
+    ),
+    (
+        4283,
+        "GDA94",
+        "+proj=longlat +ellps=GRS80 +towgs84=0,0,0,0,0,0,0 +no_defs",
+    ),
     (
         3857,
         "WGS 84 / Pseudo-Mercator",
         "+proj=merc +a=6378137 +b=6378137 +lat_ts=0 +lon_0=0 +x_0=0 +y_0=0 +k=1 +units=m +nadgrids=@null +no_defs",
     ),
-    (3395, "WGS 84 / World Mercator", "+proj=merc +lon_0=0 +k=1 +x_0=0 +y_0=0 +datum=WGS84 +units=m +no_defs"),
-    (4087, "WGS 84 / World Equidistant Cylindrical", "+proj=eqc +lat_ts=0 +lat_0=0 +lon_0=0 +x_0=0 +y_0=0 +datum=WGS84 +units=m +no_defs"),
-    (6933, "WGS 84 / NSIDC EASE-Grid 2.0 Global", "+proj=cea +lat_ts=30 +lon_0=0 +x_0=0 +y_0=0 +datum=WGS84 +units=m +no_defs"),
-    (3413, "WGS 84 / NSIDC Sea Ice Polar Stereographic North", "+proj=stere +lat_0=90 +lat_ts=70 +lon_0=-45 +k=1 +x_0=0 +y_0=0 +datum=WGS84 +units=m +no_defs"),
-    (3031, "WGS 84 / Antarctic Polar Stereographic", "+proj=stere +lat_0=-90 +lat_ts=-71 +lon_0=0 +k=1 +x_0=0 +y_0=0 +datum=WGS84 +units=m +no_defs"),
-    (2154, "RGF93 v1 / Lambert-93", "+proj=lcc +lat_0=46.5 +lon_0=3 +lat_1=49 +lat_2=44 +x_0=700000 +y_0=6600000 +ellps=GRS80 +towgs84=0,0,0,0,0,0,0 +units=m +no_defs"),
-    (3035, "ETRS89-extended / LAEA Europe", "+proj=laea +lat_0=52 +lon_0=10 +x_0=4321000 +y_0=3210000 +ellps=GRS80 +towgs84=0,0,0,0,0,0,0 +units=m +no_defs"),
-    (3034, "ETRS89-extended / LCC Europe", "+proj=lcc +lat_0=52 +lon_0=10 +lat_1=35 +lat_2=65 +x_0=4000000 +y_0=2800000 +ellps=GRS80 +towgs84=0,0,0,0,0,0,0 +units=m +no_defs"),
-    (3067, "ETRS89 / TM35FIN(E,N)", "+proj=utm +zone=35 +ellps=GRS80 +towgs84=0,0,0,0,0,0,0 +units=m +no_defs"),
-    (5070, "NAD83 / Conus Albers", "+proj=aea +lat_0=23 +lon_0=-96 +lat_1=29.5 +lat_2=45.5 +x_0=0 +y_0=0 +ellps=GRS80 +towgs84=0,0,0,0,0,0,0 +units=m +no_defs"),
-    (3338, "NAD83 / Alaska Albers", "+proj=aea +lat_0=50 +lon_0=-154 +lat_1=55 +lat_2=65 +x_0=0 +y_0=0 +ellps=GRS80 +towgs84=0,0,0,0,0,0,0 +units=m +no_defs"),
-    (3577, "GDA94 / Australian Albers", "+proj=aea +lat_0=0 +lon_0=132 +lat_1=-18 +lat_2=-36 +x_0=0 +y_0=0 +ellps=GRS80 +towgs84=0,0,0,0,0,0,0 +units=m +no_defs"),
-    (2193, "NZGD2000 / New Zealand Transverse Mercator 2000", "+proj=tmerc +lat_0=0 +lon_0=173 +k=0.9996 +x_0=1600000 +y_0=10000000 +ellps=GRS80 +towgs84=0,0,0,0,0,0,0 +units=m +no_defs"),
-    (27700, "OSGB36 / British National Grid", "+proj=tmerc +lat_0=49 +lon_0=-2 +k=0.9996012717 +x_0=400000 +y_0=-100000 +ellps=airy +towgs84=446.448,-125.157,542.06,0.15,0.247,0.842,-20.489 +units=m +no_defs"),
+    (
+        3395,
+        "WGS 84 / World Mercator",
+        "+proj=merc +lon_0=0 +k=1 +x_0=0 +y_0=0 +datum=WGS84 +units=m +no_defs",
+    ),
+    (
+        4087,
+        "WGS 84 / World Equidistant Cylindrical",
+        "+proj=eqc +lat_ts=0 +lat_0=0 +lon_0=0 +x_0=0 +y_0=0 +datum=WGS84 +units=m +no_defs",
+    ),
+    (
+        6933,
+        "WGS 84 / NSIDC EASE-Grid 2.0 Global",
+        "+proj=cea +lat_ts=30 +lon_0=0 +x_0=0 +y_0=0 +datum=WGS84 +units=m +no_defs",
+    ),
+    (
+        3413,
+        "WGS 84 / NSIDC Sea Ice Polar Stereographic North",
+        "+proj=stere +lat_0=90 +lat_ts=70 +lon_0=-45 +k=1 +x_0=0 +y_0=0 +datum=WGS84 +units=m +no_defs",
+    ),
+    (
+        3031,
+        "WGS 84 / Antarctic Polar Stereographic",
+        "+proj=stere +lat_0=-90 +lat_ts=-71 +lon_0=0 +k=1 +x_0=0 +y_0=0 +datum=WGS84 +units=m +no_defs",
+    ),
+    (
+        2154,
+        "RGF93 v1 / Lambert-93",
+        "+proj=lcc +lat_0=46.5 +lon_0=3 +lat_1=49 +lat_2=44 +x_0=700000 +y_0=6600000 +ellps=GRS80 +towgs84=0,0,0,0,0,0,0 +units=m +no_defs",
+    ),
+    (
+        3035,
+        "ETRS89-extended / LAEA Europe",
+        "+proj=laea +lat_0=52 +lon_0=10 +x_0=4321000 +y_0=3210000 +ellps=GRS80 +towgs84=0,0,0,0,0,0,0 +units=m +no_defs",
+    ),
+    (
+        3034,
+        "ETRS89-extended / LCC Europe",
+        "+proj=lcc +lat_0=52 +lon_0=10 +lat_1=35 +lat_2=65 +x_0=4000000 +y_0=2800000 +ellps=GRS80 +towgs84=0,0,0,0,0,0,0 +units=m +no_defs",
+    ),
+    (
+        3067,
+        "ETRS89 / TM35FIN(E,N)",
+        "+proj=utm +zone=35 +ellps=GRS80 +towgs84=0,0,0,0,0,0,0 +units=m +no_defs",
+    ),
+    (
+        5070,
+        "NAD83 / Conus Albers",
+        "+proj=aea +lat_0=23 +lon_0=-96 +lat_1=29.5 +lat_2=45.5 +x_0=0 +y_0=0 +ellps=GRS80 +towgs84=0,0,0,0,0,0,0 +units=m +no_defs",
+    ),
+    (
+        3338,
+        "NAD83 / Alaska Albers",
+        "+proj=aea +lat_0=50 +lon_0=-154 +lat_1=55 +lat_2=65 +x_0=0 +y_0=0 +ellps=GRS80 +towgs84=0,0,0,0,0,0,0 +units=m +no_defs",
+    ),
+    (
+        3577,
+        "GDA94 / Australian Albers",
+        "+proj=aea +lat_0=0 +lon_0=132 +lat_1=-18 +lat_2=-36 +x_0=0 +y_0=0 +ellps=GRS80 +towgs84=0,0,0,0,0,0,0 +units=m +no_defs",
+    ),
+    (
+        2193,
+        "NZGD2000 / New Zealand Transverse Mercator 2000",
+        "+proj=tmerc +lat_0=0 +lon_0=173 +k=0.9996 +x_0=1600000 +y_0=10000000 +ellps=GRS80 +towgs84=0,0,0,0,0,0,0 +units=m +no_defs",
+    ),
+    (
+        27700,
+        "OSGB36 / British National Grid",
+        "+proj=tmerc +lat_0=49 +lon_0=-2 +k=0.9996012717 +x_0=400000 +y_0=-100000 +ellps=airy +towgs84=446.448,-125.157,542.06,0.15,0.247,0.842,-20.489 +units=m +no_defs",
+    ),
 ];
 
 /// A coordinate reference system.
@@ -177,7 +245,13 @@ mod tests {
 
     #[test]
     fn names_parse_to_the_same_system() {
-        for name in ["EPSG:4326", "epsg:4326", "4326", "CRS84", "urn:ogc:def:crs:EPSG::4326"] {
+        for name in [
+            "EPSG:4326",
+            "epsg:4326",
+            "4326",
+            "CRS84",
+            "urn:ogc:def:crs:EPSG::4326",
+        ] {
             assert_eq!(Crs::parse(name).unwrap().name, "EPSG:4326", "{name}");
         }
         assert_eq!(Crs::parse("EPSG:32633").unwrap().name, "EPSG:32633");

@@ -62,8 +62,8 @@ pub fn to_wkb(geometry: &Geometry) -> Result<Vec<u8>, SpatialError> {
 
 /// A geometry from WKB bytes.
 pub fn from_wkb(bytes: &[u8]) -> Result<Geometry, SpatialError> {
-    let wkb = wkb::reader::read_wkb(bytes)
-        .map_err(|e| SpatialError::Invalid(format!("not WKB: {e}")))?;
+    let wkb =
+        wkb::reader::read_wkb(bytes).map_err(|e| SpatialError::Invalid(format!("not WKB: {e}")))?;
     let geometry: Geometry = wkb.to_geometry();
     check_finite(&geometry)?;
     Ok(geometry)
@@ -233,9 +233,11 @@ fn polygon(value: &Value, at: &str) -> Result<Polygon, SpatialError> {
         out.push(ring);
     }
     let mut rings = out.into_iter();
-    let exterior = rings
-        .next()
-        .ok_or_else(|| invalid(&format!("{at} has no rings; a Polygon needs an exterior ring")))?;
+    let exterior = rings.next().ok_or_else(|| {
+        invalid(&format!(
+            "{at} has no rings; a Polygon needs an exterior ring"
+        ))
+    })?;
     Ok(Polygon::new(exterior, rings.collect()))
 }
 
@@ -294,7 +296,10 @@ mod tests {
         let unclosed = parse(&json!({"type": "Polygon",
             "coordinates": [[[0, 0], [4, 0], [4, 4], [0, 1]]]}))
         .unwrap_err();
-        assert!(unclosed.to_string().contains("[0] is not closed"), "{unclosed}");
+        assert!(
+            unclosed.to_string().contains("[0] is not closed"),
+            "{unclosed}"
+        );
         let short = parse(&json!({"type": "LineString", "coordinates": [[0, 0]]})).unwrap_err();
         assert!(short.to_string().contains("at least 2"), "{short}");
         let nan = to_wkb(&Geometry::Point(Point::new(f64::NAN, 1.0))).unwrap();

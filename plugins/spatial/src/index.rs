@@ -80,7 +80,8 @@ impl LayerIndex {
 
     /// Features whose box meets `area`, in no particular order.
     pub fn intersecting(&self, area: Rect) -> Vec<u32> {
-        let envelope = AABB::from_corners([area.min().x, area.min().y], [area.max().x, area.max().y]);
+        let envelope =
+            AABB::from_corners([area.min().x, area.min().y], [area.max().x, area.max().y]);
         self.tree
             .locate_in_envelope_intersecting(&envelope)
             .map(|e| e.data)
@@ -166,11 +167,17 @@ mod tests {
             .collect();
         let index = LayerIndex::from_bytes(&LayerIndex::build(&boxes).to_bytes().unwrap()).unwrap();
         assert_eq!(index.len(), 100);
-        let mut hits = index.intersecting(Rect::new(coord! {x: 9.5, y: -1.0}, coord! {x: 12.0, y: 1.0}));
+        let mut hits = index.intersecting(Rect::new(
+            coord! {x: 9.5, y: -1.0},
+            coord! {x: 12.0, y: 1.0},
+        ));
         hits.sort_unstable();
         assert_eq!(hits, vec![10, 11, 12]);
         let (near, searched) = index.nearest([41.2, 0.0], 3, |i| (f64::from(i) - 41.2).abs());
-        assert_eq!(near.iter().map(|n| n.0).collect::<Vec<_>>(), vec![41, 42, 40]);
+        assert_eq!(
+            near.iter().map(|n| n.0).collect::<Vec<_>>(),
+            vec![41, 42, 40]
+        );
         assert!(searched.candidates < 10, "{searched:?}");
     }
 }

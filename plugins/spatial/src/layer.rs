@@ -96,6 +96,20 @@ fn index_blob(name: &str) -> String {
     format!("{name}.rtree")
 }
 
+/// The value of `key` in `collection`; `None` also when the collection
+/// does not exist yet.
+pub fn lookup(
+    host: &dyn Host,
+    collection: &str,
+    key: &str,
+) -> Result<Option<Vec<u8>>, SpatialError> {
+    match host.collection_get(collection, key.as_bytes()) {
+        Ok(value) => Ok(value),
+        Err(StorageFailure::NotFound(_)) => Ok(None),
+        Err(other) => Err(other.into()),
+    }
+}
+
 /// Parses an upload: a GeoJSON FeatureCollection (or one Feature), or CSV
 /// with a `wkt`, `geometry` or `wkb` (hex) column and properties in the
 /// others. Answers the features and the CRS the body names, if any.
@@ -119,7 +133,9 @@ pub fn parse_upload(
         Some("FeatureCollection") => value
             .get("features")
             .and_then(Value::as_array)
-            .ok_or_else(|| SpatialError::Invalid("a FeatureCollection needs \"features\": [...]".into()))?
+            .ok_or_else(|| {
+                SpatialError::Invalid("a FeatureCollection needs \"features\": [...]".into())
+            })?
             .iter()
             .enumerate()
             .map(|(i, f)| parse_feature(f).map_err(|e| e.within(&format!("feature {i}"))))
@@ -137,7 +153,9 @@ pub fn parse_upload(
 
 fn parse_feature(value: &Value) -> Result<Feature, SpatialError> {
     if value.get("type").and_then(Value::as_str) != Some("Feature") {
-        return Err(SpatialError::Invalid("is not a GeoJSON Feature (\"type\": \"Feature\")".into()));
+        return Err(SpatialError::Invalid(
+            "is not a GeoJSON Feature (\"type\": \"Feature\")".into(),
+        ));
     }
     let geometry = value
         .get("geometry")
@@ -147,7 +165,11 @@ fn parse_feature(value: &Value) -> Result<Feature, SpatialError> {
     let properties = match value.get("properties") {
         None | Some(Value::Null) => Map::new(),
         Some(Value::Object(map)) => map.clone(),
-        Some(_) => return Err(SpatialError::Invalid("\"properties\" is not an object".into())),
+        Some(_) => {
+            return Err(SpatialError::Invalid(
+                "\"properties\" is not an object".into(),
+            ));
+        }
     };
     Ok(Feature {
         id: value.get("id").filter(|id| !id.is_null()).cloned(),
@@ -239,14 +261,19 @@ pub fn store(
     features: &[Feature],
     crs: &Crs,
 ) -> Result<LayerInfo, SpatialError> {
-    if host.collection_get(LAYERS, name.as_bytes())?.is_some() {
+    if lookup(host, LAYERS, name)?.is_some() {
         return Err(exists(name));
     }
-    let boxes: Vec<Option<Rect>> = features.iter().map(|f| index::bounds(&f.geometry)).collect();
+    let boxes: Vec<Option<Rect>> = features
+        .iter()
+        .map(|f| index::bounds(&f.geometry))
+        .collect();
     let index = LayerIndex::build(&boxes);
     let mut wkb = Vec::with_capacity(features.len());
     for (i, feature) in features.iter().enumerate() {
-        wkb.push(geometry::to_wkb(&feature.geometry).map_err(|e| e.within(&format!("feature {i}")))?);
+        wkb.push(
+            geometry::to_wkb(&feature.geometry).map_err(|e| e.within(&format!("feature {i}")))?,
+        );
     }
     let (schema, columns, properties) = columns(features, wkb)?;
     let mut writer = host.create_dataset(&features_dataset(name), &schema, false)?;
@@ -256,7 +283,7 @@ pub fn store(
         other => other.into(),
     })?;
     let index_bytes = index.to_bytes()?;
-    host.write_blob(&index_blob(name), &index_bytes)?;
+    weft_sdk::write_whole_blob(host, &index_blob(name), &index_bytes)?;
     let mut geometry_types = BTreeMap::new();
     for feature in features {
         *geometry_types
@@ -295,7 +322,11 @@ fn exists(name: &str) -> SpatialError {
     ))
 }
 
-type Columns = (Vec<(String, ColumnKind)>, Vec<ColumnChunk>, Vec<PropertyColumn>);
+type Columns = (
+    Vec<(String, ColumnKind)>,
+    Vec<ColumnChunk>,
+    Vec<PropertyColumn>,
+);
 
 fn columns(features: &[Feature], wkb: Vec<Vec<u8>>) -> Result<Columns, SpatialError> {
     let mut schema = vec![("geometry".to_owned(), ColumnKind::Binary)];
@@ -348,13 +379,7 @@ fn columns(features: &[Feature], wkb: Vec<Vec<u8>>) -> Result<Columns, SpatialEr
 
 /// The description of layer `name`.
 pub fn info(host: &dyn Host, name: &str) -> Result<LayerInfo, SpatialError> {
-    let bytes = host
-        .collection_get(LAYERS, name.as_bytes())
-        .map_err(|e| match e {
-            StorageFailure::NotFound(_) => not_found(name),
-            other => other.into(),
-        })?
-        .ok_or_else(|| not_found(name))?;
+    let bytes = lookup(host, LAYERS, name)?.ok_or_else(|| not_found(name))?;
     serde_json::from_slice(&bytes)
         .map_err(|e| SpatialError::Storage(format!("layer '{name}' is unreadable: {e}")))
 }
@@ -390,11 +415,7 @@ pub fn list(host: &dyn Host) -> Result<Vec<LayerInfo>, SpatialError> {
 /// Deletes layer `name`: its description first, so it stops existing at
 /// once, then its index and features (also leftovers of a failed upload).
 pub fn drop(host: &dyn Host, name: &str) -> Result<(), SpatialError> {
-    let described = host
-        .collection_get(LAYERS, name.as_bytes())
-        .ok()
-        .flatten()
-        .is_some();
+    let described = lookup(host, LAYERS, name)?.is_some();
     if described {
         host.collection_delete(LAYERS, name.as_bytes())?;
     }
@@ -423,7 +444,7 @@ pub fn load(host: &dyn Host, name: &str) -> Result<Layer, SpatialError> {
             geometries.push(geometry::from_wkb(&bytes)?);
         }
     }
-    let index = LayerIndex::from_bytes(&host.read_blob(&info.index.blob)?)?;
+    let index = LayerIndex::from_bytes(&weft_sdk::read_whole_blob(host, &info.index.blob)?)?;
     Ok(Layer {
         info,
         geometries,
@@ -437,10 +458,8 @@ pub fn properties(
     info: &LayerInfo,
     rows: &[u32],
 ) -> Result<Vec<(Value, Map<String, Value>)>, SpatialError> {
-    let mut out: Vec<(Value, Map<String, Value>)> = rows
-        .iter()
-        .map(|&r| (json!(r), Map::new()))
-        .collect();
+    let mut out: Vec<(Value, Map<String, Value>)> =
+        rows.iter().map(|&r| (json!(r), Map::new())).collect();
     if rows.is_empty() {
         return Ok(out);
     }
@@ -496,7 +515,10 @@ mod tests {
         assert_eq!(info.features, 2);
         assert_eq!(info.bbox, Some([0.0, 0.0, 3.0, 4.0]));
         assert_eq!(info.geometry_types["Point"], 1);
-        assert!(matches!(store(&host, "places", &features, &Crs::wgs84()), Err(SpatialError::Conflict(_))));
+        assert!(matches!(
+            store(&host, "places", &features, &Crs::wgs84()),
+            Err(SpatialError::Conflict(_))
+        ));
         let layer = load(&host, "places").unwrap();
         assert_eq!(layer.geometries[1], features[1].geometry);
         let props = properties(&host, &layer.info, &[1, 0]).unwrap();
@@ -506,7 +528,10 @@ mod tests {
         assert_eq!(props[1].1["name"], "one");
         assert_eq!(list(&host).unwrap().len(), 1);
         drop(&host, "places").unwrap();
-        assert!(matches!(info_of(&host, "places"), Err(SpatialError::NotFound(_))));
+        assert!(matches!(
+            info_of(&host, "places"),
+            Err(SpatialError::NotFound(_))
+        ));
     }
 
     fn info_of(host: &dyn Host, name: &str) -> Result<LayerInfo, SpatialError> {
@@ -520,12 +545,19 @@ mod tests {
         assert_eq!(features.len(), 2);
         assert_eq!(features[0].properties["size"], 2.5);
         let bad = "wkt\nPOINT (1 1)\n\"POLYGON ((0 0, 1 0\"\n";
-        let err = parse_upload(bad.as_bytes(), "text/csv").unwrap_err().to_string();
+        let err = parse_upload(bad.as_bytes(), "text/csv")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("CSV line 3 (feature 1)"), "{err}");
         let unclosed = r#"{"type": "FeatureCollection", "features": [
             {"type": "Feature", "geometry": {"type": "Point", "coordinates": [1, 2]}},
             {"type": "Feature", "geometry": {"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 2]]]}}]}"#;
-        let err = parse_upload(unclosed.as_bytes(), "application/json").unwrap_err().to_string();
-        assert!(err.starts_with("feature 1: Polygon coordinates[0] is not closed"), "{err}");
+        let err = parse_upload(unclosed.as_bytes(), "application/json")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("feature 1: Polygon coordinates[0] is not closed"),
+            "{err}"
+        );
     }
 }

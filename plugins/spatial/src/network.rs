@@ -79,7 +79,10 @@ impl Step<'_> {
             at = before;
         }
         nodes.reverse();
-        nodes.iter().map(|&n| self.network.nodes[n as usize]).collect()
+        nodes
+            .iter()
+            .map(|&n| self.network.nodes[n as usize])
+            .collect()
     }
 }
 
@@ -101,7 +104,9 @@ impl Network {
     /// each other joined.
     pub fn build(roads: Vec<Road>, snap: f64, space: Space) -> Result<Self, SpatialError> {
         if !(snap > 0.0 && snap.is_finite()) {
-            return Err(SpatialError::Invalid("snap tolerance must be a positive number".into()));
+            return Err(SpatialError::Invalid(
+                "snap tolerance must be a positive number".into(),
+            ));
         }
         let mut cells: HashMap<(i64, i64), u32> = HashMap::new();
         let mut nodes: Vec<Coord> = Vec::new();
@@ -164,9 +169,12 @@ impl Network {
     /// The node nearest to `point` and its distance (planar, in the
     /// coordinates' units).
     pub fn snap(&self, point: Coord) -> Option<(u32, f64)> {
-        self.index
-            .nearest_neighbor(&[point.x, point.y])
-            .map(|n| (n.data, ((n.geom()[0] - point.x).powi(2) + (n.geom()[1] - point.y).powi(2)).sqrt()))
+        self.index.nearest_neighbor(&[point.x, point.y]).map(|n| {
+            (
+                n.data,
+                ((n.geom()[0] - point.x).powi(2) + (n.geom()[1] - point.y).powi(2)).sqrt(),
+            )
+        })
     }
 
     /// The cheapest path from `from` to `to`, reporting every
@@ -212,7 +220,13 @@ impl Network {
                 return Err(SpatialError::Cancelled);
             }
             if node == to {
-                return Ok(Some(self.route(from, to, best[to as usize], &previous, settled)));
+                return Ok(Some(self.route(
+                    from,
+                    to,
+                    best[to as usize],
+                    &previous,
+                    settled,
+                )));
             }
             for &(next, edge) in &self.adjacency[node as usize] {
                 let cost = best[node as usize] + self.roads[edge as usize].2.cost;
@@ -261,7 +275,13 @@ impl Network {
                 lines.push(road.line.clone());
                 continue;
             }
-            let share = |spare: f64| if road.cost > 0.0 { spare / road.cost } else { 1.0 };
+            let share = |spare: f64| {
+                if road.cost > 0.0 {
+                    spare / road.cost
+                } else {
+                    1.0
+                }
+            };
             if ca.is_finite() {
                 lines.push(part_of(&road.line, share(max_cost - ca)));
             }
@@ -274,7 +294,14 @@ impl Network {
         (reached, lines)
     }
 
-    fn route(&self, from: u32, to: u32, cost: f64, previous: &[Option<(u32, u32)>], settled: usize) -> Route {
+    fn route(
+        &self,
+        from: u32,
+        to: u32,
+        cost: f64,
+        previous: &[Option<(u32, u32)>],
+        settled: usize,
+    ) -> Route {
         let mut hops = Vec::new();
         let mut at = to;
         while let Some((before, edge)) = previous[at as usize] {
@@ -502,11 +529,19 @@ mod tests {
         assert_eq!(reached, 3);
         let total: f64 = lines
             .iter()
-            .map(|l| crate::measure::length(&geo::Geometry::LineString(l.clone()), crate::measure::Method::Planar))
+            .map(|l| {
+                crate::measure::length(
+                    &geo::Geometry::LineString(l.clone()),
+                    crate::measure::Method::Planar,
+                )
+            })
             .sum();
         // Two whole sides, two half sides from their ends, and 1.5 of the
         // diagonal's 5 (30 % of √2).
-        assert!((total - (2.0 + 1.0 + 0.3 * 2f64.sqrt())).abs() < 1e-9, "{total}");
+        assert!(
+            (total - (2.0 + 1.0 + 0.3 * 2f64.sqrt())).abs() < 1e-9,
+            "{total}"
+        );
     }
 
     #[test]
@@ -514,7 +549,12 @@ mod tests {
         let corners = [(0.0, 0.0), (0.0, 1.0), (1.0, 0.0), (1.0, 1.0)];
         let costs: Vec<Vec<f64>> = corners
             .iter()
-            .map(|a| corners.iter().map(|b: &(f64, f64)| ((a.0 - b.0).powi(2) + (a.1 - b.1).powi(2)).sqrt()).collect())
+            .map(|a| {
+                corners
+                    .iter()
+                    .map(|b: &(f64, f64)| ((a.0 - b.0).powi(2) + (a.1 - b.1).powi(2)).sqrt())
+                    .collect()
+            })
             .collect();
         let tour = tsp(&costs);
         assert!((tour.cost - 4.0).abs() < 1e-12, "{tour:?}");

@@ -54,7 +54,9 @@ impl Grid {
         let height = rows.len();
         let width = rows.first().map_or(0, Vec::len);
         if width == 0 {
-            return Err(SpatialError::Invalid("a grid needs at least one row and one column".into()));
+            return Err(SpatialError::Invalid(
+                "a grid needs at least one row and one column".into(),
+            ));
         }
         if width.saturating_mul(height) > MAX_CELLS {
             return Err(SpatialError::TooLarge(format!(
@@ -122,9 +124,11 @@ impl Grid {
         // Only the cells under the zone's box are tested.
         let cell = self.cell_size;
         let first_col = (((bounds.min().x - self.origin[0]) / cell).floor().max(0.0)) as usize;
-        let last_col = (((bounds.max().x - self.origin[0]) / cell).ceil().max(0.0) as usize).min(self.width);
+        let last_col =
+            (((bounds.max().x - self.origin[0]) / cell).ceil().max(0.0) as usize).min(self.width);
         let first_row = (((self.origin[1] - bounds.max().y) / cell).floor().max(0.0)) as usize;
-        let last_row = (((self.origin[1] - bounds.min().y) / cell).ceil().max(0.0) as usize).min(self.height);
+        let last_row =
+            (((self.origin[1] - bounds.min().y) / cell).ceil().max(0.0) as usize).min(self.height);
         for row in first_row..last_row {
             for column in first_col..last_col {
                 let centre = Point::new(

@@ -54,7 +54,9 @@ pub fn overlay(a: &Geometry, b: &Geometry, op: Overlay) -> Result<Geometry, Spat
     }
     if let (Some(lines), Some(area)) = (lineal(a), polygonal(b)) {
         match op {
-            Overlay::Intersection => return Ok(Geometry::MultiLineString(area.clip(&lines, false))),
+            Overlay::Intersection => {
+                return Ok(Geometry::MultiLineString(area.clip(&lines, false)));
+            }
             Overlay::Difference => return Ok(Geometry::MultiLineString(area.clip(&lines, true))),
             _ => {}
         }
@@ -141,7 +143,9 @@ pub fn buffer(
         }
     };
     if !distance.is_finite() {
-        return Err(SpatialError::Invalid("distance must be a finite number".into()));
+        return Err(SpatialError::Invalid(
+            "distance must be a finite number".into(),
+        ));
     }
     let style = BufferStyle::new(distance).line_join(join).line_cap(cap);
     Ok(Geometry::MultiPolygon(geometry.buffer_with_style(style)))
@@ -283,7 +287,10 @@ mod tests {
         assert_eq!(area(Overlay::SymDifference), 4.0);
         let line = g("LINESTRING (-1 1, 4 1)");
         let clipped = overlay(&line, &a, Overlay::Intersection).unwrap();
-        assert_eq!(crate::measure::length(&clipped, crate::measure::Method::Planar), 2.0);
+        assert_eq!(
+            crate::measure::length(&clipped, crate::measure::Method::Planar),
+            2.0
+        );
         assert!(overlay(&line, &line, Overlay::Union).is_err());
     }
 

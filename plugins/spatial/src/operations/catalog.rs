@@ -104,8 +104,9 @@ pub(super) fn operations() -> Vec<Operation> {
             "The k features nearest to a point (exact distance to each geometry), nearest first.",
             layer_query(
                 json!({"point": point(), "k": {"type": "integer", "minimum": 1, "maximum": 100000, "default": 10},
+                       "points": {"type": "array", "items": point(), "description": "Many query points at once: answered as {\"results\": [{\"ids\", \"distances\"}]} without geometries"},
                        "max_distance": {"type": "number", "minimum": 0}}),
-                &["layer", "point"],
+                &["layer"],
             ),
         )
         .emits(&["spatial_result"])
@@ -251,7 +252,10 @@ pub(super) fn operations() -> Vec<Operation> {
         ops.push(Operation::new(
             op,
             what,
-            one_geometry(json!({"other": geometry("The other geometry")}), &["geometry", "other"]),
+            one_geometry(
+                json!({"other": geometry("The other geometry")}),
+                &["geometry", "other"],
+            ),
         ));
     }
     ops

@@ -150,7 +150,9 @@ fn measure_op(p: MeasureParams) -> Result<Value, SpatialError> {
         "length" => measure::length(&g, method),
         "distance" => {
             let other = p.other.as_ref().ok_or_else(|| {
-                SpatialError::Invalid("measure distance needs \"other\": the second geometry".into())
+                SpatialError::Invalid(
+                    "measure distance needs \"other\": the second geometry".into(),
+                )
             })?;
             let mut other = parsed(other, "other")?;
             if method != Method::Planar && !crs.is_geographic() {
@@ -164,8 +166,14 @@ fn measure_op(p: MeasureParams) -> Result<Value, SpatialError> {
             )));
         }
     };
-    let units = if p.measure == "area" { format!("{units}²") } else { units };
-    Ok(json!({"measure": p.measure, "value": value, "method": method.name(), "units": units, "crs": measured_in}))
+    let units = if p.measure == "area" {
+        format!("{units}²")
+    } else {
+        units
+    };
+    Ok(
+        json!({"measure": p.measure, "value": value, "method": method.name(), "units": units, "crs": measured_in}),
+    )
 }
 
 fn transform(p: TransformParams) -> Result<Value, SpatialError> {
@@ -206,8 +214,10 @@ fn simplify(p: SimplifyParams) -> Result<Value, SpatialError> {
     )?;
     let out = shapes::simplify(&g, p.tolerance, method)?;
     use geo::CoordsIter;
-    Ok(json!({"geometry": geometry::to_json(&out), "algorithm": method.name(),
-              "vertices_before": g.coords_count(), "vertices_after": out.coords_count()}))
+    Ok(
+        json!({"geometry": geometry::to_json(&out), "algorithm": method.name(),
+              "vertices_before": g.coords_count(), "vertices_after": out.coords_count()}),
+    )
 }
 
 fn centroid(p: One) -> Result<Value, SpatialError> {

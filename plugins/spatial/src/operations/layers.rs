@@ -34,6 +34,13 @@ pub(super) struct Upload {
     cell_size: Option<Value>,
 }
 
+impl Upload {
+    /// The CRS the query names, else the one the body names, else WGS 84.
+    fn crs(&self, in_body: Option<&str>) -> Result<Crs, SpatialError> {
+        Crs::parse(self.crs.as_deref().or(in_body).unwrap_or("EPSG:4326"))
+    }
+}
+
 fn body(host: &dyn Host, upload: &Upload, what: &str) -> Result<Vec<u8>, SpatialError> {
     let (size, _) = host.read_blob_range(&upload.body_blob, 0, 0)?;
     if size > MAX_UPLOAD {
@@ -42,7 +49,7 @@ fn body(host: &dyn Host, upload: &Upload, what: &str) -> Result<Vec<u8>, Spatial
             MAX_UPLOAD >> 20
         )));
     }
-    Ok(host.read_blob(&upload.body_blob)?)
+    Ok(weft_sdk::read_whole_blob(host, &upload.body_blob)?)
 }
 
 pub(super) fn store_layer(upload: Upload, host: &dyn Host) -> Result<Value, SpatialError> {
@@ -50,13 +57,7 @@ pub(super) fn store_layer(upload: Upload, host: &dyn Host) -> Result<Value, Spat
     host.progress(0, 3, "parsing", None);
     let (features, body_crs) = layer::parse_upload(&bytes, &upload.body_type)?;
     drop(bytes);
-    let crs = Crs::parse(
-        upload
-            .crs
-            .as_deref()
-            .or(body_crs.as_deref())
-            .unwrap_or("EPSG:4326"),
-    )?;
+    let crs = upload.crs(body_crs.as_deref())?;
     host.progress(1, 3, "indexing and writing", None);
     let info = layer::store(host, &upload.name, &features, &crs)?;
     host.progress(3, 3, "stored", None);
@@ -115,10 +116,13 @@ pub(super) fn store_raster(upload: Upload, host: &dyn Host) -> Result<Value, Spa
                 "the body is not a grid ({e}); send {{\"values\": [[row 0…], [row 1…]], \"origin\": [x, y] (top-left corner), \"cell_size\": side}}, or text/csv rows with ?origin=x,y&cell_size=…"
             ))
         })?;
-        (Grid::new(parsed.values, parsed.origin, parsed.cell_size)?, parsed.crs)
+        (
+            Grid::new(parsed.values, parsed.origin, parsed.cell_size)?,
+            parsed.crs,
+        )
     };
-    let crs = Crs::parse(upload.crs.as_deref().or(body_crs.as_deref()).unwrap_or("EPSG:4326"))?;
-    if host.collection_get(RASTERS, upload.name.as_bytes())?.is_some() {
+    let crs = upload.crs(body_crs.as_deref())?;
+    if layer::lookup(host, RASTERS, &upload.name)?.is_some() {
         return Err(SpatialError::Conflict(format!(
             "raster '{0}' already exists; DELETE /api/v1/spatial/rasters/{0} first or pick another name",
             upload.name
@@ -126,11 +130,7 @@ pub(super) fn store_raster(upload: Upload, host: &dyn Host) -> Result<Value, Spa
     }
     let encoded = postcard::to_allocvec(&grid)
         .map_err(|e| SpatialError::Storage(format!("cannot encode the grid: {e}")))?;
-    let mut writer = host.create_blob(&raster_blob(&upload.name))?;
-    for part in encoded.chunks(8 << 20) {
-        writer.write(part)?;
-    }
-    writer.commit()?;
+    weft_sdk::write_whole_blob(host, &raster_blob(&upload.name), &encoded)?;
     let b = grid.bounds();
     let info = RasterInfo {
         name: upload.name.clone(),
@@ -166,7 +166,9 @@ fn csv_grid(bytes: &[u8], upload: &Upload) -> Result<Grid, SpatialError> {
     let [x, y] = origin[..] else {
         return Err(SpatialError::Invalid(usage.into()));
     };
-    let mut reader = csv::ReaderBuilder::new().has_headers(false).from_reader(bytes);
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_reader(bytes);
     let mut rows = Vec::new();
     for (i, record) in reader.records().enumerate() {
         let record = record
@@ -191,25 +193,10 @@ fn load_raster(host: &dyn Host, name: &str) -> Result<(RasterInfo, Grid), Spatia
             "no raster '{name}'; store one with POST /api/v1/spatial/rasters/{name}"
         ))
     };
-    let info = host
-        .collection_get(RASTERS, name.as_bytes())
-        .map_err(|e| match e {
-            weft_sdk::StorageFailure::NotFound(_) => missing(),
-            other => other.into(),
-        })?
-        .ok_or_else(missing)?;
+    let info = layer::lookup(host, RASTERS, name)?.ok_or_else(missing)?;
     let info: RasterInfo = serde_json::from_slice(&info)
         .map_err(|e| SpatialError::Storage(format!("raster '{name}' is unreadable: {e}")))?;
-    let blob = raster_blob(name);
-    let (size, _) = host.read_blob_range(&blob, 0, 0)?;
-    let mut bytes = Vec::with_capacity(size as usize);
-    while (bytes.len() as u64) < size {
-        let (_, part) = host.read_blob_range(&blob, bytes.len() as u64, 8 << 20)?;
-        if part.is_empty() {
-            break;
-        }
-        bytes.extend(part);
-    }
+    let bytes = weft_sdk::read_whole_blob(host, &raster_blob(name))?;
     let grid = postcard::from_bytes(&bytes)
         .map_err(|e| SpatialError::Storage(format!("raster '{name}' is unreadable: {e}")))?;
     Ok((info, grid))

@@ -35,9 +35,8 @@ fn schema(text: &str) -> Value {
 }
 
 fn manifest() -> Manifest {
-    let layer = |method, path: &str, op: &str, description: &str| {
-        Route::new(method, path, op, description)
-    };
+    let layer =
+        |method, path: &str, op: &str, description: &str| Route::new(method, path, op, description);
     Manifest {
         routes: vec![
             layer(Method::Get, "/api/v1/spatial/layers", "list_layers", "Stored layers: count, bbox, CRS, index"),

@@ -29,6 +29,17 @@ fn yes() -> bool {
     true
 }
 
+/// How much of each feature found an answer shows.
+#[derive(Deserialize)]
+struct Shown {
+    /// Most features returned (all are counted).
+    #[serde(default = "default_limit")]
+    limit: usize,
+    /// Include properties.
+    #[serde(default = "yes")]
+    with_properties: bool,
+}
+
 #[derive(Deserialize)]
 pub(super) struct QueryParams {
     layer: String,
@@ -38,10 +49,8 @@ pub(super) struct QueryParams {
     geometry: Value,
     #[serde(default)]
     crs: Option<String>,
-    #[serde(default = "default_limit")]
-    limit: usize,
-    #[serde(default = "yes")]
-    with_properties: bool,
+    #[serde(flatten)]
+    shown: Shown,
 }
 
 /// The given geometry in the layer's CRS (transformed, and said so, when
@@ -87,7 +96,9 @@ impl Answer<'_> {
         let properties = if self.with_properties {
             layer::properties(self.host, &self.layer.info, &rows)?
         } else {
-            rows.iter().map(|&r| (json!(r), Default::default())).collect()
+            rows.iter()
+                .map(|&r| (json!(r), Default::default()))
+                .collect()
         };
         let features: Vec<Value> = shown
             .iter()
@@ -106,10 +117,14 @@ impl Answer<'_> {
             })
             .collect();
         let batches = features.chunks(BATCH).count().max(1);
-        for (i, batch) in features.chunks(BATCH).chain(
-            // An answer with nothing found still ends its stream.
-            std::iter::once(&[][..]).filter(|_| features.is_empty()),
-        ).enumerate() {
+        for (i, batch) in features
+            .chunks(BATCH)
+            .chain(
+                // An answer with nothing found still ends its stream.
+                std::iter::once(&[][..]).filter(|_| features.is_empty()),
+            )
+            .enumerate()
+        {
             self.host.emit(
                 QUERY,
                 "spatial_result",
@@ -184,16 +199,24 @@ pub(super) fn query(p: QueryParams, host: &dyn Host) -> Result<Value, SpatialErr
         host,
         layer: &layer,
         operation: "query",
-        with_properties: p.with_properties,
-        limit: p.limit,
+        with_properties: p.shown.with_properties,
+        limit: p.shown.limit,
     }
-    .finish(&found, tested, json!({"predicate": p.predicate, "transformed_from": transformed_from}))
+    .finish(
+        &found,
+        tested,
+        json!({"predicate": p.predicate, "transformed_from": transformed_from}),
+    )
 }
 
 #[derive(Deserialize)]
 pub(super) struct NearestParams {
     layer: String,
-    point: [f64; 2],
+    #[serde(default)]
+    point: Option<[f64; 2]>,
+    /// Many query points at once: answered as compact arrays.
+    #[serde(default)]
+    points: Option<Vec<[f64; 2]>>,
     #[serde(default = "default_k")]
     k: usize,
     #[serde(default)]
@@ -210,7 +233,12 @@ fn default_k() -> usize {
 
 pub(super) fn nearest(p: NearestParams, host: &dyn Host) -> Result<Value, SpatialError> {
     let layer = layer::load(host, &p.layer)?;
-    let point = json!({"type": "Point", "coordinates": p.point});
+    if let Some(points) = &p.points {
+        return nearest_many(host, &layer, points, &p);
+    }
+    let point = json!({"type": "Point", "coordinates": p.point.ok_or_else(|| {
+        SpatialError::Invalid("nearest needs \"point\": [x, y] (or \"points\": [[x, y], …])".into())
+    })?});
     let (g, transformed_from) = in_layer_crs(&point, p.crs.as_deref(), &layer)?;
     let Geometry::Point(at) = g else {
         return Err(SpatialError::Invalid("point must be [x, y]".into()));
@@ -229,7 +257,56 @@ pub(super) fn nearest(p: NearestParams, host: &dyn Host) -> Result<Value, Spatia
         with_properties: p.with_properties,
         limit: usize::MAX,
     }
-    .finish(&found, searched.candidates, json!({"k": p.k, "transformed_from": transformed_from}))
+    .finish(
+        &found,
+        searched.candidates,
+        json!({"k": p.k, "transformed_from": transformed_from}),
+    )
+}
+
+/// `nearest` for many points: per point, the ids and distances of its k
+/// nearest features (no geometries or properties, no events).
+fn nearest_many(
+    host: &dyn Host,
+    layer: &Layer,
+    points: &[[f64; 2]],
+    p: &NearestParams,
+) -> Result<Value, SpatialError> {
+    if p.crs
+        .as_deref()
+        .is_some_and(|c| Crs::parse(c).map(|c| c.name) != Ok(layer.info.crs.clone()))
+    {
+        return Err(SpatialError::Invalid(format!(
+            "points must be in the layer's CRS ({}) for a batch nearest search",
+            layer.info.crs
+        )));
+    }
+    let mut tested = 0;
+    let mut results = Vec::with_capacity(points.len());
+    for (i, &[x, y]) in points.iter().enumerate() {
+        if i % 4096 == 0 {
+            check_cancelled(host)?;
+            host.progress(i as u64, points.len() as u64, "searching", None);
+        }
+        let at = Geometry::Point(geo::Point::new(x, y));
+        let (mut near, searched) = layer.index.nearest([x, y], p.k, |row| {
+            Euclidean.distance(&at, &layer.geometries[row as usize])
+        });
+        if let Some(max) = p.max_distance {
+            near.retain(|(_, d)| *d <= max);
+        }
+        tested += searched.candidates;
+        let (ids, distances): (Vec<u32>, Vec<f64>) = near.into_iter().unzip();
+        results.push(json!({"ids": ids, "distances": distances}));
+    }
+    host.progress(points.len() as u64, points.len() as u64, "searched", None);
+    Ok(json!({
+        "operation": "nearest",
+        "layer": layer.info.name,
+        "k": p.k,
+        "results": results,
+        "explain": {"index": layer.info.index.kind, "candidates_tested": tested},
+    }))
 }
 
 #[derive(Deserialize)]
@@ -242,10 +319,8 @@ pub(super) struct WithinParams {
     distance: f64,
     #[serde(default)]
     crs: Option<String>,
-    #[serde(default = "default_limit")]
-    limit: usize,
-    #[serde(default = "yes")]
-    with_properties: bool,
+    #[serde(flatten)]
+    shown: Shown,
 }
 
 pub(super) fn within_distance(p: WithinParams, host: &dyn Host) -> Result<Value, SpatialError> {
@@ -267,29 +342,40 @@ pub(super) fn within_distance(p: WithinParams, host: &dyn Host) -> Result<Value,
             coord! {x: b.max().x + d, y: b.max().y + d},
         ))
     });
-    let (mut found, tested) = scan(host, &layer, Some(candidates.unwrap_or_default()), |feature| {
-        let distance = Euclidean.distance(&g, feature);
-        (distance <= d).then_some(Some(distance))
-    })?;
-    found.sort_by(|a, b| a.1.unwrap_or(0.0).total_cmp(&b.1.unwrap_or(0.0)).then(a.0.cmp(&b.0)));
+    let (mut found, tested) = scan(
+        host,
+        &layer,
+        Some(candidates.unwrap_or_default()),
+        |feature| {
+            let distance = Euclidean.distance(&g, feature);
+            (distance <= d).then_some(Some(distance))
+        },
+    )?;
+    found.sort_by(|a, b| {
+        a.1.unwrap_or(0.0)
+            .total_cmp(&b.1.unwrap_or(0.0))
+            .then(a.0.cmp(&b.0))
+    });
     Answer {
         host,
         layer: &layer,
         operation: "within_distance",
-        with_properties: p.with_properties,
-        limit: p.limit,
+        with_properties: p.shown.with_properties,
+        limit: p.shown.limit,
     }
-    .finish(&found, tested, json!({"distance": d, "transformed_from": transformed_from}))
+    .finish(
+        &found,
+        tested,
+        json!({"distance": d, "transformed_from": transformed_from}),
+    )
 }
 
 #[derive(Deserialize)]
 pub(super) struct BboxParams {
     layer: String,
     bbox: [f64; 4],
-    #[serde(default = "default_limit")]
-    limit: usize,
-    #[serde(default = "yes")]
-    with_properties: bool,
+    #[serde(flatten)]
+    shown: Shown,
 }
 
 pub(super) fn bbox(p: BboxParams, host: &dyn Host) -> Result<Value, SpatialError> {
@@ -302,15 +388,18 @@ pub(super) fn bbox(p: BboxParams, host: &dyn Host) -> Result<Value, SpatialError
     let layer = layer::load(host, &p.layer)?;
     let area = Rect::new(coord! {x: x0, y: y0}, coord! {x: x1, y: y1});
     let boxed = Geometry::Polygon(area.to_polygon());
-    let (found, tested) = scan(host, &layer, Some(layer.index.intersecting(area)), |feature| {
-        Predicate::Intersects.holds(feature, &boxed).then_some(None)
-    })?;
+    let (found, tested) = scan(
+        host,
+        &layer,
+        Some(layer.index.intersecting(area)),
+        |feature| Predicate::Intersects.holds(feature, &boxed).then_some(None),
+    )?;
     Answer {
         host,
         layer: &layer,
         operation: "bbox",
-        with_properties: p.with_properties,
-        limit: p.limit,
+        with_properties: p.shown.with_properties,
+        limit: p.shown.limit,
     }
     .finish(&found, tested, json!({"bbox": p.bbox}))
 }

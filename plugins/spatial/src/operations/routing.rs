@@ -23,13 +23,26 @@ fn load_network(
 ) -> Result<(Network, Crs), SpatialError> {
     let layer = layer::load(host, name)?;
     let crs = Crs::parse(&layer.info.crs)?;
-    let space = if crs.is_geographic() { Space::Geographic } else { Space::Planar };
-    let method = if crs.is_geographic() { Method::Geodesic } else { Method::Planar };
+    let space = if crs.is_geographic() {
+        Space::Geographic
+    } else {
+        Space::Planar
+    };
+    let method = if crs.is_geographic() {
+        Method::Geodesic
+    } else {
+        Method::Planar
+    };
     let costs: Option<Vec<Value>> = match cost {
         None => None,
         Some(property) => {
             if !layer.info.properties.iter().any(|p| p.name == property) {
-                let known: Vec<&str> = layer.info.properties.iter().map(|p| p.name.as_str()).collect();
+                let known: Vec<&str> = layer
+                    .info
+                    .properties
+                    .iter()
+                    .map(|p| p.name.as_str())
+                    .collect();
                 return Err(SpatialError::Invalid(format!(
                     "network '{name}' has no property '{property}' to use as cost; it has: {}",
                     known.join(", ")
@@ -61,13 +74,18 @@ fn load_network(
             let road_cost = match &costs {
                 None => measure::length(&Geometry::LineString(line.clone()), method),
                 // A MultiLineString's cost is shared by its parts.
-                Some(values) => values[i].as_f64().ok_or_else(|| {
-                    SpatialError::Invalid(format!(
-                        "feature {i} of network '{name}' has no number in its cost property"
-                    ))
-                })? / parts,
+                Some(values) => {
+                    values[i].as_f64().ok_or_else(|| {
+                        SpatialError::Invalid(format!(
+                            "feature {i} of network '{name}' has no number in its cost property"
+                        ))
+                    })? / parts
+                }
             };
-            roads.push(Road { line, cost: road_cost });
+            roads.push(Road {
+                line,
+                cost: road_cost,
+            });
         }
     }
     let snap = snap.unwrap_or(if crs.is_geographic() { 1e-9 } else { 1e-6 });
@@ -80,7 +98,10 @@ fn coords(path: &[Coord]) -> Vec<[f64; 2]> {
 
 fn snapped(network: &Network, point: [f64; 2], what: &str) -> Result<(u32, f64), SpatialError> {
     network
-        .snap(Coord { x: point[0], y: point[1] })
+        .snap(Coord {
+            x: point[0],
+            y: point[1],
+        })
         .ok_or_else(|| SpatialError::Invalid(format!("the network has no nodes to snap {what} to")))
 }
 
@@ -109,7 +130,11 @@ pub(super) fn route(p: RouteParams, host: &dyn Host) -> Result<Value, SpatialErr
             )));
         }
     };
-    let name = if algorithm == Algorithm::Dijkstra { "dijkstra" } else { "astar" };
+    let name = if algorithm == Algorithm::Dijkstra {
+        "dijkstra"
+    } else {
+        "astar"
+    };
     let (network, crs) = load_network(host, &p.network, p.cost.as_deref(), p.snap)?;
     let (from, from_gap) = snapped(&network, p.from, "from")?;
     let (to, to_gap) = snapped(&network, p.to, "to")?;
@@ -132,7 +157,13 @@ pub(super) fn route(p: RouteParams, host: &dyn Host) -> Result<Value, SpatialErr
         );
         true
     };
-    let found = network.shortest_path(from, to, algorithm, p.report_every.unwrap_or(64), &mut progress)?;
+    let found = network.shortest_path(
+        from,
+        to,
+        algorithm,
+        p.report_every.unwrap_or(64),
+        &mut progress,
+    )?;
     let snap = json!({
         "from": {"node": coords(&[network.nodes[from as usize]])[0], "distance": from_gap},
         "to": {"node": coords(&[network.nodes[to as usize]])[0], "distance": to_gap},
@@ -195,7 +226,13 @@ pub(super) fn tsp(p: TspParams, host: &dyn Host) -> Result<Value, SpatialError> 
         costs.push(row);
     }
     let tour = crate::network::tsp(&costs);
-    let gap = tour.exact.map(|best| if best > 0.0 { tour.cost / best - 1.0 } else { 0.0 });
+    let gap = tour.exact.map(|best| {
+        if best > 0.0 {
+            tour.cost / best - 1.0
+        } else {
+            0.0
+        }
+    });
     Ok(json!({
         "order": tour.order,
         "cost": tour.cost,
