@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use weft_runtime::{Invocation, Runtime, SandboxConfig};
 use weft_sdk::{Engine, Host, Params, RecordingHost};
 use weft_spatial::SpatialEngine;
-use weft_spatial::index::{LayerIndex, bounds};
+use weft_spatial::index::{IndexKind, LayerIndex, bounds};
 use weft_spatial::predicate::Predicate;
 
 use crate::stats::{Row, Sample};
@@ -76,9 +76,9 @@ fn core_rows(
         .collect::<anyhow::Result<_>>()?;
 
     let mut build = Sample::default();
-    let mut index = LayerIndex::build(&[]);
+    let mut index = LayerIndex::build(IndexKind::RTree, &[]);
     for _ in 0..3 {
-        let (elapsed, built) = time(|| LayerIndex::build(&boxes));
+        let (elapsed, built) = time(|| LayerIndex::build(IndexKind::RTree, &boxes));
         build.push(elapsed);
         index = built;
     }

@@ -19,7 +19,7 @@ use weft_sdk::{ColumnChunk, ColumnKind, ColumnValues, Host, StorageFailure};
 use crate::SpatialError;
 use crate::crs::Crs;
 use crate::geometry;
-use crate::index::{self, LayerIndex};
+use crate::index::{self, IndexKind, LayerIndex};
 
 /// The collection of layer descriptions.
 pub const LAYERS: &str = "spatial.layers";
@@ -52,7 +52,7 @@ pub struct LayerInfo {
     pub properties: Vec<PropertyColumn>,
     /// Whether features carry GeoJSON ids (column `_id`).
     pub ids: bool,
-    /// The index: `{"kind": "rtree", "blob", "bytes"}`.
+    /// The index: `{"kind", "blob", "bytes"}`.
     pub index: IndexInfo,
 }
 
@@ -69,7 +69,7 @@ pub struct PropertyColumn {
 /// Where a layer's index is.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct IndexInfo {
-    /// `rtree`.
+    /// `rtree`, `quadtree`, `grid` or `hilbert`.
     pub kind: String,
     /// The blob holding it.
     pub blob: String,
@@ -260,6 +260,7 @@ pub fn store(
     name: &str,
     features: &[Feature],
     crs: &Crs,
+    kind: IndexKind,
 ) -> Result<LayerInfo, SpatialError> {
     if lookup(host, LAYERS, name)?.is_some() {
         return Err(exists(name));
@@ -268,7 +269,7 @@ pub fn store(
         .iter()
         .map(|f| index::bounds(&f.geometry))
         .collect();
-    let index = LayerIndex::build(&boxes);
+    let index = LayerIndex::build(kind, &boxes);
     let mut wkb = Vec::with_capacity(features.len());
     for (i, feature) in features.iter().enumerate() {
         wkb.push(
@@ -305,7 +306,7 @@ pub fn store(
         properties,
         ids: features.iter().any(|f| f.id.is_some()),
         index: IndexInfo {
-            kind: "rtree".into(),
+            kind: kind.name().into(),
             blob: index_blob(name),
             bytes: index_bytes.len() as u64,
         },
@@ -511,12 +512,12 @@ mod tests {
         let host = RecordingHost::new();
         let (features, crs) = parse_upload(COLLECTION.as_bytes(), "application/geo+json").unwrap();
         assert_eq!(crs, None);
-        let info = store(&host, "places", &features, &Crs::wgs84()).unwrap();
+        let info = store(&host, "places", &features, &Crs::wgs84(), IndexKind::RTree).unwrap();
         assert_eq!(info.features, 2);
         assert_eq!(info.bbox, Some([0.0, 0.0, 3.0, 4.0]));
         assert_eq!(info.geometry_types["Point"], 1);
         assert!(matches!(
-            store(&host, "places", &features, &Crs::wgs84()),
+            store(&host, "places", &features, &Crs::wgs84(), IndexKind::RTree),
             Err(SpatialError::Conflict(_))
         ));
         let layer = load(&host, "places").unwrap();

@@ -26,13 +26,21 @@ fn run(host: &RecordingHost, op: &str, params: Value) -> Value {
         .unwrap_or_else(|e| panic!("{op} {params}: {e}"))
 }
 
+/// Every index kind a layer can have.
+const INDEXES: [&str; 4] = ["rtree", "quadtree", "grid", "hilbert"];
+
 fn store(host: &RecordingHost, name: &str, body: &str, crs: &str) {
+    store_indexed(host, name, body, crs, "rtree");
+}
+
+fn store_indexed(host: &RecordingHost, name: &str, body: &str, crs: &str, index: &str) {
     host.write_blob("upload", body.as_bytes()).expect("blob");
-    run(
+    let stored = run(
         host,
         "store_layer",
-        json!({"name": name, "body_blob": "upload", "body_type": "application/geo+json", "crs": crs}),
+        json!({"name": name, "body_blob": "upload", "body_type": "application/geo+json", "crs": crs, "index": index}),
     );
+    assert_eq!(stored["index"]["kind"], index);
 }
 
 fn collection(features: &Value) -> String {
@@ -72,31 +80,37 @@ fn close(ours: f64, theirs: f64, relative: f64, what: &str) {
 fn every_predicate_matches_shapely() {
     let r = reference();
     let host = RecordingHost::new();
-    store(
-        &host,
-        "shapes",
-        &collection(&r["predicates"]["features"]),
-        "EPSG:3857",
-    );
+    let body = collection(&r["predicates"]["features"]);
+    for index in INDEXES {
+        store_indexed(&host, index, &body, "EPSG:3857", index);
+    }
     for (q, case) in r["predicates"]["queries"]
         .as_array()
         .expect("queries")
         .iter()
         .enumerate()
     {
-        for (name, expected) in case["answers"].as_object().expect("answers") {
-            let (predicate, pattern) = match name.split_once(':') {
-                Some((p, pattern)) => (p, Some(pattern)),
-                None => (name.as_str(), None),
-            };
-            let mut params =
-                json!({"layer": "shapes", "predicate": predicate, "geometry": case["geometry"]});
-            if let Some(pattern) = pattern {
-                params["pattern"] = json!(pattern);
+        for index in INDEXES {
+            for (name, expected) in case["answers"].as_object().expect("answers") {
+                let (predicate, pattern) = match name.split_once(':') {
+                    Some((p, pattern)) => (p, Some(pattern)),
+                    None => (name.as_str(), None),
+                };
+                let mut params =
+                    json!({"layer": index, "predicate": predicate, "geometry": case["geometry"]});
+                if let Some(pattern) = pattern {
+                    params["pattern"] = json!(pattern);
+                }
+                let answer = run(&host, "query", params);
+                assert_eq!(answer["explain"]["index"], index);
+                let expected: Vec<i64> = serde_json::from_value(expected.clone()).expect("ids");
+                assert_eq!(
+                    ids(&answer),
+                    expected,
+                    "{index}: query {q} {name} {}",
+                    case["wkt"]
+                );
             }
-            let answer = run(&host, "query", params);
-            let expected: Vec<i64> = serde_json::from_value(expected.clone()).expect("ids");
-            assert_eq!(ids(&answer), expected, "query {q} {name} {}", case["wkt"]);
         }
     }
     for pair in r["predicates"]["relate"].as_array().expect("relate") {
@@ -374,39 +388,50 @@ fn overlays_buffers_hulls_and_validity_match_shapely() {
 fn proximity_and_join_match_numpy_and_shapely() {
     let r = &reference()["proximity"];
     let host = RecordingHost::new();
-    store(&host, "points", &collection(&r["points"]), "EPSG:3857");
     store(&host, "zones", &collection(&r["polygons"]), "EPSG:3857");
-    for case in r["knn"].as_array().expect("knn") {
-        let answer = run(
-            &host,
-            "nearest",
-            json!({"layer": "points", "point": case["point"], "k": case["k"]}),
-        );
-        let ours = ids_in_order(&answer);
-        let theirs: Vec<i64> = serde_json::from_value(case["ids"].clone()).expect("ids");
-        assert_eq!(ours, theirs, "nearest to {}", case["point"]);
-        let tested = answer["explain"]["candidates_tested"]
-            .as_u64()
-            .unwrap_or(u64::MAX);
-        assert!(tested < 100, "the index tested {tested} of 400 points");
+    for index in INDEXES {
+        store_indexed(&host, index, &collection(&r["points"]), "EPSG:3857", index);
+        for case in r["knn"].as_array().expect("knn") {
+            let answer = run(
+                &host,
+                "nearest",
+                json!({"layer": index, "point": case["point"], "k": case["k"]}),
+            );
+            let theirs: Vec<i64> = serde_json::from_value(case["ids"].clone()).expect("ids");
+            assert_eq!(
+                ids_in_order(&answer),
+                theirs,
+                "{index}: nearest to {}",
+                case["point"]
+            );
+            let tested = answer["explain"]["candidates_tested"]
+                .as_u64()
+                .unwrap_or(u64::MAX);
+            assert!(
+                tested < 100,
+                "{index}: the index tested {tested} of 400 points"
+            );
+        }
+        for case in r["within"].as_array().expect("within") {
+            let answer = run(
+                &host,
+                "within_distance",
+                json!({"layer": index, "point": case["point"], "distance": case["distance"]}),
+            );
+            let theirs: Vec<i64> = serde_json::from_value(case["ids"].clone()).expect("ids");
+            assert_eq!(
+                ids_in_order(&answer),
+                theirs,
+                "{index}: within {} of {}",
+                case["distance"],
+                case["point"]
+            );
+        }
+        let boxed = run(&host, "bbox", json!({"layer": index, "bbox": r["bbox"]}));
+        let theirs: Vec<i64> = serde_json::from_value(r["in_bbox"].clone()).expect("ids");
+        assert_eq!(ids(&boxed), theirs, "{index}: bbox");
     }
-    for case in r["within"].as_array().expect("within") {
-        let answer = run(
-            &host,
-            "within_distance",
-            json!({"layer": "points", "point": case["point"], "distance": case["distance"]}),
-        );
-        let ours = ids_in_order(&answer);
-        let theirs: Vec<i64> = serde_json::from_value(case["ids"].clone()).expect("ids");
-        assert_eq!(
-            ours, theirs,
-            "within {} of {}",
-            case["distance"], case["point"]
-        );
-    }
-    let boxed = run(&host, "bbox", json!({"layer": "points", "bbox": r["bbox"]}));
-    let theirs: Vec<i64> = serde_json::from_value(r["in_bbox"].clone()).expect("ids");
-    assert_eq!(ids(&boxed), theirs);
+    store(&host, "points", &collection(&r["points"]), "EPSG:3857");
     let joined = run(
         &host,
         "join",

@@ -6,6 +6,7 @@ use serde::Deserialize;
 use weft_sdk::{Host, Value, json};
 
 use crate::crs::Crs;
+use crate::index::IndexKind;
 use crate::layer::{self, LayerInfo};
 use crate::raster::Grid;
 use crate::{SpatialError, geometry};
@@ -28,6 +29,8 @@ pub(super) struct Upload {
     body_type: String,
     #[serde(default)]
     crs: Option<String>,
+    #[serde(default)]
+    index: Option<String>,
     #[serde(default)]
     origin: Option<String>,
     #[serde(default)]
@@ -59,7 +62,8 @@ pub(super) fn store_layer(upload: Upload, host: &dyn Host) -> Result<Value, Spat
     drop(bytes);
     let crs = upload.crs(body_crs.as_deref())?;
     host.progress(1, 3, "indexing and writing", None);
-    let info = layer::store(host, &upload.name, &features, &crs)?;
+    let kind = IndexKind::parse(upload.index.as_deref().unwrap_or("rtree"))?;
+    let info = layer::store(host, &upload.name, &features, &crs, kind)?;
     host.progress(3, 3, "stored", None);
     Ok(describe(info))
 }
