@@ -302,6 +302,45 @@ async fn a_bad_feature_stores_nothing_and_errors_say_what_to_do() -> anyhow::Res
     let (status, _) = server.get("/api/v1/spatial/layers/broken").await?;
     assert_eq!(status, 404, "nothing was stored");
 
+    // Validity is checked where it matters: on request at upload, and
+    // always before an overlay.
+    let bowtie = "wkt\n\"POLYGON ((0 0, 10 10, 10 0, 0 10, 0 0))\"\n";
+    let (status, error) = server
+        .post_raw(
+            "/api/v1/spatial/layers/bow?validate=true",
+            "text/csv",
+            bowtie.as_bytes().to_vec(),
+        )
+        .await?;
+    assert_eq!(status, 422, "{error}");
+    assert!(
+        error["error"]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("feature 0 is not valid"),
+        "{error}"
+    );
+    let (status, stored) = server
+        .post_raw(
+            "/api/v1/spatial/layers/bow?index=quadtree",
+            "text/csv",
+            bowtie.as_bytes().to_vec(),
+        )
+        .await?;
+    assert_eq!(status, 201, "{stored}");
+    assert_eq!(stored["invalid_features"], 1, "{stored}");
+    assert_eq!(stored["index"]["kind"], "quadtree", "{stored}");
+    let (status, error) = server
+        .post(
+            "/api/v1/jobs?wait=true",
+            &json!({"engine": "spatial", "op": "union", "params": {
+                "geometry": "POLYGON ((0 0, 10 10, 10 0, 0 10, 0 0))", "other": "POINT (1 1)"}}),
+        )
+        .await?;
+    assert!(status == 200 || status == 422, "{status} {error}");
+    let text = error.to_string();
+    assert!(text.contains("run op repair"), "{text}");
+
     let csv = "name,wkt\nsquare,\"POLYGON ((0 0, 1 0, 1 1, 0 1, 0 0))\"\n";
     let (status, error) = server
         .post_raw(

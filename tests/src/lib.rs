@@ -42,6 +42,18 @@ pub fn test_plugin(name: &str) -> PathBuf {
         .join(format!("{name}.wasm"))
 }
 
+/// How many engines `make plugins` built into `target/plugins` (every
+/// server the tests start loads them all).
+pub fn shipped_plugins() -> usize {
+    std::fs::read_dir(repo_root().join("target/plugins"))
+        .map(|dir| {
+            dir.flatten()
+                .filter(|e| e.path().extension().is_some_and(|x| x == "wasm"))
+                .count()
+        })
+        .unwrap_or(0)
+}
+
 /// A file under `test_data/`.
 pub fn test_data(path: &str) -> PathBuf {
     repo_root().join("test_data").join(path)

@@ -252,11 +252,20 @@ mod tests {
             "CRS84",
             "urn:ogc:def:crs:EPSG::4326",
         ] {
-            assert_eq!(Crs::parse(name).unwrap().name, "EPSG:4326", "{name}");
+            assert_eq!(
+                Crs::parse(name).expect("valid test input").name,
+                "EPSG:4326",
+                "{name}"
+            );
         }
-        assert_eq!(Crs::parse("EPSG:32633").unwrap().name, "EPSG:32633");
-        assert!(Crs::parse("EPSG:32633").unwrap().units() == "m");
-        let err = Crs::parse("EPSG:999999").unwrap_err().to_string();
+        assert_eq!(
+            Crs::parse("EPSG:32633").expect("valid test input").name,
+            "EPSG:32633"
+        );
+        assert!(Crs::parse("EPSG:32633").expect("valid test input").units() == "m");
+        let err = Crs::parse("EPSG:999999")
+            .expect_err("must be refused")
+            .to_string();
         assert!(err.contains("unknown CRS 'EPSG:999999'"), "{err}");
         assert!(Crs::parse("+proj=nonsense").is_err());
     }
@@ -264,14 +273,16 @@ mod tests {
     #[test]
     fn web_mercator_round_trips() {
         let wgs84 = Crs::wgs84();
-        let mercator = Crs::parse("EPSG:3857").unwrap();
+        let mercator = Crs::parse("EPSG:3857").expect("valid test input");
         let p = Geometry::Point(Point::new(10.0, 50.0));
-        let there = wgs84.transform(&p, &mercator).unwrap();
+        let there = wgs84.transform(&p, &mercator).expect("valid test input");
         let Geometry::Point(q) = &there else { panic!() };
         // pyproj: (1113194.9079327357, 6446275.841017161)
         assert!((q.x() - 1_113_194.907_932_735_7).abs() < 1e-6, "{q:?}");
         assert!((q.y() - 6_446_275.841_017_161).abs() < 1e-6, "{q:?}");
-        let back = mercator.transform(&there, &wgs84).unwrap();
+        let back = mercator
+            .transform(&there, &wgs84)
+            .expect("valid test input");
         let Geometry::Point(r) = back else { panic!() };
         assert!((r.x() - 10.0).abs() < 1e-9 && (r.y() - 50.0).abs() < 1e-9);
     }

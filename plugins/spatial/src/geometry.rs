@@ -283,10 +283,11 @@ mod tests {
     fn geojson_wkt_and_wkb_agree() {
         let from_json = parse(&json!({"type": "Polygon",
             "coordinates": [[[0, 0], [4, 0], [4, 4], [0, 0]]]}))
-        .unwrap();
-        let from_wkt = parse(&json!("POLYGON ((0 0, 4 0, 4 4, 0 0))")).unwrap();
+        .expect("valid test input");
+        let from_wkt = parse(&json!("POLYGON ((0 0, 4 0, 4 4, 0 0))")).expect("valid test input");
         assert_eq!(from_json, from_wkt);
-        let back = from_wkb(&to_wkb(&from_json).unwrap()).unwrap();
+        let back =
+            from_wkb(&to_wkb(&from_json).expect("valid test input")).expect("valid test input");
         assert_eq!(back, from_json);
         assert_eq!(to_json(&from_json)["wkt"], "POLYGON((0 0,4 0,4 4,0 0))");
     }
@@ -295,17 +296,19 @@ mod tests {
     fn bad_geometries_say_where() {
         let unclosed = parse(&json!({"type": "Polygon",
             "coordinates": [[[0, 0], [4, 0], [4, 4], [0, 1]]]}))
-        .unwrap_err();
+        .expect_err("must be refused");
         assert!(
             unclosed.to_string().contains("[0] is not closed"),
             "{unclosed}"
         );
-        let short = parse(&json!({"type": "LineString", "coordinates": [[0, 0]]})).unwrap_err();
+        let short = parse(&json!({"type": "LineString", "coordinates": [[0, 0]]}))
+            .expect_err("must be refused");
         assert!(short.to_string().contains("at least 2"), "{short}");
-        let nan = to_wkb(&Geometry::Point(Point::new(f64::NAN, 1.0))).unwrap();
-        let nan = from_wkb(&nan).unwrap_err();
+        let nan = to_wkb(&Geometry::Point(Point::new(f64::NAN, 1.0))).expect("valid test input");
+        let nan = from_wkb(&nan).expect_err("must be refused");
         assert!(nan.to_string().contains("finite"), "{nan}");
-        let kind = parse(&json!({"type": "Circle", "coordinates": [0, 0]})).unwrap_err();
+        let kind =
+            parse(&json!({"type": "Circle", "coordinates": [0, 0]})).expect_err("must be refused");
         assert!(kind.to_string().contains("unknown geometry type"), "{kind}");
         assert!(parse(&json!(7)).is_err());
     }

@@ -52,6 +52,9 @@ pub struct LayerInfo {
     pub properties: Vec<PropertyColumn>,
     /// Whether features carry GeoJSON ids (column `_id`).
     pub ids: bool,
+    /// Features that break the OGC validity rules (stored as given).
+    #[serde(default)]
+    pub invalid_features: u64,
     /// The index: `{"kind", "blob", "bytes"}`.
     pub index: IndexInfo,
 }
@@ -230,7 +233,7 @@ fn parse_csv(body: &[u8]) -> Result<Vec<Feature>, SpatialError> {
 
 fn hex_bytes(text: &str) -> Option<Vec<u8>> {
     let text = text.trim();
-    if text.len() % 2 != 0 {
+    if !text.len().is_multiple_of(2) {
         return None;
     }
     (0..text.len())
@@ -305,6 +308,10 @@ pub fn store(
         geometry_types,
         properties,
         ids: features.iter().any(|f| f.id.is_some()),
+        invalid_features: features
+            .iter()
+            .filter(|f| crate::shapes::validate(&f.geometry).is_err())
+            .count() as u64,
         index: IndexInfo {
             kind: kind.name().into(),
             blob: index_blob(name),
@@ -453,14 +460,16 @@ pub fn load(host: &dyn Host, name: &str) -> Result<Layer, SpatialError> {
     })
 }
 
+/// A feature's id and properties.
+pub type FeatureProperties = (Value, Map<String, Value>);
+
 /// The properties (and ids) of features `rows` of a layer, in that order.
 pub fn properties(
     host: &dyn Host,
     info: &LayerInfo,
     rows: &[u32],
-) -> Result<Vec<(Value, Map<String, Value>)>, SpatialError> {
-    let mut out: Vec<(Value, Map<String, Value>)> =
-        rows.iter().map(|&r| (json!(r), Map::new())).collect();
+) -> Result<Vec<FeatureProperties>, SpatialError> {
+    let mut out: Vec<FeatureProperties> = rows.iter().map(|&r| (json!(r), Map::new())).collect();
     if rows.is_empty() {
         return Ok(out);
     }
@@ -510,9 +519,11 @@ mod tests {
     #[test]
     fn a_layer_round_trips_through_storage() {
         let host = RecordingHost::new();
-        let (features, crs) = parse_upload(COLLECTION.as_bytes(), "application/geo+json").unwrap();
+        let (features, crs) =
+            parse_upload(COLLECTION.as_bytes(), "application/geo+json").expect("valid test input");
         assert_eq!(crs, None);
-        let info = store(&host, "places", &features, &Crs::wgs84(), IndexKind::RTree).unwrap();
+        let info = store(&host, "places", &features, &Crs::wgs84(), IndexKind::RTree)
+            .expect("valid test input");
         assert_eq!(info.features, 2);
         assert_eq!(info.bbox, Some([0.0, 0.0, 3.0, 4.0]));
         assert_eq!(info.geometry_types["Point"], 1);
@@ -520,15 +531,15 @@ mod tests {
             store(&host, "places", &features, &Crs::wgs84(), IndexKind::RTree),
             Err(SpatialError::Conflict(_))
         ));
-        let layer = load(&host, "places").unwrap();
+        let layer = load(&host, "places").expect("valid test input");
         assert_eq!(layer.geometries[1], features[1].geometry);
-        let props = properties(&host, &layer.info, &[1, 0]).unwrap();
+        let props = properties(&host, &layer.info, &[1, 0]).expect("valid test input");
         assert_eq!(props[0].0, "b");
         assert_eq!(props[0].1["n"], 2);
         assert_eq!(props[0].1["name"], Value::Null);
         assert_eq!(props[1].1["name"], "one");
-        assert_eq!(list(&host).unwrap().len(), 1);
-        drop(&host, "places").unwrap();
+        assert_eq!(list(&host).expect("valid test input").len(), 1);
+        drop(&host, "places").expect("valid test input");
         assert!(matches!(
             info_of(&host, "places"),
             Err(SpatialError::NotFound(_))
@@ -542,19 +553,19 @@ mod tests {
     #[test]
     fn csv_layers_and_bad_features() {
         let csv = "name,wkt,size\nsquare,\"POLYGON ((0 0, 1 0, 1 1, 0 1, 0 0))\",2.5\ndot,POINT (3 3),1\n";
-        let (features, _) = parse_upload(csv.as_bytes(), "text/csv").unwrap();
+        let (features, _) = parse_upload(csv.as_bytes(), "text/csv").expect("valid test input");
         assert_eq!(features.len(), 2);
         assert_eq!(features[0].properties["size"], 2.5);
         let bad = "wkt\nPOINT (1 1)\n\"POLYGON ((0 0, 1 0\"\n";
         let err = parse_upload(bad.as_bytes(), "text/csv")
-            .unwrap_err()
+            .expect_err("must be refused")
             .to_string();
         assert!(err.contains("CSV line 3 (feature 1)"), "{err}");
         let unclosed = r#"{"type": "FeatureCollection", "features": [
             {"type": "Feature", "geometry": {"type": "Point", "coordinates": [1, 2]}},
             {"type": "Feature", "geometry": {"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 2]]]}}]}"#;
         let err = parse_upload(unclosed.as_bytes(), "application/json")
-            .unwrap_err()
+            .expect_err("must be refused")
             .to_string();
         assert!(
             err.starts_with("feature 1: Polygon coordinates[0] is not closed"),

@@ -116,11 +116,14 @@ mod tests {
         let g = Geometry::try_from_wkt_str(
             "POLYGON ((0 0, 10 0, 10 10, 0 10, 0 0), (2 2, 4 2, 4 4, 2 4, 2 2))",
         )
-        .unwrap();
+        .expect("valid test input");
         assert_eq!(area(&g, Method::Planar), 96.0);
         assert_eq!(length(&g, Method::Planar), 48.0);
         let p = Geometry::Point(Point::new(13.0, 14.0));
-        assert_eq!(distance(&g, &p, Method::Planar).unwrap(), 5.0);
+        assert_eq!(
+            distance(&g, &p, Method::Planar).expect("valid test input"),
+            5.0
+        );
         assert!(distance(&g, &p, Method::Geodesic).is_err());
     }
 

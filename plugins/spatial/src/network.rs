@@ -216,7 +216,7 @@ impl Network {
                 network: self,
                 previous: &previous,
             };
-            if (node == to || settled % report_every.max(1) == 0) && !progress(&step) {
+            if (node == to || settled.is_multiple_of(report_every.max(1))) && !progress(&step) {
                 return Err(SpatialError::Cancelled);
             }
             if node == to {
@@ -500,20 +500,24 @@ mod tests {
             1e-9,
             Space::Planar,
         )
-        .unwrap()
+        .expect("valid test input")
     }
 
     #[test]
     fn dijkstra_and_astar_agree() {
         let network = square();
         assert_eq!(network.nodes.len(), 4);
-        let (from, _) = network.snap(Coord { x: -0.1, y: 0.0 }).unwrap();
-        let (to, _) = network.snap(Coord { x: 1.0, y: 1.1 }).unwrap();
+        let (from, _) = network
+            .snap(Coord { x: -0.1, y: 0.0 })
+            .expect("valid test input");
+        let (to, _) = network
+            .snap(Coord { x: 1.0, y: 1.1 })
+            .expect("valid test input");
         for algorithm in [Algorithm::Dijkstra, Algorithm::AStar] {
             let route = network
                 .shortest_path(from, to, algorithm, 1, &mut |_| true)
-                .unwrap()
-                .unwrap();
+                .expect("valid test input")
+                .expect("valid test input");
             assert_eq!(route.cost, 2.0);
             assert_eq!(route.line.0.len(), 3);
         }
@@ -524,7 +528,9 @@ mod tests {
     #[test]
     fn service_area_cuts_roads_at_the_limit() {
         let network = square();
-        let (from, _) = network.snap(Coord { x: 0.0, y: 0.0 }).unwrap();
+        let (from, _) = network
+            .snap(Coord { x: 0.0, y: 0.0 })
+            .expect("valid test input");
         let (reached, lines) = network.service_area(from, 1.5);
         assert_eq!(reached, 3);
         let total: f64 = lines

@@ -160,7 +160,7 @@ mod tests {
     use wkt::TryFromWkt;
 
     fn g(text: &str) -> Geometry {
-        Geometry::try_from_wkt_str(text).unwrap()
+        Geometry::try_from_wkt_str(text).expect("valid test input")
     }
 
     #[test]
@@ -171,7 +171,7 @@ mod tests {
         assert!(!Predicate::Within.holds(&big, &small));
         assert!(Predicate::Contains.holds(&big, &small));
         assert_eq!(matrix(&small, &big), "2FF1FF212");
-        let relate = Predicate::parse("relate", Some("T*F**F***")).unwrap();
+        let relate = Predicate::parse("relate", Some("T*F**F***")).expect("valid test input");
         assert!(relate.holds(&small, &big) && relate.needs_contact());
         assert!(!Predicate::Disjoint.needs_contact());
         assert!(Predicate::parse("relate", Some("T*F")).is_err());

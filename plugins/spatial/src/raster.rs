@@ -69,7 +69,7 @@ impl Grid {
                 rows[r].len()
             )));
         }
-        if !(cell_size > 0.0 && cell_size.is_finite()) || !origin.iter().all(|v| v.is_finite()) {
+        if !(cell_size > 0.0 && cell_size.is_finite() && origin.iter().all(|v| v.is_finite())) {
             return Err(SpatialError::Invalid(
                 "cell_size must be a positive number and origin two finite numbers".into(),
             ));
@@ -163,12 +163,13 @@ mod tests {
             [0.0, 2.0],
             1.0,
         )
-        .unwrap();
+        .expect("valid test input");
         assert_eq!(grid.sample(Coord { x: 0.5, y: 1.5 }), Some(1.0));
         assert_eq!(grid.sample(Coord { x: 0.5, y: 0.5 }), Some(3.0));
         assert_eq!(grid.sample(Coord { x: 1.5, y: 0.5 }), None);
         assert_eq!(grid.sample(Coord { x: 5.0, y: 0.5 }), None);
-        let zone = Geometry::try_from_wkt_str("POLYGON ((0 0, 2 0, 2 2, 0 2, 0 0))").unwrap();
+        let zone = Geometry::try_from_wkt_str("POLYGON ((0 0, 2 0, 2 2, 0 2, 0 0))")
+            .expect("valid test input");
         let stats = grid.zonal_stats(&zone);
         assert_eq!((stats.count, stats.sum, stats.max), (3, 6.0, Some(3.0)));
         assert!(Grid::new(vec![vec![Some(1.0)], vec![]], [0.0, 0.0], 1.0).is_err());

@@ -43,6 +43,14 @@ impl Overlay {
 /// `a overlay b`. Polygons with polygons; a line with a polygon for
 /// intersection and difference (the line clipped).
 pub fn overlay(a: &Geometry, b: &Geometry, op: Overlay) -> Result<Geometry, SpatialError> {
+    // Overlays of invalid polygons answer garbage silently; refuse them.
+    for (which, g) in [("geometry", a), ("other", b)] {
+        if let Err(why) = validate(g) {
+            return Err(SpatialError::Invalid(format!(
+                "{which} is not a valid geometry ({why}); run op repair on it first"
+            )));
+        }
+    }
     if let (Some(a), Some(b)) = (polygonal(a), polygonal(b)) {
         let out = match op {
             Overlay::Intersection => a.intersection(&b),
@@ -146,6 +154,13 @@ pub fn buffer(
         return Err(SpatialError::Invalid(
             "distance must be a finite number".into(),
         ));
+    }
+    if polygonal(geometry).is_some()
+        && let Err(why) = validate(geometry)
+    {
+        return Err(SpatialError::Invalid(format!(
+            "the polygon is not valid ({why}); run op repair on it first"
+        )));
     }
     let style = BufferStyle::new(distance).line_join(join).line_cap(cap);
     Ok(Geometry::MultiPolygon(geometry.buffer_with_style(style)))
@@ -273,20 +288,24 @@ mod tests {
     use wkt::TryFromWkt;
 
     fn g(text: &str) -> Geometry {
-        Geometry::try_from_wkt_str(text).unwrap()
+        Geometry::try_from_wkt_str(text).expect("valid test input")
     }
 
     #[test]
     fn overlays_of_two_squares() {
         let a = g("POLYGON ((0 0, 2 0, 2 2, 0 2, 0 0))");
         let b = g("POLYGON ((1 0, 3 0, 3 2, 1 2, 1 0))");
-        let area = |op| overlay(&a, &b, op).unwrap().unsigned_area();
+        let area = |op| {
+            overlay(&a, &b, op)
+                .expect("valid test input")
+                .unsigned_area()
+        };
         assert_eq!(area(Overlay::Intersection), 2.0);
         assert_eq!(area(Overlay::Union), 6.0);
         assert_eq!(area(Overlay::Difference), 2.0);
         assert_eq!(area(Overlay::SymDifference), 4.0);
         let line = g("LINESTRING (-1 1, 4 1)");
-        let clipped = overlay(&line, &a, Overlay::Intersection).unwrap();
+        let clipped = overlay(&line, &a, Overlay::Intersection).expect("valid test input");
         assert_eq!(
             crate::measure::length(&clipped, crate::measure::Method::Planar),
             2.0
@@ -297,16 +316,22 @@ mod tests {
     #[test]
     fn a_bowtie_is_invalid_and_repaired() {
         let bowtie = g("POLYGON ((0 0, 10 10, 10 0, 0 10, 0 0))");
-        let why = validate(&bowtie).unwrap_err();
+        let why = validate(&bowtie).expect_err("must be refused");
         assert!(why.contains("self-intersect"), "{why}");
-        let fixed = repair(&bowtie).unwrap();
+        let fixed = repair(&bowtie).expect("valid test input");
         assert!(validate(&fixed).is_ok());
         assert!((fixed.unsigned_area() - 50.0).abs() < 1e-9);
+        let square = g("POLYGON ((0 0, 1 0, 1 1, 0 1, 0 0))");
+        let refused = overlay(&bowtie, &square, Overlay::Union)
+            .expect_err("must be refused")
+            .to_string();
+        assert!(refused.contains("run op repair"), "{refused}");
     }
 
     #[test]
     fn a_point_buffer_is_nearly_a_circle() {
-        let circle = buffer(&g("POINT (0 0)"), 1.0, &BufferOptions::default()).unwrap();
+        let circle =
+            buffer(&g("POINT (0 0)"), 1.0, &BufferOptions::default()).expect("valid test input");
         let area = circle.unsigned_area();
         assert!((area - std::f64::consts::PI).abs() < 0.01, "{area}");
         let bad = BufferOptions {

@@ -312,9 +312,12 @@ mod tests {
             IndexKind::Grid,
             IndexKind::Hilbert,
         ] {
-            let index =
-                LayerIndex::from_bytes(&LayerIndex::build(kind, &boxes).to_bytes().unwrap())
-                    .unwrap();
+            let index = LayerIndex::from_bytes(
+                &LayerIndex::build(kind, &boxes)
+                    .to_bytes()
+                    .expect("valid test input"),
+            )
+            .expect("valid test input");
             assert_eq!(index.kind(), kind);
             let mut found = index.intersecting(area);
             found.sort_unstable();

@@ -35,6 +35,7 @@ fn upload() -> Value {
             "body_type": {"type": "string", "description": "The body's media type: text/csv for CSV, anything else is JSON"},
             "crs": crs("The CRS of the coordinates (default EPSG:4326, or the body's crs member)"),
             "index": {"type": "string", "enum": ["rtree", "quadtree", "grid", "hilbert"], "default": "rtree", "description": "Layers: the spatial index built for it"},
+            "validate": {"type": "string", "enum": ["true", "false", "strict"], "default": "false", "description": "Layers: refuse the upload if any feature breaks the OGC validity rules (else they are stored and counted in invalid_features)"},
             "origin": {"type": "string", "description": "Rasters in CSV: x,y of the top-left corner"},
             "cell_size": {"type": ["string", "number"], "description": "Rasters in CSV: the side of a cell"}
         }),

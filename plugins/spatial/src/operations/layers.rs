@@ -32,6 +32,8 @@ pub(super) struct Upload {
     #[serde(default)]
     index: Option<String>,
     #[serde(default)]
+    validate: Option<String>,
+    #[serde(default)]
     origin: Option<String>,
     #[serde(default)]
     cell_size: Option<Value>,
@@ -62,6 +64,19 @@ pub(super) fn store_layer(upload: Upload, host: &dyn Host) -> Result<Value, Spat
     drop(bytes);
     let crs = upload.crs(body_crs.as_deref())?;
     host.progress(1, 3, "indexing and writing", None);
+    if upload
+        .validate
+        .as_deref()
+        .is_some_and(|v| v == "true" || v == "strict")
+    {
+        for (i, feature) in features.iter().enumerate() {
+            crate::shapes::validate(&feature.geometry).map_err(|why| {
+                SpatialError::Invalid(format!(
+                    "feature {i} is not valid ({why}); repair it, or store the layer without ?validate=true"
+                ))
+            })?;
+        }
+    }
     let kind = IndexKind::parse(upload.index.as_deref().unwrap_or("rtree"))?;
     let info = layer::store(host, &upload.name, &features, &crs, kind)?;
     host.progress(3, 3, "stored", None);

@@ -18,6 +18,9 @@ use crate::{SpatialError, geometry, index};
 
 use super::{QUERY, check_cancelled};
 
+/// A feature found: its number and, for distance searches, its distance.
+type Found = (u32, Option<f64>);
+
 /// Features per `spatial_result` event.
 const BATCH: usize = 256;
 
@@ -165,7 +168,7 @@ fn scan(
     layer: &Layer,
     candidates: Option<Vec<u32>>,
     mut test: impl FnMut(&Geometry) -> Option<Option<f64>>,
-) -> Result<(Vec<(u32, Option<f64>)>, usize), SpatialError> {
+) -> Result<(Vec<Found>, usize), SpatialError> {
     let mut rows = candidates.unwrap_or_else(|| (0..layer.geometries.len() as u32).collect());
     rows.sort_unstable();
     let total = rows.len() as u64;
