@@ -72,8 +72,18 @@ def predicate_cases():
     shapes = ([star(rng.uniform(2, 18), rng.uniform(2, 18), rng.uniform(1.5, 5), rng.randint(4, 9)) for _ in range(20)]
               + [grid_rect() for _ in range(15)]
               + [Point(rng.randint(0, 20), rng.randint(0, 20)) for _ in range(15)]
-              + [grid_line() for _ in range(10)])
+              + [grid_line() for _ in range(10)]
+              # Degenerate but valid: a repeated vertex, a repeated point in
+              # a line, a collinear vertex, a point on a corner, a closed
+              # line, a polygon with a hole touching its shell at a point.
+              + [Polygon([(4, 4), (8, 4), (8, 4), (8, 8), (4, 8)]),
+                 LineString([(2, 2), (6, 6), (6, 6), (10, 2)]),
+                 Polygon([(10, 10), (12, 10), (14, 10), (14, 14), (10, 14)]),
+                 Point(10, 10),
+                 LineString([(3, 12), (6, 12), (6, 15), (3, 12)]),
+                 Polygon([(0, 0), (6, 0), (6, 6), (0, 6)], [[(0, 0), (2, 1), (1, 2)]])])
     # A copy of a layer feature, so that `equals` has a positive case.
+    assert all(g.is_valid for g in shapes)
     queries = [box(4, 4, 10, 10), star(10, 10, 6, 8), LineString([(0, 0), (10, 10), (20, 5)]),
                Point(8, 8), Polygon([(2, 2), (16, 2), (16, 16), (2, 16)], [[(6, 6), (6, 12), (12, 12), (12, 6)]]),
                MultiPolygon([box(0, 0, 5, 5), box(12, 12, 18, 19)]), shapes[20]]

@@ -141,3 +141,75 @@ async fn engine_level_param_errors_fail_the_job_clearly() -> anyhow::Result<()> 
     );
     Ok(())
 }
+
+/// Bodies read whole are bounded by `--max-request-mib` (default 64): a
+/// job with 200,000 inline edges fits, a larger body gets the JSON 413
+/// saying the limit and the way around it, and collection values take
+/// their documented 16 MiB.
+#[tokio::test]
+async fn request_bodies_have_one_documented_limit_and_a_json_413() -> anyhow::Result<()> {
+    let server = Server::start(&["--max-request-mib", "8"])?;
+    let edges: Vec<Value> = (0..200_000u64)
+        .map(|i| json!([i, (i * 7 + 1) % 200_000]))
+        .collect();
+    let job = json!({"engine": "graph", "op": "connected_components", "params": {"edges": edges}});
+    let size = job.to_string().len();
+    assert!(
+        size > 2 << 20,
+        "the job is {size} bytes, over axum's old 2 MiB default"
+    );
+    let (status, done) = server.post("/api/v1/jobs?wait=true", &job).await?;
+    assert_eq!(status, 200, "{done}");
+    assert_eq!(done["state"], "succeeded", "{done}");
+
+    let big: Vec<Value> = (0..700_000u64).map(|i| json!([i, i + 1])).collect();
+    let job = json!({"engine": "graph", "op": "connected_components", "params": {"edges": big}});
+    assert!(job.to_string().len() > 8 << 20);
+    let (status, refused) = server.post("/api/v1/jobs?wait=true", &job).await?;
+    assert_eq!(status, 413, "{refused}");
+    assert_eq!(refused["error"]["code"], "payload_too_large");
+    let message = refused["error"]["message"].as_str().unwrap_or("");
+    assert!(
+        message.contains("8 MiB")
+            && message.contains("--max-request-mib")
+            && message.contains("/api/v1/datasets"),
+        "says the limit, the flag and the way around: {message}"
+    );
+
+    let client = reqwest::Client::new();
+    let put = |bytes: usize| {
+        client
+            .put(server.url("/api/v1/collections/values/keys/k"))
+            .body(vec![b'x'; bytes])
+            .send()
+    };
+    let fits = put((2 << 20) + 1).await?;
+    assert_eq!(
+        fits.status().as_u16(),
+        204,
+        "2 MiB + 1 byte is a valid value"
+    );
+    let too_big = put((8 << 20) + 1).await?;
+    assert_eq!(too_big.status().as_u16(), 413);
+    let body: Value = too_big.json().await?;
+    assert_eq!(body["error"]["code"], "payload_too_large", "{body}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn collection_values_stop_at_16_mib_with_a_json_413() -> anyhow::Result<()> {
+    let server = Server::start(&[])?;
+    let response = reqwest::Client::new()
+        .put(server.url("/api/v1/collections/values/keys/k"))
+        .body(vec![b'x'; (16 << 20) + 1])
+        .send()
+        .await?;
+    assert_eq!(response.status().as_u16(), 413);
+    let body: Value = response.json().await?;
+    let message = body["error"]["message"].as_str().unwrap_or("");
+    assert!(
+        message.contains("16 MiB") && message.contains("dataset"),
+        "{body}"
+    );
+    Ok(())
+}

@@ -51,7 +51,7 @@ async fn layers_predicates_measures_and_transforms_match_shapely_and_pyproj() ->
         )
         .await?;
     assert_eq!(status, 201, "{stored}");
-    assert_eq!(stored["features"], 60);
+    assert_eq!(stored["features"], 66);
     assert_eq!(stored["crs"], "EPSG:3857");
     assert_eq!(stored["index"]["kind"], "rtree");
     let (_, listed) = server.get("/api/v1/spatial/layers").await?;
@@ -68,7 +68,7 @@ async fn layers_predicates_measures_and_transforms_match_shapely_and_pyproj() ->
             assert_eq!(status, 200, "{answer}");
             let theirs: Vec<i64> = serde_json::from_value(case["answers"][predicate].clone())?;
             assert_eq!(sorted_ids(&answer), theirs, "{predicate} {}", case["wkt"]);
-            assert!(answer["explain"]["candidates_tested"].as_u64() <= Some(60));
+            assert!(answer["explain"]["candidates_tested"].as_u64() <= Some(66));
         }
     }
 

@@ -94,6 +94,31 @@ impl From<BusError> for ApiError {
     }
 }
 
+/// The request body limit the router was built with (`--max-request-mib`),
+/// for the 413's message.
+static REQUEST_LIMIT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Records the request body limit, so refusals can say it.
+pub(crate) fn set_request_limit(bytes: usize) {
+    REQUEST_LIMIT.store(bytes, std::sync::atomic::Ordering::Relaxed);
+}
+
+impl ApiError {
+    /// A body over the request limit: the limit, how to raise it and the
+    /// way around it.
+    pub(crate) fn request_too_large() -> Self {
+        let limit = REQUEST_LIMIT.load(std::sync::atomic::Ordering::Relaxed);
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!(
+                "the request body is larger than {} MiB, this server's limit (weft serve --max-request-mib); store large inputs first and name them in the job: a dataset (POST /api/v1/datasets/{{name}}) or an engine's own upload route (see /api/v1/openapi.json), or stream rows over /api/v1/ws/query",
+                limit >> 20
+            ),
+        )
+    }
+}
+
 impl From<JsonRejection> for ApiError {
     fn from(rejection: JsonRejection) -> Self {
         let status = rejection.status();
@@ -101,7 +126,7 @@ impl From<JsonRejection> for ApiError {
             JsonRejection::JsonSyntaxError(_) => "invalid_json",
             JsonRejection::JsonDataError(_) => "invalid_request",
             JsonRejection::MissingJsonContentType(_) => "unsupported_media_type",
-            _ if status == StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
+            _ if status == StatusCode::PAYLOAD_TOO_LARGE => return Self::request_too_large(),
             _ => "bad_request",
         };
         Self::new(status, code, rejection.body_text())
@@ -117,11 +142,9 @@ impl From<QueryRejection> for ApiError {
 impl From<BytesRejection> for ApiError {
     fn from(rejection: BytesRejection) -> Self {
         let status = rejection.status();
-        let code = if status == StatusCode::PAYLOAD_TOO_LARGE {
-            "payload_too_large"
-        } else {
-            "bad_request"
-        };
-        Self::new(status, code, rejection.body_text())
+        if status == StatusCode::PAYLOAD_TOO_LARGE {
+            return Self::request_too_large();
+        }
+        Self::new(status, "bad_request", rejection.body_text())
     }
 }

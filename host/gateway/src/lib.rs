@@ -60,6 +60,9 @@ pub struct AppState {
     pub store: std::sync::Arc<weft_storage::Store>,
     /// Bounds on streamed dataset uploads.
     pub uploads: Uploads,
+    /// Largest request body read whole (JSON requests, collection values);
+    /// streamed uploads have their own bounds.
+    pub max_request_bytes: usize,
 }
 
 /// Bounds on streamed dataset uploads: how many at once (each holds a
@@ -130,11 +133,15 @@ pub fn router(state: AppState) -> Router {
     let schema = graphql::schema(state.clone());
     let api = host_api();
     state.runtime.reserve_host_surface(host_surface());
+    error::set_request_limit(state.max_request_bytes);
+    let body_limit = axum::extract::DefaultBodyLimit::max(state.max_request_bytes);
     Router::new()
         .merge(api.finish(&state.version))
         .fallback(plugin_surface::serve)
         .with_state(state.clone())
         .merge(graphql::routes(schema, state.clone()))
+        // Routes that set their own limit (plugin uploads) keep it.
+        .layer(body_limit)
         .layer(axum::middleware::from_fn_with_state(
             state,
             auth::authenticate,

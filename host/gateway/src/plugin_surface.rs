@@ -19,8 +19,6 @@ use weft_runtime::{JobState, Runtime, SubmitRequest};
 
 use crate::{ApiError, AppState, Principal};
 
-/// Largest JSON body a plugin route takes.
-const MAX_JSON_BODY: usize = 64 << 20;
 /// Largest bytes body a plugin route takes: streamed into a file blob as
 /// it arrives, never held whole.
 const MAX_BYTES_BODY: u64 = 1 << 30;
@@ -129,7 +127,8 @@ async fn run_route(
     match &route.body {
         BodyKind::None => {}
         BodyKind::Json => {
-            let bytes = read_body(body, MAX_JSON_BODY).await?;
+            // The server's request limit, as for every JSON body.
+            let bytes = read_body(body, state.max_request_bytes).await?;
             if !bytes.is_empty() {
                 match serde_json::from_slice::<Value>(&bytes) {
                     Ok(Value::Object(fields)) => params = fields,
@@ -324,7 +323,7 @@ async fn read_body(body: Body, limit: usize) -> Result<axum::body::Bytes, ApiErr
             StatusCode::PAYLOAD_TOO_LARGE,
             "payload_too_large",
             format!(
-                "the body is over this route's limit of {} MiB; store the data first (POST /api/v1/datasets/{{name}}) and name it in the params",
+                "the body is over this route's limit of {} MiB (weft serve --max-request-mib); store the data first (POST /api/v1/datasets/{{name}}) and name it in the params",
                 limit >> 20
             ),
         )

@@ -79,6 +79,8 @@ struct Inner {
     /// Each tenant's share of the workers (`max_running_per_tenant`).
     tenant_slots: Mutex<HashMap<String, Arc<Semaphore>>>,
     config: JobsConfig,
+    /// Set once shutdown stops waiting: cancellations then say so.
+    shutting_down: AtomicBool,
 }
 
 #[derive(Default)]
@@ -156,6 +158,7 @@ impl Jobs {
                 workers: Arc::new(Semaphore::new(config.workers.max(1))),
                 tenant_slots: Mutex::default(),
                 config,
+                shutting_down: AtomicBool::new(false),
             }),
         };
         jobs.evict();
@@ -308,6 +311,54 @@ impl Jobs {
         Ok(entry.lock().clone())
     }
 
+    /// Lets queued and running jobs finish for up to `grace`, then cancels
+    /// the rest, recorded as cancelled by shutdown (their `started_at`
+    /// kept), and waits briefly for them to stop. Logs what it waits for.
+    pub async fn shutdown(&self, grace: Duration) {
+        let pending = || -> Vec<Arc<Entry>> {
+            self.read_table()
+                .by_id
+                .values()
+                .filter(|e| !e.lock().state.is_final())
+                .cloned()
+                .collect()
+        };
+        let waiting = pending();
+        if waiting.is_empty() {
+            return;
+        }
+        let ids: Vec<String> = waiting.iter().map(|e| e.lock().job_id.clone()).collect();
+        tracing::info!(jobs = ?ids, ?grace, "shutdown: waiting for unfinished jobs");
+        let all_finished = async {
+            for entry in &waiting {
+                let mut finished = entry.finished.subscribe();
+                let _ = finished.wait_for(|done| *done).await;
+            }
+        };
+        if tokio::time::timeout(grace, all_finished).await.is_ok() {
+            return;
+        }
+        self.inner.shutting_down.store(true, Ordering::Relaxed);
+        let left = pending();
+        let ids: Vec<String> = left.iter().map(|e| e.lock().job_id.clone()).collect();
+        tracing::warn!(jobs = ?ids, "shutdown: cancelling jobs still unfinished after the grace period (--shutdown-grace-secs)");
+        for id in &ids {
+            let _ = self.cancel(id);
+        }
+        let stopped = async {
+            for entry in &left {
+                let mut finished = entry.finished.subscribe();
+                let _ = finished.wait_for(|done| *done).await;
+            }
+        };
+        if tokio::time::timeout(Duration::from_secs(5), stopped)
+            .await
+            .is_err()
+        {
+            tracing::warn!("shutdown: some cancelled jobs did not stop within 5 s");
+        }
+    }
+
     /// Waits until job `id` is final or `timeout` passes; returns it as it
     /// is then.
     pub async fn wait(&self, id: &str, timeout: Duration) -> Result<Job, RuntimeError> {
@@ -454,8 +505,11 @@ impl Inner {
                     job.state = JobState::Succeeded;
                     job.result = Some(result);
                 }
-                Err(error) => {
+                Err(mut error) => {
                     job.state = if error.code == "cancelled" {
+                        if self.shutting_down.load(Ordering::Relaxed) {
+                            error.message = "cancelled by server shutdown: it was still running when the grace period (--shutdown-grace-secs) ended; submit it again".into();
+                        }
                         JobState::Cancelled
                     } else {
                         JobState::Failed

@@ -90,6 +90,16 @@ struct ServeArgs {
     /// connection is closed (slow clients hold a connection each).
     #[arg(long, env = "WEFT_HEADER_READ_SECS", default_value_t = 10)]
     header_read_secs: u64,
+    /// Seconds shutdown (SIGTERM, Ctrl-C) waits for open connections and
+    /// unfinished jobs; jobs still running then are cancelled.
+    #[arg(long, env = "WEFT_SHUTDOWN_GRACE_SECS", default_value_t = 10)]
+    shutdown_grace_secs: u64,
+    /// Largest request body read whole, in MiB: a job's JSON (with inline
+    /// edges or rows), a collection value (itself at most 16 MiB).
+    /// Streamed uploads (datasets, engines' byte routes) are bounded
+    /// separately.
+    #[arg(long, env = "WEFT_MAX_REQUEST_MIB", default_value_t = 64)]
+    max_request_mib: usize,
     /// Connections one client address may hold at once; more are closed
     /// as they arrive.
     #[arg(long, env = "WEFT_MAX_CONNECTIONS_PER_IP", default_value_t = 512)]
@@ -138,7 +148,20 @@ struct ServeArgs {
     cold_after_secs: u64,
 }
 
-fn main() -> anyhow::Result<()> {
+/// Runs the command; an error is printed as one plain message (its
+/// causes after colons), never with a backtrace: they are for bugs, and
+/// `RUST_BACKTRACE` is often set for other reasons.
+fn main() -> std::process::ExitCode {
+    match run() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("WEFT_LOG")
@@ -206,6 +229,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         (None, None) => jobs_config.workers,
     };
     let jobs = Jobs::open(runtime.clone(), bus.clone(), &args.data_dir, jobs_config)?;
+    let jobs_for_shutdown = jobs.clone();
 
     let sweeper = bus.clone();
     tokio::spawn(async move {
@@ -261,6 +285,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         },
         sessions: sessions.clone(),
         store,
+        max_request_bytes: args.max_request_mib.max(1) << 20,
         uploads: weft_gateway::Uploads::new(
             args.max_uploads.max(1),
             Duration::from_secs(args.upload_idle_secs.max(1)),
@@ -285,9 +310,14 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         header_read: Duration::from_secs(args.header_read_secs.max(1)),
         per_ip: args.max_connections_per_ip.max(1),
         send_buffer: args.socket_send_buffer_kib.max(16) * 1024,
-        shutdown_grace: Duration::from_secs(10),
+        shutdown_grace: Duration::from_secs(args.shutdown_grace_secs),
     };
     serve::serve(listener, app, limits, shutdown_signal()).await;
+    // Jobs get the same grace, then are cancelled (and recorded so), rather
+    // than holding the process until their deadline.
+    jobs_for_shutdown
+        .shutdown(Duration::from_secs(args.shutdown_grace_secs))
+        .await;
     // Sessions are snapshotted into storage so that they resume after the
     // restart; each takes one plugin call.
     tokio::task::spawn_blocking(move || sessions.shutdown(Duration::from_secs(10)))

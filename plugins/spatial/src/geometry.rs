@@ -15,9 +15,18 @@ use wkt::{ToWkt, TryFromWkt};
 
 use crate::SpatialError;
 
-/// A geometry given as a GeoJSON geometry object or a WKT string.
+/// A geometry given as a GeoJSON geometry object, a WKT string or a hex
+/// WKB string.
 pub fn parse(value: &Value) -> Result<Geometry, SpatialError> {
     let geometry = match value {
+        Value::String(text) if looks_like_wkb(text) => {
+            let bytes = (0..text.len())
+                .step_by(2)
+                .map(|i| u8::from_str_radix(&text[i..i + 2], 16))
+                .collect::<Result<Vec<u8>, _>>()
+                .map_err(|_| SpatialError::Invalid("hex WKB holds a non-hex digit".into()))?;
+            return from_wkb(&bytes);
+        }
         Value::String(text) => Geometry::try_from_wkt_str(text).map_err(|e| {
             SpatialError::Invalid(format!(
                 "'{}' is not WKT ({e}); give WKT such as \"POINT (1 2)\" or a GeoJSON geometry object",
@@ -36,14 +45,27 @@ pub fn parse(value: &Value) -> Result<Geometry, SpatialError> {
     Ok(geometry)
 }
 
-/// A geometry as GeoJSON with its WKT beside it: `{"type", "coordinates",
-/// "wkt"}`.
+/// A geometry as GeoJSON with its WKT and hex WKB beside it: `{"type",
+/// "coordinates", "wkt", "wkb"}`.
 pub fn to_json(geometry: &Geometry) -> Value {
     let mut object = to_geojson(geometry);
     if let Value::Object(map) = &mut object {
         map.insert("wkt".into(), Value::String(geometry.wkt_string()));
+        if let Ok(bytes) = to_wkb(geometry) {
+            let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+            map.insert("wkb".into(), Value::String(hex));
+        }
     }
     object
+}
+
+/// Hex WKB starts with a byte-order byte (`00` or `01`) and is all hex
+/// digits; WKT never is.
+fn looks_like_wkb(text: &str) -> bool {
+    text.len() >= 10
+        && text.len().is_multiple_of(2)
+        && (text.starts_with("00") || text.starts_with("01"))
+        && text.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 /// WKB (little-endian, 2D) of a geometry.
@@ -290,6 +312,11 @@ mod tests {
             from_wkb(&to_wkb(&from_json).expect("valid test input")).expect("valid test input");
         assert_eq!(back, from_json);
         assert_eq!(to_json(&from_json)["wkt"], "POLYGON((0 0,4 0,4 4,0 0))");
+        let hex = to_json(&from_json)["wkb"]
+            .as_str()
+            .expect("hex WKB")
+            .to_owned();
+        assert_eq!(parse(&json!(hex)).expect("hex WKB parses"), from_json);
     }
 
     #[test]

@@ -308,10 +308,19 @@ async fn put_key(
     State(state): State<AppState>,
     caller: Principal,
     Path((name, key)): Path<(String, String)>,
-    body: Bytes,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<StatusCode, ApiError> {
+    let body = body?;
     if body.len() > MAX_VALUE_BYTES {
-        return Err(ApiError::bad_request("values are limited to 16 MiB"));
+        return Err(ApiError::new(
+            axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!(
+                "a collection value is at most {} MiB, this one is {} bytes; split it over several keys, or store it as a dataset (POST /api/v1/datasets/{{name}})",
+                MAX_VALUE_BYTES >> 20,
+                body.len()
+            ),
+        ));
     }
     let (store, tenant) = (store(&state), caller.tenant.clone());
     blocking(move || {
