@@ -49,10 +49,12 @@ python-deps:
 	  || python3 -m pip install --quiet -r examples/requirements.txt
 
 ## bench: runtime, gateway and engine figures, each next to its baseline
+# Runs the binary the workspace build made: `cargo run -p weft-bench` would
+# unify features differently and compile wasmtime a second time.
 bench: build test-plugins
 	@python3 -m pip install --quiet -r test_data/requirements.txt igraph 2>/dev/null \
 	  || echo "python baselines unavailable: networkx/igraph/Shapely rows will be skipped"
-	$(CARGO) run --release -p weft-bench
+	./target/release/weft-bench
 
 ## reference: regenerate test_data reference values (needs Python + networkx, Shapely, pyproj)
 reference:

@@ -484,7 +484,7 @@ async fn score_dataset_runs_as_a_job_with_progress() -> anyhow::Result<()> {
             &json!({"engine": "anomaly", "op": "score_dataset", "params": {"dataset": "stream", "columns": ["x9"]}}),
         )
         .await?;
-    assert_eq!(status, 200, "{job}");
+    assert_eq!(status, 404, "{job}");
     assert_eq!(job["state"], "failed", "{job}");
     assert!(
         job["error"]["message"]

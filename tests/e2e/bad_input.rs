@@ -128,9 +128,14 @@ async fn every_kind_of_bad_request_gets_a_clear_error() -> anyhow::Result<()> {
 #[tokio::test]
 async fn engine_level_param_errors_fail_the_job_clearly() -> anyhow::Result<()> {
     let server = Server::start(&[])?;
-    let job = server
-        .run_job("graph", "bfs", json!({ "edges": [[1, 2]], "source": 42 }))
+    // Waited for, a failed job answers its record with the failure's status.
+    let (status, job) = server
+        .post(
+            "/api/v1/jobs?wait=true",
+            &json!({"engine": "graph", "op": "bfs", "params": { "edges": [[1, 2]], "source": 42 }}),
+        )
         .await?;
+    assert_eq!(status, 422, "{job}");
     assert_eq!(job["state"], "failed");
     assert_eq!(job["error"]["code"], "invalid_params");
     assert!(

@@ -539,7 +539,7 @@ async fn stored_graphs_match_networkx() -> anyhow::Result<()> {
             &json!({"engine": "graph", "op": "pagerank", "params": {"graph": "nope"}}),
         )
         .await?;
-    assert_eq!(status, 200);
+    assert_eq!(status, 422, "{job}");
     assert_eq!(job["state"], "failed");
     assert!(
         job["error"]["message"]

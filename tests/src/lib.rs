@@ -320,7 +320,12 @@ impl Server {
     pub async fn run_job(&self, engine: &str, op: &str, params: Value) -> anyhow::Result<Value> {
         let body = serde_json::json!({ "engine": engine, "op": op, "params": params });
         let (status, job) = self.post("/api/v1/jobs?wait=true", &body).await?;
-        if status != 200 {
+        // A finished job answers its record, with a status that says how it
+        // ended (200, or the failure's 4xx/5xx).
+        let finished = job["state"]
+            .as_str()
+            .is_some_and(|s| matches!(s, "succeeded" | "failed" | "cancelled"));
+        if !finished {
             bail!("job did not finish: {status} {job}");
         }
         Ok(job)

@@ -94,9 +94,32 @@ impl From<BusError> for ApiError {
     }
 }
 
+/// The HTTP status that answers a job failed with `code`: the caller's
+/// mistakes are 4xx (bad params 422, a missing input 404, a conflict 409,
+/// too large 413), a job that ran out of time 504, a plugin that broke
+/// 500.
+pub(crate) fn status_of_failure(code: &str) -> StatusCode {
+    match code {
+        "invalid_params" | "unknown_operation" | "memory_limit" => StatusCode::UNPROCESSABLE_ENTITY,
+        "not_found" => StatusCode::NOT_FOUND,
+        "exists" | "conflict" | "cancelled" => StatusCode::CONFLICT,
+        "payload_too_large" => StatusCode::PAYLOAD_TOO_LARGE,
+        "timeout" => StatusCode::GATEWAY_TIMEOUT,
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
 /// The request body limit the router was built with (`--max-request-mib`),
 /// for the 413's message.
 static REQUEST_LIMIT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// The request body limit (64 MiB until the router sets it).
+pub(crate) fn request_limit() -> usize {
+    match REQUEST_LIMIT.load(std::sync::atomic::Ordering::Relaxed) {
+        0 => 64 << 20,
+        limit => limit,
+    }
+}
 
 /// Records the request body limit, so refusals can say it.
 pub(crate) fn set_request_limit(bytes: usize) {

@@ -1,14 +1,43 @@
 //! Axum extractors whose rejections are the JSON error envelope, shared by
 //! every protocol module (REST, WebSocket presets, sessions).
 
-use axum::extract::{FromRequest, FromRequestParts};
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::{StatusCode, header};
 
 use crate::ApiError;
 
-/// `Json<T>` whose rejection is an [`ApiError`].
-#[derive(FromRequest)]
-#[from_request(via(axum::Json), rejection(ApiError))]
+/// `Json<T>` whose rejection is an [`ApiError`]. The body is read within
+/// the server's request limit and, past it, drained before the 413 is sent,
+/// so a client still sending reads the refusal instead of a reset.
 pub(crate) struct ApiJson<T>(pub(crate) T);
+
+impl<T, S> FromRequest<S> for ApiJson<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, _: &S) -> Result<Self, ApiError> {
+        let json = request
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.contains("json"));
+        if !json {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "send the body as JSON with content-type: application/json",
+            ));
+        }
+        let bytes = bounded_body(request.into_body(), crate::error::request_limit())
+            .await
+            .map_err(|()| ApiError::request_too_large())?;
+        let axum::Json(value) = axum::Json::<T>::from_bytes(&bytes)?;
+        Ok(Self(value))
+    }
+}
 
 /// `Query<T>` whose rejection is an [`ApiError`].
 #[derive(FromRequestParts)]

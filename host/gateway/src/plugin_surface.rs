@@ -208,15 +208,7 @@ async fn run_route(
             Ok((status, axum::Json(result)).into_response())
         }
         (JobState::Failed | JobState::Cancelled, Some(error)) => {
-            let status = match error.code.as_str() {
-                "invalid_params" | "unknown_operation" => StatusCode::UNPROCESSABLE_ENTITY,
-                "not_found" => StatusCode::NOT_FOUND,
-                "exists" | "conflict" => StatusCode::CONFLICT,
-                "payload_too_large" => StatusCode::PAYLOAD_TOO_LARGE,
-                "timeout" => StatusCode::GATEWAY_TIMEOUT,
-                "cancelled" => StatusCode::CONFLICT,
-                _ => StatusCode::INTERNAL_SERVER_ERROR,
-            };
+            let status = crate::error::status_of_failure(&error.code);
             let mut body = json!({"error": {"code": error.code, "message": error.message, "job_id": job.job_id}});
             if let Some(pointer) = &error.pointer {
                 body["error"]["pointer"] = Value::String(pointer.clone());

@@ -98,10 +98,14 @@ async fn submit(
     let (status, job) = if query.wait {
         let timeout = query.timeout_secs.map_or(DEFAULT_WAIT, Duration::from_secs);
         let job = state.jobs.wait(&job.job_id, timeout).await?;
-        let status = if job.state.is_final() {
-            StatusCode::OK
-        } else {
-            StatusCode::ACCEPTED
+        // The same job body either way; the status says how it ended.
+        let status = match (&job.state, &job.error) {
+            (JobState::Succeeded, _) => StatusCode::OK,
+            (_, Some(error)) if job.state.is_final() => {
+                crate::error::status_of_failure(&error.code)
+            }
+            _ if job.state.is_final() => StatusCode::OK,
+            _ => StatusCode::ACCEPTED,
         };
         (status, job)
     } else {

@@ -308,9 +308,12 @@ async fn put_key(
     State(state): State<AppState>,
     caller: Principal,
     Path((name, key)): Path<(String, String)>,
-    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+    body: Body,
 ) -> Result<StatusCode, ApiError> {
-    let body = body?;
+    // Read within the request limit, draining past it (see ApiJson).
+    let body = crate::extract::bounded_body(body, crate::error::request_limit())
+        .await
+        .map_err(|()| ApiError::request_too_large())?;
     if body.len() > MAX_VALUE_BYTES {
         return Err(ApiError::new(
             axum::http::StatusCode::PAYLOAD_TOO_LARGE,
