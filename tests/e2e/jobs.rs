@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use serde_json::json;
+use serde_json::{Value, json};
 use weft_tests::{Server, test_plugin};
 
 #[tokio::test]
@@ -179,5 +179,60 @@ async fn metrics_count_jobs_events_and_connections() -> anyhow::Result<()> {
     );
     assert!(value("weft_family_events_published_total{family=\"graph\"}") >= Some(4.0));
     assert!(text.contains("# TYPE weft_events_published_total counter"));
+    Ok(())
+}
+
+/// Lists leave results out unless asked (`?include=result`) and page with
+/// a cursor (`x-next-before`, then `?before=`).
+#[tokio::test]
+async fn job_lists_leave_results_out_and_page_with_a_cursor() -> anyhow::Result<()> {
+    let server = Server::start(&[])?;
+    let mut ids = Vec::new();
+    for source in 1..=3 {
+        let job = server
+            .run_job(
+                "graph",
+                "bfs",
+                json!({ "edges": [[1, 2], [2, 3]], "source": source }),
+            )
+            .await?;
+        ids.push(job["job_id"].as_str().unwrap_or_default().to_owned());
+    }
+    let (_, listed) = server.get("/api/v1/jobs").await?;
+    let listed = listed.as_array().cloned().unwrap_or_default();
+    assert_eq!(listed.len(), 3);
+    assert!(listed.iter().all(|j| j["result"].is_null()), "{listed:?}");
+    let (_, with) = server.get("/api/v1/jobs?include=result").await?;
+    assert!(with[0]["result"]["depths"].is_object(), "{with}");
+
+    let first = reqwest::get(server.url("/api/v1/jobs?limit=2")).await?;
+    let cursor = first
+        .headers()
+        .get("x-next-before")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let page: Value = first.json().await?;
+    let page_ids: Vec<&str> = page
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|j| j["job_id"].as_str())
+        .collect();
+    // Newest first.
+    assert_eq!(page_ids, [ids[2].as_str(), ids[1].as_str()]);
+    assert_eq!(cursor, ids[1]);
+    let (_, rest) = server
+        .get(&format!("/api/v1/jobs?limit=2&before={cursor}"))
+        .await?;
+    let rest_ids: Vec<&str> = rest
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|j| j["job_id"].as_str())
+        .collect();
+    assert_eq!(rest_ids, [ids[0].as_str()]);
+    let (status, bad) = server.get("/api/v1/jobs?include=everything").await?;
+    assert_eq!(status, 400, "{bad}");
     Ok(())
 }

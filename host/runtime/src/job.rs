@@ -109,3 +109,24 @@ pub struct Job {
     #[serde(with = "time::serde::rfc3339::option")]
     pub finished_at: Option<OffsetDateTime>,
 }
+
+impl Job {
+    /// The record without its result (which may be megabytes), for lists.
+    pub fn without_result(&self) -> Self {
+        Self {
+            job_id: self.job_id.clone(),
+            engine: self.engine.clone(),
+            op: self.op.clone(),
+            engine_version: self.engine_version.clone(),
+            tenant: self.tenant.clone(),
+            topic: self.topic.clone(),
+            state: self.state,
+            progress: self.progress.clone(),
+            result: None,
+            error: self.error.clone(),
+            created_at: self.created_at,
+            started_at: self.started_at,
+            finished_at: self.finished_at,
+        }
+    }
+}

@@ -24,6 +24,21 @@ use crate::job::{Job, JobError, JobProgress, JobState};
 use crate::plugin::{Invocation, LoadedPlugin};
 use crate::{Runtime, RuntimeError};
 
+/// Which jobs [`Jobs::list`] answers.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ListFilter<'a> {
+    /// Only jobs in this state.
+    pub state: Option<JobState>,
+    /// Only this engine's.
+    pub engine: Option<&'a str>,
+    /// Only this tenant's.
+    pub tenant: Option<&'a str>,
+    /// Only jobs older than this one (a page's cursor).
+    pub before: Option<&'a str>,
+    /// Include each job's result.
+    pub with_results: bool,
+}
+
 /// How jobs are run and kept.
 #[derive(Clone, Debug)]
 pub struct JobsConfig {
@@ -247,24 +262,31 @@ impl Jobs {
     }
 
     /// Jobs newest first, optionally only in `state`, of `engine` or of
-    /// `tenant`.
-    pub fn list(
-        &self,
-        state: Option<JobState>,
-        engine: Option<&str>,
-        tenant: Option<&str>,
-        limit: usize,
-    ) -> Vec<Job> {
+    /// `tenant`, and only those older than job `before` (the previous
+    /// page's last). Results are left out unless `with_results`: a list of
+    /// a thousand jobs should not carry a thousand results.
+    pub fn list(&self, filter: &ListFilter<'_>, limit: usize) -> Vec<Job> {
         let table = self.read_table();
-        table
-            .order
-            .iter()
-            .rev()
-            .filter_map(|id| table.by_id.get(id))
-            .map(|entry| entry.lock().clone())
-            .filter(|job| state.is_none_or(|s| job.state == s))
-            .filter(|job| engine.is_none_or(|e| job.engine == e))
-            .filter(|job| tenant.is_none_or(|t| job.tenant == t))
+        let mut ids = table.order.iter().rev().peekable();
+        if let Some(before) = filter.before {
+            // Ids are time-ordered; skip to the one after the cursor.
+            while ids.next_if(|id| id.as_str() != before).is_some() {}
+            ids.next();
+        }
+        ids.filter_map(|id| table.by_id.get(id))
+            .filter_map(|entry| {
+                let job = entry.lock();
+                let keep = filter.state.is_none_or(|s| job.state == s)
+                    && filter.engine.is_none_or(|e| job.engine == e)
+                    && filter.tenant.is_none_or(|t| job.tenant == t);
+                keep.then(|| {
+                    if filter.with_results {
+                        job.clone()
+                    } else {
+                        job.without_result()
+                    }
+                })
+            })
             .take(limit)
             .collect()
     }

@@ -44,7 +44,7 @@ pub use config::SandboxConfig;
 pub use error::RuntimeError;
 pub use host::ProgressSink;
 pub use job::{Job, JobError, JobProgress, JobState};
-pub use jobs::{Jobs, JobsConfig, SubmitRequest};
+pub use jobs::{Jobs, JobsConfig, ListFilter, SubmitRequest};
 
 pub use manifest::Manifest;
 pub use plugin::{

@@ -447,9 +447,14 @@ impl Query {
         Ok(state(ctx)
             .jobs
             .list(
-                state_filter.map(Into::into),
-                engine.as_deref(),
-                tenant,
+                &weft_runtime::ListFilter {
+                    state: state_filter.map(Into::into),
+                    engine: engine.as_deref(),
+                    tenant,
+                    before: None,
+                    // A GraphQL client picks fields; `result` may be one.
+                    with_results: true,
+                },
                 limit,
             )
             .into_iter()

@@ -38,7 +38,15 @@ pub(super) fn routes(api: Api) -> Api {
         Op::get("/api/v1/jobs", "jobs", "Job records, newest first")
             .query("state", "queued, running, succeeded, failed or cancelled")
             .query("engine", "only this engine's jobs")
-            .query("limit", "at most this many"),
+            .query("limit", "at most this many (100; at most 1000)")
+            .query(
+                "before",
+                "only jobs older than this job id: the x-next-before header of the previous page",
+            )
+            .query(
+                "include",
+                "result: include each job's result (left out by default)",
+            ),
         get(list),
     )
     .route(
@@ -123,20 +131,47 @@ struct ListQuery {
     state: Option<JobState>,
     engine: Option<String>,
     limit: Option<usize>,
+    before: Option<String>,
+    include: Option<String>,
 }
 
 async fn list(
     State(state): State<AppState>,
     caller: Principal,
     ApiQuery(query): ApiQuery<ListQuery>,
-) -> Json<Vec<Job>> {
+) -> Result<Response, ApiError> {
     let limit = query.limit.unwrap_or(100).min(1000);
-    Json(state.jobs.list(
-        query.state,
-        query.engine.as_deref(),
-        caller.event_tenant(),
+    let with_results = match query.include.as_deref() {
+        None | Some("") => false,
+        Some("result") => true,
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "include={other} is not known; include=result adds each job's result"
+            )));
+        }
+    };
+    let jobs = state.jobs.list(
+        &weft_runtime::ListFilter {
+            state: query.state,
+            engine: query.engine.as_deref(),
+            tenant: caller.event_tenant(),
+            before: query.before.as_deref(),
+            with_results,
+        },
         limit,
-    ))
+    );
+    // A full page may have a next one: its cursor is the last job's id.
+    let next = (limit > 0 && jobs.len() == limit)
+        .then(|| {
+            jobs.last()
+                .and_then(|j| HeaderValue::from_str(&j.job_id).ok())
+        })
+        .flatten();
+    let mut response = Json::<Vec<Job>>(jobs).into_response();
+    if let Some(next) = next {
+        response.headers_mut().insert("x-next-before", next);
+    }
+    Ok(response)
 }
 
 async fn show(
