@@ -20,11 +20,8 @@ use crate::SpatialError;
 pub fn parse(value: &Value) -> Result<Geometry, SpatialError> {
     let geometry = match value {
         Value::String(text) if looks_like_wkb(text) => {
-            let bytes = (0..text.len())
-                .step_by(2)
-                .map(|i| u8::from_str_radix(&text[i..i + 2], 16))
-                .collect::<Result<Vec<u8>, _>>()
-                .map_err(|_| SpatialError::Invalid("hex WKB holds a non-hex digit".into()))?;
+            let bytes = hex_bytes(text)
+                .ok_or_else(|| SpatialError::Invalid("hex WKB holds a non-hex digit".into()))?;
             return from_wkb(&bytes);
         }
         Value::String(text) => Geometry::try_from_wkt_str(text).map_err(|e| {
@@ -57,6 +54,18 @@ pub fn to_json(geometry: &Geometry) -> Value {
         }
     }
     object
+}
+
+/// Bytes from hex digits (`None` if any pair is not hex).
+pub fn hex_bytes(text: &str) -> Option<Vec<u8>> {
+    let text = text.trim();
+    if !text.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
+        .collect()
 }
 
 /// Hex WKB starts with a byte-order byte (`00` or `01`) and is all hex

@@ -208,7 +208,7 @@ fn parse_csv(body: &[u8]) -> Result<Vec<Feature>, SpatialError> {
             .map_err(|e| SpatialError::Invalid(format!("CSV line {line} is unreadable: {e}")))?;
         let text = record.get(column).unwrap_or_default();
         let geometry = if is_wkb {
-            let bytes = hex_bytes(text).ok_or_else(|| {
+            let bytes = geometry::hex_bytes(text).ok_or_else(|| {
                 SpatialError::Invalid(format!("CSV line {line}: column wkb is not hex"))
             })?;
             geometry::from_wkb(&bytes)
@@ -229,17 +229,6 @@ fn parse_csv(body: &[u8]) -> Result<Vec<Feature>, SpatialError> {
         });
     }
     Ok(features)
-}
-
-fn hex_bytes(text: &str) -> Option<Vec<u8>> {
-    let text = text.trim();
-    if !text.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
-        .collect()
 }
 
 /// A CSV cell as JSON: empty is null, then integer, number, boolean, text.

@@ -7,7 +7,7 @@ use std::collections::{BinaryHeap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
-use super::{Bounds, Nearer, box_distance, meets};
+use super::{Bounds, Nearer, box_distance, extent, meets};
 
 /// Cells a box may be listed in before it is kept aside.
 const MAX_SPAN: usize = 256;
@@ -31,22 +31,7 @@ pub struct Grid {
 
 impl Grid {
     pub(super) fn build(entries: &[(u32, Bounds)]) -> Self {
-        let whole = entries.iter().fold(
-            [
-                f64::INFINITY,
-                f64::INFINITY,
-                f64::NEG_INFINITY,
-                f64::NEG_INFINITY,
-            ],
-            |a, (_, b)| {
-                [
-                    a[0].min(b[0]),
-                    a[1].min(b[1]),
-                    a[2].max(b[2]),
-                    a[3].max(b[3]),
-                ]
-            },
-        );
+        let whole = extent(entries);
         let (width, height) = if entries.is_empty() {
             (1.0, 1.0)
         } else {

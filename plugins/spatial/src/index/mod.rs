@@ -221,6 +221,26 @@ fn box_distance(point: [f64; 2], b: &Bounds) -> f64 {
     (dx * dx + dy * dy).sqrt()
 }
 
+/// The box holding every entry (inverted when there are none).
+pub(super) fn extent(entries: &[(u32, Bounds)]) -> Bounds {
+    entries.iter().fold(
+        [
+            f64::INFINITY,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::NEG_INFINITY,
+        ],
+        |a, (_, b)| {
+            [
+                a[0].min(b[0]),
+                a[1].min(b[1]),
+                a[2].max(b[2]),
+                a[3].max(b[3]),
+            ]
+        },
+    )
+}
+
 fn meets(a: &Bounds, b: &Bounds) -> bool {
     a[0] <= b[2] && b[0] <= a[2] && a[1] <= b[3] && b[1] <= a[3]
 }

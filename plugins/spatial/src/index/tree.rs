@@ -7,7 +7,7 @@ use std::collections::BinaryHeap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Bounds, Nearer, box_distance, meets};
+use super::{Bounds, Nearer, box_distance, extent, meets};
 
 /// Entries a node holds before it splits (quadtree) or packs (Hilbert).
 const NODE: usize = 16;
@@ -105,25 +105,6 @@ impl Iterator for BestFirst<'_> {
         }
         None
     }
-}
-
-fn extent(entries: &[(u32, Bounds)]) -> Bounds {
-    entries.iter().fold(
-        [
-            f64::INFINITY,
-            f64::INFINITY,
-            f64::NEG_INFINITY,
-            f64::NEG_INFINITY,
-        ],
-        |a, (_, b)| {
-            [
-                a[0].min(b[0]),
-                a[1].min(b[1]),
-                a[2].max(b[2]),
-                a[3].max(b[3]),
-            ]
-        },
-    )
 }
 
 /// A region quadtree.
