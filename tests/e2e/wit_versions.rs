@@ -62,3 +62,20 @@ async fn a_plugin_built_against_wit_0_1_loads_and_runs_beside_0_2_ones() -> anyh
     assert_eq!(answer["results"].as_array().map(Vec::len), Some(2));
     Ok(())
 }
+
+/// `weft:host@0.2.1` added a function; a plugin built against 0.2.0
+/// imports `…@0.2.0` names, which the host's 0.2.1 definitions satisfy.
+#[tokio::test]
+async fn a_plugin_built_against_host_0_2_0_loads_on_the_0_2_1_host() -> anyhow::Result<()> {
+    let server = Server::start(&[])?;
+    let fixture = weft_tests::repo_root().join("tests/fixtures/hostile-wit-0.2.0.wasm");
+    let (status, loaded) = server.load_plugin("older", &fixture).await?;
+    assert_eq!(status, 201, "{loaded}");
+    assert_eq!(loaded["world"], "weft:engine/streaming-plugin@0.2.0");
+    let job = server
+        .run_job("older", "echo", json!({"x": [1, 2, 3]}))
+        .await?;
+    assert_eq!(job["state"], "succeeded", "{job}");
+    assert_eq!(job["result"], json!({"x": [1, 2, 3]}));
+    Ok(())
+}

@@ -76,7 +76,7 @@ impl Runtime {
             |state| state,
         )
         .map_err(|e| anyhow::anyhow!("{e:#}"))
-        .context("failed to link weft:host@0.2.0")?;
+        .context("failed to link weft:host@0.2.1")?;
         v1::plugin::Plugin::add_to_linker::<_, wasmtime::component::HasSelf<_>>(
             &mut linker,
             |state| state,
@@ -460,7 +460,7 @@ fn bind(
 ) -> Result<Bound, RuntimeError> {
     let pre = linker.instantiate_pre(component).map_err(|e| {
         RuntimeError::InvalidPlugin(format!(
-            "its imports are not all ones the host provides (weft:host@0.2.0 or @0.1.0, and the granted WASI interfaces): {e:#}"
+            "its imports are not all ones the host provides (weft:host@0.2.x or @0.1.0, and the granted WASI interfaces): {e:#}"
         ))
     })?;
     // Exporting `weft:engine/stream` as well makes it a streaming plugin.

@@ -1,4 +1,4 @@
-//! The host side of `weft:host/storage@0.2.0`: datasets, dataset writers,
+//! The host side of `weft:host/storage@0.2.1`: datasets, dataset writers,
 //! collections and blobs of the calling job's tenant, handed to the guest
 //! as resources.
 //!
@@ -423,6 +423,30 @@ impl wit::HostDatasetWriter for HostState {
     }
 }
 
+fn pairs(list: &[Write]) -> Vec<(&[u8], Option<&[u8]>)> {
+    list.iter()
+        .map(|w| (w.key.as_slice(), w.value.as_deref()))
+        .collect()
+}
+
+/// Keys a conditional batch may check.
+const MAX_BATCH_EXPECTATIONS: usize = 1_000;
+
+fn check_batch(batch: &[Write]) -> Result<(), WitError> {
+    let bytes: usize = batch
+        .iter()
+        .map(|w| w.key.len() + w.value.as_ref().map_or(0, Vec::len))
+        .sum();
+    if batch.len() > MAX_BATCH_WRITES || bytes > MAX_BATCH_BYTES {
+        return Err(WitError::Invalid(format!(
+            "a batch holds at most {MAX_BATCH_WRITES} writes and {} MiB; this one has {} writes, {bytes} bytes: split it",
+            MAX_BATCH_BYTES >> 20,
+            batch.len()
+        )));
+    }
+    Ok(())
+}
+
 impl wit::HostCollection for HostState {
     fn open(&mut self, name: String, create: bool) -> Result<Resource<CollectionHandle>, WitError> {
         check_user_collection(&name)?;
@@ -473,22 +497,28 @@ impl wit::HostCollection for HostState {
         this: Resource<CollectionHandle>,
         batch: Vec<Write>,
     ) -> Result<(), WitError> {
-        let bytes: usize = batch
-            .iter()
-            .map(|w| w.key.len() + w.value.as_ref().map_or(0, Vec::len))
-            .sum();
-        if batch.len() > MAX_BATCH_WRITES || bytes > MAX_BATCH_BYTES {
+        check_batch(&batch)?;
+        let writes = pairs(&batch);
+        self.collection(&this)?.write(&writes).map_err(to_wit)
+    }
+
+    fn write_batch_if(
+        &mut self,
+        this: Resource<CollectionHandle>,
+        expect: Vec<Write>,
+        batch: Vec<Write>,
+    ) -> Result<bool, WitError> {
+        if expect.len() > MAX_BATCH_EXPECTATIONS {
             return Err(WitError::Invalid(format!(
-                "a batch holds at most {MAX_BATCH_WRITES} writes and {} MiB; this one has {} writes, {bytes} bytes: split it",
-                MAX_BATCH_BYTES >> 20,
-                batch.len()
+                "a conditional batch checks at most {MAX_BATCH_EXPECTATIONS} keys; this one checks {}",
+                expect.len()
             )));
         }
-        let writes: Vec<(&[u8], Option<&[u8]>)> = batch
-            .iter()
-            .map(|w| (w.key.as_slice(), w.value.as_deref()))
-            .collect();
-        self.collection(&this)?.write(&writes).map_err(to_wit)
+        check_batch(&batch)?;
+        let (expect, writes) = (pairs(&expect), pairs(&batch));
+        self.collection(&this)?
+            .write_if(&expect, &writes)
+            .map_err(to_wit)
     }
 
     fn scan_page(

@@ -10,7 +10,7 @@
 //! partition. Scans merge the partitions in key order.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 
@@ -131,6 +131,9 @@ pub struct Collection {
     name: String,
     partitioning: Option<KeyPartitioning>,
     trees: Vec<Arc<Lsm>>,
+    /// Held by every write, so that [`Collection::write_if`]'s check and
+    /// its write are one step to every other writer of the collection.
+    writes: Mutex<()>,
 }
 
 fn partitioning_file(dir: &Path) -> PathBuf {
@@ -191,6 +194,7 @@ impl Collection {
             name: name.to_owned(),
             partitioning,
             trees,
+            writes: Mutex::new(()),
         })
     }
 
@@ -211,12 +215,37 @@ impl Collection {
 
     /// Sets `key` to `value`.
     pub fn put(&self, key: &[u8], value: &[u8]) -> Result<(), StorageError> {
+        let _writing = self.writing();
         self.tree(key).put(key, value)
     }
 
     /// Deletes `key`.
     pub fn delete(&self, key: &[u8]) -> Result<(), StorageError> {
+        let _writing = self.writing();
         self.tree(key).delete(key)
+    }
+
+    fn writing(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.writes.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Applies `batch` only if every key of `expect` holds the value given
+    /// (`None`: the key is absent); answers whether it did. No other write
+    /// to the collection comes between the check and the batch, which is
+    /// what read-modify-write callers (counters, unique keys) need.
+    pub fn write_if(
+        &self,
+        expect: &[(&[u8], Option<&[u8]>)],
+        batch: &[(&[u8], Option<&[u8]>)],
+    ) -> Result<bool, StorageError> {
+        let _writing = self.writing();
+        for &(key, value) in expect {
+            if self.tree(key).get(key)?.as_deref() != value {
+                return Ok(false);
+            }
+        }
+        self.write_unlocked(batch)?;
+        Ok(true)
     }
 
     /// The value of `key`.
@@ -226,6 +255,11 @@ impl Collection {
 
     /// Applies a batch: atomically within each partition.
     pub fn write(&self, batch: &[(&[u8], Option<&[u8]>)]) -> Result<(), StorageError> {
+        let _writing = self.writing();
+        self.write_unlocked(batch)
+    }
+
+    fn write_unlocked(&self, batch: &[(&[u8], Option<&[u8]>)]) -> Result<(), StorageError> {
         if self.trees.len() == 1 {
             return self.trees[0].write(batch);
         }

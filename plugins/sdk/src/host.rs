@@ -123,6 +123,20 @@ pub trait Host {
         Err(StorageFailure::unsupported())
     }
 
+    /// Applies `batch` as [`Host::collection_write_batch`] does, but only
+    /// if every key of `expect` holds the value given (`None`: absent);
+    /// answers whether it did. Nothing else writes the collection between
+    /// the check and the batch (`weft:host@0.2.1`).
+    fn collection_write_batch_if(
+        &self,
+        collection: &str,
+        expect: &[(Vec<u8>, Option<Vec<u8>>)],
+        batch: &[(Vec<u8>, Option<Vec<u8>>)],
+    ) -> Result<bool, StorageFailure> {
+        let _ = (collection, expect, batch);
+        Err(StorageFailure::unsupported())
+    }
+
     /// A page of entries with key ≥ `start` beginning with `prefix`: at
     /// most `limit` of them and about `max_bytes`.
     fn collection_scan_page(
@@ -314,6 +328,25 @@ impl Host for RecordingHost {
             };
         }
         Ok(())
+    }
+
+    fn collection_write_batch_if(
+        &self,
+        collection: &str,
+        expect: &[(Vec<u8>, Option<Vec<u8>>)],
+        batch: &[(Vec<u8>, Option<Vec<u8>>)],
+    ) -> Result<bool, StorageFailure> {
+        {
+            let collections = self.collections.borrow();
+            let tree = collections.get(collection);
+            for (key, value) in expect {
+                if tree.and_then(|t| t.get(key)) != value.as_ref() {
+                    return Ok(false);
+                }
+            }
+        }
+        self.collection_write_batch(collection, batch)?;
+        Ok(true)
     }
 
     fn collection_scan_page(

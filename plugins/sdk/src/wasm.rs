@@ -170,6 +170,25 @@ impl Host for WasmHost {
             .map_err(failure)
     }
 
+    fn collection_write_batch_if(
+        &self,
+        collection: &str,
+        expect: &[(Vec<u8>, Option<Vec<u8>>)],
+        batch: &[(Vec<u8>, Option<Vec<u8>>)],
+    ) -> Result<bool, StorageFailure> {
+        let writes = |list: &[(Vec<u8>, Option<Vec<u8>>)]| -> Vec<storage::Write> {
+            list.iter()
+                .map(|(key, value)| storage::Write {
+                    key: key.clone(),
+                    value: value.clone(),
+                })
+                .collect()
+        };
+        storage::Collection::open(collection, true)
+            .and_then(|c| c.write_batch_if(&writes(expect), &writes(batch)))
+            .map_err(failure)
+    }
+
     fn collection_scan_page(
         &self,
         collection: &str,
