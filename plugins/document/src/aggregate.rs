@@ -113,9 +113,15 @@ pub struct Pipeline {
 
 fn usize_arg(stage: &str, v: &Value) -> Result<usize, DocumentError> {
     v.as_u64()
-        .or_else(|| v.as_f64().filter(|x| x.fract() == 0.0 && *x >= 0.0).map(|x| x as u64))
+        .or_else(|| {
+            v.as_f64()
+                .filter(|x| x.fract() == 0.0 && *x >= 0.0)
+                .map(|x| x as u64)
+        })
         .and_then(|n| usize::try_from(n).ok())
-        .ok_or_else(|| DocumentError::invalid(format!("{stage} takes a non-negative integer, not {v}")))
+        .ok_or_else(|| {
+            DocumentError::invalid(format!("{stage} takes a non-negative integer, not {v}"))
+        })
 }
 
 fn field_path(stage: &str, v: &Value) -> Result<Vec<String>, DocumentError> {
@@ -124,17 +130,27 @@ fn field_path(stage: &str, v: &Value) -> Result<Vec<String>, DocumentError> {
             crate::path::parse(&s[1..])?;
             Ok(s[1..].split('.').map(str::to_owned).collect())
         }
-        _ => Err(DocumentError::invalid(format!("{stage} takes a field path like \"$tags\", not {v}"))),
+        _ => Err(DocumentError::invalid(format!(
+            "{stage} takes a field path like \"$tags\", not {v}"
+        ))),
     }
 }
 
-fn accumulators(stage: &str, fields: &Map<String, Value>, skip: &str) -> Result<Vec<(String, String, Expr)>, DocumentError> {
+fn accumulators(
+    stage: &str,
+    fields: &Map<String, Value>,
+    skip: &str,
+) -> Result<Vec<(String, String, Expr)>, DocumentError> {
     let mut out = Vec::new();
     for (name, spec) in fields {
         if name == skip {
             continue;
         }
-        let Some((op, arg)) = spec.as_object().filter(|m| m.len() == 1).and_then(|m| m.iter().next()) else {
+        let Some((op, arg)) = spec
+            .as_object()
+            .filter(|m| m.len() == 1)
+            .and_then(|m| m.iter().next())
+        else {
             return Err(DocumentError::invalid(format!(
                 "{stage}: '{name}' must be one accumulator like {{\"$sum\": \"$qty\"}}"
             )));
@@ -145,14 +161,28 @@ fn accumulators(stage: &str, fields: &Map<String, Value>, skip: &str) -> Result<
                 ACCUMULATORS.join(" ")
             )));
         }
-        let expr = if op == "$count" { Expr::Literal(Value::from(1)) } else { Expr::parse(arg)? };
+        let expr = if op == "$count" {
+            Expr::Literal(Value::from(1))
+        } else {
+            Expr::parse(arg)?
+        };
         out.push((name.clone(), op.clone(), expr));
     }
     Ok(out)
 }
 
 const ACCUMULATORS: &[&str] = &[
-    "$sum", "$avg", "$min", "$max", "$first", "$last", "$push", "$addToSet", "$count", "$stdDevPop", "$stdDevSamp",
+    "$sum",
+    "$avg",
+    "$min",
+    "$max",
+    "$first",
+    "$last",
+    "$push",
+    "$addToSet",
+    "$count",
+    "$stdDevPop",
+    "$stdDevSamp",
 ];
 
 impl Pipeline {
@@ -172,13 +202,18 @@ impl Pipeline {
     }
 
     fn parse_stage(item: &Value) -> Result<Stage, DocumentError> {
-        let Some((name, arg)) = item.as_object().filter(|m| m.len() == 1).and_then(|m| m.iter().next()) else {
+        let Some((name, arg)) = item
+            .as_object()
+            .filter(|m| m.len() == 1)
+            .and_then(|m| m.iter().next())
+        else {
             return Err(DocumentError::invalid(format!(
                 "a stage is an object with one operator, like {{\"$limit\": 5}}; got {item}"
             )));
         };
         let object = |what: &str| -> Result<&Map<String, Value>, DocumentError> {
-            arg.as_object().ok_or_else(|| DocumentError::invalid(format!("{name} takes {what}, not {arg}")))
+            arg.as_object()
+                .ok_or_else(|| DocumentError::invalid(format!("{name} takes {what}, not {arg}")))
         };
         Ok(match name.as_str() {
             "$match" => Stage::Match(Filter::parse(arg)?),
@@ -196,9 +231,17 @@ impl Pipeline {
                 Value::String(s) => vec![s.clone()],
                 Value::Array(items) => items
                     .iter()
-                    .map(|i| i.as_str().map(str::to_owned).ok_or_else(|| DocumentError::invalid("$unset takes field names")))
+                    .map(|i| {
+                        i.as_str()
+                            .map(str::to_owned)
+                            .ok_or_else(|| DocumentError::invalid("$unset takes field names"))
+                    })
                     .collect::<Result<_, _>>()?,
-                _ => return Err(DocumentError::invalid("$unset takes a field name or an array of them")),
+                _ => {
+                    return Err(DocumentError::invalid(
+                        "$unset takes a field name or an array of them",
+                    ));
+                }
             }),
             "$group" => {
                 let spec = object("{_id: expression, field: {accumulator: expression}}")?;
@@ -218,10 +261,19 @@ impl Pipeline {
                 },
                 Value::Object(spec) => Stage::Unwind {
                     path: field_path("$unwind", spec.get("path").unwrap_or(&Value::Null))?,
-                    index_field: spec.get("includeArrayIndex").and_then(Value::as_str).map(str::to_owned),
-                    preserve: spec.get("preserveNullAndEmptyArrays").is_some_and(value::truthy),
+                    index_field: spec
+                        .get("includeArrayIndex")
+                        .and_then(Value::as_str)
+                        .map(str::to_owned),
+                    preserve: spec
+                        .get("preserveNullAndEmptyArrays")
+                        .is_some_and(value::truthy),
                 },
-                _ => return Err(DocumentError::invalid("$unwind takes \"$path\" or {path, includeArrayIndex, preserveNullAndEmptyArrays}")),
+                _ => {
+                    return Err(DocumentError::invalid(
+                        "$unwind takes \"$path\" or {path, includeArrayIndex, preserveNullAndEmptyArrays}",
+                    ));
+                }
             },
             "$lookup" => {
                 let spec = object("{from, localField, foreignField, as}")?;
@@ -229,7 +281,9 @@ impl Pipeline {
                     spec.get(k)
                         .and_then(Value::as_str)
                         .map(str::to_owned)
-                        .ok_or_else(|| DocumentError::invalid(format!("$lookup needs '{k}' (a string)")))
+                        .ok_or_else(|| {
+                            DocumentError::invalid(format!("$lookup needs '{k}' (a string)"))
+                        })
                 };
                 Stage::Lookup {
                     from: text("from")?,
@@ -239,8 +293,14 @@ impl Pipeline {
                 }
             }
             "$count" => match arg.as_str() {
-                Some(f) if !f.is_empty() && !f.starts_with('$') && !f.contains('.') => Stage::Count(f.to_owned()),
-                _ => return Err(DocumentError::invalid("$count takes a field name (no $, no dots)")),
+                Some(f) if !f.is_empty() && !f.starts_with('$') && !f.contains('.') => {
+                    Stage::Count(f.to_owned())
+                }
+                _ => {
+                    return Err(DocumentError::invalid(
+                        "$count takes a field name (no $, no dots)",
+                    ));
+                }
             },
             "$facet" => Stage::Facet(
                 object("an object of named pipelines")?
@@ -255,14 +315,27 @@ impl Pipeline {
                     .and_then(Value::as_array)
                     .cloned()
                     .filter(|b| b.len() >= 2 && b.windows(2).all(|w| compare(&w[0], &w[1]).is_lt()))
-                    .ok_or_else(|| DocumentError::invalid("$bucket needs at least two ascending boundaries"))?;
+                    .ok_or_else(|| {
+                        DocumentError::invalid("$bucket needs at least two ascending boundaries")
+                    })?;
                 let output = match spec.get("output") {
                     Some(Value::Object(out)) => accumulators("$bucket", out, "")?,
-                    Some(_) => return Err(DocumentError::invalid("$bucket's output is an object of accumulators")),
-                    None => vec![("count".to_owned(), "$sum".to_owned(), Expr::Literal(Value::from(1)))],
+                    Some(_) => {
+                        return Err(DocumentError::invalid(
+                            "$bucket's output is an object of accumulators",
+                        ));
+                    }
+                    None => vec![(
+                        "count".to_owned(),
+                        "$sum".to_owned(),
+                        Expr::Literal(Value::from(1)),
+                    )],
                 };
                 Stage::Bucket {
-                    group_by: Expr::parse(spec.get("groupBy").ok_or_else(|| DocumentError::invalid("$bucket needs groupBy"))?)?,
+                    group_by: Expr::parse(
+                        spec.get("groupBy")
+                            .ok_or_else(|| DocumentError::invalid("$bucket needs groupBy"))?,
+                    )?,
                     boundaries,
                     default: spec.get("default").cloned(),
                     output,
@@ -291,17 +364,25 @@ impl Pipeline {
         observe: &mut dyn FnMut(usize, &Stage, &[Value]),
     ) -> Result<Vec<Value>, DocumentError> {
         for (i, stage) in self.stages.iter().enumerate() {
-            docs = run_stage(stage, docs, lookup).map_err(|e| e.within(&format!("stage {i} ({})", stage.name())))?;
+            docs = run_stage(stage, docs, lookup)
+                .map_err(|e| e.within(&format!("stage {i} ({})", stage.name())))?;
             observe(i, stage, &docs);
         }
         Ok(docs)
     }
 }
 
-fn run_stage(stage: &Stage, docs: Vec<Value>, lookup: &dyn Lookup) -> Result<Vec<Value>, DocumentError> {
+fn run_stage(
+    stage: &Stage,
+    docs: Vec<Value>,
+    lookup: &dyn Lookup,
+) -> Result<Vec<Value>, DocumentError> {
     Ok(match stage {
         Stage::Match(filter) => docs.into_iter().filter(|d| filter.matches(d)).collect(),
-        Stage::Project(projection) => docs.iter().map(|d| projection.apply(d)).collect::<Result<_, _>>()?,
+        Stage::Project(projection) => docs
+            .iter()
+            .map(|d| projection.apply(d))
+            .collect::<Result<_, _>>()?,
         Stage::AddFields(fields) => docs
             .into_iter()
             .map(|doc| {
@@ -339,8 +420,17 @@ fn run_stage(stage: &Stage, docs: Vec<Value>, lookup: &dyn Lookup) -> Result<Vec
         }
         Stage::Limit(n) => docs.into_iter().take(*n).collect(),
         Stage::Skip(n) => docs.into_iter().skip(*n).collect(),
-        Stage::Unwind { path, index_field, preserve } => unwind(docs, path, index_field.as_deref(), *preserve)?,
-        Stage::Lookup { from, local, foreign, into } => {
+        Stage::Unwind {
+            path,
+            index_field,
+            preserve,
+        } => unwind(docs, path, index_field.as_deref(), *preserve)?,
+        Stage::Lookup {
+            from,
+            local,
+            foreign,
+            into,
+        } => {
             let foreign_docs = lookup.documents(from)?;
             let (local_path, foreign_path): (Vec<&str>, Vec<&str>) =
                 (local.split('.').collect(), foreign.split('.').collect());
@@ -389,7 +479,12 @@ fn run_stage(stage: &Stage, docs: Vec<Value>, lookup: &dyn Lookup) -> Result<Vec
             }
             vec![Value::Object(out)]
         }
-        Stage::Bucket { group_by, boundaries, default, output } => bucket(&docs, group_by, boundaries, default.as_ref(), output)?,
+        Stage::Bucket {
+            group_by,
+            boundaries,
+            default,
+            output,
+        } => bucket(&docs, group_by, boundaries, default.as_ref(), output)?,
         Stage::ReplaceRoot(expr) => docs
             .iter()
             .map(|doc| match expr.eval(doc, &Vars::root(doc))? {
@@ -404,7 +499,11 @@ fn run_stage(stage: &Stage, docs: Vec<Value>, lookup: &dyn Lookup) -> Result<Vec
             let mut grouped = group(
                 &docs,
                 expr,
-                &[("count".to_owned(), "$sum".to_owned(), Expr::Literal(Value::from(1)))],
+                &[(
+                    "count".to_owned(),
+                    "$sum".to_owned(),
+                    Expr::Literal(Value::from(1)),
+                )],
             )?;
             grouped.sort_by(|a, b| compare(&b["count"], &a["count"]));
             grouped
@@ -412,7 +511,12 @@ fn run_stage(stage: &Stage, docs: Vec<Value>, lookup: &dyn Lookup) -> Result<Vec
     })
 }
 
-fn unwind(docs: Vec<Value>, path: &[String], index_field: Option<&str>, preserve: bool) -> Result<Vec<Value>, DocumentError> {
+fn unwind(
+    docs: Vec<Value>,
+    path: &[String],
+    index_field: Option<&str>,
+    preserve: bool,
+) -> Result<Vec<Value>, DocumentError> {
     let segments: Vec<&str> = path.iter().map(String::as_str).collect();
     let mut out = Vec::with_capacity(docs.len());
     for doc in docs {
@@ -449,7 +553,11 @@ fn unwind(docs: Vec<Value>, path: &[String], index_field: Option<&str>, preserve
 }
 
 /// Groups in first-seen order of keys.
-fn group(docs: &[Value], id: &Expr, fields: &[(String, String, Expr)]) -> Result<Vec<Value>, DocumentError> {
+fn group(
+    docs: &[Value],
+    id: &Expr,
+    fields: &[(String, String, Expr)],
+) -> Result<Vec<Value>, DocumentError> {
     let mut order: Vec<Value> = Vec::new();
     let mut index: HashMap<String, usize> = HashMap::new();
     let mut accs: Vec<Vec<Accumulator>> = Vec::new();
@@ -459,7 +567,12 @@ fn group(docs: &[Value], id: &Expr, fields: &[(String, String, Expr)]) -> Result
         let canonical = canonical_key(&key);
         let slot = *index.entry(canonical).or_insert_with(|| {
             order.push(key.clone());
-            accs.push(fields.iter().map(|(_, op, _)| Accumulator::new(op)).collect());
+            accs.push(
+                fields
+                    .iter()
+                    .map(|(_, op, _)| Accumulator::new(op))
+                    .collect(),
+            );
             order.len() - 1
         });
         for ((_, _, expr), acc) in fields.iter().zip(&mut accs[slot]) {
@@ -485,10 +598,20 @@ fn group(docs: &[Value], id: &Expr, fields: &[(String, String, Expr)]) -> Result
 fn canonical_key(v: &Value) -> String {
     match v {
         Value::Number(n) => format!("n:{}", value::as_f64(n)),
-        Value::Array(items) => format!("a:[{}]", items.iter().map(canonical_key).collect::<Vec<_>>().join(",")),
+        Value::Array(items) => format!(
+            "a:[{}]",
+            items
+                .iter()
+                .map(canonical_key)
+                .collect::<Vec<_>>()
+                .join(",")
+        ),
         Value::Object(map) => format!(
             "o:{{{}}}",
-            map.iter().map(|(k, v)| format!("{k:?}:{}", canonical_key(v))).collect::<Vec<_>>().join(",")
+            map.iter()
+                .map(|(k, v)| format!("{k:?}:{}", canonical_key(v)))
+                .collect::<Vec<_>>()
+                .join(",")
         ),
         other => format!("v:{other}"),
     }
@@ -503,7 +626,12 @@ fn bucket(
 ) -> Result<Vec<Value>, DocumentError> {
     let buckets = boundaries.len() - 1;
     let mut accs: Vec<Vec<Accumulator>> = (0..=buckets)
-        .map(|_| output.iter().map(|(_, op, _)| Accumulator::new(op)).collect())
+        .map(|_| {
+            output
+                .iter()
+                .map(|(_, op, _)| Accumulator::new(op))
+                .collect()
+        })
         .collect();
     let mut seen = vec![false; buckets + 1];
     for doc in docs {
@@ -533,7 +661,11 @@ fn bucket(
         if !seen[slot] {
             continue;
         }
-        let id = if slot < buckets { boundaries[slot].clone() } else { default.cloned().unwrap_or(Value::Null) };
+        let id = if slot < buckets {
+            boundaries[slot].clone()
+        } else {
+            default.cloned().unwrap_or(Value::Null)
+        };
         let mut doc = Map::new();
         doc.insert("_id".into(), id);
         for ((name, _, _), acc) in output.iter().zip(accs) {
@@ -591,7 +723,11 @@ impl Accumulator {
                 if let Some(v) = value.filter(|v| !v.is_null()) {
                     let better = self.best.as_ref().is_none_or(|b| {
                         let order = compare(v, b);
-                        if self.op == "$min" { order.is_lt() } else { order.is_gt() }
+                        if self.op == "$min" {
+                            order.is_lt()
+                        } else {
+                            order.is_gt()
+                        }
                     });
                     if better {
                         self.best = Some(v.clone());
@@ -640,7 +776,11 @@ impl Accumulator {
                     return Value::Null;
                 }
                 let mean = self.sum / n;
-                value::from_f64(((self.sum_sq - n * mean * mean) / denominator).max(0.0).sqrt())
+                value::from_f64(
+                    ((self.sum_sq - n * mean * mean) / denominator)
+                        .max(0.0)
+                        .sqrt(),
+                )
             }
             "$min" | "$max" => self.best.unwrap_or(Value::Null),
             "$first" => self.first.unwrap_or(Value::Null),
@@ -659,7 +799,10 @@ mod tests {
     impl Lookup for Others {
         fn documents(&self, collection: &str) -> Result<Vec<Value>, DocumentError> {
             Ok(match collection {
-                "owners" => vec![json!({"_id": "o1", "name": "Ann"}), json!({"_id": "o2", "name": "Bo"})],
+                "owners" => vec![
+                    json!({"_id": "o1", "name": "Ann"}),
+                    json!({"_id": "o2", "name": "Bo"}),
+                ],
                 _ => Vec::new(),
             })
         }
@@ -700,8 +843,17 @@ mod tests {
 
     #[test]
     fn unwind_lookup_facet_bucket_count() {
-        let out = run(json!([{"$unwind": "$tags"}, {"$sortByCount": "$tags"}]), sales());
-        assert_eq!(out, vec![json!({"_id": "x", "count": 2}), json!({"_id": "y", "count": 1})]);
+        let out = run(
+            json!([{"$unwind": "$tags"}, {"$sortByCount": "$tags"}]),
+            sales(),
+        );
+        assert_eq!(
+            out,
+            vec![
+                json!({"_id": "x", "count": 2}),
+                json!({"_id": "y", "count": 1})
+            ]
+        );
         let out = run(
             json!([{"$match": {"_id": 2}}, {"$lookup": {"from": "owners", "localField": "owner", "foreignField": "_id", "as": "who"}}, {"$project": {"who.name": 1, "_id": 0}}]),
             sales(),
@@ -716,7 +868,10 @@ mod tests {
             json!([{"$bucket": {"groupBy": "$qty", "boundaries": [0, 2, 10], "output": {"n": {"$sum": 1}}}}]),
             sales(),
         );
-        assert_eq!(out, vec![json!({"_id": 0, "n": 1}), json!({"_id": 2, "n": 2})]);
+        assert_eq!(
+            out,
+            vec![json!({"_id": 0, "n": 1}), json!({"_id": 2, "n": 2})]
+        );
     }
 
     #[test]
@@ -724,7 +879,10 @@ mod tests {
         for (pipeline, says) in [
             (json!([{"$limit": 1}, {"$grop": {}}]), "stage 1"),
             (json!([{"$group": {"total": {"$sum": 1}}}]), "_id"),
-            (json!([{"$group": {"_id": null, "t": {"$median": "$x"}}}]), "$median"),
+            (
+                json!([{"$group": {"_id": null, "t": {"$median": "$x"}}}]),
+                "$median",
+            ),
             (json!({"$match": {}}), "array of stages"),
             (json!([{"$limit": -1}]), "non-negative"),
         ] {

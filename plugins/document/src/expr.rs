@@ -78,14 +78,73 @@ impl Vars {
 }
 
 const OPERATORS: &[&str] = &[
-    "$add", "$subtract", "$multiply", "$divide", "$mod", "$abs", "$ceil", "$floor", "$round", "$trunc",
-    "$sqrt", "$pow", "$exp", "$ln", "$log10", "$eq", "$ne", "$gt", "$gte", "$lt", "$lte", "$cmp", "$and",
-    "$or", "$not", "$cond", "$ifNull", "$concat", "$toLower", "$toUpper", "$substr", "$substrCP",
-    "$substrBytes", "$strLenCP", "$strLenBytes", "$split", "$trim", "$ltrim", "$rtrim", "$indexOfCP",
-    "$strcasecmp", "$size", "$arrayElemAt", "$first", "$last", "$in", "$isArray", "$concatArrays", "$slice",
-    "$reverseArray", "$range", "$indexOfArray", "$sum", "$avg", "$min", "$max", "$type", "$toString",
-    "$toInt", "$toLong", "$toDouble", "$toBool", "$mergeObjects", "$objectToArray", "$arrayToObject",
-    "$isNumber", "$literal",
+    "$add",
+    "$subtract",
+    "$multiply",
+    "$divide",
+    "$mod",
+    "$abs",
+    "$ceil",
+    "$floor",
+    "$round",
+    "$trunc",
+    "$sqrt",
+    "$pow",
+    "$exp",
+    "$ln",
+    "$log10",
+    "$eq",
+    "$ne",
+    "$gt",
+    "$gte",
+    "$lt",
+    "$lte",
+    "$cmp",
+    "$and",
+    "$or",
+    "$not",
+    "$cond",
+    "$ifNull",
+    "$concat",
+    "$toLower",
+    "$toUpper",
+    "$substr",
+    "$substrCP",
+    "$substrBytes",
+    "$strLenCP",
+    "$strLenBytes",
+    "$split",
+    "$trim",
+    "$ltrim",
+    "$rtrim",
+    "$indexOfCP",
+    "$strcasecmp",
+    "$size",
+    "$arrayElemAt",
+    "$first",
+    "$last",
+    "$in",
+    "$isArray",
+    "$concatArrays",
+    "$slice",
+    "$reverseArray",
+    "$range",
+    "$indexOfArray",
+    "$sum",
+    "$avg",
+    "$min",
+    "$max",
+    "$type",
+    "$toString",
+    "$toInt",
+    "$toLong",
+    "$toDouble",
+    "$toBool",
+    "$mergeObjects",
+    "$objectToArray",
+    "$arrayToObject",
+    "$isNumber",
+    "$literal",
 ];
 
 /// Operators whose one argument is given as an object of named fields
@@ -114,7 +173,9 @@ impl Expr {
                 crate::path::parse(&s[1..])?;
                 Self::Field(s[1..].split('.').map(str::to_owned).collect())
             }
-            Value::Array(items) => Self::Array(items.iter().map(Self::parse).collect::<Result<_, _>>()?),
+            Value::Array(items) => {
+                Self::Array(items.iter().map(Self::parse).collect::<Result<_, _>>()?)
+            }
             Value::Object(map) => match map.iter().next() {
                 Some((op, arg)) if op.starts_with('$') => {
                     if map.len() != 1 {
@@ -143,8 +204,16 @@ impl Expr {
         Ok(match op {
             "$literal" => Self::Literal(arg.clone()),
             "$filter" | "$map" => {
-                let name = arg.get("as").and_then(Value::as_str).unwrap_or("this").to_owned();
-                let body = if op == "$filter" { field("cond")? } else { field("in")? };
+                let name = arg
+                    .get("as")
+                    .and_then(Value::as_str)
+                    .unwrap_or("this")
+                    .to_owned();
+                let body = if op == "$filter" {
+                    field("cond")?
+                } else {
+                    field("in")?
+                };
                 Self::Iterate {
                     op: if op == "$filter" { "$filter" } else { "$map" },
                     input: Box::new(Self::parse(field("input")?)?),
@@ -169,27 +238,40 @@ impl Expr {
                 )
             }
             "$switch" => {
-                let branches = field("branches")?
-                    .as_array()
-                    .ok_or_else(|| DocumentError::invalid("$switch's branches is an array of {case, then}"))?;
+                let branches = field("branches")?.as_array().ok_or_else(|| {
+                    DocumentError::invalid("$switch's branches is an array of {case, then}")
+                })?;
                 let branches = branches
                     .iter()
                     .map(|b| {
-                        let case = b.get("case").ok_or_else(|| DocumentError::invalid("a $switch branch needs 'case'"))?;
-                        let then = b.get("then").ok_or_else(|| DocumentError::invalid("a $switch branch needs 'then'"))?;
+                        let case = b.get("case").ok_or_else(|| {
+                            DocumentError::invalid("a $switch branch needs 'case'")
+                        })?;
+                        let then = b.get("then").ok_or_else(|| {
+                            DocumentError::invalid("a $switch branch needs 'then'")
+                        })?;
                         Ok((Self::parse(case)?, Self::parse(then)?))
                     })
                     .collect::<Result<_, DocumentError>>()?;
-                let default = arg.get("default").map(Self::parse).transpose()?.map(Box::new);
+                let default = arg
+                    .get("default")
+                    .map(Self::parse)
+                    .transpose()?
+                    .map(Box::new);
                 Self::Switch(branches, default)
             }
             known if OPERATORS.contains(&known) => {
                 let args = match (arg, named_args(known)) {
                     (Value::Object(map), Some(names)) => names
                         .iter()
-                        .map(|n| map.get(*n).map_or(Ok(Self::Literal(Value::Null)), Self::parse))
+                        .map(|n| {
+                            map.get(*n)
+                                .map_or(Ok(Self::Literal(Value::Null)), Self::parse)
+                        })
                         .collect::<Result<_, _>>()?,
-                    (Value::Array(items), _) => items.iter().map(Self::parse).collect::<Result<_, _>>()?,
+                    (Value::Array(items), _) => {
+                        items.iter().map(Self::parse).collect::<Result<_, _>>()?
+                    }
                     (one, _) => vec![Self::parse(one)?],
                 };
                 Self::Op(known.to_owned(), args)
@@ -232,13 +314,25 @@ impl Expr {
                 Some(Value::Object(out))
             }
             Self::Array(items) => Some(Value::Array(
-                items.iter().map(|e| e.eval(doc, vars)).collect::<Result<_, _>>()?,
+                items
+                    .iter()
+                    .map(|e| e.eval(doc, vars))
+                    .collect::<Result<_, _>>()?,
             )),
-            Self::Iterate { op, input, name, body } => {
+            Self::Iterate {
+                op,
+                input,
+                name,
+                body,
+            } => {
                 let items = match input.eval(doc, vars)? {
                     Value::Array(items) => items,
                     Value::Null => return Ok(Some(Value::Null)),
-                    other => return Err(DocumentError::invalid(format!("{op}'s input must be an array, not {other}"))),
+                    other => {
+                        return Err(DocumentError::invalid(format!(
+                            "{op}'s input must be an array, not {other}"
+                        )));
+                    }
                 };
                 let mut out = Vec::new();
                 for item in items {
@@ -252,7 +346,11 @@ impl Expr {
                 }
                 Some(Value::Array(out))
             }
-            Self::Reduce { input, initial, body } => {
+            Self::Reduce {
+                input,
+                initial,
+                body,
+            } => {
                 let items = match input.eval(doc, vars)? {
                     Value::Array(items) => items,
                     _ => return Ok(Some(Value::Null)),
@@ -280,7 +378,11 @@ impl Expr {
                 }
                 match default {
                     Some(d) => d.eval_opt(doc, vars)?,
-                    None => return Err(DocumentError::invalid("$switch: no branch matched and there is no default")),
+                    None => {
+                        return Err(DocumentError::invalid(
+                            "$switch: no branch matched and there is no default",
+                        ));
+                    }
                 }
             }
             Self::Op(op, args) => operate(op, args, doc, vars)?,
@@ -299,7 +401,13 @@ pub fn field_value(doc: &Value, path: &[String]) -> Option<Value> {
         Value::Array(items) => Some(Value::Array(
             items
                 .iter()
-                .filter_map(|i| if i.is_object() { field_value(i, path) } else { None })
+                .filter_map(|i| {
+                    if i.is_object() {
+                        field_value(i, path)
+                    } else {
+                        None
+                    }
+                })
                 .collect(),
         )),
         _ => None,
@@ -327,7 +435,9 @@ fn numeric(x: f64, integral: bool) -> Value {
 }
 
 fn all_integers(values: &[Value]) -> bool {
-    values.iter().all(|v| v.is_i64() || v.is_u64() || v.is_null())
+    values
+        .iter()
+        .all(|v| v.is_i64() || v.is_u64() || v.is_null())
 }
 
 fn string_of(op: &str, v: &Value) -> Result<String, DocumentError> {
@@ -345,7 +455,12 @@ fn string_of(op: &str, v: &Value) -> Result<String, DocumentError> {
     })
 }
 
-fn operate(op: &str, args: &[Expr], doc: &Value, vars: &Vars) -> Result<Option<Value>, DocumentError> {
+fn operate(
+    op: &str,
+    args: &[Expr],
+    doc: &Value,
+    vars: &Vars,
+) -> Result<Option<Value>, DocumentError> {
     let vals = |doc: &Value| -> Result<Vec<Value>, DocumentError> {
         args.iter().map(|a| a.eval(doc, vars)).collect()
     };
@@ -356,7 +471,10 @@ fn operate(op: &str, args: &[Expr], doc: &Value, vars: &Vars) -> Result<Option<V
         if args.len() == n {
             Ok(())
         } else {
-            Err(DocumentError::invalid(format!("{op} takes {n} argument(s), not {}", args.len())))
+            Err(DocumentError::invalid(format!(
+                "{op} takes {n} argument(s), not {}",
+                args.len()
+            )))
         }
     };
     let v = match op {
@@ -389,7 +507,9 @@ fn operate(op: &str, args: &[Expr], doc: &Value, vars: &Vars) -> Result<Option<V
         }
         "$abs" | "$ceil" | "$floor" | "$trunc" | "$sqrt" | "$exp" | "$ln" | "$log10" | "$round" => {
             let v = arg(0)?;
-            let Some(x) = num(op, &v)? else { return Ok(Some(Value::Null)) };
+            let Some(x) = num(op, &v)? else {
+                return Ok(Some(Value::Null));
+            };
             let integral = v.is_i64() || v.is_u64();
             match op {
                 "$abs" => numeric(x.abs(), integral),
@@ -409,7 +529,9 @@ fn operate(op: &str, args: &[Expr], doc: &Value, vars: &Vars) -> Result<Option<V
                     };
                     numeric(rounded / scale, integral || places <= 0.0 && integral)
                 }
-                "$sqrt" if x < 0.0 => return Err(DocumentError::invalid("$sqrt of a negative number")),
+                "$sqrt" if x < 0.0 => {
+                    return Err(DocumentError::invalid("$sqrt of a negative number"));
+                }
                 "$sqrt" => from_f64(x.sqrt()),
                 "$exp" => from_f64(x.exp()),
                 "$ln" => from_f64(x.ln()),
@@ -483,8 +605,18 @@ fn operate(op: &str, args: &[Expr], doc: &Value, vars: &Vars) -> Result<Option<V
             let start = num(op, &arg(1)?)?.unwrap_or(0.0).max(0.0) as usize;
             let len = num(op, &arg(2)?)?.unwrap_or(-1.0);
             let chars: Vec<char> = s.chars().collect();
-            let end = if len < 0.0 { chars.len() } else { (start + len as usize).min(chars.len()) };
-            Value::String(chars.get(start.min(chars.len())..end.max(start.min(chars.len()))).unwrap_or(&[]).iter().collect())
+            let end = if len < 0.0 {
+                chars.len()
+            } else {
+                (start + len as usize).min(chars.len())
+            };
+            Value::String(
+                chars
+                    .get(start.min(chars.len())..end.max(start.min(chars.len())))
+                    .unwrap_or(&[])
+                    .iter()
+                    .collect(),
+            )
         }
         "$strLenCP" => Value::from(string_of(op, &arg(0)?)?.chars().count()),
         "$strLenBytes" => Value::from(string_of(op, &arg(0)?)?.len()),
@@ -494,7 +626,11 @@ fn operate(op: &str, args: &[Expr], doc: &Value, vars: &Vars) -> Result<Option<V
             if sep.is_empty() {
                 return Err(DocumentError::invalid("$split needs a non-empty separator"));
             }
-            Value::Array(s.split(sep.as_str()).map(|p| Value::String(p.to_owned())).collect())
+            Value::Array(
+                s.split(sep.as_str())
+                    .map(|p| Value::String(p.to_owned()))
+                    .collect(),
+            )
         }
         "$trim" | "$ltrim" | "$rtrim" => {
             let s = string_of(op, &arg(0)?)?;
@@ -502,7 +638,11 @@ fn operate(op: &str, args: &[Expr], doc: &Value, vars: &Vars) -> Result<Option<V
                 Value::Null => None,
                 v => Some(string_of(op, &v)?),
             };
-            let pred = |c: char| chars.as_ref().map_or(c.is_whitespace(), |set| set.contains(c));
+            let pred = |c: char| {
+                chars
+                    .as_ref()
+                    .map_or(c.is_whitespace(), |set| set.contains(c))
+            };
             Value::String(match op {
                 "$trim" => s.trim_matches(pred).to_owned(),
                 "$ltrim" => s.trim_start_matches(pred).to_owned(),
@@ -517,7 +657,10 @@ fn operate(op: &str, args: &[Expr], doc: &Value, vars: &Vars) -> Result<Option<V
             }
         }
         "$strcasecmp" => {
-            let (a, b) = (string_of(op, &arg(0)?)?.to_lowercase(), string_of(op, &arg(1)?)?.to_lowercase());
+            let (a, b) = (
+                string_of(op, &arg(0)?)?.to_lowercase(),
+                string_of(op, &arg(1)?)?.to_lowercase(),
+            );
             Value::from(match a.cmp(&b) {
                 std::cmp::Ordering::Less => -1,
                 std::cmp::Ordering::Equal => 0,
@@ -526,31 +669,55 @@ fn operate(op: &str, args: &[Expr], doc: &Value, vars: &Vars) -> Result<Option<V
         }
         "$size" => match arg(0)? {
             Value::Array(items) => Value::from(items.len()),
-            other => return Err(DocumentError::invalid(format!("$size takes an array, not {}", value::type_name(&other)))),
+            other => {
+                return Err(DocumentError::invalid(format!(
+                    "$size takes an array, not {}",
+                    value::type_name(&other)
+                )));
+            }
         },
         "$arrayElemAt" => {
             need(2)?;
             let (list, i) = (arg(0)?, num(op, &arg(1)?)?.unwrap_or(0.0) as i64);
-            let Value::Array(items) = list else { return Ok(Some(Value::Null)) };
+            let Value::Array(items) = list else {
+                return Ok(Some(Value::Null));
+            };
             let at = if i < 0 { items.len() as i64 + i } else { i };
-            return Ok(usize::try_from(at).ok().and_then(|at| items.get(at).cloned()));
+            return Ok(usize::try_from(at)
+                .ok()
+                .and_then(|at| items.get(at).cloned()));
         }
         "$first" | "$last" => {
-            let Value::Array(items) = arg(0)? else { return Ok(Some(Value::Null)) };
-            return Ok(if op == "$first" { items.first().cloned() } else { items.last().cloned() });
+            let Value::Array(items) = arg(0)? else {
+                return Ok(Some(Value::Null));
+            };
+            return Ok(if op == "$first" {
+                items.first().cloned()
+            } else {
+                items.last().cloned()
+            });
         }
         "$in" => {
             need(2)?;
             let (needle, hay) = (arg(0)?, arg(1)?);
             let Value::Array(items) = hay else {
-                return Err(DocumentError::invalid("$in's second argument must be an array"));
+                return Err(DocumentError::invalid(
+                    "$in's second argument must be an array",
+                ));
             };
             Value::Bool(items.iter().any(|i| equal(i, &needle)))
         }
         "$indexOfArray" => {
             let (hay, needle) = (arg(0)?, arg(1)?);
-            let Value::Array(items) = hay else { return Ok(Some(Value::Null)) };
-            Value::from(items.iter().position(|i| equal(i, &needle)).map_or(-1, |p| p as i64))
+            let Value::Array(items) = hay else {
+                return Ok(Some(Value::Null));
+            };
+            Value::from(
+                items
+                    .iter()
+                    .position(|i| equal(i, &needle))
+                    .map_or(-1, |p| p as i64),
+            )
         }
         "$isArray" => Value::Bool(arg(0)?.is_array()),
         "$isNumber" => Value::Bool(arg(0)?.is_number()),
@@ -560,17 +727,30 @@ fn operate(op: &str, args: &[Expr], doc: &Value, vars: &Vars) -> Result<Option<V
                 match v {
                     Value::Array(items) => out.extend(items),
                     Value::Null => return Ok(Some(Value::Null)),
-                    other => return Err(DocumentError::invalid(format!("$concatArrays takes arrays, not {other}"))),
+                    other => {
+                        return Err(DocumentError::invalid(format!(
+                            "$concatArrays takes arrays, not {other}"
+                        )));
+                    }
                 }
             }
             Value::Array(out)
         }
         "$slice" => {
-            let Value::Array(items) = arg(0)? else { return Ok(Some(Value::Null)) };
+            let Value::Array(items) = arg(0)? else {
+                return Ok(Some(Value::Null));
+            };
             let a = num(op, &arg(1)?)?.unwrap_or(0.0) as i64;
             let (start, n) = if args.len() == 3 {
-                let start = if a < 0 { (items.len() as i64 + a).max(0) } else { a };
-                (start as usize, num(op, &arg(2)?)?.unwrap_or(0.0).max(0.0) as usize)
+                let start = if a < 0 {
+                    (items.len() as i64 + a).max(0)
+                } else {
+                    a
+                };
+                (
+                    start as usize,
+                    num(op, &arg(2)?)?.unwrap_or(0.0).max(0.0) as usize,
+                )
             } else if a < 0 {
                 ((items.len() as i64 + a).max(0) as usize, items.len())
             } else {
@@ -588,7 +768,11 @@ fn operate(op: &str, args: &[Expr], doc: &Value, vars: &Vars) -> Result<Option<V
         "$range" => {
             let start = num(op, &arg(0)?)?.unwrap_or(0.0) as i64;
             let end = num(op, &arg(1)?)?.unwrap_or(0.0) as i64;
-            let step = if args.len() > 2 { num(op, &arg(2)?)?.unwrap_or(1.0) as i64 } else { 1 };
+            let step = if args.len() > 2 {
+                num(op, &arg(2)?)?.unwrap_or(1.0) as i64
+            } else {
+                1
+            };
             if step == 0 {
                 return Err(DocumentError::invalid("$range's step cannot be 0"));
             }
@@ -607,10 +791,17 @@ fn operate(op: &str, args: &[Expr], doc: &Value, vars: &Vars) -> Result<Option<V
             }
             acc.finish()
         }
-        "$type" => Value::String(match args.first().map(|a| a.eval_opt(doc, vars)).transpose()?.flatten() {
-            None => "missing".to_owned(),
-            Some(v) => value::type_name(&v).to_owned(),
-        }),
+        "$type" => Value::String(
+            match args
+                .first()
+                .map(|a| a.eval_opt(doc, vars))
+                .transpose()?
+                .flatten()
+            {
+                None => "missing".to_owned(),
+                Some(v) => value::type_name(&v).to_owned(),
+            },
+        ),
         "$toInt" | "$toLong" => match arg(0)? {
             Value::Null => Value::Null,
             Value::Bool(b) => Value::from(i64::from(b)),
@@ -618,7 +809,11 @@ fn operate(op: &str, args: &[Expr], doc: &Value, vars: &Vars) -> Result<Option<V
             Value::String(s) => Value::from(s.trim().parse::<i64>().map_err(|_| {
                 DocumentError::invalid(format!("{op} cannot convert '{s}' to an integer"))
             })?),
-            other => return Err(DocumentError::invalid(format!("{op} cannot convert {other}"))),
+            other => {
+                return Err(DocumentError::invalid(format!(
+                    "{op} cannot convert {other}"
+                )));
+            }
         },
         "$toDouble" => match arg(0)? {
             Value::Null => Value::Null,
@@ -627,7 +822,11 @@ fn operate(op: &str, args: &[Expr], doc: &Value, vars: &Vars) -> Result<Option<V
             Value::String(s) => from_f64(s.trim().parse::<f64>().map_err(|_| {
                 DocumentError::invalid(format!("$toDouble cannot convert '{s}' to a number"))
             })?),
-            other => return Err(DocumentError::invalid(format!("$toDouble cannot convert {other}"))),
+            other => {
+                return Err(DocumentError::invalid(format!(
+                    "$toDouble cannot convert {other}"
+                )));
+            }
         },
         "$toBool" => match arg(0)? {
             Value::Null => Value::Null,
@@ -645,7 +844,11 @@ fn operate(op: &str, args: &[Expr], doc: &Value, vars: &Vars) -> Result<Option<V
                 match v {
                     Value::Object(map) => out.extend(map),
                     Value::Null => {}
-                    other => return Err(DocumentError::invalid(format!("$mergeObjects takes documents, not {other}"))),
+                    other => {
+                        return Err(DocumentError::invalid(format!(
+                            "$mergeObjects takes documents, not {other}"
+                        )));
+                    }
                 }
             }
             Value::Object(out)
@@ -673,14 +876,22 @@ fn operate(op: &str, args: &[Expr], doc: &Value, vars: &Vars) -> Result<Option<V
                                 out.insert(k.clone(), pair[1].clone());
                             }
                         }
-                        other => return Err(DocumentError::invalid(format!("$arrayToObject takes [k, v] pairs or {{k, v}} documents, not {other}"))),
+                        other => {
+                            return Err(DocumentError::invalid(format!(
+                                "$arrayToObject takes [k, v] pairs or {{k, v}} documents, not {other}"
+                            )));
+                        }
                     }
                 }
                 Value::Object(out)
             }
             _ => Value::Null,
         },
-        other => return Err(DocumentError::invalid(format!("expression operator {other} is not supported"))),
+        other => {
+            return Err(DocumentError::invalid(format!(
+                "expression operator {other} is not supported"
+            )));
+        }
     };
     Ok(Some(v))
 }
@@ -700,30 +911,67 @@ mod tests {
     #[test]
     fn arithmetic_keeps_integers_integral() {
         assert_eq!(eval(json!({"$add": ["$a", 2]}), json!({"a": 3})), json!(5));
-        assert_eq!(eval(json!({"$multiply": ["$a", 1.5]}), json!({"a": 3})), json!(4.5));
-        assert_eq!(eval(json!({"$divide": ["$a", 2]}), json!({"a": 3})), json!(1.5));
-        assert_eq!(eval(json!({"$add": ["$missing", 2]}), json!({})), json!(null));
-        assert!(Expr::parse(&json!({"$divide": [1, 0]})).and_then(|e| e.eval(&json!({}), &Vars::default())).is_err());
+        assert_eq!(
+            eval(json!({"$multiply": ["$a", 1.5]}), json!({"a": 3})),
+            json!(4.5)
+        );
+        assert_eq!(
+            eval(json!({"$divide": ["$a", 2]}), json!({"a": 3})),
+            json!(1.5)
+        );
+        assert_eq!(
+            eval(json!({"$add": ["$missing", 2]}), json!({})),
+            json!(null)
+        );
+        assert!(
+            Expr::parse(&json!({"$divide": [1, 0]}))
+                .and_then(|e| e.eval(&json!({}), &Vars::default()))
+                .is_err()
+        );
     }
 
     #[test]
     fn strings_arrays_and_conditionals() {
         let doc = json!({"name": "Ada Lovelace", "tags": ["x", "y", "z"], "n": 7});
-        assert_eq!(eval(json!({"$toUpper": "$name"}), doc.clone()), json!("ADA LOVELACE"));
-        assert_eq!(eval(json!({"$split": ["$name", " "]}), doc.clone()), json!(["Ada", "Lovelace"]));
-        assert_eq!(eval(json!({"$size": "$tags"}), doc.clone()), json!(3));
-        assert_eq!(eval(json!({"$arrayElemAt": ["$tags", -1]}), doc.clone()), json!("z"));
-        assert_eq!(eval(json!({"$cond": [{"$gt": ["$n", 5]}, "big", "small"]}), doc.clone()), json!("big"));
         assert_eq!(
-            eval(json!({"$map": {"input": "$tags", "as": "t", "in": {"$concat": ["$$t", "!"]}}}), doc.clone()),
+            eval(json!({"$toUpper": "$name"}), doc.clone()),
+            json!("ADA LOVELACE")
+        );
+        assert_eq!(
+            eval(json!({"$split": ["$name", " "]}), doc.clone()),
+            json!(["Ada", "Lovelace"])
+        );
+        assert_eq!(eval(json!({"$size": "$tags"}), doc.clone()), json!(3));
+        assert_eq!(
+            eval(json!({"$arrayElemAt": ["$tags", -1]}), doc.clone()),
+            json!("z")
+        );
+        assert_eq!(
+            eval(
+                json!({"$cond": [{"$gt": ["$n", 5]}, "big", "small"]}),
+                doc.clone()
+            ),
+            json!("big")
+        );
+        assert_eq!(
+            eval(
+                json!({"$map": {"input": "$tags", "as": "t", "in": {"$concat": ["$$t", "!"]}}}),
+                doc.clone()
+            ),
             json!(["x!", "y!", "z!"])
         );
         assert_eq!(
-            eval(json!({"$filter": {"input": [1, 5, 9], "cond": {"$gt": ["$$this", 4]}}}), doc.clone()),
+            eval(
+                json!({"$filter": {"input": [1, 5, 9], "cond": {"$gt": ["$$this", 4]}}}),
+                doc.clone()
+            ),
             json!([5, 9])
         );
         assert_eq!(
-            eval(json!({"$reduce": {"input": [1, 2, 3], "initialValue": 0, "in": {"$add": ["$$value", "$$this"]}}}), doc),
+            eval(
+                json!({"$reduce": {"input": [1, 2, 3], "initialValue": 0, "in": {"$add": ["$$value", "$$this"]}}}),
+                doc
+            ),
             json!(6)
         );
     }

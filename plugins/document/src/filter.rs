@@ -160,9 +160,11 @@ impl Filter {
                 let reached = path::values_at(doc, &segments);
                 conditions.iter().all(|c| c.holds(&reached))
             }
-            Self::Expr(expr) => {
-                crate::value::truthy(&expr.eval(doc, &crate::expr::Vars::root(doc)).unwrap_or(Value::Null))
-            }
+            Self::Expr(expr) => crate::value::truthy(
+                &expr
+                    .eval(doc, &crate::expr::Vars::root(doc))
+                    .unwrap_or(Value::Null),
+            ),
             Self::JsonPath(query) => !query.query(doc).is_empty(),
         }
     }
@@ -200,7 +202,9 @@ fn parse_conditions(field: &str, value: &Value) -> Result<Vec<Condition>, Docume
         }
         if op == "$options" {
             if !ops.contains_key("$regex") {
-                return Err(DocumentError::invalid(format!("'{field}': $options needs $regex")));
+                return Err(DocumentError::invalid(format!(
+                    "'{field}': $options needs $regex"
+                )));
             }
             continue;
         }
@@ -242,17 +246,23 @@ fn parse_condition(
         "$all" => Condition::All(list(field, op, arg)?.clone()),
         "$size" => Condition::Size(
             arg.as_u64()
-                .or_else(|| arg.as_f64().filter(|x| x.fract() == 0.0 && *x >= 0.0).map(|x| x as u64))
+                .or_else(|| {
+                    arg.as_f64()
+                        .filter(|x| x.fract() == 0.0 && *x >= 0.0)
+                        .map(|x| x as u64)
+                })
                 .and_then(|n| usize::try_from(n).ok())
                 .ok_or_else(|| {
-                    DocumentError::invalid(format!("'{field}': $size takes a non-negative integer, not {arg}"))
+                    DocumentError::invalid(format!(
+                        "'{field}': $size takes a non-negative integer, not {arg}"
+                    ))
                 })?,
         ),
         "$elemMatch" => match arg {
             Value::Object(map)
-                if map
-                    .keys()
-                    .all(|k| k.starts_with('$') && !matches!(k.as_str(), "$and" | "$or" | "$nor" | "$expr")) =>
+                if map.keys().all(|k| {
+                    k.starts_with('$') && !matches!(k.as_str(), "$and" | "$or" | "$nor" | "$expr")
+                }) =>
             {
                 Condition::ElemValue(parse_conditions(field, arg)?)
             }
@@ -265,7 +275,10 @@ fn parse_condition(
         },
         "$mod" => {
             let pair = list(field, op, arg)?;
-            match (pair.first().and_then(Value::as_f64), pair.get(1).and_then(Value::as_f64)) {
+            match (
+                pair.first().and_then(Value::as_f64),
+                pair.get(1).and_then(Value::as_f64),
+            ) {
                 (Some(d), Some(r)) if pair.len() == 2 && d != 0.0 => Condition::Mod(d, r),
                 _ => {
                     return Err(DocumentError::invalid(format!(
@@ -275,8 +288,12 @@ fn parse_condition(
             }
         }
         "$not" => match arg {
-            Value::Object(_) if is_operator_doc(arg) => Condition::Not(parse_conditions(field, arg)?),
-            Value::String(_) => Condition::Not(vec![Condition::Regex(Box::new(regex(field, arg, None)?))]),
+            Value::Object(_) if is_operator_doc(arg) => {
+                Condition::Not(parse_conditions(field, arg)?)
+            }
+            Value::String(_) => {
+                Condition::Not(vec![Condition::Regex(Box::new(regex(field, arg, None)?))])
+            }
             _ => {
                 return Err(DocumentError::invalid(format!(
                     "'{field}': $not takes an operator document like {{\"$gt\": 5}} or a regex, not {arg}"
@@ -293,7 +310,9 @@ fn parse_condition(
 
 fn regex(field: &str, pattern: &Value, options: Option<&Value>) -> Result<Regex, DocumentError> {
     let text = pattern.as_str().ok_or_else(|| {
-        DocumentError::invalid(format!("'{field}': $regex takes a pattern string, not {pattern}"))
+        DocumentError::invalid(format!(
+            "'{field}': $regex takes a pattern string, not {pattern}"
+        ))
     })?;
     let flags = match options {
         None => "",
@@ -318,10 +337,9 @@ fn regex(field: &str, pattern: &Value, options: Option<&Value>) -> Result<Regex,
             }
         };
     }
-    builder
-        .size_limit(1 << 20)
-        .build()
-        .map_err(|e| DocumentError::invalid(format!("'{field}': $regex '{text}' does not compile: {e}")))
+    builder.size_limit(1 << 20).build().map_err(|e| {
+        DocumentError::invalid(format!("'{field}': $regex '{text}' does not compile: {e}"))
+    })
 }
 
 impl Condition {
@@ -335,11 +353,13 @@ impl Condition {
             }
             Self::All(values) => {
                 !values.is_empty()
-                    && values.iter().all(|wanted| Self::Eq(wanted.clone()).holds(reached))
+                    && values
+                        .iter()
+                        .all(|wanted| Self::Eq(wanted.clone()).holds(reached))
             }
             _ => {
-                let missing_matches = (reached.values.is_empty() || reached.missing)
-                    && self.holds_on_missing();
+                let missing_matches =
+                    (reached.values.is_empty() || reached.missing) && self.holds_on_missing();
                 missing_matches
                     || reached.values.iter().any(|value| {
                         self.holds_on(value)
@@ -375,9 +395,12 @@ impl Condition {
                 };
                 conditions.iter().all(|c| match c {
                     // On the element itself, not fanning into it.
-                    Self::Eq(_) | Self::Cmp(..) | Self::In(_) | Self::Regex(_) | Self::Type(_) | Self::Mod(..) => {
-                        c.holds_on(item)
-                    }
+                    Self::Eq(_)
+                    | Self::Cmp(..)
+                    | Self::In(_)
+                    | Self::Regex(_)
+                    | Self::Type(_)
+                    | Self::Mod(..) => c.holds_on(item),
                     other => other.holds(&reached),
                 })
             }),
@@ -389,7 +412,9 @@ impl Condition {
     fn holds_on(&self, value: &Value) -> bool {
         match self {
             Self::Eq(wanted) => equal(value, wanted),
-            Self::Cmp(cmp, operand) => rank(value) == rank(operand) && cmp.holds(compare(value, operand)),
+            Self::Cmp(cmp, operand) => {
+                rank(value) == rank(operand) && cmp.holds(compare(value, operand))
+            }
             Self::In(values) => values.iter().any(|w| equal(value, w)),
             Self::Type(aliases) => aliases.iter().any(|a| has_type(value, a)),
             Self::Regex(re) => value.as_str().is_some_and(|s| re.is_match(s)),
@@ -416,8 +441,14 @@ mod tests {
     #[test]
     fn equality_reaches_into_arrays_and_null_matches_missing() {
         assert!(check(json!({"tags": "a"}), json!({"tags": ["a", "b"]})));
-        assert!(check(json!({"tags": ["a", "b"]}), json!({"tags": ["a", "b"]})));
-        assert!(!check(json!({"tags": ["b", "a"]}), json!({"tags": ["a", "b"]})));
+        assert!(check(
+            json!({"tags": ["a", "b"]}),
+            json!({"tags": ["a", "b"]})
+        ));
+        assert!(!check(
+            json!({"tags": ["b", "a"]}),
+            json!({"tags": ["a", "b"]})
+        ));
         assert!(check(json!({"x": null}), json!({"y": 1})));
         assert!(check(json!({"x": null}), json!({"x": null})));
         assert!(!check(json!({"x": {"$exists": true}}), json!({"y": 1})));
@@ -428,9 +459,18 @@ mod tests {
     fn comparisons_stay_in_their_type_bracket() {
         assert!(check(json!({"n": {"$gt": 5}}), json!({"n": 7})));
         assert!(!check(json!({"n": {"$gt": 5}}), json!({"n": "7"})));
-        assert!(check(json!({"n": {"$gt": 1, "$lt": 3}}), json!({"n": [0, 5]})), "each condition may use another element");
-        assert!(!check(json!({"n": {"$elemMatch": {"$gt": 1, "$lt": 3}}}), json!({"n": [0, 5]})));
-        assert!(check(json!({"n": {"$elemMatch": {"$gt": 1, "$lt": 3}}}), json!({"n": [0, 2]})));
+        assert!(
+            check(json!({"n": {"$gt": 1, "$lt": 3}}), json!({"n": [0, 5]})),
+            "each condition may use another element"
+        );
+        assert!(!check(
+            json!({"n": {"$elemMatch": {"$gt": 1, "$lt": 3}}}),
+            json!({"n": [0, 5]})
+        ));
+        assert!(check(
+            json!({"n": {"$elemMatch": {"$gt": 1, "$lt": 3}}}),
+            json!({"n": [0, 2]})
+        ));
     }
 
     #[test]
@@ -439,13 +479,28 @@ mod tests {
         assert!(check(json!({"x": {"$nin": [1, 2]}}), json!({"x": 3})));
         assert!(!check(json!({"x": {"$nin": [1, 2]}}), json!({"x": [3, 2]})));
         assert!(check(json!({"$or": [{"a": 1}, {"b": 2}]}), json!({"b": 2})));
-        assert!(check(json!({"$nor": [{"a": 1}, {"b": 2}]}), json!({"b": 3})));
+        assert!(check(
+            json!({"$nor": [{"a": 1}, {"b": 2}]}),
+            json!({"b": 3})
+        ));
         assert!(check(json!({"x": {"$not": {"$gt": 5}}}), json!({"x": 3})));
-        assert!(check(json!({"name": {"$regex": "^al", "$options": "i"}}), json!({"name": "Alice"})));
-        assert!(check(json!({"t": {"$all": ["a", "c"]}, "t.1": "b"}), json!({"t": ["a", "b", "c"]})));
-        assert!(check(json!({"t": {"$size": 3}}), json!({"t": ["a", "b", "c"]})));
+        assert!(check(
+            json!({"name": {"$regex": "^al", "$options": "i"}}),
+            json!({"name": "Alice"})
+        ));
+        assert!(check(
+            json!({"t": {"$all": ["a", "c"]}, "t.1": "b"}),
+            json!({"t": ["a", "b", "c"]})
+        ));
+        assert!(check(
+            json!({"t": {"$size": 3}}),
+            json!({"t": ["a", "b", "c"]})
+        ));
         assert!(check(json!({"t": {"$type": "array"}}), json!({"t": []})));
-        assert!(check(json!({"$jsonPath": "$.t[?@ == 'b']"}), json!({"t": ["a", "b"]})));
+        assert!(check(
+            json!({"$jsonPath": "$.t[?@ == 'b']"}),
+            json!({"t": ["a", "b"]})
+        ));
     }
 
     #[test]

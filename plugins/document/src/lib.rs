@@ -3,17 +3,33 @@
 //!
 //! The cores are plain Rust over `serde_json` values and know nothing of
 //! WIT: [`value`] (MongoDB's type order), [`path`], [`filter`], [`expr`],
-//! [`update`], [`projection`], [`sort`], [`aggregate`]. Storage
-//! and `operations` (what the component exports) come on top.
+//! [`update`], [`projection`], [`sort`], [`aggregate`], [`text`] and the
+//! byte encodings of [`keys`]. [`index`] computes index entries and
+//! plans; [`store`] is the one definition of how a collection lives in a
+//! host collection and the only code that writes it (atomically, by
+//! conditional batches); [`query`] runs reads over it. [`operations`] maps
+//! JSON params to all of that and is what the component exports. Built
+//! natively, the same code is unit-tested and checked against mongomock
+//! (`test_data/document/`).
 
 pub mod aggregate;
 pub mod expr;
 pub mod filter;
+pub mod index;
+pub mod keys;
+pub mod operations;
 pub mod path;
 pub mod projection;
+pub mod query;
 pub mod sort;
+pub mod store;
+pub mod text;
 pub mod update;
 pub mod value;
+
+pub use operations::DocumentEngine;
+
+weft_sdk::export_engine!(DocumentEngine);
 
 /// Why a document call failed; each message names the part at fault.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]

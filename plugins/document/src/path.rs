@@ -156,7 +156,11 @@ pub fn slot<'a>(doc: &'a mut Value, segments: &[&str]) -> Result<&'a mut Value, 
 }
 
 /// Sets the value at an update path; answers the previous one.
-pub fn set(doc: &mut Value, segments: &[&str], value: Value) -> Result<Option<Value>, DocumentError> {
+pub fn set(
+    doc: &mut Value,
+    segments: &[&str],
+    value: Value,
+) -> Result<Option<Value>, DocumentError> {
     let existed = get(doc, segments).is_some();
     let place = slot(doc, segments)?;
     let old = std::mem::replace(place, value);
@@ -196,7 +200,10 @@ mod tests {
         let reached = values_at(&doc, &["a", "b"]);
         assert_eq!(reached.values, vec![&json!(1), &json!([2, 3])]);
         assert!(reached.missing, "the third element has no b");
-        assert_eq!(values_at(&doc, &["a", "1", "b"]).values, vec![&json!([2, 3])]);
+        assert_eq!(
+            values_at(&doc, &["a", "1", "b"]).values,
+            vec![&json!([2, 3])]
+        );
         assert_eq!(values_at(&doc, &["x", "y"]).values, vec![&json!(5)]);
         assert!(values_at(&doc, &["x", "z"]).values.is_empty());
     }
@@ -206,12 +213,21 @@ mod tests {
         let mut doc = json!({"a": {"b": 1}, "list": [1]});
         set(&mut doc, &["a", "c", "d"], json!(2))?;
         set(&mut doc, &["list", "3"], json!(9))?;
-        assert_eq!(doc, json!({"a": {"b": 1, "c": {"d": 2}}, "list": [1, null, null, 9]}));
-        assert!(set(&mut doc, &["a", "b", "c"], json!(0)).is_err(), "b is a number");
+        assert_eq!(
+            doc,
+            json!({"a": {"b": 1, "c": {"d": 2}}, "list": [1, null, null, 9]})
+        );
+        assert!(
+            set(&mut doc, &["a", "b", "c"], json!(0)).is_err(),
+            "b is a number"
+        );
         assert!(set(&mut doc, &["list", "x"], json!(0)).is_err());
         assert_eq!(unset(&mut doc, &["a", "b"]), Some(json!(1)));
         assert_eq!(unset(&mut doc, &["list", "0"]), Some(json!(1)));
-        assert_eq!(doc, json!({"a": {"c": {"d": 2}}, "list": [null, null, null, 9]}));
+        assert_eq!(
+            doc,
+            json!({"a": {"c": {"d": 2}}, "list": [null, null, null, 9]})
+        );
         Ok(())
     }
 

@@ -66,7 +66,7 @@ impl Projection {
             elem_matches: Vec::new(),
             computed: Vec::new(),
         };
-        let (mut includes, mut excludes) = (false, false);
+        let (mut includes, mut excludes, mut id_only) = (false, false, false);
         for (field, value) in fields {
             path::parse(field)?;
             match value {
@@ -74,12 +74,15 @@ impl Projection {
                     projection.slices.push(parse_slice(field, &map["$slice"])?);
                 }
                 Value::Object(map) if map.contains_key("$elemMatch") => {
-                    projection.elem_matches.push((field.clone(), Filter::parse(&map["$elemMatch"])?));
+                    projection
+                        .elem_matches
+                        .push((field.clone(), Filter::parse(&map["$elemMatch"])?));
                 }
                 Value::Bool(_) | Value::Number(_) => {
                     let on = crate::value::truthy(value);
                     if field == "_id" {
                         projection.keep_id = on;
+                        id_only |= on;
                         continue;
                     }
                     if on {
@@ -92,7 +95,9 @@ impl Projection {
                 }
                 other => {
                     includes = true;
-                    projection.computed.push((field.clone(), Expr::parse(other)?));
+                    projection
+                        .computed
+                        .push((field.clone(), Expr::parse(other)?));
                 }
             }
         }
@@ -101,7 +106,12 @@ impl Projection {
                 "a projection cannot both include (1) and exclude (0) fields, except _id: 0",
             ));
         }
-        projection.inclusive = includes;
+        // `{_id: 1}` alone is an inclusion of `_id` only.
+        projection.inclusive = includes
+            || id_only
+                && !excludes
+                && projection.slices.is_empty()
+                && projection.elem_matches.is_empty();
         Ok(projection)
     }
 
@@ -161,13 +171,20 @@ impl Projection {
         for (field, skip, limit) in &self.slices {
             let segments: Vec<&str> = field.split('.').collect();
             if let Some(Value::Array(items)) = path::get(doc, &segments) {
-                path::set(&mut value, &segments, Value::Array(slice(items, *skip, *limit)))?;
+                path::set(
+                    &mut value,
+                    &segments,
+                    Value::Array(slice(items, *skip, *limit)),
+                )?;
             }
         }
         for (field, filter) in &self.elem_matches {
             let segments: Vec<&str> = field.split('.').collect();
             let first = match path::get(doc, &segments) {
-                Some(Value::Array(items)) => items.iter().find(|i| i.is_object() && filter.matches(i)).cloned(),
+                Some(Value::Array(items)) => items
+                    .iter()
+                    .find(|i| i.is_object() && filter.matches(i))
+                    .cloned(),
                 _ => None,
             };
             match first {
@@ -184,7 +201,8 @@ impl Projection {
 }
 
 fn parse_slice(field: &str, arg: &Value) -> Result<(String, i64, Option<i64>), DocumentError> {
-    let bad = || DocumentError::invalid(format!("'{field}': $slice takes n or [skip, n], not {arg}"));
+    let bad =
+        || DocumentError::invalid(format!("'{field}': $slice takes n or [skip, n], not {arg}"));
     match arg {
         Value::Number(n) => Ok((field.to_owned(), n.as_i64().ok_or_else(bad)?, None)),
         Value::Array(pair) if pair.len() == 2 => {
@@ -275,9 +293,18 @@ mod tests {
     #[test]
     fn inclusion_exclusion_and_nested_arrays() {
         let doc = json!({"_id": 1, "a": 1, "b": {"c": 2, "d": 3}, "l": [{"x": 1, "y": 2}, 5]});
-        assert_eq!(project(json!({"a": 1}), doc.clone()), json!({"_id": 1, "a": 1}));
-        assert_eq!(project(json!({"b.c": 1, "_id": 0}), doc.clone()), json!({"b": {"c": 2}}));
-        assert_eq!(project(json!({"l.x": 1}), doc.clone()), json!({"_id": 1, "l": [{"x": 1}]}));
+        assert_eq!(
+            project(json!({"a": 1}), doc.clone()),
+            json!({"_id": 1, "a": 1})
+        );
+        assert_eq!(
+            project(json!({"b.c": 1, "_id": 0}), doc.clone()),
+            json!({"b": {"c": 2}})
+        );
+        assert_eq!(
+            project(json!({"l.x": 1}), doc.clone()),
+            json!({"_id": 1, "l": [{"x": 1}]})
+        );
         assert_eq!(
             project(json!({"b.d": 0, "l": 0}), doc.clone()),
             json!({"_id": 1, "a": 1, "b": {"c": 2}})
@@ -288,9 +315,18 @@ mod tests {
     #[test]
     fn slices_elem_matches_and_computed_fields() {
         let doc = json!({"_id": 1, "s": [1, 2, 3, 4], "e": [{"k": 1}, {"k": 2}, {"k": 2, "z": 1}]});
-        assert_eq!(project(json!({"s": {"$slice": 2}}), doc.clone())["s"], json!([1, 2]));
-        assert_eq!(project(json!({"s": {"$slice": -1}}), doc.clone())["s"], json!([4]));
-        assert_eq!(project(json!({"s": {"$slice": [1, 2]}}), doc.clone())["s"], json!([2, 3]));
+        assert_eq!(
+            project(json!({"s": {"$slice": 2}}), doc.clone())["s"],
+            json!([1, 2])
+        );
+        assert_eq!(
+            project(json!({"s": {"$slice": -1}}), doc.clone())["s"],
+            json!([4])
+        );
+        assert_eq!(
+            project(json!({"s": {"$slice": [1, 2]}}), doc.clone())["s"],
+            json!([2, 3])
+        );
         assert_eq!(
             project(json!({"e": {"$elemMatch": {"k": 2}}}), doc.clone())["e"],
             json!([{"k": 2}])

@@ -71,7 +71,10 @@ impl SortSpec {
         }
         for (field, ascending) in &self.keys {
             let segments: Vec<&str> = field.split('.').collect();
-            let (ka, kb) = (sort_key(a, &segments, *ascending), sort_key(b, &segments, *ascending));
+            let (ka, kb) = (
+                sort_key(a, &segments, *ascending),
+                sort_key(b, &segments, *ascending),
+            );
             let order = compare_keys(&ka, &kb);
             let order = if *ascending { order } else { order.reverse() };
             if order != Ordering::Equal {

@@ -112,14 +112,18 @@ impl Update {
                 ))
             })?;
             let Value::Object(args) = args else {
-                return Err(DocumentError::invalid(format!("{name} takes an object of field paths, like {{\"a.b\": 1}}")));
+                return Err(DocumentError::invalid(format!(
+                    "{name} takes an object of field paths, like {{\"a.b\": 1}}"
+                )));
             };
             for (field, arg) in args {
                 path::parse(field)?;
                 let mut fields = vec![field.clone()];
                 if op == Op::Rename {
                     let to = arg.as_str().ok_or_else(|| {
-                        DocumentError::invalid(format!("$rename of '{field}' takes the new name as a string"))
+                        DocumentError::invalid(format!(
+                            "$rename of '{field}' takes the new name as a string"
+                        ))
                     })?;
                     path::parse(to)?;
                     fields.push(to.to_owned());
@@ -204,7 +208,11 @@ fn arithmetic(op: Op, current: &Value, arg: &Value, field: &str) -> Result<Value
         )));
     };
     if let (Some(a), Some(b)) = (x.as_i64(), arg.as_i64()) {
-        let exact = if op == Op::Inc { a.checked_add(b) } else { a.checked_mul(b) };
+        let exact = if op == Op::Inc {
+            a.checked_add(b)
+        } else {
+            a.checked_mul(b)
+        };
         if let Some(v) = exact {
             return Ok(Value::from(v));
         }
@@ -248,7 +256,11 @@ fn apply_op(
                 }
                 None => {
                     numeric_arg("$mul", field, arg)?;
-                    if arg.is_i64() || arg.is_u64() { Value::from(0) } else { value::from_f64(0.0) }
+                    if arg.is_i64() || arg.is_u64() {
+                        Value::from(0)
+                    } else {
+                        value::from_f64(0.0)
+                    }
                 }
                 Some(v) => arithmetic(op, v, arg, field)?,
             };
@@ -260,7 +272,11 @@ fn apply_op(
                 None => true,
                 Some(v) => {
                     let order = compare(arg, v);
-                    if op == Op::Min { order.is_lt() } else { order.is_gt() }
+                    if op == Op::Min {
+                        order.is_lt()
+                    } else {
+                        order.is_gt()
+                    }
                 }
             };
             if replace {
@@ -326,18 +342,28 @@ fn apply_op(
         Op::Pull | Op::PullAll => {
             let Some(Value::Array(list)) = current else {
                 if current.is_some() {
-                    return Err(DocumentError::invalid(format!("$pull from '{field}', which is not an array")));
+                    return Err(DocumentError::invalid(format!(
+                        "$pull from '{field}', which is not an array"
+                    )));
                 }
                 return Ok(());
             };
             let keep: Vec<Value> = if op == Op::PullAll {
                 let Value::Array(out) = arg else {
-                    return Err(DocumentError::invalid(format!("$pullAll of '{field}' takes an array")));
+                    return Err(DocumentError::invalid(format!(
+                        "$pullAll of '{field}' takes an array"
+                    )));
                 };
-                list.iter().filter(|x| !out.iter().any(|o| equal(o, x))).cloned().collect()
+                list.iter()
+                    .filter(|x| !out.iter().any(|o| equal(o, x)))
+                    .cloned()
+                    .collect()
             } else {
                 let matcher = PullMatcher::parse(arg)?;
-                list.iter().filter(|x| !matcher.matches(x)).cloned().collect()
+                list.iter()
+                    .filter(|x| !matcher.matches(x))
+                    .cloned()
+                    .collect()
             };
             if keep.len() != list.len() {
                 path::set(doc, &segments, Value::Array(keep))?;
@@ -345,9 +371,14 @@ fn apply_op(
             }
         }
         Op::Pop => {
-            let end = arg.as_i64().filter(|n| *n == 1 || *n == -1).ok_or_else(|| {
-                DocumentError::invalid(format!("$pop of '{field}' takes 1 (last) or -1 (first), not {arg}"))
-            })?;
+            let end = arg
+                .as_i64()
+                .filter(|n| *n == 1 || *n == -1)
+                .ok_or_else(|| {
+                    DocumentError::invalid(format!(
+                        "$pop of '{field}' takes 1 (last) or -1 (first), not {arg}"
+                    ))
+                })?;
             match current {
                 Some(Value::Array(mut list)) if !list.is_empty() => {
                     if end == 1 {
@@ -360,7 +391,9 @@ fn apply_op(
                 }
                 Some(Value::Array(_)) | None => {}
                 Some(other) => {
-                    return Err(DocumentError::invalid(format!("$pop from '{field}', which holds {other}")));
+                    return Err(DocumentError::invalid(format!(
+                        "$pop from '{field}', which holds {other}"
+                    )));
                 }
             }
         }
@@ -437,7 +470,9 @@ fn each_items(op: Op, field: &str, arg: &Value) -> Result<(Vec<Value>, Modifiers
             }
             "$sort" if op == Op::Push => modifiers.sort = Some(SortSpec::parse_push(v)?),
             other => {
-                return Err(DocumentError::invalid(format!("'{field}': unknown modifier '{other}'")));
+                return Err(DocumentError::invalid(format!(
+                    "'{field}': unknown modifier '{other}'"
+                )));
             }
         }
     }
@@ -523,10 +558,16 @@ mod tests {
             json!({"$set": {"a.b": 1}, "$inc": {"n": 2, "m": 1}, "$unset": {"gone": ""}, "$mul": {"p": 1.5}}),
             json!({"_id": 1, "n": 1, "gone": true, "p": 2}),
         )?;
-        assert_eq!(doc, json!({"_id": 1, "n": 3, "p": 3.0, "a": {"b": 1}, "m": 1}));
+        assert_eq!(
+            doc,
+            json!({"_id": 1, "n": 3, "p": 3.0, "a": {"b": 1}, "m": 1})
+        );
         assert_eq!(changes.removed, vec!["gone".to_owned()]);
         assert_eq!(changes.updated.get("n"), Some(&json!(3)));
-        let (doc, _) = run(json!({"$min": {"lo": 1}, "$max": {"hi": 1}}), json!({"lo": 5, "hi": 5}))?;
+        let (doc, _) = run(
+            json!({"$min": {"lo": 1}, "$max": {"hi": 1}}),
+            json!({"lo": 5, "hi": 5}),
+        )?;
         assert_eq!(doc, json!({"lo": 1, "hi": 5}));
         let (doc, _) = run(json!({"$rename": {"a": "b.c"}}), json!({"a": 1}))?;
         assert_eq!(doc, json!({"b": {"c": 1}}));
@@ -540,11 +581,20 @@ mod tests {
             json!({"s": [4]}),
         )?;
         assert_eq!(doc, json!({"s": [4, 5, 9]}));
-        let (doc, _) = run(json!({"$addToSet": {"t": {"$each": ["a", "b"]}}}), json!({"t": ["a"]}))?;
+        let (doc, _) = run(
+            json!({"$addToSet": {"t": {"$each": ["a", "b"]}}}),
+            json!({"t": ["a"]}),
+        )?;
         assert_eq!(doc, json!({"t": ["a", "b"]}));
-        let (doc, _) = run(json!({"$pull": {"t": {"$gte": 3}}}), json!({"t": [1, 3, 5, 2]}))?;
+        let (doc, _) = run(
+            json!({"$pull": {"t": {"$gte": 3}}}),
+            json!({"t": [1, 3, 5, 2]}),
+        )?;
         assert_eq!(doc, json!({"t": [1, 2]}));
-        let (doc, _) = run(json!({"$pull": {"t": {"x": 1}}}), json!({"t": [{"x": 1, "y": 2}, {"x": 2}]}))?;
+        let (doc, _) = run(
+            json!({"$pull": {"t": {"x": 1}}}),
+            json!({"t": [{"x": 1, "y": 2}, {"x": 2}]}),
+        )?;
         assert_eq!(doc, json!({"t": [{"x": 2}]}));
         let (doc, _) = run(json!({"$pop": {"t": -1}}), json!({"t": [1, 2, 3]}))?;
         assert_eq!(doc, json!({"t": [2, 3]}));

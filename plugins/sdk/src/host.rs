@@ -112,6 +112,17 @@ pub trait Host {
         Err(StorageFailure::unsupported())
     }
 
+    /// The plugin's collections in this tenant, by name.
+    fn list_collections(&self) -> Result<Vec<String>, StorageFailure> {
+        Err(StorageFailure::unsupported())
+    }
+
+    /// Deletes collection `collection` and everything in it.
+    fn drop_collection(&self, collection: &str) -> Result<(), StorageFailure> {
+        let _ = collection;
+        Err(StorageFailure::unsupported())
+    }
+
     /// Applies every write (`None` deletes) or none, durably and at once:
     /// at most 10,000 writes and 64 MiB.
     fn collection_write_batch(
@@ -328,6 +339,22 @@ impl Host for RecordingHost {
             };
         }
         Ok(())
+    }
+
+    fn list_collections(&self) -> Result<Vec<String>, StorageFailure> {
+        let mut names: Vec<String> = self.collections.borrow().keys().cloned().collect();
+        names.sort();
+        Ok(names)
+    }
+
+    fn drop_collection(&self, collection: &str) -> Result<(), StorageFailure> {
+        self.collections
+            .borrow_mut()
+            .remove(collection)
+            .map(|_| ())
+            .ok_or_else(|| {
+                StorageFailure::NotFound(format!("collection '{collection}' does not exist"))
+            })
     }
 
     fn collection_write_batch_if(

@@ -126,6 +126,14 @@ impl Host for WasmHost {
         storage::drop_dataset(name).map_err(failure)
     }
 
+    fn list_collections(&self) -> Result<Vec<String>, StorageFailure> {
+        Ok(storage::list_collections())
+    }
+
+    fn drop_collection(&self, collection: &str) -> Result<(), StorageFailure> {
+        storage::drop_collection(collection).map_err(failure)
+    }
+
     fn collection_get(
         &self,
         collection: &str,
