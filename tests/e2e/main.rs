@@ -5,6 +5,7 @@ mod anomaly;
 mod bad_input;
 mod cli;
 mod compression;
+mod document;
 mod fan_out;
 mod graph_networkx;
 mod graph_reference;

@@ -42,6 +42,7 @@ async fn every_documented_operation_is_served() -> anyhow::Result<()> {
                 "post" => server.http.post(&url).json(&json!({})).send().await?,
                 "delete" => server.http.delete(&url).send().await?,
                 "put" => server.http.put(&url).body("{}").send().await?,
+                "patch" => server.http.patch(&url).json(&json!({})).send().await?,
                 other => anyhow::bail!("unexpected method {other}"),
             };
             let status = response.status().as_u16();

@@ -140,6 +140,8 @@ pub(crate) struct HostState {
     pub(crate) storage: crate::storage_host::StorageSlot,
     /// Events published so far, against the instance's quota.
     emitted: EmitCount,
+    /// When the instance started: what its (frozen) wall clock reads.
+    started: std::time::SystemTime,
 }
 
 impl HostState {
@@ -163,7 +165,13 @@ impl HostState {
             deadline: std::time::Instant::now(),
             storage,
             emitted: EmitCount::default(),
+            started: std::time::SystemTime::now(),
         }
+    }
+
+    /// The instance's wall clock, frozen at its start.
+    pub(crate) fn wall_clock(&mut self) -> crate::wasi::FrozenClock {
+        crate::wasi::FrozenClock { at: self.started }
     }
 
     /// The guest's resource handles.

@@ -19,7 +19,8 @@
 //!
 //! Sandbox: every plugin call runs with a [`SandboxConfig`] memory cap and
 //! deadline, and only the WASI interfaces `wasi` links: no filesystem, no
-//! network, no environment, no wall clock. A trap, a
+//! network, no environment, and a wall clock frozen at the instance's
+//! start (stamps, not timing). A trap, a
 //! runaway loop or a memory bomb ends that one call with a [`JobError`].
 //! This crate must not know about HTTP, sockets or GraphQL.
 

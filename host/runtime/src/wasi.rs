@@ -1,11 +1,14 @@
 //! The WASI surface a plugin gets, linked interface by interface so that
 //! nothing is granted by accident: stdout and stderr (captured into the
 //! job's error), stdin and the environment (empty), `exit`, the monotonic
-//! clock, and randomness seeded per job (reproducible from the job's id;
-//! engines that promise reproducible results take a `seed` param too).
-//! No filesystem, no sockets, no wall clock: a component importing them
-//! fails to load, saying which import is missing. The WIT worlds state the
-//! same (`wit/engine/engine.wit`).
+//! clock, randomness seeded per job (reproducible from the job's id;
+//! engines that promise reproducible results take a `seed` param too), and
+//! a *frozen* wall clock: it reads the time the instance started, the same
+//! on every call, so a job can stamp what it writes (`$currentDate`, ids)
+//! without a clock that ticks (no timing channel, and a job's output
+//! depends on its start time, which its record keeps). No filesystem, no
+//! sockets: a component importing them fails to load, saying which import
+//! is missing. The WIT worlds state the same (`wit/engine/engine.wit`).
 //!
 //! The monotonic clock is ours rather than wasmtime-wasi's: a sleep (a
 //! `subscribe-duration` polled) blocks the host thread outside wasm, where
@@ -37,6 +40,7 @@ pub(crate) fn link(linker: &mut Linker<crate::host::HostState>) -> wasmtime::Res
     wasi::io::poll::add_to_linker::<T, Io>(linker, |t| t.ctx().table)?;
     wasi::io::streams::add_to_linker::<T, Io>(linker, |t| t.ctx().table)?;
     wasi::clocks::monotonic_clock::add_to_linker::<T, Clock>(linker, T::clock)?;
+    wasi::clocks::wall_clock::add_to_linker::<T, Frozen>(linker, T::wall_clock)?;
     wasi::random::random::add_to_linker::<T, WasiRandom>(linker, T::random)?;
     wasi::random::insecure::add_to_linker::<T, WasiRandom>(linker, T::random)?;
     wasi::random::insecure_seed::add_to_linker::<T, WasiRandom>(linker, T::random)?;
@@ -140,6 +144,38 @@ impl wasi::clocks::monotonic_clock::Host for DeadlineClock<'_> {
         duration: u64,
     ) -> wasmtime::Result<wasmtime::component::Resource<wasmtime_wasi_io::poll::DynPollable>> {
         self.sleep(std::time::Duration::from_nanos(duration))
+    }
+}
+
+/// `HasData` for the frozen wall clock.
+struct Frozen;
+
+impl HasData for Frozen {
+    type Data<'a> = FrozenClock;
+}
+
+/// `wasi:clocks/wall-clock` of one instance: always its start time.
+pub(crate) struct FrozenClock {
+    pub(crate) at: std::time::SystemTime,
+}
+
+impl wasi::clocks::wall_clock::Host for FrozenClock {
+    fn now(&mut self) -> wasmtime::Result<wasi::clocks::wall_clock::Datetime> {
+        let since = self
+            .at
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        Ok(wasi::clocks::wall_clock::Datetime {
+            seconds: since.as_secs(),
+            nanoseconds: since.subsec_nanos(),
+        })
+    }
+
+    fn resolution(&mut self) -> wasmtime::Result<wasi::clocks::wall_clock::Datetime> {
+        Ok(wasi::clocks::wall_clock::Datetime {
+            seconds: 0,
+            nanoseconds: 1_000,
+        })
     }
 }
 

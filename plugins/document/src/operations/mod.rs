@@ -55,6 +55,9 @@ pub(crate) fn publish_changes(host: &dyn Host, _ctx: &Ctx, records: &[Value]) {
             event["document_id"] = id;
         }
         event["resumeToken"] = event["_id"]["_data"].clone();
+        // operationType again as one snake_case word, which GraphQL
+        // subscriptions can filter on (`operation:`).
+        event["operation"] = event["operationType"].clone();
         host.emit(CHANGES, "change_event", &event);
     }
 }
@@ -139,7 +142,7 @@ fn manifest() -> Manifest {
         subscriptions: vec![
             Subscription::new("documentChanges", CHANGES, &["change_event"], "Document changes, of one collection and operation type if given")
                 .filter("collection")
-                .filter("operationType"),
+                .filter("operation"),
             Subscription::new("documentAggregation", AGGREGATION, &["aggregation_result", "aggregation_complete"], "Aggregation stage results: of one pipeline (jobId; ends with its aggregation_complete) or of all")
                 .filter("collection")
                 .ends_with("aggregation_complete"),
@@ -160,7 +163,13 @@ impl Engine for DocumentEngine {
 
     fn invoke(op: &str, params: Params<'_>, host: &dyn Host) -> Result<Value, EngineError> {
         let params = params.value()?;
-        let ctx = Ctx::default();
+        // In the sandbox the wall clock is frozen at the job's start: one
+        // time for every `$currentDate` of the job, as MongoDB gives one
+        // per operation.
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+        let ctx = Ctx { now_ms };
         let answer = match op {
             "list_collections" => admin::list_collections(host),
             "collection_info" => admin::collection_info(host, &params),

@@ -42,17 +42,24 @@ fn prepare(doc: Value, position: usize) -> Result<Value, DocumentError> {
     Ok(Value::Object(fields))
 }
 
-/// A new ObjectId-like `_id`: 24 hex digits, random per job (the host
-/// seeds the sandbox's randomness per job) and counted within it.
+/// A new ObjectId-like `_id`: 24 hex digits, as MongoDB's: seconds since
+/// the epoch (the job's start, in the sandbox), then random bits (the host
+/// seeds the sandbox's randomness per job) and a count within the job.
 pub fn object_id() -> String {
     use std::hash::BuildHasher;
     use std::sync::atomic::{AtomicU64, Ordering};
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let state = std::collections::hash_map::RandomState::new();
-    let a = state.hash_one(n);
-    let b = state.hash_one(n ^ 0x9e37_79b9_7f4a_7c15);
-    format!("{a:016x}{:08x}", b as u32)
+    let seconds = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let random = std::collections::hash_map::RandomState::new().hash_one(n);
+    format!(
+        "{:08x}{:010x}{:06x}",
+        seconds as u32,
+        random >> 24,
+        n & 0xff_ffff
+    )
 }
 
 fn insert_one(txn: &mut Txn<'_>, doc: &Value) -> Result<(), DocumentError> {

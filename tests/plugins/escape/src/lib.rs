@@ -1,6 +1,6 @@
-//! A plugin that reaches past the WASI the host grants: it reads a file and
-//! the wall clock, so its component imports `wasi:filesystem` and
-//! `wasi:clocks/wall-clock`. The host must refuse to load it and name the
+//! A plugin that reaches past the WASI the host grants: it reads a file
+//! (and the wall clock, which the host grants frozen), so its component
+//! imports `wasi:filesystem`. The host must refuse to load it and name the
 //! import; it exists only for that test.
 
 use weft_sdk::{Engine, EngineError, EngineInfo, Host, Operation, Params, Value, json};
