@@ -29,11 +29,14 @@ async fn queries_and_mutations_over_http() -> anyhow::Result<()> {
         json!({}),
     )
     .await?;
-    // Sorted by name: anomaly, graph.
-    assert_eq!(plugins["data"]["plugins"][0]["name"], "anomaly");
-    assert_eq!(plugins["data"]["plugins"][1]["name"], "graph");
+    // Sorted by name: anomaly, document, graph, spatial.
+    let names: Vec<&str> = plugins["data"]["plugins"]
+        .as_array()
+        .map(|p| p.iter().filter_map(|p| p["name"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(names, vec!["anomaly", "document", "graph", "spatial"]);
     assert_eq!(
-        plugins["data"]["plugins"][1]["operations"][0]["topic"],
+        plugins["data"]["plugins"][2]["operations"][0]["topic"],
         "graph.algorithms"
     );
 

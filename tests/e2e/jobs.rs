@@ -28,8 +28,10 @@ async fn plugins_list_their_operations_with_schemas() -> anyhow::Result<()> {
     // Sorted by name; anomaly also keeps sessions.
     assert_eq!(plugins[0]["name"], "anomaly");
     assert_eq!(plugins[0]["world"], "weft:engine/streaming-plugin@0.2.0");
-    let graph = &plugins[1];
-    assert_eq!(graph["name"], "graph");
+    let graph = plugins
+        .as_array()
+        .and_then(|p| p.iter().find(|p| p["name"] == "graph"))
+        .expect("graph is listed");
     assert_eq!(graph["world"], "weft:engine/plugin@0.2.0");
     let ops: Vec<&str> = graph["operations"]
         .as_array()

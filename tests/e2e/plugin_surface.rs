@@ -33,7 +33,7 @@ async fn a_hot_loaded_plugin_brings_its_routes_endpoints_and_schemas() -> anyhow
     assert_eq!(before["error"]["code"], "not_found", "{before}");
     let message = before["error"]["message"].as_str().unwrap_or("");
     assert!(
-        message.contains("anomaly, graph"),
+        message.contains("anomaly, document, graph"),
         "lists the loaded engines: {message}"
     );
 
@@ -465,7 +465,7 @@ async fn an_event_flood_is_retained_within_the_byte_budget() -> anyhow::Result<(
 /// leaves no compiled artifact behind in the cache.
 #[tokio::test]
 async fn a_refused_component_is_not_kept_compiled() -> anyhow::Result<()> {
-    let server = Server::start(&[])?;
+    let server = Server::start_with_own_cache(&[])?;
     let (status, _) = load_hostile(&server, "hostile").await?;
     assert_eq!(status, 201);
     let cache = server.data_dir().join("cache/components");

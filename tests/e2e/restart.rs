@@ -6,7 +6,7 @@ use weft_tests::Server;
 
 #[tokio::test]
 async fn a_restart_reuses_compiled_components_and_keeps_jobs() -> anyhow::Result<()> {
-    let server = Server::start(&[])?;
+    let server = Server::start_with_own_cache(&[])?;
     let (_, plugins) = server.get("/api/v1/plugins").await?;
     assert_eq!(plugins[0]["cache"], "compiled", "first start compiles");
     let job = server

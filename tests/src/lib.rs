@@ -143,6 +143,18 @@ impl Server {
         )
     }
 
+    /// Starts a server that caches compiled components in its own data
+    /// directory, as a server does by default, rather than in the cache
+    /// the test servers share: for tests of the cache itself.
+    pub fn start_with_own_cache(extra_args: &[&str]) -> anyhow::Result<Self> {
+        let temp = tempfile::tempdir().context("temp data dir")?;
+        let data_dir = temp.path().to_owned();
+        let mut args: Vec<String> = extra_args.iter().map(|s| (*s).to_owned()).collect();
+        args.push("--cache-dir".into());
+        args.push(data_dir.join("cache/components").display().to_string());
+        Self::spawn(data_dir, Some(temp), args)
+    }
+
     fn spawn(
         data_dir: PathBuf,
         temp: Option<tempfile::TempDir>,
@@ -167,6 +179,12 @@ impl Server {
             .arg(repo_root().join("target/plugins"))
             .args(&extra_args)
             .env("WEFT_LOG", "warn")
+            // One compile cache for every test server: each would otherwise
+            // compile every plugin again (seconds per start).
+            .env(
+                "WEFT_CACHE_DIR",
+                repo_root().join("target/test-component-cache"),
+            )
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()

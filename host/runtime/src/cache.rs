@@ -79,7 +79,11 @@ impl ComponentCache {
 
     fn store(&self, path: &Path, component: &Component) -> anyhow::Result<()> {
         let bytes = component.serialize()?;
-        let tmp = path.with_extension("cwasm.tmp");
+        // Unique per writer: servers sharing a cache may compile the same
+        // component at once, and must not write into each other's file.
+        static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let tmp = path.with_extension(format!("cwasm.{}.{n}.tmp", std::process::id()));
         std::fs::write(&tmp, bytes).context("write")?;
         // Rename is atomic: a reader never sees a half-written artifact.
         std::fs::rename(&tmp, path).context("rename")?;

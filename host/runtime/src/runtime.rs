@@ -64,6 +64,13 @@ impl Runtime {
     /// Starts the runtime: builds the engine, opens the component cache
     /// under `data_dir/cache`, and starts the epoch ticker.
     pub fn new(data_dir: &Path, sandbox: SandboxConfig, bus: Bus) -> anyhow::Result<Self> {
+        Self::with_cache(&data_dir.join("cache").join("components"), sandbox, bus)
+    }
+
+    /// As [`Runtime::new`], with compiled components cached in `cache_dir`
+    /// (several servers may share one: artifacts are keyed by content and
+    /// engine settings, and written atomically).
+    pub fn with_cache(cache_dir: &Path, sandbox: SandboxConfig, bus: Bus) -> anyhow::Result<Self> {
         let engine = Engine::new(&engine_config(&sandbox))
             .map_err(|e| anyhow::anyhow!("{e:#}"))
             .context("failed to configure the wasmtime engine")?;
@@ -83,7 +90,7 @@ impl Runtime {
         )
         .map_err(|e| anyhow::anyhow!("{e:#}"))
         .context("failed to link weft:host@0.1.0")?;
-        let cache = ComponentCache::new(&data_dir.join("cache").join("components"), &engine)?;
+        let cache = ComponentCache::new(cache_dir, &engine)?;
         spawn_epoch_ticker(&engine, sandbox.epoch_tick);
         Ok(Self {
             inner: Arc::new(Inner {

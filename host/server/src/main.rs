@@ -45,6 +45,10 @@ struct ServeArgs {
     /// Where jobs, the component cache and (later) storage live.
     #[arg(long, env = "WEFT_DATA_DIR", default_value = "./data")]
     data_dir: PathBuf,
+    /// Where compiled components are cached (default: under the data
+    /// directory). Servers may share one.
+    #[arg(long, env = "WEFT_CACHE_DIR")]
+    cache_dir: Option<PathBuf>,
     /// Directory of `<engine>.wasm` plugins loaded at start.
     #[arg(long, env = "WEFT_PLUGINS", default_value = "target/plugins")]
     plugins: PathBuf,
@@ -194,7 +198,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         job_timeout: Duration::from_secs(args.job_timeout_secs),
         ..SandboxConfig::default()
     };
-    let runtime = Runtime::new(&args.data_dir, sandbox, bus.clone())?;
+    let runtime = match &args.cache_dir {
+        Some(dir) => Runtime::with_cache(dir, sandbox, bus.clone())?,
+        None => Runtime::new(&args.data_dir, sandbox, bus.clone())?,
+    };
     let store = open_store(&args, &bus)?;
     runtime.attach_storage(store.clone());
     // Before any plugin loads, so none can take a host route.

@@ -359,14 +359,27 @@ impl Pipeline {
     /// Runs the pipeline over `docs`; `observe` sees each stage's output.
     pub fn run(
         &self,
-        mut docs: Vec<Value>,
+        docs: Vec<Value>,
         lookup: &dyn Lookup,
         observe: &mut dyn FnMut(usize, &Stage, &[Value]),
     ) -> Result<Vec<Value>, DocumentError> {
+        self.run_from(docs, lookup, 0, observe)
+    }
+
+    /// Runs the pipeline as the stages from `first` on of a longer one
+    /// (errors and `observe` number them so).
+    pub fn run_from(
+        &self,
+        mut docs: Vec<Value>,
+        lookup: &dyn Lookup,
+        first: usize,
+        observe: &mut dyn FnMut(usize, &Stage, &[Value]),
+    ) -> Result<Vec<Value>, DocumentError> {
         for (i, stage) in self.stages.iter().enumerate() {
+            let at = first + i;
             docs = run_stage(stage, docs, lookup)
-                .map_err(|e| e.within(&format!("stage {i} ({})", stage.name())))?;
-            observe(i, stage, &docs);
+                .map_err(|e| e.within(&format!("stage {at} ({})", stage.name())))?;
+            observe(at, stage, &docs);
         }
         Ok(docs)
     }
@@ -558,39 +571,97 @@ fn group(
     id: &Expr,
     fields: &[(String, String, Expr)],
 ) -> Result<Vec<Value>, DocumentError> {
-    let mut order: Vec<Value> = Vec::new();
-    let mut index: HashMap<String, usize> = HashMap::new();
-    let mut accs: Vec<Vec<Accumulator>> = Vec::new();
+    let mut grouper = Grouper::new(id.clone(), fields.to_vec());
     for doc in docs {
-        let vars = Vars::root(doc);
-        let key = id.eval(doc, &vars)?;
-        let canonical = canonical_key(&key);
-        let slot = *index.entry(canonical).or_insert_with(|| {
-            order.push(key.clone());
-            accs.push(
-                fields
-                    .iter()
-                    .map(|(_, op, _)| Accumulator::new(op))
-                    .collect(),
-            );
-            order.len() - 1
-        });
-        for ((_, _, expr), acc) in fields.iter().zip(&mut accs[slot]) {
-            acc.add(expr.eval_opt(doc, &vars)?.as_ref());
+        grouper.add(doc)?;
+    }
+    Ok(grouper.finish())
+}
+
+/// A `$group` fed one document at a time, so a pipeline whose first
+/// stages work per document can group a collection without holding it.
+pub struct Grouper {
+    id: Expr,
+    fields: Vec<(String, String, Expr)>,
+    order: Vec<Value>,
+    index: HashMap<String, usize>,
+    accs: Vec<Vec<Accumulator>>,
+}
+
+impl Grouper {
+    /// A grouper for `$group`'s `_id` and accumulators.
+    pub fn new(id: Expr, fields: Vec<(String, String, Expr)>) -> Self {
+        Self {
+            id,
+            fields,
+            order: Vec::new(),
+            index: HashMap::new(),
+            accs: Vec::new(),
         }
     }
-    Ok(order
-        .into_iter()
-        .zip(accs)
-        .map(|(key, accs)| {
-            let mut out = Map::new();
-            out.insert("_id".into(), key);
-            for ((name, _, _), acc) in fields.iter().zip(accs) {
-                out.insert(name.clone(), acc.finish());
+
+    /// Adds one document.
+    pub fn add(&mut self, doc: &Value) -> Result<(), DocumentError> {
+        let vars = Vars::root(doc);
+        let key = self.id.eval(doc, &vars)?;
+        let canonical = canonical_key(&key);
+        let slot = match self.index.get(&canonical) {
+            Some(&slot) => slot,
+            None => {
+                self.order.push(key);
+                self.accs.push(
+                    self.fields
+                        .iter()
+                        .map(|(_, op, _)| Accumulator::new(op))
+                        .collect(),
+                );
+                self.index.insert(canonical, self.order.len() - 1);
+                self.order.len() - 1
             }
-            Value::Object(out)
-        })
-        .collect())
+        };
+        for ((_, _, expr), acc) in self.fields.iter().zip(&mut self.accs[slot]) {
+            acc.add(expr.eval_opt(doc, &vars)?.as_ref());
+        }
+        Ok(())
+    }
+
+    /// The groups, in first-seen order.
+    pub fn finish(self) -> Vec<Value> {
+        let fields = self.fields;
+        self.order
+            .into_iter()
+            .zip(self.accs)
+            .map(|(key, accs)| {
+                let mut out = Map::new();
+                out.insert("_id".into(), key);
+                for ((name, _, _), acc) in fields.iter().zip(accs) {
+                    out.insert(name.clone(), acc.finish());
+                }
+                Value::Object(out)
+            })
+            .collect()
+    }
+}
+
+impl Stage {
+    /// Whether the stage maps each document on its own (so documents can
+    /// flow through it one at a time).
+    pub fn per_document(&self) -> bool {
+        matches!(
+            self,
+            Self::Match(_)
+                | Self::Project(_)
+                | Self::AddFields(_)
+                | Self::Unset(_)
+                | Self::Unwind { .. }
+                | Self::ReplaceRoot(_)
+        )
+    }
+
+    /// Runs a per-document stage on one document.
+    pub fn apply_one(&self, doc: Value, lookup: &dyn Lookup) -> Result<Vec<Value>, DocumentError> {
+        run_stage(self, vec![doc], lookup)
+    }
 }
 
 /// A key under which equal values (by MongoDB's equality: 1 and 1.0)

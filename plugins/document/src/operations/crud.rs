@@ -146,18 +146,23 @@ pub(super) fn replace_document(
         }
         replace => replace,
     };
-    let outcome = writes::update(
-        host,
-        ctx,
-        name,
-        &id_filter(&id),
-        &update,
-        flag(params, "upsert"),
-        false,
-    )?;
+    update_by_id(host, ctx, params, name, &id, &update)
+}
+
+/// Updates the document with `id`; 404 when there is none and no upsert.
+fn update_by_id(
+    host: &dyn Host,
+    ctx: &Ctx,
+    params: &Value,
+    name: &str,
+    id: &Value,
+    update: &Update,
+) -> Result<Value, DocumentError> {
+    let upsert = flag(params, "upsert");
+    let outcome = writes::update(host, ctx, name, &id_filter(id), update, upsert, false)?;
     if outcome.matched == 0 && outcome.upserted_id.is_none() {
         return Err(DocumentError::NotFound(format!(
-            "collection '{name}' has no document with _id {id}: ?upsert=true inserts it"
+            "collection '{name}' has no document with _id {id}: ?upsert=true creates it"
         )));
     }
     Ok(outcome.to_json())
@@ -189,21 +194,7 @@ pub(super) fn update_document(
         ));
     }
     let update = Update::parse(&Value::Object(operators))?;
-    let outcome = writes::update(
-        host,
-        ctx,
-        name,
-        &id_filter(&id),
-        &update,
-        flag(params, "upsert"),
-        false,
-    )?;
-    if outcome.matched == 0 && outcome.upserted_id.is_none() {
-        return Err(DocumentError::NotFound(format!(
-            "collection '{name}' has no document with _id {id}: ?upsert=true creates it"
-        )));
-    }
-    Ok(outcome.to_json())
+    update_by_id(host, ctx, params, name, &id, &update)
 }
 
 /// `DELETE …/{id}`.
@@ -357,43 +348,106 @@ impl Lookup for StoreLookup<'_> {
 const STAGE_SAMPLE: usize = 100;
 
 /// `POST …/aggregate`: a leading `$match` is planned like a find (it may
-/// use an index); each stage's output is published as it is computed.
+/// use an index). Stages that work per document, up to a `$group`, take
+/// the documents one at a time as they are read, so grouping a large
+/// collection does not hold it in memory; each stage's output is
+/// published as it is computed (counts, and its first documents).
 pub(super) fn aggregate(host: &dyn Host, params: &Value) -> Result<Value, DocumentError> {
+    use crate::aggregate::{Grouper, Stage};
     let name = collection(params)?;
     let pipeline = Pipeline::parse(params.get("pipeline").unwrap_or(&Value::Null))
         .map_err(|e| e.within("pipeline"))?;
     let reader = Reader::open(host, name)?;
+    let total = pipeline.stages.len();
     let mut stages = pipeline.stages.clone();
-    let first_filter = match stages.first() {
-        Some(crate::aggregate::Stage::Match(f)) => Some(f.clone()),
+    let filter = match stages.first() {
+        Some(Stage::Match(f)) => {
+            let f = f.clone();
+            stages.remove(0);
+            Some(f)
+        }
         _ => None,
     };
-    let mut source = Vec::new();
-    let mut stats = query::Stats::default();
-    let plan = match &first_filter {
-        Some(f) => {
-            stages.remove(0);
-            query::matching(&reader, f, &mut stats, |d| {
-                source.push(d);
-                Ok(true)
-            })?
-        }
-        None => query::matching(&reader, &Filter::And(Vec::new()), &mut stats, |d| {
-            source.push(d);
-            Ok(true)
-        })?,
-    };
-    let offset = usize::from(first_filter.is_some());
-    let total = pipeline.stages.len();
-    if let Some(f) = &first_filter {
-        let _ = f;
-        emit_stage(host, name, 0, "$match", &source, total);
-    }
-    let rest = Pipeline { stages };
+    let offset = usize::from(filter.is_some());
     let lookup = StoreLookup { host };
-    let docs = rest.run(source, &lookup, &mut |i, stage, docs| {
-        emit_stage(host, name, i + offset, stage.name(), docs, total);
-        host.progress((i + offset + 1) as u64, total as u64, stage.name(), None);
+    // The per-document prefix, and a $group right after it if there is one.
+    let prefix = stages.iter().take_while(|s| s.per_document()).count();
+    let mut grouper = match stages.get(prefix) {
+        Some(Stage::Group(id, fields)) => Some(Grouper::new(id.clone(), fields.clone())),
+        _ => None,
+    };
+    let streamed = prefix + usize::from(grouper.is_some());
+    let mut seen: Vec<(usize, Vec<Value>)> = vec![(0, Vec::new()); prefix + offset];
+    let mut kept: Vec<Value> = Vec::new();
+    let mut stats = query::Stats::default();
+    let plan = query::matching(
+        &reader,
+        filter.as_ref().unwrap_or(&Filter::And(Vec::new())),
+        &mut stats,
+        |doc| {
+            if offset == 1 {
+                note(&mut seen[0], &doc);
+            }
+            let mut docs = vec![doc];
+            for (i, stage) in stages[..prefix].iter().enumerate() {
+                let mut next = Vec::with_capacity(docs.len());
+                for d in docs {
+                    next.extend(stage.apply_one(d, &lookup).map_err(|e| {
+                        e.within(&format!("stage {} ({})", i + offset, stage.name()))
+                    })?);
+                }
+                for d in &next {
+                    note(&mut seen[i + offset], d);
+                }
+                docs = next;
+            }
+            match &mut grouper {
+                Some(g) => {
+                    for d in &docs {
+                        g.add(d).map_err(|e| {
+                            e.within(&format!("stage {} ($group)", prefix + offset))
+                        })?;
+                    }
+                }
+                None => kept.extend(docs),
+            }
+            if host.cancelled() {
+                return Err(DocumentError::Cancelled);
+            }
+            Ok(true)
+        },
+    )?;
+    for (i, (count, sample)) in seen.iter().enumerate() {
+        let operator = if i < offset {
+            "$match"
+        } else {
+            stages[i - offset].name()
+        };
+        emit_stage(host, name, i, operator, *count, sample, total);
+    }
+    let mut docs = match grouper {
+        Some(g) => {
+            let grouped = g.finish();
+            emit_stage(
+                host,
+                name,
+                prefix + offset,
+                "$group",
+                grouped.len(),
+                &grouped,
+                total,
+            );
+            grouped
+        }
+        None => kept,
+    };
+    let rest = Pipeline {
+        stages: stages[streamed..].to_vec(),
+    };
+    let done = streamed + offset;
+    docs = rest.run_from(docs, &lookup, done, &mut |i, stage, docs| {
+        emit_stage(host, name, i, stage.name(), docs.len(), docs, total);
+        host.progress((i + 1) as u64, total as u64, stage.name(), None);
     })?;
     let explained = query::explain(&plan, &stats);
     host.emit(
@@ -404,11 +458,20 @@ pub(super) fn aggregate(host: &dyn Host, params: &Value) -> Result<Value, Docume
     Ok(json!({"documents": docs}))
 }
 
+/// Counts a stage's output and keeps its first documents for its event.
+fn note(seen: &mut (usize, Vec<Value>), doc: &Value) {
+    seen.0 += 1;
+    if seen.1.len() < STAGE_SAMPLE {
+        seen.1.push(doc.clone());
+    }
+}
+
 fn emit_stage(
     host: &dyn Host,
     collection: &str,
     index: usize,
     operator: &str,
+    count: usize,
     docs: &[Value],
     total: usize,
 ) {
@@ -421,9 +484,9 @@ fn emit_stage(
             "stage": index,
             "operator": operator,
             "stages": total,
-            "count": docs.len(),
+            "count": count,
             "documents": sample,
-            "truncated": docs.len() > STAGE_SAMPLE,
+            "truncated": count > STAGE_SAMPLE,
             "is_final": index + 1 == total,
         }),
     );
