@@ -460,7 +460,7 @@ fn run_stage(
                     if keys.is_empty() {
                         keys.push(Value::Null);
                     }
-                    let conditions = vec![crate::filter::Condition::In(keys)];
+                    let conditions = [crate::filter::Condition::In(keys)];
                     let matched: Vec<Value> = foreign_docs
                         .iter()
                         .filter(|f| {
@@ -818,10 +818,10 @@ impl Accumulator {
                 }
             }
             "$addToSet" => {
-                if let Some(v) = value {
-                    if !self.items.iter().any(|i| equal(i, v)) {
-                        self.items.push(v.clone());
-                    }
+                if let Some(v) = value
+                    && !self.items.iter().any(|i| equal(i, v))
+                {
+                    self.items.push(v.clone());
                 }
             }
             _ => {}

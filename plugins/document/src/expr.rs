@@ -527,7 +527,7 @@ fn operate(
                     } else {
                         scaled.round()
                     };
-                    numeric(rounded / scale, integral || places <= 0.0 && integral)
+                    numeric(rounded / scale, integral && places <= 0.0)
                 }
                 "$sqrt" if x < 0.0 => {
                     return Err(DocumentError::invalid("$sqrt of a negative number"));

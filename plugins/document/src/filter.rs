@@ -346,7 +346,7 @@ impl Condition {
     /// Whether the condition holds for what a path reached.
     pub fn holds(&self, reached: &Reached<'_>) -> bool {
         match self {
-            Self::Exists(wanted) => !reached.values.is_empty() == *wanted,
+            Self::Exists(wanted) => reached.values.is_empty() != *wanted,
             Self::Not(inner) => !inner.iter().all(|c| c.holds(reached)),
             Self::Size(_) | Self::ElemDoc(_) | Self::ElemValue(_) => {
                 reached.values.iter().any(|v| self.holds_whole(v))

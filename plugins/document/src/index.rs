@@ -161,10 +161,10 @@ impl IndexSpec {
     /// leaves it out; several for array values. Two array-valued key
     /// fields in one document cannot be indexed (as in MongoDB).
     pub fn entries(&self, doc: &Value) -> Result<Vec<Vec<u8>>, DocumentError> {
-        if let Some(p) = &self.partial {
-            if !Filter::parse(p)?.matches(doc) {
-                return Ok(Vec::new());
-            }
+        if let Some(p) = &self.partial
+            && !Filter::parse(p)?.matches(doc)
+        {
+            return Ok(Vec::new());
         }
         let mut per_field: Vec<Vec<Vec<u8>>> = Vec::with_capacity(self.keys.len());
         let mut arrays = 0;
@@ -269,10 +269,10 @@ pub fn plan(filter: &Filter, indexes: &[IndexSpec]) -> Plan {
             .filter(|(path, _)| path == first)
             .flat_map(|(_, c)| c.iter())
             .collect();
-        if let Some(p) = &index.partial {
-            if !implies(filter, p) {
-                continue;
-            }
+        if let Some(p) = &index.partial
+            && !implies(filter, p)
+        {
+            continue;
         }
         let Some((score, ranges, bounds)) = ranges_for(&conditions, index.sparse) else {
             continue;
@@ -332,7 +332,9 @@ fn ranges_for(conditions: &[&Condition], sparse: bool) -> Option<(u8, Vec<Range>
             _ => {}
         }
     }
-    let (mut low, mut high): (Option<(Vec<u8>, String)>, Option<(Vec<u8>, String)>) = (None, None);
+    // Each bound: its encoding, and how `explain` shows it.
+    type Bound = Option<(Vec<u8>, String)>;
+    let (mut low, mut high): (Bound, Bound) = (None, None);
     let mut bracket: Option<(Vec<u8>, Vec<u8>)> = None;
     for c in conditions {
         if let Condition::Cmp(cmp, v) = c {

@@ -131,16 +131,16 @@ impl Projection {
         };
         let mut out = if self.inclusive {
             let mut out = Map::new();
-            if self.keep_id {
-                if let Some(id) = fields.get("_id") {
-                    out.insert("_id".into(), id.clone());
-                }
+            if self.keep_id
+                && let Some(id) = fields.get("_id")
+            {
+                out.insert("_id".into(), id.clone());
             }
             for (k, v) in fields {
-                if let Some(node) = self.tree.child(k) {
-                    if let Some(kept) = include(v, node) {
-                        out.insert(k.clone(), kept);
-                    }
+                if let Some(node) = self.tree.child(k)
+                    && let Some(kept) = include(v, node)
+                {
+                    out.insert(k.clone(), kept);
                 }
             }
             out
@@ -239,10 +239,10 @@ fn include(value: &Value, node: &Node) -> Option<Value> {
         Value::Object(fields) => {
             let mut out = Map::new();
             for (k, v) in fields {
-                if let Some(child) = node.child(k) {
-                    if let Some(kept) = include(v, child) {
-                        out.insert(k.clone(), kept);
-                    }
+                if let Some(child) = node.child(k)
+                    && let Some(kept) = include(v, child)
+                {
+                    out.insert(k.clone(), kept);
                 }
             }
             Some(Value::Object(out))

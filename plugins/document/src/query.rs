@@ -87,11 +87,12 @@ pub fn matching(
                 })?;
                 for id_key in ids {
                     stats.docs_examined += 1;
-                    if let Some(doc) = reader.get(&id_key)? {
-                        if filter.matches(&doc) && !each(doc)? {
-                            go_on = false;
-                            break;
-                        }
+                    if let Some(doc) = reader.get(&id_key)?
+                        && filter.matches(&doc)
+                        && !each(doc)?
+                    {
+                        go_on = false;
+                        break;
                     }
                 }
             }

@@ -34,8 +34,8 @@ impl SortSpec {
         for (field, direction) in map {
             path::parse(field)?;
             let ascending = match direction.as_f64() {
-                Some(d) if d == 1.0 => true,
-                Some(d) if d == -1.0 => false,
+                Some(1.0) => true,
+                Some(-1.0) => false,
                 _ => {
                     return Err(DocumentError::invalid(format!(
                         "sort direction of '{field}' must be 1 or -1, not {direction}"

@@ -449,14 +449,15 @@ impl<'h> Txn<'h> {
                 let key = entry_key(part);
                 if index.unique {
                     let removed_here = index_writes.iter().any(|(k, v)| *k == key && v.is_none());
-                    if let Some(holder) = self.pending_or_stored(&key)? {
-                        if holder != id_key && !removed_here {
-                            return Err(DocumentError::Conflict(format!(
-                                "duplicate key: index '{}' already holds {} for another document: change the value or drop the index",
-                                index.name,
-                                describe_key(index, new.as_ref())
-                            )));
-                        }
+                    if let Some(holder) = self.pending_or_stored(&key)?
+                        && holder != id_key
+                        && !removed_here
+                    {
+                        return Err(DocumentError::Conflict(format!(
+                            "duplicate key: index '{}' already holds {} for another document: change the value or drop the index",
+                            index.name,
+                            describe_key(index, new.as_ref())
+                        )));
                     }
                 }
                 // The entry's value is the document's key, so scans need not

@@ -153,10 +153,10 @@ impl Update {
         match self {
             Self::Replace(fields) => {
                 let id = next.get("_id").cloned();
-                if let (Some(new), Some(old)) = (fields.get("_id"), &id) {
-                    if !equal(new, old) {
-                        return Err(DocumentError::invalid("a replacement cannot change '_id'"));
-                    }
+                if let (Some(new), Some(old)) = (fields.get("_id"), &id)
+                    && !equal(new, old)
+                {
+                    return Err(DocumentError::invalid("a replacement cannot change '_id'"));
                 }
                 let mut replaced = Map::new();
                 if let Some(id) = id {

@@ -200,16 +200,15 @@ fn index_document(
         } else {
             [prefix.as_slice(), &part, id_key].concat()
         };
-        if spec.unique {
-            if let Some(holder) = txn.raw(&key)? {
-                if holder != id_key {
-                    return Err(DocumentError::Conflict(format!(
-                        "cannot build unique index '{}': two documents share a key (one has _id {})",
-                        spec.name,
-                        doc.get("_id").unwrap_or(&Value::Null)
-                    )));
-                }
-            }
+        if spec.unique
+            && let Some(holder) = txn.raw(&key)?
+            && holder != id_key
+        {
+            return Err(DocumentError::Conflict(format!(
+                "cannot build unique index '{}': two documents share a key (one has _id {})",
+                spec.name,
+                doc.get("_id").unwrap_or(&Value::Null)
+            )));
         }
         txn.put_raw(key, Some(id_key.to_vec()));
     }

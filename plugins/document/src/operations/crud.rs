@@ -575,10 +575,11 @@ pub(super) fn changes(host: &dyn Host, params: &Value) -> Result<Value, Document
         last = record["clusterTime"].as_u64().unwrap_or(last);
         let kind = record["operationType"].as_str().unwrap_or("").to_owned();
         if kinds.as_ref().is_none_or(|k| k.contains(&kind)) {
-            if kind == "update" && full_document == "default" {
-                if let Value::Object(map) = &mut record {
-                    map.shift_remove("fullDocument");
-                }
+            if kind == "update"
+                && full_document == "default"
+                && let Value::Object(map) = &mut record
+            {
+                map.shift_remove("fullDocument");
             }
             out.push(record);
         }

@@ -45,11 +45,9 @@ pub(crate) fn publish_changes(host: &dyn Host, _ctx: &Ctx, records: &[Value]) {
         let large = event.get("fullDocument").is_some_and(|d| {
             serde_json::to_vec(d).map_or(0, |b| b.len()) > FULL_DOCUMENT_IN_EVENTS
         });
-        if large {
-            if let Value::Object(map) = &mut event {
-                map.shift_remove("fullDocument");
-                map.insert("fullDocumentOmitted".into(), Value::Bool(true));
-            }
+        if large && let Value::Object(map) = &mut event {
+            map.shift_remove("fullDocument");
+            map.insert("fullDocumentOmitted".into(), Value::Bool(true));
         }
         if let Some(id) = event.pointer("/documentKey/_id").cloned() {
             event["document_id"] = id;
