@@ -444,6 +444,39 @@ fn text_search_ranks_by_bm25_with_phrases_and_exclusions() {
 }
 
 #[test]
+fn a_text_index_over_many_documents_is_built_in_batches_the_host_takes() {
+    let host = RecordingHost::new();
+    // About 12 distinct terms each: 2,000 documents are 24,000 postings,
+    // more than one host batch holds.
+    let docs: Vec<Value> = (0..2000)
+        .map(|i| json!({"_id": i, "body": format!("w{i} alpha{} beta{} gamma{} delta{} eps{} zeta{} eta{} theta{} iota{} kappa{} lambda", i % 7, i % 11, i % 13, i % 17, i % 19, i % 23, i % 29, i % 31, i % 37, i % 41)}))
+        .collect();
+    run(
+        &host,
+        "insert",
+        json!({"collection": "many", "documents": docs}),
+    );
+    let built = run(
+        &host,
+        "create_index",
+        json!({"collection": "many", "keys": {"body": "text"}}),
+    );
+    assert_eq!(built["documents_indexed"], 2000, "{built}");
+    let hits = run(
+        &host,
+        "search",
+        json!({"collection": "many", "query": "w1234"}),
+    );
+    assert_eq!(hits["results"][0]["document"]["_id"], 1234);
+    let all = run(
+        &host,
+        "search",
+        json!({"collection": "many", "query": "lambda", "limit": 5000}),
+    );
+    assert_eq!(all["results"].as_array().map(Vec::len), Some(2000));
+}
+
+#[test]
 fn bad_input_names_the_part_at_fault() {
     let host = RecordingHost::new();
     for (op, params, says) in [

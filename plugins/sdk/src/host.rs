@@ -330,6 +330,17 @@ impl Host for RecordingHost {
         collection: &str,
         batch: &[(Vec<u8>, Option<Vec<u8>>)],
     ) -> Result<(), StorageFailure> {
+        // The host's limits, so that native tests meet them too.
+        let bytes: usize = batch
+            .iter()
+            .map(|(k, v)| k.len() + v.as_ref().map_or(0, Vec::len))
+            .sum();
+        if batch.len() > 10_000 || bytes > 64 << 20 {
+            return Err(StorageFailure::Invalid(format!(
+                "a batch holds at most 10000 writes and 64 MiB; this one has {} writes, {bytes} bytes: split it",
+                batch.len()
+            )));
+        }
         let mut collections = self.collections.borrow_mut();
         let tree = collections.entry(collection.to_owned()).or_default();
         for (key, value) in batch {

@@ -165,18 +165,27 @@ fn build(host: &dyn Host, name: &str, spec: &IndexSpec) -> Result<u64, DocumentE
         if ids.is_empty() {
             return Ok(built);
         }
-        let (n, _) = transact(host, name, |txn| {
-            let mut n = 0;
+        // As many of them as fit one batch (a text index writes a posting
+        // per distinct term); the rest start the next round.
+        let (taken, _) = transact(host, name, |txn| {
+            let mut taken = 0;
             for id_key in &ids {
+                if txn.is_full() {
+                    break;
+                }
                 if let Some(doc) = txn.get(id_key)? {
                     index_document(txn, spec, id_key, &doc)?;
-                    n += 1;
                 }
+                taken += 1;
             }
-            Ok(n)
+            Ok(taken)
         })?;
-        built += n;
+        built += taken as u64;
         host.progress(built, built, "building the index", None);
+        if taken < ids.len() {
+            cursor = layout::document(&ids[taken]);
+            continue;
+        }
         match next {
             Some(k) => cursor = k,
             None => return Ok(built),
