@@ -218,6 +218,18 @@ impl<'h> Reader<'h> {
         })
     }
 
+    /// The value of a raw key.
+    pub fn raw(&self, key: &[u8]) -> Result<Option<Vec<u8>>, DocumentError> {
+        if !self.exists {
+            return Ok(None);
+        }
+        match self.host.collection_get(&self.key, key) {
+            Ok(v) => Ok(v),
+            Err(weft_sdk::StorageFailure::NotFound(_)) => Ok(None),
+            Err(e) => Err(storage(e)),
+        }
+    }
+
     /// The text index's totals.
     pub fn text_stats(&self) -> Result<TextStats, DocumentError> {
         match self.host.collection_get(&self.key, layout::TEXT_STATS) {
