@@ -65,27 +65,28 @@ fn main() -> anyhow::Result<()> {
         return Ok(());
     }
 
-    eprintln!("[1/9] instantiation of a cached component …");
+    eprintln!("[1/10] instantiation of a cached component …");
     rows.push(instantiation(&runtime)?);
-    eprintln!("[2/9] host→guest call with a small payload …");
+    eprintln!("[2/10] host→guest call with a small payload …");
     rows.extend(guest_call(&runtime)?);
-    eprintln!("[3/9] REST round trips against the real server …");
+    eprintln!("[3/10] REST round trips against the real server …");
     rows.extend(rest_round_trip()?);
-    eprintln!("[4/9] PageRank, 100k edges, wasm vs native …");
+    eprintln!("[4/10] PageRank, 100k edges, wasm vs native …");
     rows.extend(pagerank(&runtime)?);
-    eprintln!("[5/9] graph engine at scale: wasm, native, networkx, igraph …");
+    eprintln!("[5/10] graph engine at scale: wasm, native, networkx, igraph …");
     rows.extend(graph::rows(&runtime)?);
-    eprintln!("[6/9] fan-out to 1,000 and 10,000 WebSocket subscribers …");
+    eprintln!("[6/10] fan-out to 1,000 and 10,000 WebSocket subscribers …");
     rows.extend(fan_out::rows()?);
-    eprintln!("[7/9] anomaly sessions: WebSocket vs native, ROC-AUC vs river and scikit-learn …");
+    eprintln!("[7/10] anomaly sessions: WebSocket vs native, ROC-AUC vs river and scikit-learn …");
     rows.extend(anomaly::rows_report()?);
-    eprintln!("[8/9] host storage vs the raw disk …");
+    eprintln!("[8/10] host storage vs the raw disk …");
     rows.extend(storage::rows()?);
-    eprintln!("[9/9] spatial: R-tree, nearest points and a join vs Shapely; wasm vs native …");
+    eprintln!("[9/10] spatial: R-tree, nearest points and a join vs Shapely; wasm vs native …");
     rows.extend(spatial::rows()?);
-    // The document rows run alone (`weft-bench document`) until host
-    // storage's scans stop copying the memtable's tail on every call,
-    // which makes text search over 100k documents outlast a job's deadline.
+    eprintln!(
+        "[10/10] document store: inserts, reads, ranges, a pipeline and text search vs SQLite …"
+    );
+    rows.extend(document::rows()?);
     let quality = anomaly::quality_report()
         .unwrap_or_else(|e| format!("anomaly quality comparison skipped: {e:#}\n"));
 

@@ -57,6 +57,11 @@ fn engine_config(sandbox: &SandboxConfig) -> Config {
         .wasm_component_model(true)
         .epoch_interruption(true)
         .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    // `WEFT_PROFILE=perfmap` names compiled plugin code in
+    // /tmp/perf-<pid>.map, so that `perf` can attribute time inside plugins.
+    if std::env::var("WEFT_PROFILE").as_deref() == Ok("perfmap") {
+        config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+    }
     config
 }
 

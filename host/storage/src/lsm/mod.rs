@@ -40,7 +40,7 @@ use crate::io::DiskIo;
 use crate::page::{read_varint, write_varint};
 use crate::segment::Segment;
 use crate::wal::{SyncPolicy, Wal};
-use memtable::Memtable;
+use memtable::{Memtable, MemtableCursor};
 use merge::Merge;
 use table::{Entry, Table, TableBuilder};
 
@@ -503,13 +503,15 @@ impl Lsm {
             )
         };
         let mut sources: Vec<Box<dyn Iterator<Item = Result<Entry, StorageError>> + Send>> =
-            vec![Box::new(memtable.entries_from(start).into_iter().map(Ok))];
+            vec![Box::new(MemtableCursor::new(memtable, start).map(Ok))];
         if let Some(frozen) = frozen {
-            sources.push(Box::new(frozen.entries_from(start).into_iter().map(Ok)));
+            sources.push(Box::new(MemtableCursor::new(frozen, start).map(Ok)));
         }
         for level in levels.iter() {
             for table in level {
-                if table.info.max_key.as_slice() >= start {
+                let before_prefix_end = table.info.min_key.as_slice() <= start
+                    || table.info.min_key.starts_with(prefix);
+                if table.info.max_key.as_slice() >= start && before_prefix_end {
                     sources.push(Box::new(table.iter_from(self.shared.pool.clone(), start)));
                 }
             }
