@@ -69,6 +69,7 @@
 //! assert_eq!(host.calls().len(), 2);
 //! ```
 
+mod clock;
 mod engine;
 mod host;
 mod manifest;
@@ -78,6 +79,7 @@ mod stream;
 #[doc(hidden)]
 pub mod wasm;
 
+pub use clock::{now_ms, rfc3339};
 pub use engine::{Engine, EngineError, EngineInfo, Operation, Params};
 pub use host::{Host, Level, NullHost, Recorded, RecordingHost};
 pub use manifest::{

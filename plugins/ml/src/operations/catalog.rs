@@ -1,0 +1,87 @@
+//! The operations the engine offers, each with the JSON Schema of its
+//! params (the host validates jobs against it).
+
+use weft_sdk::{Operation, Value, json};
+
+use super::{LIFECYCLE, PREDICTIONS, TRAINING};
+use crate::model::Algorithm;
+
+fn object(properties: Value, required: &[&str]) -> Value {
+    json!({"type": "object", "properties": properties, "required": required, "additionalProperties": false})
+}
+
+fn model_name() -> Value {
+    json!({"type": "string", "pattern": "^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,47}$",
+           "description": "The model's name: 1-48 characters of A-Z a-z 0-9 _ . - not starting with '.'"})
+}
+
+fn version() -> Value {
+    json!({"type": ["integer", "string"], "description": "A version number (default: the deployed one, else the newest registered)"})
+}
+
+fn rows() -> Value {
+    json!({"type": "array", "items": {"type": "array", "items": {"type": ["number", "boolean"]}},
+           "description": "Rows of feature values, in the model's feature order"})
+}
+
+pub(super) fn operations() -> Vec<Operation> {
+    let named = || {
+        object(
+            json!({"name": model_name(), "version": version()}),
+            &["name"],
+        )
+    };
+    vec![
+        Operation::new(
+            "train",
+            "Train a model on a stored dataset; streams training_progress per epoch, round or tree, then training_complete, and registers a new version",
+            object(
+                json!({
+                    "algorithm": {"type": "string", "enum": Algorithm::ALL},
+                    "dataset": {"type": "string", "description": "A dataset uploaded with POST /api/v1/datasets/{name}"},
+                    "target": {"type": "string", "description": "The column to predict (not for kmeans)"},
+                    "features": {"type": "array", "items": {"type": "string"}, "description": "Feature columns (default: all but the target); numbers or booleans"},
+                    "hyperparameters": {"type": "object", "description": "Per algorithm; see docs/ml.md (unknown names are refused)"},
+                    "validation_split": {"type": "number", "minimum": 0, "maximum": 0.9, "default": 0.2, "description": "Fraction of rows held out for metrics, progress and early stopping"},
+                    "seed": {"type": "integer", "minimum": 0, "description": "Seed for the split and the algorithm (default 0): the same seed trains the same model"},
+                    "model": model_name()
+                }),
+                &["algorithm", "dataset"],
+            ),
+        )
+        .topic(TRAINING)
+        .emits(&["training_progress", "training_complete", "lifecycle_event"]),
+        Operation::new(
+            "predict",
+            "Predictions from a model for rows or a dataset, streamed in batches of 1,000 as prediction events",
+            object(
+                json!({"model": {"type": "string", "description": "A model name, or a model id <name>:<version>"}, "version": version(), "rows": rows(), "dataset": {"type": "string"}}),
+                &["model"],
+            ),
+        )
+        .topic(PREDICTIONS)
+        .emits(&["prediction", "predictions_complete"]),
+        Operation::new(
+            "feature_importance",
+            "Permutation importance (drop in accuracy or R² when a feature is shuffled) on a dataset, and impurity importance for tree models",
+            object(
+                json!({"name": {"type": "string"}, "version": version(), "dataset": {"type": "string"},
+                       "target": {"type": "string", "description": "Default: the column the model was trained to predict"},
+                       "repeats": {"type": "integer", "minimum": 1, "maximum": 100, "default": 5}, "seed": {"type": "integer", "minimum": 0}}),
+                &["name", "dataset"],
+            ),
+        )
+        .topic(PREDICTIONS),
+        Operation::new(
+            "explain",
+            "Exact per-feature contributions of a linear or logistic model to each row's output",
+            object(json!({"name": {"type": "string"}, "version": version(), "rows": rows()}), &["name", "rows"]),
+        )
+        .topic(PREDICTIONS),
+        Operation::new("list_models", "Every model with its versions", object(json!({}), &[])).topic(LIFECYCLE),
+        Operation::new("get_model", "A model's versions (or one version) with metadata and metrics", named()).topic(LIFECYCLE),
+        Operation::new("deploy", "Make a version the one predict serves", named()).topic(LIFECYCLE).emits(&["lifecycle_event"]),
+        Operation::new("deprecate", "Mark a version deprecated (and undeploy it)", named()).topic(LIFECYCLE).emits(&["lifecycle_event"]),
+        Operation::new("delete_model", "Delete a version, or the whole model", named()).topic(LIFECYCLE).emits(&["lifecycle_event"]),
+    ]
+}
