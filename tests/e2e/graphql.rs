@@ -29,12 +29,12 @@ async fn queries_and_mutations_over_http() -> anyhow::Result<()> {
         json!({}),
     )
     .await?;
-    // Sorted by name: anomaly, document, graph, spatial.
+    // Sorted by name.
     let names: Vec<&str> = plugins["data"]["plugins"]
         .as_array()
         .map(|p| p.iter().filter_map(|p| p["name"].as_str()).collect())
         .unwrap_or_default();
-    assert_eq!(names, vec!["anomaly", "document", "graph", "spatial"]);
+    assert_eq!(names, vec!["anomaly", "document", "graph", "ml", "spatial"]);
     assert_eq!(
         plugins["data"]["plugins"][2]["operations"][0]["topic"],
         "graph.algorithms"

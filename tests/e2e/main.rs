@@ -12,6 +12,7 @@ mod graph_reference;
 mod graphql;
 mod hostile_clients;
 mod jobs;
+mod ml;
 mod openapi;
 mod plugin_surface;
 mod restart;

@@ -318,7 +318,7 @@ async fn a_path_no_engine_ever_declared_is_a_plain_404() -> anyhow::Result<()> {
     let server = Server::start(&[])?;
     let response = server
         .http
-        .get(server.url("/api/v1/ws/ml/training"))
+        .get(server.url("/api/v1/ws/nobody/declared"))
         .send()
         .await?;
     assert_eq!(response.status().as_u16(), 404);

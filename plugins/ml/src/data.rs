@@ -188,7 +188,7 @@ pub fn read_table(
         )));
     }
     let features: Vec<String> = match features {
-        Some(list) if list.is_empty() => {
+        Some([]) => {
             return Err(MlError::Invalid("features is empty: name at least one column, or leave it out to use all but the target".into()));
         }
         Some(list) => list.to_vec(),

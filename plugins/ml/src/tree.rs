@@ -402,8 +402,8 @@ mod tests {
             &TreeParams::default(),
             &mut rng(),
         );
-        for i in 0..40 {
-            assert_eq!(full.predict_row(x.row(i))[0], y[i]);
+        for (row, want) in x.rows().into_iter().zip(&y) {
+            assert_eq!(full.predict_row(row)[0], *want);
         }
         assert_eq!(full.leaves(), 3);
         let stump = TreeParams {
