@@ -294,3 +294,69 @@ fn the_registry_versions_deploys_deprecates_and_deletes() -> anyhow::Result<()> 
     );
     Ok(())
 }
+
+#[test]
+fn automl_halves_its_candidates_and_registers_a_model_as_good_as_scikit_learns()
+-> anyhow::Result<()> {
+    let r = reference()?;
+    let host = host_with(&["cancer_train"])?;
+    let result = run(
+        &host,
+        "automl",
+        &json!({"dataset": "cancer_train", "target": "malignant", "time_budget_secs": 120, "model": "auto",
+                "algorithms": ["logistic_regression", "decision_tree", "naive_bayes", "gradient_boosting"]}),
+    )?;
+    let automl = &result["automl"];
+    assert_eq!(automl["out_of_time"], false, "{automl}");
+    let board = automl["leaderboard"].as_array().context("leaderboard")?;
+    let rung = |n: u64| board.iter().filter(|t| t["rung"] == n).count();
+    // 3 + 3 + 1 + 2 candidates, then the best third of them twice.
+    assert_eq!((rung(1), rung(2), rung(3)), (9, 3, 1), "{automl}");
+    let progress = host
+        .calls()
+        .iter()
+        .filter(
+            |c| matches!(c, weft_sdk::Recorded::Event { kind, .. } if kind == "automl_progress"),
+        )
+        .count();
+    assert_eq!(progress, 13);
+    // Its pick, on the reference's held-out rows, scores with scikit-learn's best.
+    let predicted = run(
+        &host,
+        "predict",
+        &json!({"model": "auto", "rows": test_rows("cancer")?}),
+    )?;
+    let best_reference = r["cases"]
+        .as_array()
+        .context("cases")?
+        .iter()
+        .filter(|c| c["dataset"] == "cancer")
+        .filter_map(|c| c["sklearn"].as_f64())
+        .fold(0.0, f64::max);
+    let case = r["cases"]
+        .as_array()
+        .context("cases")?
+        .iter()
+        .find(|c| c["dataset"] == "cancer")
+        .context("a case")?;
+    let ours = score(case, &predicted)?;
+    assert!(
+        ours >= best_reference - 0.03,
+        "automl's {} scored {ours}, scikit-learn's best {best_reference}",
+        automl["best_algorithm"]
+    );
+    Ok(())
+}
+
+#[test]
+fn automl_out_of_time_still_answers_a_model() -> anyhow::Result<()> {
+    let host = host_with(&["iris_train"])?;
+    let result = run(
+        &host,
+        "automl",
+        &json!({"dataset": "iris_train", "target": "species", "time_budget_secs": 0.000001}),
+    )?;
+    assert_eq!(result["automl"]["out_of_time"], true);
+    assert_eq!(result["model_id"], "automl-iris_train:1", "{result}");
+    Ok(())
+}

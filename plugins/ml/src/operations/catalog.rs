@@ -52,6 +52,26 @@ pub(super) fn operations() -> Vec<Operation> {
         .topic(TRAINING)
         .emits(&["training_progress", "training_complete", "lifecycle_event"]),
         Operation::new(
+            "automl",
+            "Algorithm selection and hyperparameter search by successive halving under a time budget; streams automl_progress per trial and automl_complete, and registers the best model",
+            object(
+                json!({
+                    "dataset": {"type": "string"},
+                    "target": {"type": "string"},
+                    "time_budget_secs": {"type": "number", "exclusiveMinimum": 0, "maximum": 3600},
+                    "metric": {"type": "string", "enum": ["accuracy", "f1", "log_loss", "r2", "rmse"], "description": "Default: accuracy (classes) or r2 (values)"},
+                    "algorithms": {"type": "array", "items": {"type": "string", "enum": Algorithm::ALL}, "description": "Default: every one that fits the task"},
+                    "features": {"type": "array", "items": {"type": "string"}},
+                    "task": {"type": "string", "enum": ["classification", "regression"]},
+                    "seed": {"type": "integer", "minimum": 0},
+                    "model": model_name()
+                }),
+                &["dataset", "target", "time_budget_secs"],
+            ),
+        )
+        .topic(super::automl::AUTOML)
+        .emits(&["automl_progress", "automl_complete", "lifecycle_event"]),
+        Operation::new(
             "predict",
             "Predictions from a model for rows or a dataset, streamed in batches of 1,000 as prediction events",
             object(

@@ -11,6 +11,7 @@ use weft_sdk::{
 
 use crate::MlError;
 
+mod automl;
 mod catalog;
 mod lifecycle;
 mod serve;
@@ -60,6 +61,8 @@ fn manifest() -> Manifest {
         routes: vec![
             route(Method::Post, "/api/v1/ml/train", "train", "Train a model on a stored dataset (a job: 202 and its id; watch /api/v1/ws/ml/training)")
                 .as_job(),
+            route(Method::Post, "/api/v1/ml/automl", "automl", "Search algorithms and hyperparameters under a time budget; registers the best (a job; watch /api/v1/ws/ml/automl)")
+                .as_job(),
             route(Method::Post, "/api/v1/ml/predict", "predict", "Predictions from a model for rows or a dataset"),
             route(Method::Get, "/api/v1/ml/models", "list_models", "Every model, its versions and which is deployed"),
             route(Method::Get, "/api/v1/ml/models/{name}", "get_model", "A model's versions with their metadata and metrics"),
@@ -75,6 +78,8 @@ fn manifest() -> Manifest {
                 .request("train_request", "train"),
             Endpoint::new("/api/v1/ws/ml/predictions", PREDICTIONS, "Batches of predictions and predictions_complete (seed 000 §2.1)")
                 .request("predict_request", "predict"),
+            Endpoint::new("/api/v1/ws/ml/automl", automl::AUTOML, "AutoML trials and the leaderboard (seed 000 §2.1)")
+                .request("automl_request", "automl"),
             Endpoint::new("/api/v1/ws/ml/lifecycle", LIFECYCLE, "Model lifecycle: created, registered, deployed, deprecated, deleted (seed 000 §2.1)"),
         ],
         events: vec![
@@ -82,6 +87,8 @@ fn manifest() -> Manifest {
             EventKind::new("training_complete", "A training run ended: registered (with metrics), failed or cancelled.", schema(include_str!("../../schemas/training_complete.json"))),
             EventKind::new("prediction", "A batch of predictions, with confidences and probabilities for classifiers.", schema(include_str!("../../schemas/prediction.json"))),
             EventKind::new("predictions_complete", "A predict job has sent every batch.", schema(include_str!("../../schemas/predictions_complete.json"))),
+            EventKind::new("automl_progress", "One AutoML trial: algorithm, hyperparameters, score, best so far, budget left.", schema(include_str!("../../schemas/automl_progress.json"))),
+            EventKind::new("automl_complete", "An AutoML search ended: the leaderboard and the model registered.", schema(include_str!("../../schemas/automl_complete.json"))),
             EventKind::new("lifecycle_event", "A model version was created, registered, deployed, deprecated, deleted or failed.", schema(include_str!("../../schemas/lifecycle_event.json"))),
         ],
         subscriptions: vec![
@@ -114,6 +121,7 @@ impl Engine for MlEngine {
     fn invoke(op: &str, params: Params<'_>, host: &dyn Host) -> Result<Value, EngineError> {
         let answer: Result<Value, MlError> = match op {
             "train" => train::train(params.parse()?, host),
+            "automl" => automl::automl(params.parse()?, host),
             "predict" => serve::predict(params.parse()?, host),
             "feature_importance" => serve::importance(params.parse()?, host),
             "explain" => serve::explain(params.parse()?, host),

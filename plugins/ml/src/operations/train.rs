@@ -134,48 +134,26 @@ pub(crate) fn train(params: TrainParams, host: &dyn Host) -> Result<Value, MlErr
     check_cancelled(host)?;
 
     // Reserve the version first, so progress can name it.
-    let created_at = weft_sdk::rfc3339(weft_sdk::now_ms());
     let classes = match &table.target {
         crate::data::Target::Classes { classes, .. } => classes.clone(),
         _ => Vec::new(),
     };
     let rows = json!({"training": train_rows.rows(), "validation": validation.as_ref().map_or(0, |v| v.rows())});
-    let mut version = 0;
-    registry::update(host, &name, |old| {
-        let mut record = old.unwrap_or_else(|| Record {
-            name: name.clone(),
-            next_version: 1,
-            ..Record::default()
-        });
-        version = record.next_version.max(1);
-        record.next_version = version + 1;
-        record.versions.push(Version {
-            version,
-            model_id: format!("{name}:{version}"),
-            state: State::Training,
-            algorithm: algorithm.name().into(),
-            task: format!("{task:?}").to_lowercase(),
-            hyperparameters: params.hyperparameters.clone().unwrap_or(json!({})),
-            metrics: json!({}),
-            dataset: params.dataset.clone(),
-            target: params.target.clone(),
-            features: table.features.clone(),
-            classes: classes.clone(),
-            rows: rows.clone(),
-            created_at: created_at.clone(),
-            error: None,
-        });
-        Ok(Some(record))
-    })?;
-    let model_id = format!("{name}:{version}");
-    lifecycle_event(
+    let version = reserve_version(
         host,
-        "created",
         &name,
-        version,
-        "training",
-        Some(algorithm.name()),
-    );
+        NewVersion {
+            algorithm,
+            task,
+            hyperparameters: params.hyperparameters.clone().unwrap_or(json!({})),
+            dataset: &params.dataset,
+            target: params.target.as_deref(),
+            features: &table.features,
+            classes: &classes,
+            rows: rows.clone(),
+        },
+    )?;
+    let model_id = format!("{name}:{version}");
 
     let mut steps = 0usize;
     let fitted = Model::train(
@@ -252,15 +230,7 @@ pub(crate) fn train(params: TrainParams, host: &dyn Host) -> Result<Value, MlErr
         }
     };
     let metrics = Value::Object(metrics);
-    registry::update(host, &name, |old| {
-        let mut record = old.ok_or_else(|| {
-            MlError::Conflict(format!("model '{name}' was deleted while it trained"))
-        })?;
-        let v = record.version_mut(version)?;
-        v.state = State::Registered;
-        v.metrics = metrics.clone();
-        Ok(Some(record))
-    })?;
+    finish_version(host, &name, version, &metrics)?;
     let epochs = steps.max(1);
     host.emit(
         TRAINING,
@@ -295,4 +265,81 @@ pub(crate) fn train(params: TrainParams, host: &dyn Host) -> Result<Value, MlErr
 
 fn finite(v: Option<f64>) -> Option<f64> {
     v.filter(|x| x.is_finite())
+}
+
+/// What a new version records before it is trained.
+pub(crate) struct NewVersion<'a> {
+    pub(crate) algorithm: Algorithm,
+    pub(crate) task: TaskKind,
+    pub(crate) hyperparameters: Value,
+    pub(crate) dataset: &'a str,
+    pub(crate) target: Option<&'a str>,
+    pub(crate) features: &'a [String],
+    pub(crate) classes: &'a [Value],
+    pub(crate) rows: Value,
+}
+
+/// Adds a version in state `training` to model `name` (creating it) and
+/// announces it; answers its number.
+pub(crate) fn reserve_version(
+    host: &dyn Host,
+    name: &str,
+    new: NewVersion<'_>,
+) -> Result<u32, MlError> {
+    let created_at = weft_sdk::rfc3339(weft_sdk::now_ms());
+    let mut version = 0;
+    registry::update(host, name, |old| {
+        let mut record = old.unwrap_or_else(|| Record {
+            name: name.to_owned(),
+            next_version: 1,
+            ..Record::default()
+        });
+        version = record.next_version.max(1);
+        record.next_version = version + 1;
+        record.versions.push(Version {
+            version,
+            model_id: format!("{name}:{version}"),
+            state: State::Training,
+            algorithm: new.algorithm.name().into(),
+            task: format!("{:?}", new.task).to_lowercase(),
+            hyperparameters: new.hyperparameters.clone(),
+            metrics: json!({}),
+            dataset: new.dataset.to_owned(),
+            target: new.target.map(str::to_owned),
+            features: new.features.to_vec(),
+            classes: new.classes.to_vec(),
+            rows: new.rows.clone(),
+            created_at: created_at.clone(),
+            error: None,
+        });
+        Ok(Some(record))
+    })?;
+    lifecycle_event(
+        host,
+        "created",
+        name,
+        version,
+        "training",
+        Some(new.algorithm.name()),
+    );
+    Ok(version)
+}
+
+/// Marks a trained version (its model already stored) registered.
+pub(crate) fn finish_version(
+    host: &dyn Host,
+    name: &str,
+    version: u32,
+    metrics: &Value,
+) -> Result<(), MlError> {
+    registry::update(host, name, |old| {
+        let mut record = old.ok_or_else(|| {
+            MlError::Conflict(format!("model '{name}' was deleted while it trained"))
+        })?;
+        let v = record.version_mut(version)?;
+        v.state = State::Registered;
+        v.metrics = metrics.clone();
+        Ok(Some(record))
+    })?;
+    Ok(())
 }
