@@ -23,6 +23,7 @@ pub mod mlp;
 pub mod model;
 pub mod operations;
 pub mod registry;
+pub mod timeseries;
 pub mod tree;
 
 pub use operations::MlEngine;

@@ -98,6 +98,26 @@ pub(super) fn operations() -> Vec<Operation> {
             object(json!({"name": {"type": "string"}, "version": version(), "rows": rows()}), &["name", "rows"]),
         )
         .topic(PREDICTIONS),
+        Operation::new(
+            "forecast",
+            "Holt-Winters exponential smoothing or ARIMA(p,d,q) forecasts of a series, with prediction intervals",
+            object(
+                json!({
+                    "method": {"type": "string", "enum": ["holt_winters", "arima"]},
+                    "horizon": {"type": "integer", "minimum": 1, "maximum": 10000},
+                    "values": {"type": "array", "items": {"type": "number"}, "description": "The series, oldest first (or dataset + column)"},
+                    "dataset": {"type": "string"},
+                    "column": {"type": "string"},
+                    "level": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1, "default": 0.95},
+                    "trend": {"type": "string", "enum": ["add", "none"], "description": "Holt-Winters: an additive trend"},
+                    "seasonal": {"type": "string", "enum": ["add", "mul", "none"], "description": "Holt-Winters: the season"},
+                    "seasonal_periods": {"type": "integer", "minimum": 2},
+                    "order": {"type": "array", "items": {"type": "integer", "minimum": 0}, "minItems": 3, "maxItems": 3, "description": "ARIMA: [p, d, q]"},
+                    "smoothing": {"type": "object", "description": "Holt-Winters: fixed alpha, beta, gamma (default: fitted)"}
+                }),
+                &["method", "horizon"],
+            ),
+        ),
         Operation::new("list_models", "Every model with its versions", object(json!({}), &[])).topic(LIFECYCLE),
         Operation::new("get_model", "A model's versions (or one version) with metadata and metrics", named()).topic(LIFECYCLE),
         Operation::new("deploy", "Make a version the one predict serves", named()).topic(LIFECYCLE).emits(&["lifecycle_event"]),

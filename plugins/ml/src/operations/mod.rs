@@ -13,6 +13,7 @@ use crate::MlError;
 
 mod automl;
 mod catalog;
+mod forecast;
 mod lifecycle;
 mod serve;
 mod train;
@@ -63,6 +64,7 @@ fn manifest() -> Manifest {
                 .as_job(),
             route(Method::Post, "/api/v1/ml/automl", "automl", "Search algorithms and hyperparameters under a time budget; registers the best (a job; watch /api/v1/ws/ml/automl)")
                 .as_job(),
+            route(Method::Post, "/api/v1/ml/forecast", "forecast", "Holt-Winters or ARIMA forecasts with prediction intervals"),
             route(Method::Post, "/api/v1/ml/predict", "predict", "Predictions from a model for rows or a dataset"),
             route(Method::Get, "/api/v1/ml/models", "list_models", "Every model, its versions and which is deployed"),
             route(Method::Get, "/api/v1/ml/models/{name}", "get_model", "A model's versions with their metadata and metrics"),
@@ -122,6 +124,7 @@ impl Engine for MlEngine {
         let answer: Result<Value, MlError> = match op {
             "train" => train::train(params.parse()?, host),
             "automl" => automl::automl(params.parse()?, host),
+            "forecast" => forecast::forecast(params.parse()?, host),
             "predict" => serve::predict(params.parse()?, host),
             "feature_importance" => serve::importance(params.parse()?, host),
             "explain" => serve::explain(params.parse()?, host),
