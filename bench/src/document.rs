@@ -8,11 +8,10 @@
 
 use std::io::Write;
 use std::process::Command;
-use std::sync::Arc;
 
 use anyhow::Context;
 use serde_json::{Value, json};
-use weft_runtime::{Invocation, Runtime, SandboxConfig};
+use weft_runtime::Invocation;
 
 use crate::stats::{Row, Sample};
 use crate::time;
@@ -68,22 +67,9 @@ fn text(rng: &mut Rng, i: usize) -> Value {
 }
 
 pub(crate) fn rows() -> anyhow::Result<Vec<Row>> {
-    let scratch = tempfile::tempdir()?;
-    let runtime = Runtime::new(
-        &scratch.path().join("runtime"),
-        SandboxConfig::default(),
-        weft_bus::Bus::new(weft_bus::BusConfig::default()),
-    )?;
-    let wasm = std::fs::read(weft_tests::repo_root().join("target/plugins/document.wasm"))
-        .context("run `make plugins` first")?;
-    runtime.load("document", &wasm)?;
-    let store = Arc::new(weft_storage::Store::open(
-        &scratch.path().join("storage"),
-        weft_storage::StoreOptions::default(),
-        None,
-    )?);
-    runtime.attach_storage(store);
-    let plugin = runtime.plugin("document")?;
+    let component = crate::setup::component("document")?;
+    let plugin = &component.plugin;
+    let scratch = &component.dir;
     let job = |op: &str, params: Value| -> anyhow::Result<Value> {
         plugin
             .invoke(op, &params, Invocation::detached("bench"))
@@ -93,13 +79,13 @@ pub(crate) fn rows() -> anyhow::Result<Vec<Row>> {
     let mut rng = Rng(0x5eed);
     let people: Vec<Value> = (0..DOCS).map(|i| person(&mut rng, i)).collect();
     let texts: Vec<Value> = (0..TEXTS).map(|i| text(&mut rng, i)).collect();
-    let files = scratch.path().join("docs.jsonl");
+    let files = scratch.join("docs.jsonl");
     let mut out = std::io::BufWriter::new(std::fs::File::create(&files)?);
     for p in &people {
         writeln!(out, "{p}")?;
     }
     out.flush()?;
-    let text_file = scratch.path().join("texts.jsonl");
+    let text_file = scratch.join("texts.jsonl");
     let mut out = std::io::BufWriter::new(std::fs::File::create(&text_file)?);
     for t in &texts {
         writeln!(out, "{t}")?;

@@ -2,10 +2,8 @@
 //! crate built natively, and as networkx / python-igraph on the same edge
 //! list, all in one run.
 
-use std::process::Command;
 use std::time::Duration;
 
-use anyhow::Context;
 use serde_json::{Value, json};
 use weft_graph::GraphEngine;
 use weft_runtime::{Invocation, Runtime};
@@ -323,20 +321,10 @@ fn algorithm_only(op: &str, text: &str) -> anyhow::Result<Sample> {
 }
 
 fn python_baselines(tsv: &std::path::Path, op: &str, k: Option<usize>) -> anyhow::Result<Value> {
-    let script = weft_tests::repo_root().join("bench/python/graph_baselines.py");
-    let mut command = Command::new("python3");
-    command.arg(script).arg(tsv).arg(op);
-    if let Some(k) = k {
-        command.arg(k.to_string());
+    let k = k.map(|k| k.to_string());
+    let mut args = vec![tsv.as_os_str(), std::ffi::OsStr::new(op)];
+    if let Some(k) = &k {
+        args.push(std::ffi::OsStr::new(k));
     }
-    let output = command.output().context("cannot run python3")?;
-    anyhow::ensure!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-            .lines()
-            .last()
-            .unwrap_or("failed")
-    );
-    Ok(serde_json::from_slice(&output.stdout)?)
+    crate::setup::python_json("graph_baselines.py", &args)
 }

@@ -8,6 +8,7 @@ mod document;
 mod fan_out;
 mod graph;
 mod ml;
+mod setup;
 mod spatial;
 mod stats;
 mod storage;

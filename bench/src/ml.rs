@@ -5,14 +5,10 @@
 //! host, and scikit-learn (`bench/python/ml_baselines.py`) on the same
 //! rows, all in the same run.
 
-use std::io::Write;
-use std::process::Command;
-use std::sync::Arc;
-
-use anyhow::Context;
 use serde_json::{Value, json};
+use std::io::Write;
 use weft_ml::MlEngine;
-use weft_runtime::{Invocation, Runtime, SandboxConfig};
+use weft_runtime::Invocation;
 use weft_sdk::{ColumnValues, Engine, Params, RecordingHost};
 
 use crate::stats::{Row, Sample};
@@ -56,23 +52,8 @@ pub(crate) fn rows() -> anyhow::Result<Vec<Row>> {
     use weft_storage::columnar::{CHUNK_ROWS, ColumnType, Field, Values};
     let (columns, labels) = data();
     let names: Vec<String> = (0..FEATURES).map(|j| format!("f{j}")).collect();
-    let scratch = tempfile::tempdir()?;
-    let runtime = Runtime::new(
-        &scratch.path().join("runtime"),
-        SandboxConfig::default(),
-        weft_bus::Bus::new(weft_bus::BusConfig::default()),
-    )?;
-    let wasm = std::fs::read(weft_tests::repo_root().join("target/plugins/ml.wasm"))
-        .context("run `make plugins` first")?;
-    runtime.load("ml", &wasm)?;
-    let store = Arc::new(weft_storage::Store::open(
-        &scratch.path().join("storage"),
-        weft_storage::StoreOptions::default(),
-        None,
-    )?);
-    runtime.attach_storage(store.clone());
-    let plugin = runtime.plugin("ml")?;
-
+    let component = crate::setup::component("ml")?;
+    let (store, plugin) = (&component.store, &component.plugin);
     let mut schema: Vec<Field> = names
         .iter()
         .map(|n| Field {
@@ -102,7 +83,7 @@ pub(crate) fn rows() -> anyhow::Result<Vec<Row>> {
     served.push(("label", ColumnValues::I64(labels.clone())));
     let native = RecordingHost::new().with_dataset("points", served);
 
-    let csv = scratch.path().join("points.csv");
+    let csv = component.dir.join("points.csv");
     let mut out = std::io::BufWriter::new(std::fs::File::create(&csv)?);
     writeln!(out, "{},label", names.join(","))?;
     for i in 0..ROWS {
@@ -213,19 +194,5 @@ pub(crate) fn rows() -> anyhow::Result<Vec<Row>> {
 }
 
 fn scikit_learn(csv: &std::path::Path) -> anyhow::Result<Value> {
-    let script = weft_tests::repo_root().join("bench/python/ml_baselines.py");
-    let output = Command::new("python3")
-        .arg(script)
-        .arg(csv)
-        .output()
-        .context("cannot run python3")?;
-    anyhow::ensure!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-            .lines()
-            .last()
-            .unwrap_or("failed")
-    );
-    Ok(serde_json::from_slice(&output.stdout)?)
+    crate::setup::python_json("ml_baselines.py", &[csv.as_os_str()])
 }

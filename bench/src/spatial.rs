@@ -4,12 +4,8 @@
 //! and the whole operations as the wasm component (reading and writing a
 //! real store) next to the same operations built natively.
 
-use std::process::Command;
-use std::sync::Arc;
-
-use anyhow::Context;
 use serde_json::{Value, json};
-use weft_runtime::{Invocation, Runtime, SandboxConfig};
+use weft_runtime::Invocation;
 use weft_sdk::{Engine, Host, Params, RecordingHost};
 use weft_spatial::SpatialEngine;
 use weft_spatial::index::{IndexKind, LayerIndex, bounds};
@@ -204,23 +200,14 @@ fn core_rows(
 fn shapely(
     paths: &(std::path::PathBuf, std::path::PathBuf, std::path::PathBuf),
 ) -> anyhow::Result<Value> {
-    let script = weft_tests::repo_root().join("bench/python/spatial_baselines.py");
-    let output = Command::new("python3")
-        .arg(script)
-        .arg(&paths.0)
-        .arg(&paths.1)
-        .arg(&paths.2)
-        .output()
-        .context("cannot run python3")?;
-    anyhow::ensure!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-            .lines()
-            .last()
-            .unwrap_or("failed")
-    );
-    Ok(serde_json::from_slice(&output.stdout)?)
+    crate::setup::python_json(
+        "spatial_baselines.py",
+        &[
+            paths.0.as_os_str(),
+            paths.1.as_os_str(),
+            paths.2.as_os_str(),
+        ],
+    )
 }
 
 /// Whole operations: the component through the runtime against a real
@@ -230,22 +217,8 @@ fn component_rows(
     queries: &[[f64; 2]],
     polygons: &[String],
 ) -> anyhow::Result<Vec<Row>> {
-    let scratch = tempfile::tempdir()?;
-    let runtime = Runtime::new(
-        &scratch.path().join("runtime"),
-        SandboxConfig::default(),
-        weft_bus::Bus::new(weft_bus::BusConfig::default()),
-    )?;
-    let wasm = std::fs::read(weft_tests::repo_root().join("target/plugins/spatial.wasm"))
-        .context("run `make plugins` first")?;
-    runtime.load("spatial", &wasm)?;
-    let store = Arc::new(weft_storage::Store::open(
-        &scratch.path().join("storage"),
-        weft_storage::StoreOptions::default(),
-        None,
-    )?);
-    runtime.attach_storage(store.clone());
-    let plugin = runtime.plugin("spatial")?;
+    let component = crate::setup::component("spatial")?;
+    let (store, plugin) = (&component.store, &component.plugin);
     let space = weft_storage::store::plugin_space("bench", "spatial");
     let upload = |name: &str, body: &str| -> anyhow::Result<()> {
         let mut blob = store.create_blob(&space, name)?;
