@@ -3,8 +3,10 @@
 Writes each dataset's train and test halves as CSV (the engine trains on the
 train half with validation_split 0 and predicts the test half, so both sides
 see the same rows) and, in reference.json, what scikit-learn scores on the
-test half with matched hyperparameters. Run: python3 make_reference.py
-(scikit-learn 1.9.1, numpy; see test_data/requirements.txt).
+test half with matched hyperparameters. It also writes PMML files
+from scikit-learn models with nyoka, and what those models predict. Run:
+python3 make_reference.py (scikit-learn 1.9.1, nyoka 5.5.0, numpy; see
+test_data/requirements.txt).
 """
 
 import csv
@@ -52,6 +54,7 @@ iris = datasets.load_iris()
 xtr, xte, ytr, yte = train_test_split(iris.data, iris.target, test_size=0.4, random_state=0, stratify=iris.target)
 cols = clean(iris.feature_names)
 species = list(iris.target_names)
+iris_split, iris_cols = (xtr, np.array(species)[ytr], xte), cols
 write("iris_train", xtr, ytr, cols, "species", species)
 write("iris_test", xte, yte, cols, "species", species)
 scaled = lambda m: make_pipeline(StandardScaler(), m)
@@ -75,6 +78,7 @@ for algorithm, (hp, model) in iris_models.items():
 bc = datasets.load_breast_cancer()
 xtr, xte, ytr, yte = train_test_split(bc.data, bc.target, test_size=0.3, random_state=0, stratify=bc.target)
 cols = clean(bc.feature_names)
+cancer_split, cancer_cols = (xtr, ytr, xte), cols
 write("cancer_train", xtr, ytr, cols, "malignant")
 write("cancer_test", xte, yte, cols, "malignant")
 cancer_models = {
@@ -107,6 +111,7 @@ for algorithm, (hp, model) in {
 dia = datasets.load_diabetes()
 xtr, xte, ytr, yte = train_test_split(dia.data, dia.target, test_size=0.3, random_state=0)
 cols = clean(dia.feature_names)
+diabetes_split, diabetes_cols = (xtr, ytr.astype(float), xte), cols
 write("diabetes_train", xtr, ytr.astype(float), cols, "progression")
 write("diabetes_test", xte, yte.astype(float), cols, "progression")
 for algorithm, (hp, model) in {
@@ -131,3 +136,25 @@ out["kmeans"] = {"dataset": "blobs", "k": 4, "inertia": float(km.inertia_)}
 for c in cases:
     print(f"{c['dataset']:9} {c['algorithm']:20} {c['metric']} {c['sklearn']:.4f}")
 print("kmeans inertia", out["kmeans"]["inertia"])
+
+# PMML written by nyoka from scikit-learn models: the engine imports each and
+# must predict what scikit-learn predicts on the test rows.
+from nyoka import skl_to_pmml  # noqa: E402
+from sklearn.pipeline import Pipeline  # noqa: E402
+
+pmml_cases = []
+for name, model, dataset, target, x_train, y_train, x_test, columns in [
+    ("tree", DecisionTreeClassifier(max_depth=4, random_state=0), "iris", "species", *iris_split, iris_cols),
+    ("forest", RandomForestClassifier(n_estimators=10, max_depth=5, random_state=0), "iris", "species", *iris_split, iris_cols),
+    ("logistic", LogisticRegression(max_iter=5000), "cancer", "malignant", *cancer_split, cancer_cols),
+    ("linear", LinearRegression(), "diabetes", "progression", *diabetes_split, diabetes_cols),
+]:
+    pipeline = Pipeline([("model", model)]).fit(x_train, y_train)
+    path = HERE / f"{name}.pmml"
+    skl_to_pmml(pipeline, columns, target, str(path))
+    predicted = pipeline.predict(x_test)
+    pmml_cases.append({"file": f"{name}.pmml", "dataset": dataset,
+                       "predictions": [p.item() if hasattr(p, "item") else p for p in predicted]})
+out["pmml"] = pmml_cases
+(HERE / "reference.json").write_text(json.dumps(out, indent=1) + "\n")
+print("pmml cases", [c["file"] for c in pmml_cases])

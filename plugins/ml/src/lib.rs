@@ -22,6 +22,7 @@ pub mod metrics;
 pub mod mlp;
 pub mod model;
 pub mod operations;
+pub mod pmml;
 pub mod registry;
 pub mod timeseries;
 pub mod tree;

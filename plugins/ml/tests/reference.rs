@@ -360,3 +360,53 @@ fn automl_out_of_time_still_answers_a_model() -> anyhow::Result<()> {
     assert_eq!(result["model_id"], "automl-iris_train:1", "{result}");
     Ok(())
 }
+
+#[test]
+fn pmml_from_scikit_learn_imports_and_predicts_what_scikit_learn_predicts() -> anyhow::Result<()> {
+    let r = reference()?;
+    let host = RecordingHost::new();
+    for case in r["pmml"].as_array().context("pmml cases")? {
+        let file = case["file"].as_str().context("file")?;
+        let name = file.trim_end_matches(".pmml");
+        let text = std::fs::read_to_string(test_data(file))?;
+        let imported = run(&host, "import_model", &json!({"name": name, "pmml": text}))?;
+        let predicted = run(
+            &host,
+            "predict",
+            &json!({"model": name, "rows": test_rows(case["dataset"].as_str().context("dataset")?)?}),
+        )?;
+        let (ours, theirs) = (
+            predicted["predictions"].as_array().context("ours")?,
+            case["predictions"].as_array().context("theirs")?,
+        );
+        assert_eq!(ours.len(), theirs.len());
+        for (i, (o, t)) in ours.iter().zip(theirs).enumerate() {
+            match (o.as_f64(), t.as_f64()) {
+                (Some(o), Some(t)) if case["dataset"] == "diabetes" => {
+                    assert!(
+                        (o - t).abs() <= 1e-9 * t.abs().max(1.0),
+                        "{file} row {i}: {o} vs {t}"
+                    );
+                }
+                _ => assert_eq!(o, t, "{file} row {i} ({imported})"),
+            }
+        }
+        // And out again: the export reads back to the same predictions.
+        let exported = run(&host, "export_model", &json!({"name": name}))?;
+        run(
+            &host,
+            "import_model",
+            &json!({"name": format!("{name}-again"), "pmml": exported["pmml"]}),
+        )?;
+        let again = run(
+            &host,
+            "predict",
+            &json!({"model": format!("{name}-again"), "rows": test_rows(case["dataset"].as_str().unwrap_or(""))?}),
+        )?;
+        assert_eq!(
+            again["predictions"], predicted["predictions"],
+            "{file} round trip"
+        );
+    }
+    Ok(())
+}

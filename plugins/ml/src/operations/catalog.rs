@@ -118,6 +118,23 @@ pub(super) fn operations() -> Vec<Operation> {
                 &["method", "horizon"],
             ),
         ),
+        Operation::new(
+            "export_model",
+            "A model version as PMML 4.4 (linear_regression, logistic_regression, decision_tree, random_forest), standardization folded in",
+            object(json!({"name": {"type": "string"}, "version": version(), "format": {"type": "string", "enum": ["pmml"]}}), &["name"]),
+        )
+        .topic(LIFECYCLE),
+        Operation::new(
+            "import_model",
+            "Register a PMML document (RegressionModel, TreeModel, or a MiningModel averaging TreeModels) as a new version",
+            object(
+                json!({"name": model_name(), "pmml": {"type": "string", "description": "The document (or upload it as the route's body)"},
+                       "body_blob": {"type": "string"}, "body_type": {"type": "string"}}),
+                &["name"],
+            ),
+        )
+        .topic(LIFECYCLE)
+        .emits(&["lifecycle_event"]),
         Operation::new("list_models", "Every model with its versions", object(json!({}), &[])).topic(LIFECYCLE),
         Operation::new("get_model", "A model's versions (or one version) with metadata and metrics", named()).topic(LIFECYCLE),
         Operation::new("deploy", "Make a version the one predict serves", named()).topic(LIFECYCLE).emits(&["lifecycle_event"]),

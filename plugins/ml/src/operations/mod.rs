@@ -13,6 +13,7 @@ use crate::MlError;
 
 mod automl;
 mod catalog;
+mod exchange;
 mod forecast;
 mod lifecycle;
 mod serve;
@@ -72,6 +73,10 @@ fn manifest() -> Manifest {
             route(Method::Delete, "/api/v1/ml/models/{name}/versions/{version}", "delete_model", "Delete one version"),
             route(Method::Post, "/api/v1/ml/models/{name}/versions/{version}/deploy", "deploy", "Make this version the one predict uses"),
             route(Method::Post, "/api/v1/ml/models/{name}/versions/{version}/deprecate", "deprecate", "Mark a version deprecated (undeploying it)"),
+            route(Method::Get, "/api/v1/ml/models/{name}/versions/{version}/pmml", "export_model", "The version as PMML 4.4 (linear, logistic, tree and forest models)"),
+            route(Method::Post, "/api/v1/ml/models/{name}/import", "import_model", "Register a PMML document (the body, application/xml) as a new version")
+                .body(weft_sdk::Body::Bytes("application/xml".into()))
+                .status(201),
             route(Method::Post, "/api/v1/ml/models/{name}/importance", "feature_importance", "Permutation importance on a dataset, and impurity importance for trees"),
             route(Method::Post, "/api/v1/ml/models/{name}/explain", "explain", "Per-feature contributions to rows' predictions (exact, linear models)"),
         ],
@@ -128,6 +133,8 @@ impl Engine for MlEngine {
             "predict" => serve::predict(params.parse()?, host),
             "feature_importance" => serve::importance(params.parse()?, host),
             "explain" => serve::explain(params.parse()?, host),
+            "export_model" => exchange::export(params.parse()?, host),
+            "import_model" => exchange::import(params.parse()?, host),
             "list_models" => lifecycle::list(host),
             "get_model" => lifecycle::get(params.parse()?, host),
             "deploy" => lifecycle::deploy(params.parse()?, host),
