@@ -24,6 +24,7 @@ pub mod model;
 pub mod operations;
 pub mod pmml;
 pub mod registry;
+pub mod shap;
 pub mod timeseries;
 pub mod tree;
 

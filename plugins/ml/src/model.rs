@@ -628,6 +628,63 @@ impl Model {
         ))
     }
 
+    /// Per-feature TreeSHAP values of one row's output (the predicted
+    /// class's probability for trees and forests, its raw score — log-odds
+    /// — for boosting; the value for regressors), with the expected output
+    /// as `base`; they add up to the output. `None` for other estimators.
+    pub fn tree_contributions(&self, row: &[f64], class: Option<usize>) -> Option<(f64, Vec<f64>)> {
+        let x = scaled(
+            self,
+            &Array2::from_shape_vec((1, row.len()), row.to_vec()).ok()?,
+        );
+        let x = x.row(0);
+        let n = self.features.len();
+        let index = class.unwrap_or(0);
+        let pick = move |v: &[f64]| v.get(index).copied().unwrap_or(0.0);
+        let add = |into: &mut Vec<f64>, phi: Vec<f64>, factor: f64| {
+            for (a, b) in into.iter_mut().zip(phi) {
+                *a += factor * b;
+            }
+        };
+        match &self.estimator {
+            Estimator::Tree(t) => Some((
+                crate::shap::expected(t, &pick),
+                crate::shap::tree_shap(t, x, &pick, n),
+            )),
+            Estimator::Forest(f) => {
+                let k = f.trees.len().max(1) as f64;
+                let mut phi = vec![0.0; n];
+                let mut base = 0.0;
+                for t in &f.trees {
+                    base += crate::shap::expected(t, &pick) / k;
+                    add(&mut phi, crate::shap::tree_shap(t, x, &pick, n), 1.0 / k);
+                }
+                Some((base, phi))
+            }
+            Estimator::Boosting(b) => {
+                // Binary boosting has one score, class 1's log-odds.
+                let (score, sign) = match (b.loss, class) {
+                    (crate::boosting::Loss::Binary, Some(0)) => (0, -1.0),
+                    (crate::boosting::Loss::Multinomial(_), Some(c)) => (c, 1.0),
+                    _ => (0, 1.0),
+                };
+                let first = |v: &[f64]| v[0];
+                let mut phi = vec![0.0; n];
+                let mut base = b.init[score];
+                for trees in &b.rounds {
+                    base += b.learning_rate * crate::shap::expected(&trees[score], &first);
+                    add(
+                        &mut phi,
+                        crate::shap::tree_shap(&trees[score], x, &first, n),
+                        b.learning_rate,
+                    );
+                }
+                Some((sign * base, phi.into_iter().map(|v| sign * v).collect()))
+            }
+            _ => None,
+        }
+    }
+
     /// The stored bytes.
     pub fn to_bytes(&self) -> Result<Vec<u8>, MlError> {
         serde_json::to_vec(self)

@@ -410,3 +410,57 @@ fn pmml_from_scikit_learn_imports_and_predicts_what_scikit_learn_predicts() -> a
     }
     Ok(())
 }
+
+#[test]
+fn tree_explanations_add_up_to_what_the_model_predicts() -> anyhow::Result<()> {
+    let host = host_with(&["iris_train", "cancer_train"])?;
+    let rows: Vec<Vec<f64>> = test_rows("iris")?.into_iter().take(4).collect();
+    run(
+        &host,
+        "train",
+        &json!({"algorithm": "random_forest", "dataset": "iris_train", "target": "species", "model": "rf", "hyperparameters": {"n_estimators": 10}}),
+    )?;
+    let predicted = run(&host, "predict", &json!({"model": "rf", "rows": rows}))?;
+    let explained = run(&host, "explain", &json!({"name": "rf", "rows": rows}))?;
+    assert!(
+        explained["method"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("TreeSHAP")
+    );
+    for (i, e) in explained["explanations"]
+        .as_array()
+        .context("explanations")?
+        .iter()
+        .enumerate()
+    {
+        let confidence = predicted["confidence"][i].as_f64().context("confidence")?;
+        assert!(
+            (e["output"].as_f64().unwrap_or(0.0) - confidence).abs() < 1e-9,
+            "{e} vs {confidence}"
+        );
+        assert_eq!(e["prediction"], predicted["predictions"][i]);
+    }
+    let rows: Vec<Vec<f64>> = test_rows("cancer")?.into_iter().take(4).collect();
+    run(
+        &host,
+        "train",
+        &json!({"algorithm": "gradient_boosting", "dataset": "cancer_train", "target": "malignant", "model": "gb", "hyperparameters": {"n_estimators": 20}}),
+    )?;
+    let predicted = run(&host, "predict", &json!({"model": "gb", "rows": rows}))?;
+    let explained = run(&host, "explain", &json!({"name": "gb", "rows": rows}))?;
+    for (i, e) in explained["explanations"]
+        .as_array()
+        .context("explanations")?
+        .iter()
+        .enumerate()
+    {
+        let logit = e["output"].as_f64().unwrap_or(0.0);
+        let confidence = predicted["confidence"][i].as_f64().context("confidence")?;
+        assert!(
+            (1.0 / (1.0 + (-logit).exp()) - confidence).abs() < 1e-9,
+            "{e} vs {confidence}"
+        );
+    }
+    Ok(())
+}

@@ -14,7 +14,7 @@ use weft_sdk::Host;
 
 use super::{PREDICTIONS, VersionNumber};
 use crate::data::{Table, Target, TargetKind, read_table};
-use crate::model::{Model, Prediction, rows_matrix};
+use crate::model::{Algorithm, Model, Prediction, rows_matrix};
 use crate::registry::{self, State};
 use crate::{MlError, check_cancelled, metrics};
 
@@ -305,9 +305,13 @@ pub(crate) fn explain(params: ExplainParams, host: &dyn Host) -> Result<Value, M
             Prediction::Classes { labels, .. } => Some(labels[i]),
             _ => None,
         };
-        let Some((base, parts)) = model.linear_contributions(&row.to_vec(), class) else {
+        let values = row.to_vec();
+        let Some((base, parts)) = model
+            .linear_contributions(&values, class)
+            .or_else(|| model.tree_contributions(&values, class))
+        else {
             return Err(MlError::Invalid(format!(
-                "explain gives exact contributions for linear_regression and logistic_regression; this model is {}: use feature_importance for it",
+                "explain covers linear and logistic regression (exact attribution) and trees, forests and boosting (TreeSHAP); this model is {}: use feature_importance for it",
                 model.algorithm.name()
             )));
         };
@@ -326,7 +330,11 @@ pub(crate) fn explain(params: ExplainParams, host: &dyn Host) -> Result<Value, M
     }
     Ok(json!({
         "model_id": format!("{name}:{version}"),
-        "method": "exact linear attribution: coefficient × feature (standardized when the model scales), intercept as base; they sum to the raw output (value or logit)",
+        "method": match model.algorithm {
+            Algorithm::LinearRegression | Algorithm::LogisticRegression => "exact linear attribution: coefficient × feature (standardized when the model scales), intercept as base; they sum to the raw output (value or logit)",
+            Algorithm::GradientBoosting => "TreeSHAP (path-dependent, Lundberg et al. 2018) of the raw score (log-odds for classes), summed over the boosted trees; base is the expected score",
+            _ => "TreeSHAP (path-dependent, Lundberg et al. 2018) of the predicted class's probability (or the value), averaged over a forest's trees; base is the expected output",
+        },
         "explanations": out,
     }))
 }
