@@ -23,6 +23,7 @@ pub mod mlp;
 pub mod model;
 pub mod operations;
 pub mod pmml;
+pub mod quantize;
 pub mod registry;
 pub mod shap;
 pub mod timeseries;

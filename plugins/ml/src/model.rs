@@ -116,6 +116,15 @@ pub enum Estimator {
     Svm(SupportVectors),
     /// A network.
     Mlp(Mlp),
+    /// A linear or logistic model with int8 coefficients.
+    QuantizedLinear {
+        /// Logistic (else linear).
+        logistic: bool,
+        /// The weights.
+        model: crate::quantize::QuantizedLinear,
+    },
+    /// A network with int8 weights.
+    QuantizedMlp(crate::quantize::QuantizedMlp),
 }
 
 /// A trained model.
@@ -463,6 +472,9 @@ impl Model {
                 self.features.join(", ")
             )));
         }
+        if let Some(plain) = self.expanded() {
+            return plain.predict(x);
+        }
         let x = scaled(self, x);
         let per_row = |f: &dyn Fn(ndarray::ArrayView1<'_, f64>) -> Vec<f64>| -> Array2<f64> {
             let rows: Vec<Vec<f64>> = x.rows().into_iter().map(f).collect();
@@ -496,6 +508,9 @@ impl Model {
             Estimator::NaiveBayes(nb) => linfa_models::naive_bayes_probabilities(nb, &x, k),
             Estimator::Svm(s) => linfa_models::svm_probabilities(s, &x, k),
             Estimator::Mlp(n) => n.predict(&x),
+            Estimator::QuantizedLinear { .. } | Estimator::QuantizedMlp(_) => {
+                return Err(MlError::Storage("a quantized model did not expand".into()));
+            }
             Estimator::Kmeans { centroids } => {
                 let assigned: Vec<f64> = x
                     .rows()
@@ -683,6 +698,50 @@ impl Model {
             }
             _ => None,
         }
+    }
+
+    /// A quantized model's full-precision stand-in (weights multiplied
+    /// back), which predicts what it predicts.
+    fn expanded(&self) -> Option<Model> {
+        let estimator = match &self.estimator {
+            Estimator::QuantizedLinear {
+                logistic: true,
+                model,
+            } => Estimator::Logistic(model.expand()),
+            Estimator::QuantizedLinear {
+                logistic: false,
+                model,
+            } => Estimator::Linear(model.expand()),
+            Estimator::QuantizedMlp(q) => Estimator::Mlp(q.expand()),
+            _ => return None,
+        };
+        Some(model_view(self, estimator))
+    }
+
+    /// The same model with int8 weights, and the bytes of its weights
+    /// before and after; `None` for estimators it does not apply to.
+    pub fn quantized(&self) -> Option<(Model, (usize, usize))> {
+        use crate::quantize::{QuantizedLinear, QuantizedMlp, weight_bytes};
+        let (estimator, bytes) = match &self.estimator {
+            Estimator::Linear(m) | Estimator::Logistic(m) => {
+                let q = QuantizedLinear::new(m);
+                let bytes = weight_bytes(&[&q.coefficients]);
+                (
+                    Estimator::QuantizedLinear {
+                        logistic: matches!(self.estimator, Estimator::Logistic(_)),
+                        model: q,
+                    },
+                    bytes,
+                )
+            }
+            Estimator::Mlp(net) => {
+                let q = QuantizedMlp::new(net);
+                let bytes = weight_bytes(&q.layers.iter().map(|(w, _)| w).collect::<Vec<_>>());
+                (Estimator::QuantizedMlp(q), bytes)
+            }
+            _ => return None,
+        };
+        Some((model_view(self, estimator), bytes))
     }
 
     /// The stored bytes.

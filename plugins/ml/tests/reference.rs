@@ -464,3 +464,58 @@ fn tree_explanations_add_up_to_what_the_model_predicts() -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+#[test]
+fn int8_weights_cost_little_accuracy_and_take_a_fraction_of_the_space() -> anyhow::Result<()> {
+    let host = host_with(&["iris_train", "iris_test"])?;
+    for algorithm in ["logistic_regression", "mlp"] {
+        let hp = if algorithm == "mlp" {
+            json!({"hidden_layers": [32], "learning_rate": 0.01, "epochs": 200})
+        } else {
+            json!({})
+        };
+        run(
+            &host,
+            "train",
+            &json!({"algorithm": algorithm, "dataset": "iris_train", "target": "species", "model": algorithm, "hyperparameters": hp}),
+        )?;
+        let q = run(
+            &host,
+            "quantize",
+            &json!({"name": algorithm, "dataset": "iris_test"}),
+        )?;
+        let (before, after) = (
+            q["before"]["accuracy"].as_f64().context("before")?,
+            q["after"]["accuracy"].as_f64().context("after")?,
+        );
+        assert!((before - after).abs() <= 0.034, "{algorithm}: {q}");
+        assert!(q["same_predictions"].as_f64() >= Some(0.95), "{q}");
+        let (full, small) = (
+            q["weights_bytes"]["f64"].as_u64().unwrap_or(0),
+            q["weights_bytes"]["int8"].as_u64().unwrap_or(0),
+        );
+        // The scales (one f64 per output) weigh on a 4 × 3 model; on a
+        // network the weights dominate.
+        assert!(small < full, "{q}");
+        if algorithm == "mlp" {
+            assert!(small * 3 < full, "{q}");
+        }
+        assert_eq!(q["model_id"], format!("{algorithm}:2"));
+        let p = run(
+            &host,
+            "predict",
+            &json!({"model": format!("{algorithm}:2"), "rows": [[5.1, 3.5, 1.4, 0.2]]}),
+        )?;
+        assert_eq!(p["predictions"][0], "setosa");
+    }
+    let err = MlEngine::invoke(
+        "quantize",
+        Params::new(&json!({"name": "ghost", "dataset": "iris_test"}).to_string()),
+        &host,
+    )
+    .err()
+    .map(|e| e.to_string())
+    .unwrap_or_default();
+    assert!(err.contains("no model 'ghost'"), "{err}");
+    Ok(())
+}

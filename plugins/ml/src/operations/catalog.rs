@@ -135,6 +135,13 @@ pub(super) fn operations() -> Vec<Operation> {
         )
         .topic(LIFECYCLE)
         .emits(&["lifecycle_event"]),
+        Operation::new(
+            "quantize",
+            "Register a version with int8 weights (linear_regression, logistic_regression, mlp), scored before and after on a dataset",
+            object(json!({"name": {"type": "string"}, "version": version(), "dataset": {"type": "string"}, "target": {"type": "string"}}), &["name", "dataset"]),
+        )
+        .topic(LIFECYCLE)
+        .emits(&["lifecycle_event"]),
         Operation::new("list_models", "Every model with its versions", object(json!({}), &[])).topic(LIFECYCLE),
         Operation::new("get_model", "A model's versions (or one version) with metadata and metrics", named()).topic(LIFECYCLE),
         Operation::new("deploy", "Make a version the one predict serves", named()).topic(LIFECYCLE).emits(&["lifecycle_event"]),

@@ -16,6 +16,7 @@ mod catalog;
 mod exchange;
 mod forecast;
 mod lifecycle;
+mod quantize;
 mod serve;
 mod train;
 
@@ -77,6 +78,7 @@ fn manifest() -> Manifest {
             route(Method::Post, "/api/v1/ml/models/{name}/import", "import_model", "Register a PMML document (the body, application/xml) as a new version")
                 .body(weft_sdk::Body::Bytes("application/xml".into()))
                 .status(201),
+            route(Method::Post, "/api/v1/ml/models/{name}/quantize", "quantize", "A new version with int8 weights (linear, logistic, MLP), scored before and after on a dataset"),
             route(Method::Post, "/api/v1/ml/models/{name}/importance", "feature_importance", "Permutation importance on a dataset, and impurity importance for trees"),
             route(Method::Post, "/api/v1/ml/models/{name}/explain", "explain", "Per-feature contributions to rows' predictions (exact, linear models)"),
         ],
@@ -135,6 +137,7 @@ impl Engine for MlEngine {
             "explain" => serve::explain(params.parse()?, host),
             "export_model" => exchange::export(params.parse()?, host),
             "import_model" => exchange::import(params.parse()?, host),
+            "quantize" => quantize::quantize(params.parse()?, host),
             "list_models" => lifecycle::list(host),
             "get_model" => lifecycle::get(params.parse()?, host),
             "deploy" => lifecycle::deploy(params.parse()?, host),
