@@ -21,6 +21,7 @@ pub mod linfa_models;
 pub mod metrics;
 pub mod mlp;
 pub mod model;
+pub mod onnx;
 pub mod operations;
 pub mod pmml;
 pub mod quantize;

@@ -120,8 +120,8 @@ pub(super) fn operations() -> Vec<Operation> {
         ),
         Operation::new(
             "export_model",
-            "A model version as PMML 4.4 (linear_regression, logistic_regression, decision_tree, random_forest), standardization folded in",
-            object(json!({"name": {"type": "string"}, "version": version(), "format": {"type": "string", "enum": ["pmml"]}}), &["name"]),
+            "A model version as PMML 4.4 or ONNX (base64) — linear_regression, logistic_regression, decision_tree, random_forest — standardization folded in",
+            object(json!({"name": {"type": "string"}, "version": version(), "format": {"type": "string", "enum": ["pmml", "onnx"], "default": "pmml"}}), &["name"]),
         )
         .topic(LIFECYCLE),
         Operation::new(

@@ -1,4 +1,5 @@
-//! Models in and out as PMML: `export_model` writes a stored version,
+//! Models in and out: `export_model` writes a stored version as PMML or
+//! ONNX,
 //! `import_model` registers a PMML document (text, or an uploaded body) as
 //! a new version.
 
@@ -9,7 +10,7 @@ use weft_sdk::Host;
 use super::VersionNumber;
 use super::serve::resolve;
 use super::train::{NewVersion, finish_version, reserve_version};
-use crate::{MlError, pmml, registry};
+use crate::{MlError, onnx, pmml, registry};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -22,21 +23,32 @@ pub(crate) struct ExportParams {
 }
 
 pub(crate) fn export(params: ExportParams, host: &dyn Host) -> Result<Value, MlError> {
-    if let Some(f) = params.format.as_deref().filter(|f| *f != "pmml") {
-        return Err(MlError::Invalid(format!(
-            "format '{f}' is not offered: use \"pmml\" (ONNX export is not built yet)"
-        )));
-    }
     let (name, version, model) = resolve(host, &params.name, params.version)?;
-    let record = registry::load(host, &name)?;
-    let target = record
-        .version(version)?
-        .target
-        .clone()
-        .unwrap_or_else(|| "prediction".into());
-    Ok(
-        json!({"model_id": format!("{name}:{version}"), "format": "pmml", "pmml": pmml::export(&model, &target)?}),
-    )
+    let model_id = format!("{name}:{version}");
+    match params.format.as_deref().unwrap_or("pmml") {
+        "pmml" => {
+            let record = registry::load(host, &name)?;
+            let target = record
+                .version(version)?
+                .target
+                .clone()
+                .unwrap_or_else(|| "prediction".into());
+            Ok(
+                json!({"model_id": model_id, "format": "pmml", "pmml": pmml::export(&model, &target)?}),
+            )
+        }
+        "onnx" => {
+            use base64::Engine as _;
+            let bytes = onnx::export(&model)?;
+            Ok(
+                json!({"model_id": model_id, "format": "onnx", "bytes": bytes.len(),
+                      "onnx_base64": base64::engine::general_purpose::STANDARD.encode(bytes)}),
+            )
+        }
+        other => Err(MlError::Invalid(format!(
+            "format '{other}' is not offered: use \"pmml\" or \"onnx\""
+        ))),
+    }
 }
 
 #[derive(Debug, Deserialize)]

@@ -74,7 +74,7 @@ fn manifest() -> Manifest {
             route(Method::Delete, "/api/v1/ml/models/{name}/versions/{version}", "delete_model", "Delete one version"),
             route(Method::Post, "/api/v1/ml/models/{name}/versions/{version}/deploy", "deploy", "Make this version the one predict uses"),
             route(Method::Post, "/api/v1/ml/models/{name}/versions/{version}/deprecate", "deprecate", "Mark a version deprecated (undeploying it)"),
-            route(Method::Get, "/api/v1/ml/models/{name}/versions/{version}/pmml", "export_model", "The version as PMML 4.4 (linear, logistic, tree and forest models)"),
+            route(Method::Get, "/api/v1/ml/models/{name}/versions/{version}/export", "export_model", "The version as PMML 4.4 (?format=pmml, default) or ONNX (?format=onnx, base64): linear, logistic, tree and forest models"),
             route(Method::Post, "/api/v1/ml/models/{name}/import", "import_model", "Register a PMML document (the body, application/xml) as a new version")
                 .body(weft_sdk::Body::Bytes("application/xml".into()))
                 .status(201),
