@@ -301,3 +301,65 @@ async fn bad_input_is_invalid_params_that_names_the_problem() -> anyhow::Result<
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn models_travel_as_pmml_through_the_declared_routes() -> anyhow::Result<()> {
+    let server = Server::start(&[])?;
+    upload(&server, "iris_train").await?;
+    let job = server
+        .run_job("ml", "train", json!({"algorithm": "decision_tree", "dataset": "iris_train", "target": "species", "model": "tree"}))
+        .await?;
+    assert_eq!(job["state"], "succeeded", "{job}");
+    let (status, exported) = server
+        .get("/api/v1/ml/models/tree/versions/1/export")
+        .await?;
+    assert_eq!(status, 200, "{exported}");
+    let pmml = exported["pmml"].as_str().context("pmml")?.to_owned();
+    let (status, imported) = server
+        .post_raw(
+            "/api/v1/ml/models/copied/import",
+            "application/xml",
+            pmml.into_bytes(),
+        )
+        .await?;
+    assert_eq!(
+        (status, imported["model_id"].clone()),
+        (201, json!("copied:1")),
+        "{imported}"
+    );
+    let rows = test_rows("iris_test")?;
+    let (_, original) = server
+        .post(
+            "/api/v1/ml/predict",
+            &json!({"model": "tree", "rows": rows}),
+        )
+        .await?;
+    let (_, copy) = server
+        .post(
+            "/api/v1/ml/predict",
+            &json!({"model": "copied", "rows": rows}),
+        )
+        .await?;
+    assert_eq!(original["predictions"], copy["predictions"]);
+    let (status, onnx) = server
+        .get("/api/v1/ml/models/tree/versions/1/export?format=onnx")
+        .await?;
+    assert_eq!(status, 200);
+    assert!(onnx["bytes"].as_u64() > Some(100), "{onnx}");
+    let (status, refused) = server
+        .post_raw(
+            "/api/v1/ml/models/bad/import",
+            "application/xml",
+            b"<PMML><NaiveBayesModel/></PMML>".to_vec(),
+        )
+        .await?;
+    assert_eq!(status, 422, "{refused}");
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("PMML"),
+        "{refused}"
+    );
+    Ok(())
+}
