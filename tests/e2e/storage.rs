@@ -630,3 +630,57 @@ async fn binary_columns_take_and_give_hex() -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn uploads_are_read_by_their_media_type_and_others_are_refused() -> anyhow::Result<()> {
+    let server = Server::start(&[])?;
+    let array = br#"[{"x": 1, "tag": "a"}, {"x": 2.5, "tag": null}]"#.to_vec();
+    let (status, body) = server
+        .post_raw("/api/v1/datasets/from_json", "application/json", array)
+        .await?;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["rows"], 2, "{body}");
+    let lines = b"{\"x\": 1}\n{\"x\": 2}\n{\"x\": 3}\n".to_vec();
+    let (status, body) = server
+        .post_raw(
+            "/api/v1/datasets/from_lines",
+            "application/x-ndjson; charset=utf-8",
+            lines,
+        )
+        .await?;
+    assert_eq!((status, body["rows"].clone()), (201, json!(3)), "{body}");
+    let (status, body) = server
+        .post_raw(
+            "/api/v1/datasets/picture",
+            "image/png",
+            vec![0x89, b'P', b'N', b'G'],
+        )
+        .await?;
+    assert_eq!(status, 415, "{body}");
+    assert_eq!(body["error"]["code"], "unsupported_media_type");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("text/csv"),
+        "{body}"
+    );
+    let (status, _) = server.get("/api/v1/datasets/picture").await?;
+    assert_eq!(status, 404, "nothing stored");
+    let (status, body) = server
+        .post_raw(
+            "/api/v1/datasets/not_objects",
+            "application/json",
+            b"[1, 2]".to_vec(),
+        )
+        .await?;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("array of objects"),
+        "{body}"
+    );
+    Ok(())
+}

@@ -109,11 +109,11 @@ pub(super) fn routes(api: Api) -> Api {
     )
     .route(
         Op::post("/api/v1/datasets/{name}", "storage", "Upload a dataset as CSV (header row) or JSON lines; streamed, schema inferred unless given")
-            .query("format", "csv or jsonl (default: from Content-Type, else csv)")
+            .query("format", "csv, jsonl or json (default: from Content-Type: text/csv, application/x-ndjson, application/json; others are refused with 415)")
             .query("schema", "column types, e.g. `ts:timestamp,price:f64,sym:string` (types: f64 i64 bool string timestamp binary; binary cells are hex)")
             .query("partition_by", "partition rows by this column (with partitioning)")
             .query("partitioning", "hash:<n>, range:<b1>,<b2>,… or list:<v1>,<v2>,… (the last partition takes other values)")
-            .body("text/csv", "CSV with a header row, or JSON lines (application/x-ndjson)")
+            .body("text/csv", "CSV with a header row, JSON lines (application/x-ndjson) or a JSON array of objects (application/json)")
             .responds(201, "the dataset's summary"),
         get(dataset_info).post(upload).delete(drop_dataset),
     )
@@ -447,6 +447,52 @@ async fn drop_dataset(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// How an upload is read: `?format=` if given, else by media type. CSV
+/// also for no type, `text/plain`, `application/octet-stream` and curl's
+/// default `application/x-www-form-urlencoded`; anything else that is not
+/// JSON is refused before the body is read.
+fn upload_format(format: Option<&str>, content_type: &str) -> Result<Format, ApiError> {
+    match format {
+        Some("csv") => return Ok(Format::Csv),
+        Some("jsonl" | "ndjson") => return Ok(Format::JsonLines),
+        Some("json") => return Ok(Format::JsonArray),
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "format '{other}': use csv, jsonl (one object per line) or json (an array of objects)"
+            )));
+        }
+        None => {}
+    }
+    let media = content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    match media.as_str() {
+        ""
+        | "text/csv"
+        | "application/csv"
+        | "text/plain"
+        | "application/octet-stream"
+        | "application/x-www-form-urlencoded" => Ok(Format::Csv),
+        "application/x-ndjson"
+        | "application/ndjson"
+        | "application/jsonl"
+        | "application/json-lines"
+        | "application/jsonlines"
+        | "application/x-jsonlines" => Ok(Format::JsonLines),
+        "application/json" => Ok(Format::JsonArray),
+        other => Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            format!(
+                "a dataset cannot be read from '{other}': upload CSV (text/csv), JSON lines (application/x-ndjson) or a JSON array of objects (application/json), or say which with ?format=csv|jsonl|json"
+            ),
+        )),
+    }
+}
+
 fn parse_schema(text: &str) -> Result<Vec<Field>, ApiError> {
     text.split(',')
         .map(|part| {
@@ -505,19 +551,7 @@ async fn upload(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
-    let format = match query.get("format").map(String::as_str) {
-        Some("csv") => Format::Csv,
-        Some("jsonl" | "ndjson") => Format::JsonLines,
-        Some(other) => {
-            return Err(ApiError::bad_request(format!(
-                "format '{other}': use csv or jsonl"
-            )));
-        }
-        None if content_type.contains("ndjson") || content_type.contains("jsonl") => {
-            Format::JsonLines
-        }
-        None => Format::Csv,
-    };
+    let format = upload_format(query.get("format").map(String::as_str), content_type)?;
     let schema = query.get("schema").map(|s| parse_schema(s)).transpose()?;
     let partitioning = match (query.get("partition_by"), query.get("partitioning")) {
         (Some(column), Some(scheme)) => Some(weft_storage::columnar::PartitionSpec::parse(

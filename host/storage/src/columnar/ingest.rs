@@ -28,6 +28,8 @@ pub enum Format {
     Csv,
     /// One JSON object per line.
     JsonLines,
+    /// One JSON array of objects.
+    JsonArray,
 }
 
 fn parse_timestamp(text: &str) -> Option<i64> {
@@ -241,41 +243,90 @@ pub fn load(
                     serde_json::from_str(&line).map_err(|e| {
                         StorageError::Invalid(format!("line {}: not a JSON object: {e}", n + 1))
                     })?;
-                let mut row = vec![None; loader.header.len()];
-                for (key, value) in object {
-                    let position = match loader.header.iter().position(|h| *h == key) {
-                        Some(p) => p,
-                        None if loader.dataset.is_none() => {
-                            if loader.header.len() >= MAX_COLUMNS {
-                                return Err(too_many_columns(&format!(
-                                    "line {}: the data has",
-                                    n + 1
-                                )));
-                            }
-                            loader.header.push(key);
-                            row.push(None);
-                            loader.header.len() - 1
-                        }
-                        None => {
-                            return Err(StorageError::Invalid(format!(
-                                "line {}: field '{key}' is not in the dataset's columns, which the first {} lines fixed; name every column in the first lines, or give ?schema=",
-                                n + 1,
-                                loader.loaded
-                            )));
-                        }
-                    };
-                    row[position] = match value {
-                        serde_json::Value::Null => None,
-                        serde_json::Value::String(s) => Some(s),
-                        other => Some(other.to_string()),
-                    };
-                }
-                loader.push(row)?;
+                loader.push_object(object, &format!("line {}", n + 1))?;
             }
         }
+        Format::JsonArray => json_array(std::io::BufReader::new(input), &mut loader)?,
     }
     loader.flush()?;
     Ok(loader.dataset)
+}
+
+impl Loader<'_> {
+    /// One JSON object as a row; `place` says where it came from (`line 3`,
+    /// `item 3`) for errors.
+    fn push_object(
+        &mut self,
+        object: serde_json::Map<String, serde_json::Value>,
+        place: &str,
+    ) -> Result<(), StorageError> {
+        let mut row = vec![None; self.header.len()];
+        for (key, value) in object {
+            let position = match self.header.iter().position(|h| *h == key) {
+                Some(p) => p,
+                None if self.dataset.is_none() => {
+                    if self.header.len() >= MAX_COLUMNS {
+                        return Err(too_many_columns(&format!("{place}: the data has")));
+                    }
+                    self.header.push(key);
+                    row.push(None);
+                    self.header.len() - 1
+                }
+                None => {
+                    return Err(StorageError::Invalid(format!(
+                        "{place}: field '{key}' is not in the dataset's columns, which the first {} rows fixed; name every column in the first rows, or give ?schema=",
+                        self.loaded
+                    )));
+                }
+            };
+            row[position] = match value {
+                serde_json::Value::Null => None,
+                serde_json::Value::String(s) => Some(s),
+                other => Some(other.to_string()),
+            };
+        }
+        self.push(row)
+    }
+}
+
+/// A JSON array of objects, read element by element (never held whole).
+fn json_array(input: impl Read, loader: &mut Loader<'_>) -> Result<(), StorageError> {
+    use serde::de::{Deserializer as _, SeqAccess, Visitor};
+    struct Rows<'l, 'a> {
+        loader: &'l mut Loader<'a>,
+        failed: &'l mut Option<StorageError>,
+    }
+    impl<'de> Visitor<'de> for Rows<'_, '_> {
+        type Value = ();
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a JSON array of objects")
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+            let mut n = 0;
+            while let Some(object) =
+                seq.next_element::<serde_json::Map<String, serde_json::Value>>()?
+            {
+                n += 1;
+                if let Err(e) = self.loader.push_object(object, &format!("item {n}")) {
+                    *self.failed = Some(e);
+                    return Err(serde::de::Error::custom("stopped"));
+                }
+            }
+            Ok(())
+        }
+    }
+    let mut failed = None;
+    let mut de = serde_json::Deserializer::from_reader(input);
+    let parsed = de.deserialize_seq(Rows {
+        loader,
+        failed: &mut failed,
+    });
+    if let Some(e) = failed {
+        return Err(e);
+    }
+    parsed.and_then(|()| de.end()).map_err(|e| {
+        StorageError::Invalid(format!("JSON: {e}; send an array of objects, one per row"))
+    })
 }
 
 #[cfg(test)]
@@ -297,6 +348,23 @@ mod tests {
             Box::new(move |schema| store.create_dataset("t", &name, schema)),
             &mut |_| {},
         )
+    }
+
+    #[test]
+    fn a_json_array_of_objects_loads_like_json_lines() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Arc::new(Store::open(dir.path(), StoreOptions::default(), None).expect("open"));
+        let array = "[\n  {\"x\": 1, \"name\": \"a\"},\n  {\"x\": 2.5, \"name\": null}\n]\n";
+        let dataset = load_into(&store, "arr", array.as_bytes(), Format::JsonArray)
+            .expect("loaded")
+            .expect("a dataset");
+        assert_eq!(dataset.rows(), 2);
+        let bad = load_into(&store, "bad", b"[{\"x\": 1}, 3]", Format::JsonArray)
+            .expect_err("not objects");
+        assert!(bad.to_string().contains("array of objects"), "{bad}");
+        let trailing =
+            load_into(&store, "trail", b"[{\"x\": 1}] [", Format::JsonArray).expect_err("trailing");
+        assert!(trailing.to_string().contains("JSON"), "{trailing}");
     }
 
     #[test]
