@@ -5,8 +5,10 @@
 
 Connects to ws://HOST/api/v1/streaming/enhanced/SESSION, subscribes to the
 session's alerts (drift alerts arrive there), sends the numeric columns of
-the CSV in batches and prints every row the detector flags. If the CSV has a
-`label` column (1 = anomalous) it also prints precision and recall.
+the CSV in batches and prints every row the detector flags. Columns with
+text, timestamps or empty cells are not sent (it says which). If the CSV has
+a `label` column (1 = anomalous) it also prints precision and recall. An
+existing session keeps its algorithm; the server's notice is printed.
 Needs only the `websockets` package.
 """
 
@@ -18,31 +20,71 @@ import sys
 
 import websockets
 
-SKIP = {"t", "time", "timestamp", "label", "kind"}
+def is_number(text):
+    try:
+        value = float(text)
+    except ValueError:
+        return False
+    return value == value and value not in (float("inf"), float("-inf"))
 
 
-def read_csv(path):
+def read_csv(path, label, skip):
+    """Numeric columns as rows of floats, the label column (if any) as
+    booleans, and why each other column was left out."""
     with open(path, newline="") as f:
         reader = csv.DictReader(f)
-        columns = [c for c in reader.fieldnames if c not in SKIP]
-        rows, labels = [], []
-        for record in reader:
-            rows.append([float(record[c]) for c in columns])
-            if "label" in record:
-                labels.append(record["label"] == "1")
-    return columns, rows, labels
+        if not reader.fieldnames:
+            sys.exit(f"{path} has no header row")
+        records = list(reader)
+    skipped = {}
+    columns = []
+    for name in reader.fieldnames:
+        if name == label:
+            continue
+        if name in skip:
+            skipped[name] = "skipped by --skip"
+            continue
+        values = [record.get(name) or "" for record in records]
+        empty = sum(1 for v in values if not v.strip())
+        text = next((v for v in values if v.strip() and not is_number(v)), None)
+        if text is not None:
+            skipped[name] = f"not numeric (e.g. {text[:20]!r})"
+        elif empty:
+            skipped[name] = f"{empty} empty values"
+        else:
+            columns.append(name)
+    rows = [[float(record[c]) for c in columns] for record in records]
+    labels = []
+    if label in reader.fieldnames:
+        labels = [record[label].strip() in ("1", "true", "True") for record in records]
+    return columns, rows, labels, skipped
 
 
 async def stream(args):
-    columns, rows, labels = read_csv(args.csv)
+    columns, rows, labels, skipped = read_csv(args.csv, args.label, set(args.skip.split(",")))
+    for name, why in skipped.items():
+        print(f"column {name!r} not sent: {why}", file=sys.stderr)
+    if not columns:
+        sys.exit(f"{args.csv} has no numeric column to send")
+    if not rows:
+        sys.exit(f"{args.csv} has no rows")
     url = f"{args.url}/api/v1/streaming/enhanced/{args.session}?algorithm={args.algorithm}"
     flagged = []
-    async with websockets.connect(url, max_size=None) as ws:
+    try:
+        connection = websockets.connect(url, max_size=None)
+        ws = await connection
+    except (OSError, websockets.exceptions.InvalidURI, websockets.exceptions.InvalidHandshake) as error:
+        sys.exit(f"cannot reach a weft server at {args.url} ({error}); start one with `make run` "
+                 f"or pass --url")
+    async with ws:
         welcome = json.loads(await ws.recv())
         if welcome["type"] != "welcome":
             sys.exit(f"the server refused the session: {welcome.get('message', welcome)}")
-        print(f"session {welcome['session_id']} on {welcome['engine']} {welcome['engine_version']}, "
-              f"{len(rows)} rows of {columns}")
+        if "notice" in welcome:
+            print(f"note: {welcome['notice']}", file=sys.stderr)
+        algorithm = welcome["config"].get("algorithm", args.algorithm)
+        print(f"session {welcome['session_id']} on {welcome['engine']} {welcome['engine_version']} "
+              f"({algorithm}), {len(rows)} rows of {columns}")
         await ws.send(json.dumps({"type": "subscribe", "config": {"topic": "alerts"}}))
         for start in range(0, len(rows), args.batch):
             batch = rows[start:start + args.batch]
@@ -83,7 +125,21 @@ def main():
     parser.add_argument("--algorithm", default="isolation_forest",
                         help="isolation_forest, half_space_trees, one_class_svm or robust_zscore")
     parser.add_argument("--batch", type=int, default=100, help="rows per message (default %(default)s)")
-    asyncio.run(stream(parser.parse_args()))
+    parser.add_argument("--label", default="label",
+                        help="column of 1/0 labels, used for precision and recall, never sent "
+                             "(default %(default)s)")
+    parser.add_argument("--skip", default="t,time,timestamp",
+                        help="comma-separated columns not to send even if numeric "
+                             "(default %(default)s); text and incomplete columns are never sent")
+    args = parser.parse_args()
+    if args.batch < 1:
+        parser.error("--batch must be at least 1")
+    try:
+        asyncio.run(stream(args))
+    except websockets.exceptions.ConnectionClosed as closed:
+        sys.exit(f"the server closed the session: {closed}")
+    except KeyboardInterrupt:
+        sys.exit("interrupted")
 
 
 if __name__ == "__main__":

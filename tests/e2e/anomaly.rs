@@ -231,6 +231,23 @@ async fn sessions_are_shared_survive_reconnects_and_expire() -> anyhow::Result<(
     let stats = answer(&mut bob).await?;
     assert_eq!(stats["stats"]["streaming"]["total_samples"], 300);
     assert_eq!(stats["stats"]["streaming"]["config"]["warmup"], 64);
+    assert!(joined.get("notice").is_none(), "{joined}");
+
+    // A rejoin asking for other parameters keeps the session's, and says so.
+    let (mut carol, told) = open(&server, "shared", "?warmup=64&algorithm=robust_zscore").await?;
+    assert_eq!(told["session_created"], false);
+    assert_eq!(
+        told["ignored_config"],
+        json!({"algorithm": "robust_zscore"}),
+        "{told}"
+    );
+    assert_eq!(told["config"]["warmup"], 64, "{told}");
+    let notice = told["notice"].as_str().unwrap_or_default();
+    assert!(
+        notice.contains("algorithm") && notice.contains("DELETE /api/v1/streaming/sessions/shared"),
+        "{told}"
+    );
+    carol.close().await;
 
     // Alice drops and comes back: same session, same model.
     alice.close().await;
@@ -530,5 +547,88 @@ async fn the_python_example_streams_a_csv_and_prints_anomalies() -> anyhow::Resu
         .context("precision line")?
         .parse()?;
     assert!(precision > 0.5, "{stdout}");
+    Ok(())
+}
+
+/// Runs the Python example with `args` and returns its exit success,
+/// stdout and stderr.
+async fn run_example(args: &[&str]) -> anyhow::Result<(bool, String, String)> {
+    let output = tokio::process::Command::new("python3")
+        .arg(weft_tests::repo_root().join("examples/anomaly_stream.py"))
+        .args(args)
+        .output()
+        .await
+        .context("cannot run python3 (pip install -r examples/requirements.txt)")?;
+    Ok((
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    ))
+}
+
+#[tokio::test]
+async fn the_python_example_sends_numeric_columns_and_says_what_it_left_out() -> anyhow::Result<()>
+{
+    let server = Server::start(&[])?;
+    let dir = tempfile::tempdir()?;
+    let csv = dir.path().join("mixed.csv");
+    let mut text = String::from("when,a,b,name,gaps,label\n");
+    for i in 0..400 {
+        let spike = i % 97 == 50;
+        let a = if spike { 40.0 } else { f64::from(i % 7) * 0.1 };
+        let gaps = if i % 3 == 0 {
+            String::new()
+        } else {
+            i.to_string()
+        };
+        text.push_str(&format!(
+            "2024-01-{:02}T00:00:00Z,{a},{},row{i},{gaps},{}\n",
+            i % 28 + 1,
+            f64::from(i % 5) * 0.2,
+            u8::from(spike)
+        ));
+    }
+    std::fs::write(&csv, text)?;
+    let url = format!("ws://{}", server.address);
+    let csv = csv.to_string_lossy().into_owned();
+    let common = [
+        "--url",
+        url.as_str(),
+        "--csv",
+        csv.as_str(),
+        "--session",
+        "mixed",
+    ];
+
+    let (ok, stdout, stderr) =
+        run_example(&[&common[..], &["--algorithm", "robust_zscore"]].concat()).await?;
+    assert!(ok, "{stdout}{stderr}");
+    for told in [
+        "column 'when' not sent: not numeric",
+        "column 'name' not sent: not numeric",
+        "column 'gaps' not sent: 134 empty values",
+    ] {
+        assert!(stderr.contains(told), "no '{told}' in {stderr}");
+    }
+    assert!(stdout.contains("rows of ['a', 'b']"), "{stdout}");
+    assert!(stdout.contains("(robust_zscore)"), "{stdout}");
+
+    // The session exists now: another algorithm is not silently ignored.
+    let (ok, stdout, stderr) =
+        run_example(&[&common[..], &["--algorithm", "half_space_trees"]].concat()).await?;
+    assert!(ok, "{stdout}{stderr}");
+    assert!(
+        stderr.contains("note: session 'mixed' already exists") && stderr.contains("algorithm"),
+        "{stderr}"
+    );
+    assert!(stdout.contains("(robust_zscore)"), "{stdout}");
+
+    // No server: one line that says what to do, no traceback.
+    let (ok, _, stderr) = run_example(&["--url", "ws://127.0.0.1:9", "--csv", &csv]).await?;
+    assert!(!ok);
+    assert!(
+        stderr.contains("cannot reach a weft server") && !stderr.contains("Traceback"),
+        "{stderr}"
+    );
     Ok(())
 }

@@ -59,6 +59,19 @@ pub(super) struct Opening {
     pub(super) path: String,
 }
 
+/// The parameters a client asked for that the existing session it joined
+/// does not have: a rejoin never changes a session, so the client is told.
+fn ignored_config(requested: &Value, session: &Value) -> Map<String, Value> {
+    let Some(requested) = requested.as_object() else {
+        return Map::new();
+    };
+    requested
+        .iter()
+        .filter(|(name, value)| session.get(name.as_str()) != Some(*value))
+        .map(|(name, value)| (name.clone(), value.clone()))
+        .collect()
+}
+
 /// Message types a client of `protocol` may send.
 fn message_types(protocol: &SessionProtocol) -> Vec<String> {
     protocol
@@ -102,6 +115,7 @@ pub(super) async fn run(
         opening.session_id.clone(),
         opening.config,
     );
+    let requested = config.clone();
     let joined =
         tokio::task::spawn_blocking(move || sessions.join(&tenant, &session_id, plugin, config))
             .await;
@@ -121,30 +135,43 @@ pub(super) async fn run(
     let (replies, mut replies_rx) = mpsc::channel::<String>(CLIENT_IN_FLIGHT + 8);
     let (events, mut events_rx) = mpsc::channel::<String>(EVENT_QUEUE);
     let config = state.sessions.config();
-    let welcome = wire::reply(
-        json!({
-            "type": "welcome",
-            "session_id": handle.id,
-            "client_id": opening.client_id,
-            "engine": handle.engine,
-            "engine_version": handle.engine_version,
-            "server_version": state.version,
-            "session_created": created,
-            "restored": handle.restored,
-            "clients": handle.clients(),
-            "config": handle.config,
-            "message_types": message_types(&protocol),
-            "topics": topics(&protocol),
-            "limits": {
-                "max_message_bytes": MAX_MESSAGE,
-                "max_batch_rows": MAX_ROWS,
-                "client_in_flight": CLIENT_IN_FLIGHT,
-                "session_queue": config.queue,
-                "idle_timeout_secs": config.idle_timeout.as_secs(),
-            },
-        }),
-        None,
-    );
+    let ignored = if created {
+        Map::new()
+    } else {
+        ignored_config(&requested, &handle.config)
+    };
+    let mut welcome = json!({
+        "type": "welcome",
+        "session_id": handle.id,
+        "client_id": opening.client_id,
+        "engine": handle.engine,
+        "engine_version": handle.engine_version,
+        "server_version": state.version,
+        "session_created": created,
+        "restored": handle.restored,
+        "clients": handle.clients(),
+        "config": handle.config,
+        "message_types": message_types(&protocol),
+        "topics": topics(&protocol),
+        "limits": {
+            "max_message_bytes": MAX_MESSAGE,
+            "max_batch_rows": MAX_ROWS,
+            "client_in_flight": CLIENT_IN_FLIGHT,
+            "session_queue": config.queue,
+            "idle_timeout_secs": config.idle_timeout.as_secs(),
+        },
+    });
+    if !ignored.is_empty() {
+        let names: Vec<&str> = ignored.keys().map(String::as_str).collect();
+        welcome["notice"] = Value::String(format!(
+            "session '{}' already exists and keeps the parameters it was opened with (see config); ignored: {}. To change them, close it (DELETE /api/v1/streaming/sessions/{}) or use another session id",
+            handle.id,
+            names.join(", "),
+            handle.id
+        ));
+        welcome["ignored_config"] = Value::Object(ignored);
+    }
+    let welcome = wire::reply(welcome, None);
     let mut client = Client {
         id: opening.client_id,
         handle: handle.clone(),

@@ -1,0 +1,378 @@
+//! Aggregate functions over groups: each call reads one argument column
+//! and the group id of every row and yields one value per group. The
+//! grouping itself (keys → ids, grouping sets) is [`group_ids`]; both are
+//! shared by `GROUP BY` and window aggregates.
+
+use std::collections::{HashMap, HashSet};
+
+use crate::AnalyticsError;
+use crate::value::{Column, DataType, Datum, compare};
+
+/// An aggregate function.
+// Each variant is the SQL construct of its name.
+#[allow(missing_docs)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AggFunc {
+    CountStar,
+    Count,
+    Sum,
+    Avg,
+    Min,
+    Max,
+    StddevSamp,
+    StddevPop,
+    VarSamp,
+    VarPop,
+    Median,
+    BoolAnd,
+    BoolOr,
+    First,
+}
+
+impl AggFunc {
+    /// The aggregate of a SQL name.
+    pub fn of(name: &str) -> Option<Self> {
+        Some(match name {
+            "count" => Self::Count,
+            "sum" => Self::Sum,
+            "avg" | "mean" => Self::Avg,
+            "min" => Self::Min,
+            "max" => Self::Max,
+            "stddev" | "stddev_samp" => Self::StddevSamp,
+            "stddev_pop" => Self::StddevPop,
+            "variance" | "var_samp" => Self::VarSamp,
+            "var_pop" => Self::VarPop,
+            "median" => Self::Median,
+            "bool_and" => Self::BoolAnd,
+            "bool_or" => Self::BoolOr,
+            "first" | "any_value" | "arbitrary" => Self::First,
+            _ => return None,
+        })
+    }
+}
+
+/// One aggregate call: the function, whether `DISTINCT`, its argument's
+/// position among the inputs (`None` for `count(*)`).
+#[derive(Clone, Debug)]
+pub struct AggCall {
+    /// The function.
+    pub func: AggFunc,
+    /// `count(DISTINCT x)` and the like.
+    pub distinct: bool,
+    /// The argument column.
+    pub arg: Option<usize>,
+}
+
+/// Assigns each row a group id from its key values; returns the ids, the
+/// number of groups and each group's first row (its representative).
+pub fn group_ids(keys: &[&Column], rows: usize) -> (Vec<u32>, usize, Vec<usize>) {
+    if keys.is_empty() {
+        return (vec![0; rows], 1, vec![0]);
+    }
+    // One integer key is the common case: no per-row vectors.
+    if let [Column::Int(values) | Column::Timestamp(values)] = keys {
+        let mut map: HashMap<Option<i64>, u32> = HashMap::new();
+        let mut firsts = Vec::new();
+        let ids = values
+            .iter()
+            .enumerate()
+            .map(|(i, v)| {
+                *map.entry(*v).or_insert_with(|| {
+                    firsts.push(i);
+                    (firsts.len() - 1) as u32
+                })
+            })
+            .collect();
+        return (ids, firsts.len(), firsts);
+    }
+    let mut map: HashMap<Vec<Datum>, u32> = HashMap::new();
+    let mut firsts = Vec::new();
+    let mut ids = Vec::with_capacity(rows);
+    for i in 0..rows {
+        let key: Vec<Datum> = keys.iter().map(|k| k.get(i)).collect();
+        let next = firsts.len() as u32;
+        let id = *map.entry(key).or_insert(next);
+        if id == next {
+            firsts.push(i);
+        }
+        ids.push(id);
+    }
+    (ids, firsts.len(), firsts)
+}
+
+/// `call` over `arg` per group.
+pub fn aggregate(
+    call: &AggCall,
+    arg: Option<&Column>,
+    ids: &[u32],
+    groups: usize,
+) -> Result<Column, AnalyticsError> {
+    let Some(arg) = arg else {
+        let mut counts = vec![0i64; groups];
+        for &g in ids {
+            counts[g as usize] += 1;
+        }
+        return Ok(Column::Int(counts.into_iter().map(Some).collect()));
+    };
+    if call.distinct {
+        return aggregate_distinct(call, arg, ids, groups);
+    }
+    let func = call.func;
+    Ok(match func {
+        AggFunc::CountStar | AggFunc::Count => {
+            let mut counts = vec![0i64; groups];
+            for (i, &g) in ids.iter().enumerate() {
+                if !arg.is_null(i) {
+                    counts[g as usize] += 1;
+                }
+            }
+            Column::Int(counts.into_iter().map(Some).collect())
+        }
+        AggFunc::Sum => match arg {
+            Column::Int(values) => {
+                let mut sums: Vec<Option<i128>> = vec![None; groups];
+                for (v, &g) in values.iter().zip(ids) {
+                    if let Some(v) = v {
+                        let s = sums[g as usize].get_or_insert(0);
+                        *s += i128::from(*v);
+                    }
+                }
+                if sums.iter().flatten().all(|s| i64::try_from(*s).is_ok()) {
+                    Column::Int(sums.into_iter().map(|s| s.map(|s| s as i64)).collect())
+                } else {
+                    Column::Float(sums.into_iter().map(|s| s.map(|s| s as f64)).collect())
+                }
+            }
+            _ => {
+                let values = floats(arg, "sum")?;
+                let mut sums: Vec<Option<f64>> = vec![None; groups];
+                for (v, &g) in values.iter().zip(ids) {
+                    if let Some(v) = v {
+                        *sums[g as usize].get_or_insert(0.0) += v;
+                    }
+                }
+                Column::Float(sums)
+            }
+        },
+        AggFunc::Avg
+        | AggFunc::StddevSamp
+        | AggFunc::StddevPop
+        | AggFunc::VarSamp
+        | AggFunc::VarPop => {
+            let values = floats(arg, "avg")?;
+            // Welford per group: stable for large means.
+            let mut state = vec![(0u64, 0.0f64, 0.0f64); groups];
+            for (v, &g) in values.iter().zip(ids) {
+                if let Some(x) = v {
+                    let (n, mean, m2) = &mut state[g as usize];
+                    *n += 1;
+                    let delta = x - *mean;
+                    *mean += delta / *n as f64;
+                    *m2 += delta * (x - *mean);
+                }
+            }
+            Column::Float(
+                state
+                    .into_iter()
+                    .map(|(n, mean, m2)| match func {
+                        AggFunc::Avg => (n > 0).then_some(mean),
+                        AggFunc::VarPop => (n > 0).then(|| m2 / n as f64),
+                        AggFunc::StddevPop => (n > 0).then(|| (m2 / n as f64).sqrt()),
+                        AggFunc::VarSamp => (n > 1).then(|| m2 / (n - 1) as f64),
+                        _ => (n > 1).then(|| (m2 / (n - 1) as f64).sqrt()),
+                    })
+                    .collect(),
+            )
+        }
+        AggFunc::Min | AggFunc::Max => extreme(arg, ids, groups, func == AggFunc::Max),
+        AggFunc::Median => {
+            let values = floats(arg, "median")?;
+            let mut lists: Vec<Vec<f64>> = vec![Vec::new(); groups];
+            for (v, &g) in values.iter().zip(ids) {
+                if let Some(x) = v {
+                    lists[g as usize].push(*x);
+                }
+            }
+            Column::Float(lists.into_iter().map(|l| quantile(l, 0.5)).collect())
+        }
+        AggFunc::BoolAnd | AggFunc::BoolOr => {
+            let Column::Bool(values) = arg else {
+                return Err(AnalyticsError::Invalid(
+                    "bool_and and bool_or take booleans".into(),
+                ));
+            };
+            let and = func == AggFunc::BoolAnd;
+            let mut out: Vec<Option<bool>> = vec![None; groups];
+            for (v, &g) in values.iter().zip(ids) {
+                if let Some(v) = v {
+                    let o = out[g as usize].get_or_insert(and);
+                    *o = if and { *o && *v } else { *o || *v };
+                }
+            }
+            Column::Bool(out)
+        }
+        AggFunc::First => {
+            let mut first: Vec<Option<usize>> = vec![None; groups];
+            for (i, &g) in ids.iter().enumerate() {
+                if first[g as usize].is_none() && !arg.is_null(i) {
+                    first[g as usize] = Some(i);
+                }
+            }
+            arg.gather_optional(&first)
+        }
+    })
+}
+
+/// The `q` quantile of `values` by linear interpolation (DuckDB's
+/// `median`/`quantile_cont`).
+pub fn quantile(mut values: Vec<f64>, q: f64) -> Option<f64> {
+    if values.is_empty() {
+        return None;
+    }
+    values.sort_by(f64::total_cmp);
+    let at = q * (values.len() - 1) as f64;
+    let (lo, hi) = (at.floor() as usize, at.ceil() as usize);
+    Some(values[lo] + (values[hi] - values[lo]) * (at - lo as f64))
+}
+
+fn floats(arg: &Column, what: &str) -> Result<Vec<Option<f64>>, AnalyticsError> {
+    match arg {
+        Column::Float(v) => Ok(v.clone()),
+        Column::Int(v) => Ok(v.iter().map(|x| x.map(|x| x as f64)).collect()),
+        Column::Null(n) => Ok(vec![None; *n]),
+        other => Err(AnalyticsError::Invalid(format!(
+            "{what}() takes numbers, not {}",
+            other.data_type().name()
+        ))),
+    }
+}
+
+fn extreme(arg: &Column, ids: &[u32], groups: usize, max: bool) -> Column {
+    match arg {
+        Column::Float(values) => {
+            let mut out: Vec<Option<f64>> = vec![None; groups];
+            for (v, &g) in values.iter().zip(ids) {
+                if let Some(v) = v {
+                    let o = &mut out[g as usize];
+                    if o.is_none_or(|o| if max { *v > o } else { *v < o }) {
+                        *o = Some(*v);
+                    }
+                }
+            }
+            Column::Float(out)
+        }
+        Column::Int(values) | Column::Timestamp(values) => {
+            let mut out: Vec<Option<i64>> = vec![None; groups];
+            for (v, &g) in values.iter().zip(ids) {
+                if let Some(v) = v {
+                    let o = &mut out[g as usize];
+                    if o.is_none_or(|o| if max { *v > o } else { *v < o }) {
+                        *o = Some(*v);
+                    }
+                }
+            }
+            if matches!(arg, Column::Int(_)) {
+                Column::Int(out)
+            } else {
+                Column::Timestamp(out)
+            }
+        }
+        other => {
+            let mut best: Vec<Option<usize>> = vec![None; groups];
+            for (i, &g) in ids.iter().enumerate() {
+                if other.is_null(i) {
+                    continue;
+                }
+                let b = &mut best[g as usize];
+                let better = b.is_none_or(|b| {
+                    let o = compare(&other.get(i), &other.get(b));
+                    if max { o.is_gt() } else { o.is_lt() }
+                });
+                if better {
+                    *b = Some(i);
+                }
+            }
+            other.gather_optional(&best)
+        }
+    }
+}
+
+fn aggregate_distinct(
+    call: &AggCall,
+    arg: &Column,
+    ids: &[u32],
+    groups: usize,
+) -> Result<Column, AnalyticsError> {
+    let mut seen: HashSet<(u32, Datum)> = HashSet::new();
+    let mut keep = vec![false; ids.len()];
+    for (i, &g) in ids.iter().enumerate() {
+        if !arg.is_null(i) && seen.insert((g, arg.get(i))) {
+            keep[i] = true;
+        }
+    }
+    let kept = arg.filter(&keep);
+    let kept_ids: Vec<u32> = ids
+        .iter()
+        .zip(&keep)
+        .filter_map(|(g, k)| k.then_some(*g))
+        .collect();
+    let plain = AggCall {
+        distinct: false,
+        ..call.clone()
+    };
+    aggregate(&plain, Some(&kept), &kept_ids, groups)
+}
+
+/// The result type of `func` over an argument of `input` type.
+pub fn result_type(func: AggFunc, input: DataType) -> DataType {
+    match func {
+        AggFunc::CountStar | AggFunc::Count => DataType::Int,
+        AggFunc::Sum if input == DataType::Int => DataType::Int,
+        AggFunc::Min | AggFunc::Max | AggFunc::First => input,
+        AggFunc::BoolAnd | AggFunc::BoolOr => DataType::Bool,
+        _ => DataType::Float,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sums_counts_and_averages_per_group_skip_nulls() {
+        let arg = Column::Int(vec![Some(1), None, Some(3), Some(4)]);
+        let ids = [0, 0, 1, 1];
+        let call = |func| AggCall {
+            func,
+            distinct: false,
+            arg: Some(0),
+        };
+        let sum = aggregate(&call(AggFunc::Sum), Some(&arg), &ids, 2).expect("sum");
+        assert_eq!(sum.get(0), Datum::Int(1));
+        assert_eq!(sum.get(1), Datum::Int(7));
+        let count = aggregate(&call(AggFunc::Count), Some(&arg), &ids, 2).expect("count");
+        assert_eq!(count.get(0), Datum::Int(1));
+        let avg = aggregate(&call(AggFunc::Avg), Some(&arg), &ids, 2).expect("avg");
+        assert_eq!(avg.get(1), Datum::Float(3.5));
+        let var = aggregate(&call(AggFunc::VarSamp), Some(&arg), &ids, 2).expect("var");
+        assert!(var.is_null(0), "one value has no sample variance");
+    }
+
+    #[test]
+    fn distinct_counts_each_value_once() {
+        let arg = Column::Int(vec![Some(1), Some(1), Some(2), None]);
+        let call = AggCall {
+            func: AggFunc::Count,
+            distinct: true,
+            arg: Some(0),
+        };
+        let c = aggregate(&call, Some(&arg), &[0, 0, 0, 0], 1).expect("count");
+        assert_eq!(c.get(0), Datum::Int(2));
+    }
+
+    #[test]
+    fn medians_interpolate() {
+        assert_eq!(quantile(vec![4.0, 1.0, 3.0, 2.0], 0.5), Some(2.5));
+        assert_eq!(quantile(vec![], 0.5), None);
+    }
+}

@@ -1,0 +1,1381 @@
+//! From sqlparser's syntax tree to a [`Plan`]: resolves names against
+//! the fields in scope, pulls aggregates and window calls out of the
+//! select list into their own operators, expands `ROLLUP`, `CUBE` and
+//! `GROUPING SETS`, and splits join conditions into hash keys and a
+//! residual filter. It reads no data (only dataset shapes).
+
+use std::collections::{HashMap, HashSet};
+use std::rc::Rc;
+
+use sqlparser::ast::{
+    self as ast, BinaryOperator, Expr, FunctionArg, FunctionArgExpr, FunctionArguments,
+    GroupByExpr, GroupByWithModifier, JoinConstraint, JoinOperator, OrderByKind, Query, Select,
+    SelectItem, SetExpr, SetOperator, SetQuantifier, TableFactor, UnaryOperator,
+};
+
+use super::Catalog;
+use super::aggregate::{AggCall, AggFunc};
+use super::expr::{BExpr, BinOp, Func};
+use super::plan::{JoinKind, Plan, SortKey};
+use super::window::{Frame, FrameBound, WindowCall, WindowFunc};
+use crate::AnalyticsError;
+use crate::table::{Field, resolve};
+use crate::value::{DataType, Datum};
+
+fn invalid(message: impl Into<String>) -> AnalyticsError {
+    AnalyticsError::Invalid(message.into())
+}
+
+/// What expressions may refer to: the input's fields, and expressions an
+/// operator below already computed (an aggregate, a group key, a window
+/// call), found by their text.
+struct Scope<'a> {
+    fields: &'a [Field],
+    computed: &'a HashMap<String, usize>,
+    /// Why a bare column is refused here (after GROUP BY), if it is.
+    grouped: bool,
+}
+
+/// Turns queries into plans.
+pub struct Binder<'a> {
+    catalog: &'a dyn Catalog,
+    ctes: Vec<HashMap<String, Plan>>,
+    /// Lower-case names any part of the query mentions; scans read only
+    /// these columns (`None`: a wildcard needs them all).
+    needed: Option<HashSet<String>>,
+}
+
+impl<'a> Binder<'a> {
+    /// A binder over `catalog`, reading only columns named in `needed`.
+    pub fn new(catalog: &'a dyn Catalog, needed: Option<HashSet<String>>) -> Self {
+        Self {
+            catalog,
+            ctes: Vec::new(),
+            needed,
+        }
+    }
+
+    /// The plan of a query.
+    pub fn query(&mut self, query: &Query) -> Result<Plan, AnalyticsError> {
+        // A frame of its own, so later CTEs see earlier ones and nothing
+        // leaks to an enclosing query.
+        self.ctes.push(HashMap::new());
+        let result = self.with_ctes(query);
+        self.ctes.pop();
+        result
+    }
+
+    fn with_ctes(&mut self, query: &Query) -> Result<Plan, AnalyticsError> {
+        if let Some(with) = &query.with {
+            if with.recursive {
+                return Err(invalid("WITH RECURSIVE is not supported"));
+            }
+            for cte in &with.cte_tables {
+                let plan = self.query(&cte.query)?;
+                let name = cte.alias.name.value.clone();
+                let columns: Vec<String> = cte
+                    .alias
+                    .columns
+                    .iter()
+                    .map(|c| c.name.value.clone())
+                    .collect();
+                let plan = alias(plan, &name, &columns)?;
+                if let Some(frame) = self.ctes.last_mut() {
+                    frame.insert(name.to_lowercase(), plan);
+                }
+            }
+        }
+        self.query_body(query)
+    }
+
+    fn query_body(&mut self, query: &Query) -> Result<Plan, AnalyticsError> {
+        let order: Vec<ast::OrderByExpr> = match &query.order_by {
+            None => Vec::new(),
+            Some(o) => match &o.kind {
+                OrderByKind::Expressions(list) => list.clone(),
+                OrderByKind::All(_) => return Err(invalid("ORDER BY ALL is not supported")),
+            },
+        };
+        let mut plan = match query.body.as_ref() {
+            SetExpr::Select(select) => self.select(select, &order)?,
+            other => {
+                let plan = self.set_expr(other)?;
+                if order.is_empty() {
+                    plan
+                } else {
+                    let fields = plan.fields();
+                    let keys = order
+                        .iter()
+                        .map(|o| {
+                            let expr = output_reference(&o.expr, &fields)?
+                                .map(|i| BExpr::Column(i, fields[i].name.clone()))
+                                .ok_or_else(|| {
+                                    invalid(format!(
+                                        "ORDER BY {} must name an output column of the UNION",
+                                        o.expr
+                                    ))
+                                })?;
+                            Ok(sort_key(expr, o))
+                        })
+                        .collect::<Result<_, AnalyticsError>>()?;
+                    Plan::Sort {
+                        input: Box::new(plan),
+                        keys,
+                    }
+                }
+            }
+        };
+        if let Some(limit) = &query.limit_clause {
+            let (limit, offset) = match limit {
+                ast::LimitClause::LimitOffset { limit, offset, .. } => {
+                    (limit.as_ref(), offset.as_ref().map(|o| &o.value))
+                }
+                ast::LimitClause::OffsetCommaLimit { offset, limit } => (Some(limit), Some(offset)),
+            };
+            plan = Plan::Limit {
+                input: Box::new(plan),
+                offset: offset.map(count).transpose()?.unwrap_or(0),
+                limit: limit.map(count).transpose()?,
+            };
+        }
+        Ok(plan)
+    }
+
+    fn set_expr(&mut self, body: &SetExpr) -> Result<Plan, AnalyticsError> {
+        match body {
+            SetExpr::Select(select) => self.select(select, &[]),
+            SetExpr::Query(q) => self.query(q),
+            SetExpr::SetOperation {
+                left,
+                op: SetOperator::Union,
+                set_quantifier,
+                right,
+            } => {
+                let (l, r) = (self.set_expr(left)?, self.set_expr(right)?);
+                if l.fields().len() != r.fields().len() {
+                    return Err(invalid(format!(
+                        "each side of a UNION needs the same number of columns ({} and {})",
+                        l.fields().len(),
+                        r.fields().len()
+                    )));
+                }
+                let union = Plan::Union { inputs: vec![l, r] };
+                Ok(match set_quantifier {
+                    SetQuantifier::All => union,
+                    _ => Plan::Distinct {
+                        input: Box::new(union),
+                    },
+                })
+            }
+            other => Err(invalid(format!(
+                "only SELECT and UNION queries are supported, not: {other}"
+            ))),
+        }
+    }
+
+    fn table(&mut self, factor: &TableFactor) -> Result<Plan, AnalyticsError> {
+        match factor {
+            TableFactor::Table { name, alias: a, .. } => {
+                let name = name.to_string();
+                let label = a.as_ref().map_or(name.clone(), |a| a.name.value.clone());
+                let columns: Vec<String> = a
+                    .as_ref()
+                    .map(|a| a.columns.iter().map(|c| c.name.value.clone()).collect())
+                    .unwrap_or_default();
+                let key = name.trim_matches('"').to_lowercase();
+                if let Some(plan) = self.ctes.iter().rev().find_map(|s| s.get(&key)) {
+                    return alias(plan.clone(), &label, &columns);
+                }
+                let (all, rows) = self.catalog.columns(name.trim_matches('"'))?;
+                let read: Vec<String> = match &self.needed {
+                    None => all,
+                    Some(needed) => all
+                        .into_iter()
+                        .filter(|c| needed.contains(&c.to_lowercase()))
+                        .collect(),
+                };
+                let scan = Plan::Scan {
+                    dataset: name.trim_matches('"').to_owned(),
+                    alias: label.clone(),
+                    columns: read,
+                    rows,
+                };
+                if columns.is_empty() {
+                    Ok(scan)
+                } else {
+                    alias(scan, &label, &columns)
+                }
+            }
+            TableFactor::Derived {
+                subquery, alias: a, ..
+            } => {
+                let plan = self.query(subquery)?;
+                match a {
+                    Some(a) => {
+                        let columns: Vec<String> =
+                            a.columns.iter().map(|c| c.name.value.clone()).collect();
+                        alias(plan, &a.name.value, &columns)
+                    }
+                    None => Ok(plan),
+                }
+            }
+            TableFactor::NestedJoin {
+                table_with_joins, ..
+            } => self.from(std::slice::from_ref(table_with_joins)),
+            other => Err(invalid(format!("unsupported FROM item: {other}"))),
+        }
+    }
+
+    fn from(&mut self, from: &[ast::TableWithJoins]) -> Result<Plan, AnalyticsError> {
+        let mut plan: Option<Plan> = None;
+        for item in from {
+            let mut current = self.table(&item.relation)?;
+            for join in &item.joins {
+                let right = self.table(&join.relation)?;
+                let (kind, constraint) = match &join.join_operator {
+                    JoinOperator::Join(c) | JoinOperator::Inner(c) => (JoinKind::Inner, Some(c)),
+                    JoinOperator::Left(c) | JoinOperator::LeftOuter(c) => (JoinKind::Left, Some(c)),
+                    JoinOperator::CrossJoin(_) => (JoinKind::Inner, None),
+                    other => {
+                        let shown = format!("{other:?}");
+                        let kind = shown.split('(').next().unwrap_or("this join");
+                        return Err(invalid(format!(
+                            "only INNER, LEFT and CROSS joins are supported, not {kind}"
+                        )));
+                    }
+                };
+                current = self.join(current, right, kind, constraint)?;
+            }
+            plan = Some(match plan {
+                None => current,
+                Some(left) => self.join(left, current, JoinKind::Inner, None)?,
+            });
+        }
+        Ok(plan.unwrap_or(Plan::Single))
+    }
+
+    fn join(
+        &mut self,
+        left: Plan,
+        right: Plan,
+        kind: JoinKind,
+        constraint: Option<&JoinConstraint>,
+    ) -> Result<Plan, AnalyticsError> {
+        let (lf, rf) = (left.fields(), right.fields());
+        let mut both = lf.clone();
+        both.extend(rf.iter().cloned());
+        let empty = HashMap::new();
+        let mut left_keys = Vec::new();
+        let mut right_keys = Vec::new();
+        let mut residual: Vec<BExpr> = Vec::new();
+        match constraint {
+            None | Some(JoinConstraint::None) => {}
+            Some(JoinConstraint::On(on)) => {
+                let mut conjuncts = Vec::new();
+                split_and(on, &mut conjuncts);
+                for c in conjuncts {
+                    if let Expr::BinaryOp {
+                        left: a,
+                        op: BinaryOperator::Eq,
+                        right: b,
+                    } = c
+                    {
+                        let side = |e: &Expr, fields: &[Field]| {
+                            bind(
+                                e,
+                                &Scope {
+                                    fields,
+                                    computed: &empty,
+                                    grouped: false,
+                                },
+                            )
+                            .ok()
+                        };
+                        if let (Some(l), Some(r)) = (side(a, &lf), side(b, &rf)) {
+                            left_keys.push(l);
+                            right_keys.push(r);
+                            continue;
+                        }
+                        if let (Some(l), Some(r)) = (side(b, &lf), side(a, &rf)) {
+                            left_keys.push(l);
+                            right_keys.push(r);
+                            continue;
+                        }
+                    }
+                    residual.push(bind(
+                        c,
+                        &Scope {
+                            fields: &both,
+                            computed: &empty,
+                            grouped: false,
+                        },
+                    )?);
+                }
+            }
+            Some(JoinConstraint::Using(names)) => {
+                for name in names {
+                    let name = name.to_string();
+                    let l = resolve(&lf, None, &name)?;
+                    let r = resolve(&rf, None, &name)?;
+                    left_keys.push(BExpr::Column(l, name.clone()));
+                    right_keys.push(BExpr::Column(r, name));
+                }
+            }
+            Some(other) => return Err(invalid(format!("unsupported join condition: {other:?}"))),
+        }
+        let residual = residual
+            .into_iter()
+            .reduce(|a, b| BExpr::Binary(Box::new(a), BinOp::And, Box::new(b)));
+        Ok(Plan::Join {
+            left: Box::new(left),
+            right: Box::new(right),
+            kind,
+            left_keys,
+            right_keys,
+            residual,
+        })
+    }
+
+    fn select(
+        &mut self,
+        select: &Select,
+        order: &[ast::OrderByExpr],
+    ) -> Result<Plan, AnalyticsError> {
+        let mut plan = self.from(&select.from)?;
+        let none = HashMap::new();
+        if let Some(selection) = &select.selection {
+            let fields = plan.fields();
+            let predicate = bind(
+                selection,
+                &Scope {
+                    fields: &fields,
+                    computed: &none,
+                    grouped: false,
+                },
+            )?;
+            plan = Plan::Filter {
+                input: Box::new(plan),
+                predicate,
+            };
+        }
+        let items = expand_items(&select.projection, &plan.fields())?;
+
+        // Aggregation: pull every aggregate call out of the select list,
+        // HAVING and ORDER BY.
+        let mut aggregates: Vec<&ast::Function> = Vec::new();
+        for (expr, _) in &items {
+            collect_calls(expr, true, &mut aggregates);
+        }
+        if let Some(h) = &select.having {
+            collect_calls(h, true, &mut aggregates);
+        }
+        for o in order {
+            collect_calls(&o.expr, true, &mut aggregates);
+        }
+        let (key_exprs, sets) = grouping(&select.group_by, &items)?;
+        let mut computed: HashMap<String, usize> = HashMap::new();
+        let grouped = !key_exprs.is_empty() || !aggregates.is_empty();
+        if grouped {
+            let input_fields = plan.fields();
+            let scope = Scope {
+                fields: &input_fields,
+                computed: &none,
+                grouped: false,
+            };
+            let mut keys = Vec::new();
+            let mut fields = Vec::new();
+            for (i, k) in key_exprs.iter().enumerate() {
+                let bound = bind(k, &scope)?;
+                computed.insert(k.to_string(), i);
+                if let BExpr::Column(c, _) = &bound {
+                    let f = &input_fields[*c];
+                    computed.entry(f.name.clone()).or_insert(i);
+                    if let Some(t) = &f.table {
+                        computed.entry(format!("{t}.{}", f.name)).or_insert(i);
+                    }
+                }
+                fields.push(match &bound {
+                    BExpr::Column(c, _) => input_fields[*c].clone(),
+                    _ => Field::new(None, &k.to_string()),
+                });
+                keys.push(bound);
+            }
+            let mut calls = Vec::new();
+            for f in &aggregates {
+                let text = Expr::Function((*f).clone()).to_string();
+                if computed.contains_key(&text) {
+                    continue;
+                }
+                calls.push(aggregate_call(f, &scope)?);
+                computed.insert(text.clone(), keys.len() + calls.len() - 1);
+                fields.push(Field::new(None, &text));
+            }
+            let mut grouping_calls: Vec<&ast::Function> = Vec::new();
+            for (expr, _) in &items {
+                collect_grouping(expr, &mut grouping_calls);
+            }
+            if let Some(h) = &select.having {
+                collect_grouping(h, &mut grouping_calls);
+            }
+            let mut groupings = Vec::new();
+            for f in grouping_calls {
+                let text = Expr::Function(f.clone()).to_string();
+                if computed.contains_key(&text) {
+                    continue;
+                }
+                let args = function_args(f)
+                    .into_iter()
+                    .map(|a| {
+                        let t = a.to_string();
+                        key_exprs
+                            .iter()
+                            .position(|k| k.to_string() == t)
+                            .ok_or_else(|| {
+                                invalid(format!("GROUPING({t}): {t} is not a GROUP BY key"))
+                            })
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                groupings.push(args);
+                computed.insert(text.clone(), fields.len());
+                fields.push(Field::new(None, &text));
+            }
+            plan = Plan::Aggregate {
+                input: Box::new(plan),
+                keys,
+                sets,
+                calls,
+                groupings,
+                fields,
+            };
+            if let Some(having) = &select.having {
+                let fields = plan.fields();
+                let predicate = bind(
+                    having,
+                    &Scope {
+                        fields: &fields,
+                        computed: &computed,
+                        grouped: true,
+                    },
+                )?;
+                plan = Plan::Filter {
+                    input: Box::new(plan),
+                    predicate,
+                };
+            }
+        } else if select.having.is_some() {
+            return Err(invalid("HAVING needs GROUP BY or an aggregate"));
+        }
+
+        // Window calls, computed over the (grouped) rows.
+        let mut windows: Vec<&ast::Function> = Vec::new();
+        for (expr, _) in &items {
+            collect_calls(expr, false, &mut windows);
+        }
+        for o in order {
+            collect_calls(&o.expr, false, &mut windows);
+        }
+        if !windows.is_empty() {
+            let input_fields = plan.fields();
+            let mut calls = Vec::new();
+            let mut fields = Vec::new();
+            let mut added: Vec<String> = Vec::new();
+            {
+                let scope = Scope {
+                    fields: &input_fields,
+                    computed: &computed,
+                    grouped,
+                };
+                for f in windows {
+                    let text = Expr::Function(f.clone()).to_string();
+                    if computed.contains_key(&text) || added.contains(&text) {
+                        continue;
+                    }
+                    calls.push(window_call(f, &scope)?);
+                    fields.push(Field::new(None, &text));
+                    added.push(text);
+                }
+            }
+            for (i, text) in added.into_iter().enumerate() {
+                computed.insert(text, input_fields.len() + i);
+            }
+            plan = Plan::Window {
+                input: Box::new(plan),
+                calls,
+                fields,
+            };
+        }
+
+        // The select list, then hidden columns for ORDER BY expressions
+        // that are not in it.
+        let input_fields = plan.fields();
+        let scope = Scope {
+            fields: &input_fields,
+            computed: &computed,
+            grouped,
+        };
+        let mut exprs = Vec::new();
+        let mut fields = Vec::new();
+        for (expr, name) in &items {
+            exprs.push(bind(expr, &scope)?);
+            let table = match exprs.last() {
+                Some(BExpr::Column(c, _)) if name.is_none() => input_fields[*c].table.clone(),
+                _ => None,
+            };
+            fields.push(Field {
+                table,
+                name: name.clone().unwrap_or_else(|| display_name(expr)),
+            });
+        }
+        let visible = exprs.len();
+        let distinct = match &select.distinct {
+            None | Some(ast::Distinct::All) => false,
+            Some(ast::Distinct::Distinct) => true,
+            Some(ast::Distinct::On(_)) => {
+                return Err(invalid(
+                    "DISTINCT ON is not supported; use ROW_NUMBER() OVER (PARTITION BY …) = 1",
+                ));
+            }
+        };
+        let mut keys = Vec::new();
+        for o in order {
+            let position = match output_reference(&o.expr, &fields)? {
+                Some(i) => i,
+                None => {
+                    let text = o.expr.to_string();
+                    match items.iter().position(|(e, _)| e.to_string() == text) {
+                        Some(i) => i,
+                        None if distinct => {
+                            return Err(invalid(format!(
+                                "with SELECT DISTINCT, ORDER BY {text} must be in the select list"
+                            )));
+                        }
+                        None => {
+                            exprs.push(bind(&o.expr, &scope)?);
+                            fields.push(Field::new(None, &text));
+                            exprs.len() - 1
+                        }
+                    }
+                }
+            };
+            keys.push(sort_key(
+                BExpr::Column(position, fields[position].name.clone()),
+                o,
+            ));
+        }
+        plan = Plan::Project {
+            input: Box::new(plan),
+            exprs,
+            fields: fields.clone(),
+        };
+        if distinct {
+            plan = Plan::Distinct {
+                input: Box::new(plan),
+            };
+        }
+        if !keys.is_empty() {
+            plan = Plan::Sort {
+                input: Box::new(plan),
+                keys,
+            };
+        }
+        if fields.len() > visible {
+            let kept = fields[..visible].to_vec();
+            plan = Plan::Project {
+                input: Box::new(plan),
+                exprs: (0..visible)
+                    .map(|i| BExpr::Column(i, kept[i].name.clone()))
+                    .collect(),
+                fields: kept,
+            };
+        }
+        Ok(plan)
+    }
+}
+
+/// A plan whose fields are renamed to `alias` (and `columns`, if given).
+fn alias(plan: Plan, alias: &str, columns: &[String]) -> Result<Plan, AnalyticsError> {
+    let fields = plan.fields();
+    if columns.len() > fields.len() {
+        return Err(invalid(format!(
+            "{alias} names {} columns but has {}",
+            columns.len(),
+            fields.len()
+        )));
+    }
+    let names = fields
+        .iter()
+        .enumerate()
+        .map(|(i, f)| columns.get(i).cloned().unwrap_or_else(|| f.name.clone()))
+        .collect();
+    Ok(Plan::Alias {
+        input: Box::new(plan),
+        alias: alias.to_owned(),
+        names,
+    })
+}
+
+fn count(expr: &Expr) -> Result<usize, AnalyticsError> {
+    match expr {
+        Expr::Value(v) => match &v.value {
+            ast::Value::Number(n, _) => n
+                .parse()
+                .map_err(|_| invalid(format!("LIMIT and OFFSET take a whole number, not {n}"))),
+            _ => Err(invalid(format!(
+                "LIMIT and OFFSET take a whole number, not {expr}"
+            ))),
+        },
+        _ => Err(invalid(format!(
+            "LIMIT and OFFSET take a whole number, not {expr}"
+        ))),
+    }
+}
+
+fn sort_key(expr: BExpr, o: &ast::OrderByExpr) -> SortKey {
+    let descending = o
+        .options
+        .sort
+        .as_ref()
+        .is_some_and(|s| matches!(s, ast::OrderBySort::Desc));
+    SortKey {
+        expr,
+        descending,
+        nulls_first: o.options.nulls_first.unwrap_or(false),
+    }
+}
+
+/// An ORDER BY that names an output column by alias or position.
+fn output_reference(expr: &Expr, fields: &[Field]) -> Result<Option<usize>, AnalyticsError> {
+    match expr {
+        Expr::Value(v) => match &v.value {
+            ast::Value::Number(n, _) => {
+                let i: usize = n.parse().unwrap_or(0);
+                if i == 0 || i > fields.len() {
+                    return Err(invalid(format!(
+                        "ORDER BY {n} is out of range: the query has {} columns",
+                        fields.len()
+                    )));
+                }
+                Ok(Some(i - 1))
+            }
+            _ => Ok(None),
+        },
+        Expr::Identifier(id) => Ok(fields
+            .iter()
+            .position(|f| f.name.eq_ignore_ascii_case(&id.value))),
+        _ => Ok(None),
+    }
+}
+
+fn split_and<'e>(expr: &'e Expr, out: &mut Vec<&'e Expr>) {
+    match expr {
+        Expr::BinaryOp {
+            left,
+            op: BinaryOperator::And,
+            right,
+        } => {
+            split_and(left, out);
+            split_and(right, out);
+        }
+        Expr::Nested(e) => split_and(e, out),
+        other => out.push(other),
+    }
+}
+
+/// Select items with wildcards expanded; each with its alias.
+fn expand_items(
+    items: &[SelectItem],
+    fields: &[Field],
+) -> Result<Vec<(Expr, Option<String>)>, AnalyticsError> {
+    let mut out = Vec::new();
+    let column = |f: &Field| match &f.table {
+        Some(t) => Expr::CompoundIdentifier(vec![ast::Ident::new(t), ast::Ident::new(&f.name)]),
+        None => Expr::Identifier(ast::Ident::with_quote('"', &f.name)),
+    };
+    for item in items {
+        match item {
+            SelectItem::UnnamedExpr(e) => out.push((e.clone(), None)),
+            SelectItem::ExprWithAlias { expr, alias } => {
+                out.push((expr.clone(), Some(alias.value.clone())))
+            }
+            SelectItem::Wildcard(_) => {
+                for f in fields.iter().filter(|f| !f.name.starts_with("__")) {
+                    out.push((column(f), Some(f.name.clone())));
+                }
+            }
+            SelectItem::QualifiedWildcard(kind, _) => {
+                let table = kind.to_string();
+                let table = table.trim_end_matches(".*");
+                let mut any = false;
+                for f in fields.iter().filter(|f| {
+                    f.table
+                        .as_deref()
+                        .is_some_and(|t| t.eq_ignore_ascii_case(table))
+                }) {
+                    any = true;
+                    out.push((column(f), Some(f.name.clone())));
+                }
+                if !any {
+                    return Err(invalid(format!("no table '{table}' in FROM for {table}.*")));
+                }
+            }
+            other => return Err(invalid(format!("unsupported select item: {other}"))),
+        }
+    }
+    Ok(out)
+}
+
+fn display_name(expr: &Expr) -> String {
+    match expr {
+        Expr::Identifier(id) => id.value.clone(),
+        Expr::CompoundIdentifier(parts) => {
+            parts.last().map(|p| p.value.clone()).unwrap_or_default()
+        }
+        other => other.to_string(),
+    }
+}
+
+fn function_name(f: &ast::Function) -> String {
+    f.name.to_string().to_lowercase()
+}
+
+/// Collects aggregate calls (`aggregates`) or window calls (not) in
+/// `expr`, outermost first, not looking inside what it collects.
+fn collect_calls<'e>(expr: &'e Expr, aggregates: bool, out: &mut Vec<&'e ast::Function>) {
+    if let Expr::Function(f) = expr {
+        let is_window = f.over.is_some();
+        let is_aggregate = !is_window && AggFunc::of(&function_name(f)).is_some();
+        if (aggregates && is_aggregate) || (!aggregates && is_window) {
+            out.push(f);
+            return;
+        }
+    }
+    for child in children(expr) {
+        collect_calls(child, aggregates, out);
+    }
+}
+
+fn function_args(f: &ast::Function) -> Vec<&Expr> {
+    match &f.args {
+        FunctionArguments::List(list) => list
+            .args
+            .iter()
+            .filter_map(|a| match a {
+                FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) => Some(e),
+                FunctionArg::Named {
+                    arg: FunctionArgExpr::Expr(e),
+                    ..
+                } => Some(e),
+                _ => None,
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn children(expr: &Expr) -> Vec<&Expr> {
+    match expr {
+        Expr::BinaryOp { left, right, .. } => vec![left, right],
+        Expr::UnaryOp { expr, .. }
+        | Expr::Nested(expr)
+        | Expr::IsNull(expr)
+        | Expr::IsNotNull(expr)
+        | Expr::Cast { expr, .. }
+        | Expr::Extract { expr, .. }
+        | Expr::Ceil { expr, .. }
+        | Expr::Floor { expr, .. }
+        | Expr::Trim { expr, .. } => vec![expr],
+        Expr::Between {
+            expr, low, high, ..
+        } => vec![expr, low, high],
+        Expr::Like { expr, pattern, .. } | Expr::ILike { expr, pattern, .. } => {
+            vec![expr, pattern]
+        }
+        Expr::In { expr, target, .. } => {
+            let mut all = vec![expr.as_ref()];
+            if let ast::InTarget::List(list) = target {
+                all.extend(list.iter());
+            }
+            all
+        }
+        Expr::Case {
+            operand,
+            conditions,
+            else_result,
+            ..
+        } => {
+            let mut all: Vec<&Expr> = operand.iter().map(|b| b.as_ref()).collect();
+            for c in conditions {
+                all.push(&c.condition);
+                all.push(&c.result);
+            }
+            all.extend(else_result.iter().map(|b| b.as_ref()));
+            all
+        }
+        Expr::Substring {
+            expr,
+            substring_from,
+            substring_for,
+            ..
+        } => {
+            let mut all = vec![expr.as_ref()];
+            all.extend(substring_from.iter().map(|b| b.as_ref()));
+            all.extend(substring_for.iter().map(|b| b.as_ref()));
+            all
+        }
+        Expr::Function(f) => function_args(f),
+        _ => Vec::new(),
+    }
+}
+
+/// `GROUP BY` keys (select aliases and positions resolved to their
+/// expressions) and the grouping sets over them.
+fn grouping(
+    group_by: &GroupByExpr,
+    items: &[(Expr, Option<String>)],
+) -> Result<(Vec<Expr>, Vec<Vec<usize>>), AnalyticsError> {
+    let (exprs, modifiers) = match group_by {
+        GroupByExpr::Expressions(e, m) => (e, m),
+        GroupByExpr::All(_) => {
+            return Err(invalid("GROUP BY ALL is not supported: name the columns"));
+        }
+    };
+    let mut keys: Vec<Expr> = Vec::new();
+    let mut key_of = |e: &Expr| -> Result<usize, AnalyticsError> {
+        let e = match e {
+            Expr::Value(v) => match &v.value {
+                ast::Value::Number(n, _) => {
+                    let i: usize = n.parse().unwrap_or(0);
+                    items
+                        .get(i.wrapping_sub(1))
+                        .map(|(e, _)| e.clone())
+                        .ok_or_else(|| invalid(format!("GROUP BY {n} is out of range")))?
+                }
+                _ => e.clone(),
+            },
+            Expr::Identifier(id) => items
+                .iter()
+                .find(|(item, alias)| {
+                    alias.as_ref().is_some_and(|a| a.eq_ignore_ascii_case(&id.value))
+                        && !matches!(item, Expr::Identifier(i) if i.value.eq_ignore_ascii_case(&id.value))
+                })
+                .map_or(e.clone(), |(item, _)| item.clone()),
+            _ => e.clone(),
+        };
+        let text = e.to_string();
+        Ok(match keys.iter().position(|k| k.to_string() == text) {
+            Some(i) => i,
+            None => {
+                keys.push(e);
+                keys.len() - 1
+            }
+        })
+    };
+    // Each GROUP BY element is a list of alternative sets; the query's
+    // sets are their cross product.
+    let mut sets: Vec<Vec<usize>> = vec![Vec::new()];
+    fn cross(sets: &mut Vec<Vec<usize>>, alternatives: Vec<Vec<usize>>) {
+        let mut next = Vec::new();
+        for s in sets.iter() {
+            for a in &alternatives {
+                let mut merged = s.clone();
+                merged.extend(a.iter().filter(|k| !s.contains(k)));
+                next.push(merged);
+            }
+        }
+        *sets = next;
+    }
+    let lists = |list: &[Vec<Expr>],
+                 key_of: &mut dyn FnMut(&Expr) -> Result<usize, AnalyticsError>| {
+        list.iter()
+            .map(|group| {
+                group
+                    .iter()
+                    .map(|e| key_of(e))
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .collect::<Result<Vec<_>, _>>()
+    };
+    for e in exprs {
+        match e {
+            Expr::Rollup(list) => {
+                let groups = lists(list, &mut key_of)?;
+                let mut alternatives = Vec::new();
+                for n in (0..=groups.len()).rev() {
+                    alternatives.push(groups[..n].concat());
+                }
+                cross(&mut sets, alternatives);
+            }
+            Expr::Cube(list) => {
+                let groups = lists(list, &mut key_of)?;
+                if groups.len() > 12 {
+                    return Err(invalid("CUBE takes at most 12 groups"));
+                }
+                let mut alternatives = Vec::new();
+                for mask in (0..1u32 << groups.len()).rev() {
+                    let mut set = Vec::new();
+                    for (i, g) in groups.iter().enumerate() {
+                        if mask & (1 << (groups.len() - 1 - i)) != 0 {
+                            set.extend(g);
+                        }
+                    }
+                    alternatives.push(set);
+                }
+                cross(&mut sets, alternatives);
+            }
+            Expr::GroupingSets(list) => {
+                let groups = lists(list, &mut key_of)?;
+                cross(&mut sets, groups);
+            }
+            other => {
+                let k = key_of(other)?;
+                cross(&mut sets, vec![vec![k]]);
+            }
+        }
+    }
+    for m in modifiers {
+        let all: Vec<usize> = (0..keys.len()).collect();
+        match m {
+            GroupByWithModifier::Rollup => {
+                sets = (0..=all.len()).rev().map(|n| all[..n].to_vec()).collect();
+            }
+            GroupByWithModifier::Cube => {
+                let mut alternatives = Vec::new();
+                for mask in (0..1u32 << all.len()).rev() {
+                    alternatives.push(
+                        all.iter()
+                            .copied()
+                            .filter(|k| mask & (1 << (all.len() - 1 - k)) != 0)
+                            .collect(),
+                    );
+                }
+                sets = alternatives;
+            }
+            _ => return Err(invalid(format!("unsupported GROUP BY modifier: {m}"))),
+        }
+    }
+    if keys.is_empty() {
+        sets = vec![Vec::new()];
+    }
+    Ok((keys, sets))
+}
+
+/// `GROUPING(…)` calls in `expr`.
+fn collect_grouping<'e>(expr: &'e Expr, out: &mut Vec<&'e ast::Function>) {
+    if let Expr::Function(f) = expr
+        && function_name(f) == "grouping"
+    {
+        out.push(f);
+        return;
+    }
+    for c in children(expr) {
+        collect_grouping(c, out);
+    }
+}
+
+fn aggregate_call(
+    f: &ast::Function,
+    scope: &Scope,
+) -> Result<(AggCall, Option<BExpr>), AnalyticsError> {
+    let name = function_name(f);
+    let func = AggFunc::of(&name).ok_or_else(|| invalid(format!("{name} is not an aggregate")))?;
+    let distinct = matches!(
+        &f.args,
+        FunctionArguments::List(l) if matches!(l.duplicate_treatment, Some(ast::DuplicateTreatment::Distinct))
+    );
+    let star = matches!(
+        &f.args,
+        FunctionArguments::List(l) if l.args.iter().any(|a| matches!(a, FunctionArg::Unnamed(FunctionArgExpr::Wildcard)))
+    );
+    let args = function_args(f);
+    if star || (func == AggFunc::Count && args.is_empty()) {
+        if func != AggFunc::Count {
+            return Err(invalid(format!("{name}(*) is not a thing; name a column")));
+        }
+        return Ok((
+            AggCall {
+                func: AggFunc::CountStar,
+                distinct: false,
+                arg: None,
+            },
+            None,
+        ));
+    }
+    let [arg] = args.as_slice() else {
+        return Err(invalid(format!("{name}() takes one argument")));
+    };
+    let mut inner = Vec::new();
+    collect_calls(arg, true, &mut inner);
+    if !inner.is_empty() {
+        return Err(invalid(format!(
+            "aggregates cannot be nested: {}",
+            Expr::Function(f.clone())
+        )));
+    }
+    Ok((
+        AggCall {
+            func,
+            distinct,
+            arg: Some(0),
+        },
+        Some(bind(arg, scope)?),
+    ))
+}
+
+fn frame_bound(b: &ast::WindowFrameBound) -> Result<FrameBound, AnalyticsError> {
+    let offset = |e: &Option<Box<Expr>>| -> Result<Option<u64>, AnalyticsError> {
+        e.as_ref().map(|e| count(e).map(|n| n as u64)).transpose()
+    };
+    Ok(match b {
+        ast::WindowFrameBound::CurrentRow => FrameBound::CurrentRow,
+        ast::WindowFrameBound::Preceding(e) => match offset(e)? {
+            None => FrameBound::UnboundedPreceding,
+            Some(n) => FrameBound::Preceding(n),
+        },
+        ast::WindowFrameBound::Following(e) => match offset(e)? {
+            None => FrameBound::UnboundedFollowing,
+            Some(n) => FrameBound::Following(n),
+        },
+    })
+}
+
+fn window_call(f: &ast::Function, scope: &Scope) -> Result<WindowCall, AnalyticsError> {
+    let name = function_name(f);
+    let Some(ast::WindowType::WindowSpec(spec)) = &f.over else {
+        return Err(invalid(format!(
+            "{name}: named windows are not supported; write OVER (…)"
+        )));
+    };
+    let args: Vec<BExpr> = function_args(f)
+        .into_iter()
+        .map(|a| bind(a, scope))
+        .collect::<Result<_, _>>()?;
+    let star = matches!(
+        &f.args,
+        FunctionArguments::List(l) if l.args.iter().any(|a| matches!(a, FunctionArg::Unnamed(FunctionArgExpr::Wildcard)))
+    );
+    let func = match name.as_str() {
+        "row_number" => WindowFunc::RowNumber,
+        "rank" => WindowFunc::Rank,
+        "dense_rank" => WindowFunc::DenseRank,
+        "percent_rank" => WindowFunc::PercentRank,
+        "ntile" => WindowFunc::Ntile,
+        "lag" => WindowFunc::Lag,
+        "lead" => WindowFunc::Lead,
+        "first_value" => WindowFunc::FirstValue,
+        "last_value" => WindowFunc::LastValue,
+        "count" if star || args.is_empty() => WindowFunc::Aggregate(AggFunc::CountStar),
+        other => match AggFunc::of(other) {
+            Some(
+                a @ (AggFunc::Count | AggFunc::Sum | AggFunc::Avg | AggFunc::Min | AggFunc::Max),
+            ) => WindowFunc::Aggregate(a),
+            _ => {
+                return Err(invalid(format!(
+                    "{other} is not a window function here; use row_number, rank, dense_rank, percent_rank, ntile, lag, lead, first_value, last_value, or count/sum/avg/min/max OVER (…)"
+                )));
+            }
+        },
+    };
+    let partition = spec
+        .partition_by
+        .iter()
+        .map(|e| bind(e, scope))
+        .collect::<Result<_, _>>()?;
+    let order = spec
+        .order_by
+        .iter()
+        .map(|o| Ok(sort_key(bind(&o.expr, scope)?, o)))
+        .collect::<Result<Vec<_>, AnalyticsError>>()?;
+    let frame = match &spec.window_frame {
+        None => Frame::default_for(!spec.order_by.is_empty()),
+        Some(w) => {
+            let rows = match w.units {
+                ast::WindowFrameUnits::Rows => true,
+                ast::WindowFrameUnits::Range => false,
+                ast::WindowFrameUnits::Groups => {
+                    return Err(invalid(
+                        "GROUPS frames are not supported; use ROWS or RANGE",
+                    ));
+                }
+            };
+            let start = frame_bound(&w.start_bound)?;
+            let end = w
+                .end_bound
+                .as_ref()
+                .map(frame_bound)
+                .transpose()?
+                .unwrap_or(FrameBound::CurrentRow);
+            if !rows
+                && (matches!(start, FrameBound::Preceding(_) | FrameBound::Following(_))
+                    || matches!(end, FrameBound::Preceding(_) | FrameBound::Following(_)))
+            {
+                return Err(invalid(
+                    "RANGE frames with offsets are not supported; use ROWS BETWEEN n PRECEDING AND m FOLLOWING",
+                ));
+            }
+            Frame { rows, start, end }
+        }
+    };
+    WindowCall::new(func, args, partition, order, frame, &name)
+}
+
+fn literal(value: &ast::Value) -> Result<Datum, AnalyticsError> {
+    Ok(match value {
+        ast::Value::Number(n, _) => match n.parse::<i64>() {
+            Ok(i) => Datum::Int(i),
+            Err(_) => Datum::Float(n.parse().map_err(|_| invalid(format!("bad number {n}")))?),
+        },
+        ast::Value::SingleQuotedString(s) | ast::Value::DoubleQuotedString(s) => {
+            Datum::Text(Rc::from(s.as_str()))
+        }
+        ast::Value::Boolean(b) => Datum::Bool(*b),
+        ast::Value::Null => Datum::Null,
+        other => return Err(invalid(format!("unsupported literal {other}"))),
+    })
+}
+
+/// The executor's type for a SQL type name.
+pub fn data_type(t: &ast::DataType) -> Result<DataType, AnalyticsError> {
+    let name = t.to_string().to_uppercase();
+    let base = name.split('(').next().unwrap_or("").trim();
+    Ok(match base {
+        "INT" | "INTEGER" | "BIGINT" | "SMALLINT" | "TINYINT" | "INT64" | "INT8" | "INT4"
+        | "HUGEINT" => DataType::Int,
+        "DOUBLE" | "FLOAT" | "REAL" | "DECIMAL" | "NUMERIC" | "FLOAT8" | "FLOAT64"
+        | "DOUBLE PRECISION" => DataType::Float,
+        "VARCHAR" | "TEXT" | "STRING" | "CHAR" => DataType::Text,
+        "BOOLEAN" | "BOOL" => DataType::Bool,
+        "TIMESTAMP" | "DATETIME" | "DATE" | "TIMESTAMPTZ" => DataType::Timestamp,
+        _ => {
+            return Err(invalid(format!(
+                "unsupported type {t}: use BIGINT, DOUBLE, VARCHAR, BOOLEAN or TIMESTAMP"
+            )));
+        }
+    })
+}
+
+fn bind(expr: &Expr, scope: &Scope) -> Result<BExpr, AnalyticsError> {
+    let text = expr.to_string();
+    if let Some(&i) = scope.computed.get(&text) {
+        return Ok(BExpr::Column(i, text));
+    }
+    let b = |e: &Expr| bind(e, scope).map(Box::new);
+    Ok(match expr {
+        Expr::Identifier(id) => {
+            if scope.grouped {
+                return Err(invalid(format!(
+                    "column '{}' must appear in GROUP BY or be used in an aggregate function",
+                    id.value
+                )));
+            }
+            BExpr::Column(resolve(scope.fields, None, &id.value)?, id.value.clone())
+        }
+        Expr::CompoundIdentifier(parts) => {
+            let [table, column] = parts.as_slice() else {
+                return Err(invalid(format!(
+                    "cannot resolve {text}: write table.column"
+                )));
+            };
+            if scope.grouped {
+                return Err(invalid(format!(
+                    "column '{text}' must appear in GROUP BY or be used in an aggregate function"
+                )));
+            }
+            BExpr::Column(
+                resolve(scope.fields, Some(&table.value), &column.value)?,
+                text,
+            )
+        }
+        Expr::Value(v) => BExpr::Literal(literal(&v.value)?),
+        Expr::TypedString(t) => {
+            let to = data_type(&t.data_type)?;
+            BExpr::Literal(super::expr::cast(&literal(&t.value.value)?, to)?)
+        }
+        Expr::Nested(e) => bind(e, scope)?,
+        Expr::BinaryOp { left, op, right } => {
+            let op = match op {
+                BinaryOperator::Plus => BinOp::Add,
+                BinaryOperator::Minus => BinOp::Sub,
+                BinaryOperator::Multiply => BinOp::Mul,
+                BinaryOperator::Divide => BinOp::Div,
+                BinaryOperator::DuckIntegerDivide | BinaryOperator::MyIntegerDivide => {
+                    BinOp::IntDiv
+                }
+                BinaryOperator::Modulo => BinOp::Mod,
+                BinaryOperator::Eq => BinOp::Eq,
+                BinaryOperator::NotEq => BinOp::NotEq,
+                BinaryOperator::Lt => BinOp::Lt,
+                BinaryOperator::LtEq => BinOp::LtEq,
+                BinaryOperator::Gt => BinOp::Gt,
+                BinaryOperator::GtEq => BinOp::GtEq,
+                BinaryOperator::And => BinOp::And,
+                BinaryOperator::Or => BinOp::Or,
+                BinaryOperator::StringConcat => BinOp::Concat,
+                other => return Err(invalid(format!("unsupported operator {other}"))),
+            };
+            BExpr::Binary(b(left)?, op, b(right)?)
+        }
+        Expr::UnaryOp { op, expr } => match op {
+            UnaryOperator::Not => BExpr::Not(b(expr)?),
+            UnaryOperator::Minus => match bind(expr, scope)? {
+                BExpr::Literal(Datum::Int(v)) => BExpr::Literal(Datum::Int(-v)),
+                BExpr::Literal(Datum::Float(v)) => BExpr::Literal(Datum::Float(-v)),
+                other => BExpr::Negate(Box::new(other)),
+            },
+            UnaryOperator::Plus => bind(expr, scope)?,
+            other => return Err(invalid(format!("unsupported operator {other}"))),
+        },
+        Expr::IsNull(e) => BExpr::IsNull(b(e)?, false),
+        Expr::IsNotNull(e) => BExpr::IsNull(b(e)?, true),
+        Expr::IsDistinctFrom(l, r) | Expr::IsNotDistinctFrom(l, r) => {
+            // a IS DISTINCT FROM b: NULL-safe inequality.
+            let (l, r) = (b(l)?, b(r)?);
+            let both_null = BExpr::Binary(
+                Box::new(BExpr::IsNull(l.clone(), false)),
+                BinOp::And,
+                Box::new(BExpr::IsNull(r.clone(), false)),
+            );
+            let equal = BExpr::Call(
+                Func::Coalesce,
+                vec![
+                    BExpr::Binary(l, BinOp::Eq, r),
+                    BExpr::Literal(Datum::Bool(false)),
+                ],
+            );
+            let same = BExpr::Binary(Box::new(both_null), BinOp::Or, Box::new(equal));
+            if matches!(expr, Expr::IsDistinctFrom(..)) {
+                BExpr::Not(Box::new(same))
+            } else {
+                same
+            }
+        }
+        Expr::In {
+            expr: e,
+            target,
+            negated,
+            ..
+        } => match target {
+            ast::InTarget::List(list) => BExpr::InList(
+                b(e)?,
+                list.iter()
+                    .map(|x| bind(x, scope))
+                    .collect::<Result<_, _>>()?,
+                *negated,
+            ),
+            _ => {
+                return Err(invalid(
+                    "IN takes a list of values here; subqueries are not supported yet",
+                ));
+            }
+        },
+        Expr::Between {
+            expr: e,
+            negated,
+            low,
+            high,
+        } => {
+            let e = bind(e, scope)?;
+            let inside = BExpr::Binary(
+                Box::new(BExpr::Binary(Box::new(e.clone()), BinOp::GtEq, b(low)?)),
+                BinOp::And,
+                Box::new(BExpr::Binary(Box::new(e), BinOp::LtEq, b(high)?)),
+            );
+            if *negated {
+                BExpr::Not(Box::new(inside))
+            } else {
+                inside
+            }
+        }
+        Expr::Like {
+            negated,
+            expr: e,
+            pattern,
+            ..
+        } => BExpr::Like {
+            expr: b(e)?,
+            pattern: b(pattern)?,
+            negated: *negated,
+            insensitive: false,
+        },
+        Expr::ILike {
+            negated,
+            expr: e,
+            pattern,
+            ..
+        } => BExpr::Like {
+            expr: b(e)?,
+            pattern: b(pattern)?,
+            negated: *negated,
+            insensitive: true,
+        },
+        Expr::Case {
+            operand,
+            conditions,
+            else_result,
+            ..
+        } => BExpr::Case {
+            operand: operand.as_ref().map(|o| b(o)).transpose()?,
+            branches: conditions
+                .iter()
+                .map(|c| Ok((bind(&c.condition, scope)?, bind(&c.result, scope)?)))
+                .collect::<Result<_, AnalyticsError>>()?,
+            otherwise: else_result.as_ref().map(|o| b(o)).transpose()?,
+        },
+        Expr::Cast {
+            expr: e,
+            data_type: t,
+            ..
+        } => BExpr::Cast(b(e)?, data_type(t)?),
+        Expr::Extract { field, expr: e, .. } => {
+            let name = field.to_string().to_lowercase();
+            let func = Func::of(&name).filter(|f| matches!(f, Func::Year | Func::Month | Func::Day | Func::Hour | Func::Minute | Func::Second))
+                .ok_or_else(|| invalid(format!("EXTRACT({name} …) is not supported: use year, month, day, hour, minute or second")))?;
+            BExpr::Call(func, vec![bind(e, scope)?])
+        }
+        Expr::Ceil { expr: e, .. } => BExpr::Call(Func::Ceil, vec![bind(e, scope)?]),
+        Expr::Floor { expr: e, .. } => BExpr::Call(Func::Floor, vec![bind(e, scope)?]),
+        Expr::Trim { expr: e, .. } => BExpr::Call(Func::Trim, vec![bind(e, scope)?]),
+        Expr::Substring {
+            expr: e,
+            substring_from,
+            substring_for,
+            ..
+        } => {
+            let mut args = vec![bind(e, scope)?];
+            args.push(match substring_from {
+                Some(f) => bind(f, scope)?,
+                None => BExpr::Literal(Datum::Int(1)),
+            });
+            if let Some(f) = substring_for {
+                args.push(bind(f, scope)?);
+            }
+            BExpr::Call(Func::Substr, args)
+        }
+        Expr::Function(f) => {
+            let name = function_name(f);
+            if f.over.is_some() {
+                return Err(invalid(format!(
+                    "window function {name} is not allowed here (only in the select list and ORDER BY)"
+                )));
+            }
+            if AggFunc::of(&name).is_some() {
+                return Err(invalid(format!(
+                    "aggregate {name}() is not allowed here (WHERE, GROUP BY and join conditions run before aggregation; use HAVING)"
+                )));
+            }
+            let func =
+                Func::of(&name).ok_or_else(|| invalid(format!("unknown function {name}()")))?;
+            let args: Vec<BExpr> = function_args(f)
+                .into_iter()
+                .map(|a| bind(a, scope))
+                .collect::<Result<_, _>>()?;
+            func.check_arity(&name, args.len())?;
+            BExpr::Call(func, args)
+        }
+        Expr::Subquery(_) | Expr::Exists { .. } => {
+            return Err(invalid(
+                "subqueries in expressions are not supported yet: join, or use a CTE",
+            ));
+        }
+        other => return Err(invalid(format!("unsupported expression: {other}"))),
+    })
+}

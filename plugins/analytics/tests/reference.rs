@@ -1,0 +1,242 @@
+//! Every query of `test_data/analytics/queries.sql` run natively over the
+//! same seeded datasets DuckDB answered (`make_reference.py`), through the
+//! engine's own catalog over a recording host: the answers must agree
+//! value for value (floats to 1e-9, relative).
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use serde_json::Value;
+use weft_analytics::operations::HostCatalog;
+use weft_analytics::sql::{self, Progress};
+use weft_sdk::{ColumnChunk, ColumnKind, ColumnValues, Host, RecordingHost};
+
+fn data(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../test_data/analytics")
+        .join(name)
+}
+
+/// Loads a CSV of the reference into `host` with its upload schema.
+fn load(host: &RecordingHost, name: &str, schema: &str) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(data(&format!("{name}.csv")))?;
+    let kinds: Vec<(String, ColumnKind)> = schema
+        .split(',')
+        .map(|f| {
+            let (n, t) = f.split_once(':').context("schema field")?;
+            let kind = match t {
+                "i64" => ColumnKind::I64,
+                "f64" => ColumnKind::F64,
+                "bool" => ColumnKind::Bool,
+                "timestamp" => ColumnKind::Timestamp,
+                _ => ColumnKind::Text,
+            };
+            Ok((n.to_owned(), kind))
+        })
+        .collect::<anyhow::Result<_>>()?;
+    let lines: Vec<Vec<&str>> = text
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').collect())
+        .collect();
+    let mut chunks = Vec::new();
+    for (c, (_, kind)) in kinds.iter().enumerate() {
+        let cells: Vec<&str> = lines.iter().map(|l| l[c]).collect();
+        let valid: Vec<bool> = cells.iter().map(|v| !v.is_empty()).collect();
+        let values = match kind {
+            ColumnKind::I64 => {
+                ColumnValues::I64(cells.iter().map(|v| v.parse().unwrap_or(0)).collect())
+            }
+            ColumnKind::F64 => {
+                ColumnValues::F64(cells.iter().map(|v| v.parse().unwrap_or(0.0)).collect())
+            }
+            ColumnKind::Bool => ColumnValues::Bool(cells.iter().map(|v| *v == "true").collect()),
+            ColumnKind::Timestamp => ColumnValues::Timestamp(
+                cells
+                    .iter()
+                    .map(|v| weft_analytics::value::parse_timestamp(v).unwrap_or(0))
+                    .collect(),
+            ),
+            _ => ColumnValues::Text(cells.iter().map(|v| (*v).to_owned()).collect()),
+        };
+        chunks.push(ColumnChunk { values, valid });
+    }
+    let mut writer = host
+        .create_dataset(name, &kinds, false)
+        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    writer
+        .append(chunks)
+        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    writer.commit().map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    Ok(())
+}
+
+struct Quiet;
+impl Progress for Quiet {
+    fn scanned(&mut self, _: u64) -> bool {
+        true
+    }
+}
+
+fn same(a: &Value, b: &Value) -> bool {
+    match (a.as_f64(), b.as_f64()) {
+        (Some(x), Some(y)) => (x - y).abs() <= 1e-9 * x.abs().max(y.abs()).max(1.0),
+        _ => a == b,
+    }
+}
+
+fn canonical(rows: &[Value]) -> Vec<String> {
+    let mut keys: Vec<String> = rows
+        .iter()
+        .map(|r| {
+            r.as_array()
+                .map(|cells| {
+                    cells
+                        .iter()
+                        .map(|c| match c.as_f64() {
+                            Some(f) => format!("{f:.6}"),
+                            None => c.to_string(),
+                        })
+                        .collect::<Vec<_>>()
+                        .join("|")
+                })
+                .unwrap_or_default()
+        })
+        .collect();
+    keys.sort();
+    keys
+}
+
+#[test]
+fn every_query_answers_as_duckdb_does() -> anyhow::Result<()> {
+    let reference: Value = serde_json::from_str(&std::fs::read_to_string(data("reference.json"))?)?;
+    let schemas: Value = serde_json::from_str(&std::fs::read_to_string(data("schemas.json"))?)?;
+    let host = RecordingHost::new();
+    for name in ["readings", "sensors"] {
+        load(&host, name, schemas[name].as_str().context("schema")?)?;
+    }
+    let catalog = HostCatalog::new(&host);
+    let cases = reference["cases"].as_array().context("cases")?;
+    assert!(
+        cases.len() >= 50,
+        "the reference has {} queries",
+        cases.len()
+    );
+    let mut failures = Vec::new();
+    for case in cases {
+        let query = case["sql"].as_str().context("sql")?;
+        let answer = match sql::run(query, &catalog, &mut Quiet) {
+            Ok(a) => a,
+            Err(e) => {
+                failures.push(format!("{query}\n  failed: {e}"));
+                continue;
+            }
+        };
+        let columns: Vec<Value> = answer
+            .columns
+            .iter()
+            .map(|c| Value::from(c.as_str()))
+            .collect();
+        if columns.as_slice() != case["columns"].as_array().context("columns")?.as_slice() {
+            failures.push(format!(
+                "{query}\n  columns {columns:?}, DuckDB {}",
+                case["columns"]
+            ));
+            continue;
+        }
+        let ours: Vec<Value> = (0..answer.table.rows)
+            .map(|i| {
+                Value::Array(
+                    answer
+                        .table
+                        .columns
+                        .iter()
+                        .map(|c| c.get(i).to_json())
+                        .collect(),
+                )
+            })
+            .collect();
+        let theirs = case["rows"].as_array().context("rows")?;
+        let agree = ours.len() == theirs.len()
+            && if case["ordered"] == true {
+                ours.iter().zip(theirs).all(|(a, b)| {
+                    let (a, b) = (a.as_array(), b.as_array());
+                    a.zip(b).is_some_and(|(a, b)| {
+                        a.len() == b.len() && a.iter().zip(b).all(|(x, y)| same(x, y))
+                    })
+                })
+            } else {
+                canonical(&ours) == canonical(theirs)
+            };
+        if !agree {
+            let first = ours
+                .iter()
+                .zip(theirs)
+                .position(|(a, b)| a != b)
+                .unwrap_or(ours.len().min(theirs.len()));
+            failures.push(format!(
+                "{query}\n  {} rows, DuckDB {}; first difference at row {first}: ours {:?}, DuckDB {:?}",
+                ours.len(),
+                theirs.len(),
+                ours.get(first),
+                theirs.get(first)
+            ));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} queries disagree with DuckDB:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
+    Ok(())
+}
+
+#[test]
+fn explain_shows_the_plan_without_running_it() -> anyhow::Result<()> {
+    let host =
+        RecordingHost::new().with_dataset("t", vec![("a", ColumnValues::I64(vec![1, 2, 3]))]);
+    let catalog = HostCatalog::new(&host);
+    let answer = sql::run(
+        "EXPLAIN SELECT a, count(*) FROM t WHERE a > 1 GROUP BY a ORDER BY a",
+        &catalog,
+        &mut Quiet,
+    )
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    assert_eq!(answer.columns, ["plan"]);
+    let plan = answer.plan;
+    for op in [
+        "Sort",
+        "HashAggregate",
+        "Filter",
+        "Scan t columns=[a] rows=3",
+    ] {
+        assert!(plan.contains(op), "no {op} in\n{plan}");
+    }
+    Ok(())
+}
+
+#[test]
+fn bad_queries_say_what_is_wrong() {
+    let host = RecordingHost::new().with_dataset("t", vec![("a", ColumnValues::I64(vec![1]))]);
+    let catalog = HostCatalog::new(&host);
+    let error = |q: &str| match sql::run(q, &catalog, &mut Quiet) {
+        Ok(_) => panic!("{q} should fail"),
+        Err(e) => e.to_string(),
+    };
+    let parse = error("SELECT a FROM t WHERE");
+    assert!(
+        parse.contains("bad SQL") && parse.contains("Expected"),
+        "{parse}"
+    );
+    let parse = error("SELECT a FROM t WHER a > 1");
+    assert!(parse.contains("Line: 1, Column"), "{parse}");
+    assert!(error("SELECT b FROM t").contains("no column 'b'"));
+    assert!(error("SELECT a FROM nowhere").contains("POST /api/v1/datasets/nowhere"));
+    assert!(error("SELECT a, count(*) FROM t").contains("GROUP BY"));
+    assert!(error("SELECT a FROM t WHERE sum(a) > 1").contains("HAVING"));
+    assert!(error("DELETE FROM t").contains("only SELECT"));
+    assert!(error("SELECT nosuch(a) FROM t").contains("unknown function nosuch"));
+    let _ = host.cancelled();
+}
