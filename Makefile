@@ -59,7 +59,7 @@ bench: build test-plugins
 	  || echo "python baselines unavailable: networkx/igraph/Shapely rows will be skipped"
 	./target/release/weft-bench
 
-## reference: regenerate test_data reference values (needs Python + networkx, Shapely, pyproj, mongomock, scikit-learn, statsmodels)
+## reference: regenerate test_data reference values (needs Python + networkx, Shapely, pyproj, mongomock, scikit-learn, statsmodels, DuckDB)
 reference:
 	python3 -m pip install --quiet -r test_data/requirements.txt
 	python3 test_data/graph/make_karate_reference.py
@@ -73,6 +73,7 @@ reference:
 	python3 test_data/document/make_reference.py
 	python3 test_data/ml/make_reference.py
 	python3 test_data/ml/make_forecast_reference.py
+	python3 test_data/analytics/make_reference.py
 
 fmt:
 	$(CARGO) fmt --all

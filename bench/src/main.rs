@@ -3,6 +3,7 @@
 //! `target/bench/report.md`). Ratios travel between machines; absolute
 //! times on a small, noisy box do not.
 
+mod analytics;
 mod anomaly;
 mod document;
 mod fan_out;
@@ -39,6 +40,10 @@ fn main() -> anyhow::Result<()> {
         println!("{}", stats::render(&document::rows()?));
         return Ok(());
     }
+    if std::env::args().nth(1).as_deref() == Some("analytics") {
+        println!("{}", stats::render(&analytics::rows()?));
+        return Ok(());
+    }
     if std::env::args().nth(1).as_deref() == Some("ml") {
         println!("{}", stats::render(&ml::rows()?));
         return Ok(());
@@ -71,30 +76,32 @@ fn main() -> anyhow::Result<()> {
         return Ok(());
     }
 
-    eprintln!("[1/11] instantiation of a cached component …");
+    eprintln!("[1/12] instantiation of a cached component …");
     rows.push(instantiation(&runtime)?);
-    eprintln!("[2/11] host→guest call with a small payload …");
+    eprintln!("[2/12] host→guest call with a small payload …");
     rows.extend(guest_call(&runtime)?);
-    eprintln!("[3/11] REST round trips against the real server …");
+    eprintln!("[3/12] REST round trips against the real server …");
     rows.extend(rest_round_trip()?);
-    eprintln!("[4/11] PageRank, 100k edges, wasm vs native …");
+    eprintln!("[4/12] PageRank, 100k edges, wasm vs native …");
     rows.extend(pagerank(&runtime)?);
-    eprintln!("[5/11] graph engine at scale: wasm, native, networkx, igraph …");
+    eprintln!("[5/12] graph engine at scale: wasm, native, networkx, igraph …");
     rows.extend(graph::rows(&runtime)?);
-    eprintln!("[6/11] fan-out to 1,000 and 10,000 WebSocket subscribers …");
+    eprintln!("[6/12] fan-out to 1,000 and 10,000 WebSocket subscribers …");
     rows.extend(fan_out::rows()?);
-    eprintln!("[7/11] anomaly sessions: WebSocket vs native, ROC-AUC vs river and scikit-learn …");
+    eprintln!("[7/12] anomaly sessions: WebSocket vs native, ROC-AUC vs river and scikit-learn …");
     rows.extend(anomaly::rows_report()?);
-    eprintln!("[8/11] host storage vs the raw disk …");
+    eprintln!("[8/12] host storage vs the raw disk …");
     rows.extend(storage::rows()?);
-    eprintln!("[9/11] spatial: R-tree, nearest points and a join vs Shapely; wasm vs native …");
+    eprintln!("[9/12] spatial: R-tree, nearest points and a join vs Shapely; wasm vs native …");
     rows.extend(spatial::rows()?);
     eprintln!(
-        "[10/11] document store: inserts, reads, ranges, a pipeline and text search vs SQLite …"
+        "[10/12] document store: inserts, reads, ranges, a pipeline and text search vs SQLite …"
     );
     rows.extend(document::rows()?);
-    eprintln!("[11/11] ML: training and batch prediction, wasm vs native vs scikit-learn …");
+    eprintln!("[11/12] ML: training and batch prediction, wasm vs native vs scikit-learn …");
     rows.extend(ml::rows()?);
+    eprintln!("[12/12] analytics: GROUP BY, window, join over 1M rows, wasm vs native vs DuckDB …");
+    rows.extend(analytics::rows()?);
     let quality = anomaly::quality_report()
         .unwrap_or_else(|e| format!("anomaly quality comparison skipped: {e:#}\n"));
 

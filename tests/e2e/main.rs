@@ -1,6 +1,7 @@
 //! End-to-end tests: the real `weft` binary, real `.wasm` plugins, real
 //! sockets. One binary, one module per area (as wasmtime's `tests/all`).
 
+mod analytics;
 mod anomaly;
 mod bad_input;
 mod cli;

@@ -137,9 +137,13 @@ mod tests {
         ];
         assert_eq!(resolve(&fields, None, "value").ok(), Some(2));
         assert_eq!(resolve(&fields, Some("b"), "id").ok(), Some(1));
-        let ambiguous = resolve(&fields, None, "id").unwrap_err().to_string();
+        let ambiguous = resolve(&fields, None, "id")
+            .expect_err("ambiguous")
+            .to_string();
         assert!(ambiguous.contains("ambiguous"), "{ambiguous}");
-        let missing = resolve(&fields, None, "x").unwrap_err().to_string();
+        let missing = resolve(&fields, None, "x")
+            .expect_err("missing")
+            .to_string();
         assert!(missing.contains("a.id, b.id, b.Value"), "{missing}");
     }
 }

@@ -890,7 +890,7 @@ fn grouping(
             .map(|group| {
                 group
                     .iter()
-                    .map(|e| key_of(e))
+                    .map(&mut *key_of)
                     .collect::<Result<Vec<_>, _>>()
             })
             .collect::<Result<Vec<_>, _>>()

@@ -169,9 +169,11 @@ mod tests {
 
     #[test]
     fn bad_sql_says_where() {
-        let error = parse("SELEC 1").unwrap_err().to_string();
+        let error = parse("SELEC 1").expect_err("bad SQL").to_string();
         assert!(error.contains("Line: 1"), "{error}");
-        let error = parse("SELECT 1; SELECT 2").unwrap_err().to_string();
+        let error = parse("SELECT 1; SELECT 2")
+            .expect_err("two statements")
+            .to_string();
         assert!(error.contains("one statement"), "{error}");
     }
 }
