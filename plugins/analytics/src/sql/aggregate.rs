@@ -3,7 +3,7 @@
 //! grouping itself (keys → ids, grouping sets) is [`group_ids`]; both are
 //! shared by `GROUP BY` and window aggregates.
 
-use std::collections::{HashMap, HashSet};
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 use crate::AnalyticsError;
 use crate::value::{Column, DataType, Datum, compare};
@@ -71,7 +71,7 @@ pub fn group_ids(keys: &[&Column], rows: usize) -> (Vec<u32>, usize, Vec<usize>)
     }
     // One integer key is the common case: no per-row vectors.
     if let [Column::Int(values) | Column::Timestamp(values)] = keys {
-        let mut map: HashMap<Option<i64>, u32> = HashMap::new();
+        let mut map: HashMap<Option<i64>, u32> = HashMap::default();
         let mut firsts = Vec::new();
         let ids = values
             .iter()
@@ -85,7 +85,22 @@ pub fn group_ids(keys: &[&Column], rows: usize) -> (Vec<u32>, usize, Vec<usize>)
             .collect();
         return (ids, firsts.len(), firsts);
     }
-    let mut map: HashMap<Vec<Datum>, u32> = HashMap::new();
+    if let [Column::Text(values)] = keys {
+        let mut map: HashMap<Option<&str>, u32> = HashMap::default();
+        let mut firsts = Vec::new();
+        let ids = values
+            .iter()
+            .enumerate()
+            .map(|(i, v)| {
+                *map.entry(v.as_deref()).or_insert_with(|| {
+                    firsts.push(i);
+                    (firsts.len() - 1) as u32
+                })
+            })
+            .collect();
+        return (ids, firsts.len(), firsts);
+    }
+    let mut map: HashMap<Vec<Datum>, u32> = HashMap::default();
     let mut firsts = Vec::new();
     let mut ids = Vec::with_capacity(rows);
     for i in 0..rows {
@@ -303,7 +318,7 @@ fn aggregate_distinct(
     ids: &[u32],
     groups: usize,
 ) -> Result<Column, AnalyticsError> {
-    let mut seen: HashSet<(u32, Datum)> = HashSet::new();
+    let mut seen: HashSet<(u32, Datum)> = HashSet::default();
     let mut keep = vec![false; ids.len()];
     for (i, &g) in ids.iter().enumerate() {
         if !arg.is_null(i) && seen.insert((g, arg.get(i))) {

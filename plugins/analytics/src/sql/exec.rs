@@ -3,7 +3,9 @@
 //! progress; joins hash the right side; sorts and windows order row
 //! indices, not rows.
 
-use std::collections::{HashMap, HashSet};
+use std::borrow::Cow;
+
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 use super::Catalog;
 use super::aggregate::{aggregate, group_ids};
@@ -47,7 +49,7 @@ pub fn execute(
         Plan::Single => Ok(Table::new(Vec::new(), Vec::new(), 1)),
         Plan::Filter { input, predicate } => {
             let table = execute(input, catalog, progress)?;
-            let keep = truth(&eval(predicate, &table)?)?;
+            let keep = truth(eval(predicate, &table)?.as_ref())?;
             Ok(filter(&table, &keep))
         }
         Plan::Project {
@@ -58,7 +60,7 @@ pub fn execute(
             let table = execute(input, catalog, progress)?;
             let columns = exprs
                 .iter()
-                .map(|e| eval(e, &table))
+                .map(|e| eval(e, &table).map(Cow::into_owned))
                 .collect::<Result<_, _>>()?;
             Ok(Table::new(fields.clone(), columns, table.rows))
         }
@@ -71,18 +73,18 @@ pub fn execute(
             fields,
         } => {
             let table = execute(input, catalog, progress)?;
-            let key_columns: Vec<Column> = keys
+            let key_columns: Vec<Cow<'_, Column>> = keys
                 .iter()
                 .map(|k| eval(k, &table))
                 .collect::<Result<_, _>>()?;
-            let args: Vec<Option<Column>> = calls
+            let args: Vec<Option<Cow<'_, Column>>> = calls
                 .iter()
                 .map(|(_, arg)| arg.as_ref().map(|a| eval(a, &table)).transpose())
                 .collect::<Result<_, _>>()?;
             let mut out: Option<Vec<Column>> = None;
             let mut total = 0;
             for set in sets {
-                let set_keys: Vec<&Column> = set.iter().map(|&k| &key_columns[k]).collect();
+                let set_keys: Vec<&Column> = set.iter().map(|&k| key_columns[k].as_ref()).collect();
                 let (ids, groups, firsts) = group_ids(&set_keys, table.rows);
                 // No rows and no keys still make one group (count = 0).
                 if table.rows == 0 && !set.is_empty() {
@@ -97,7 +99,7 @@ pub fn execute(
                     });
                 }
                 for ((call, _), arg) in calls.iter().zip(&args) {
-                    columns.push(aggregate(call, arg.as_ref(), &ids, groups)?);
+                    columns.push(aggregate(call, arg.as_deref(), &ids, groups)?);
                 }
                 for args in groupings {
                     // GROUPING(a, b): a bit per argument, 1 where the set
@@ -170,7 +172,7 @@ pub fn execute(
                     &li,
                     &ri.iter().map(|&b| Some(b)).collect::<Vec<_>>(),
                 );
-                let keep = truth(&eval(residual, &pairs)?)?;
+                let keep = truth(eval(residual, &pairs)?.as_ref())?;
                 let kept = |v: &[usize]| -> Vec<usize> {
                     v.iter()
                         .zip(&keep)
@@ -214,7 +216,7 @@ pub fn execute(
         }
         Plan::Distinct { input } => {
             let table = execute(input, catalog, progress)?;
-            let mut seen: HashSet<Vec<Datum>> = HashSet::new();
+            let mut seen: HashSet<Vec<Datum>> = HashSet::default();
             let keep: Vec<bool> = (0..table.rows).map(|i| seen.insert(table.row(i))).collect();
             Ok(filter(&table, &keep))
         }
@@ -278,15 +280,46 @@ fn hash_join(
     left_keys: &[super::expr::BExpr],
     right_keys: &[super::expr::BExpr],
 ) -> Result<(Vec<usize>, Vec<usize>), AnalyticsError> {
-    let lk: Vec<Column> = left_keys
+    let lk: Vec<Cow<'_, Column>> = left_keys
         .iter()
         .map(|k| eval(k, l))
         .collect::<Result<_, _>>()?;
-    let rk: Vec<Column> = right_keys
+    let rk: Vec<Cow<'_, Column>> = right_keys
         .iter()
         .map(|k| eval(k, r))
         .collect::<Result<_, _>>()?;
-    let mut table: HashMap<Vec<Datum>, Vec<usize>> = HashMap::new();
+    // One integer key each side: no per-row key vectors.
+    if let ([l0], [r0]) = (lk.as_slice(), rk.as_slice())
+        && let (Column::Int(lv) | Column::Timestamp(lv), Column::Int(rv) | Column::Timestamp(rv)) =
+            (l0.as_ref() as &Column, r0.as_ref() as &Column)
+    {
+        // Rows of each key chained through `next` (head per key).
+        let mut head: HashMap<i64, usize> = HashMap::default();
+        let mut next = vec![usize::MAX; r.rows];
+        for (b, v) in rv.iter().enumerate().rev() {
+            if let Some(v) = v {
+                if let Some(h) = head.insert(*v, b) {
+                    next[b] = h;
+                }
+            }
+        }
+        let (mut li, mut ri) = (Vec::new(), Vec::new());
+        for (a, v) in lv.iter().enumerate() {
+            let Some(mut b) = v.and_then(|v| head.get(&v).copied()) else {
+                continue;
+            };
+            loop {
+                li.push(a);
+                ri.push(b);
+                b = next[b];
+                if b == usize::MAX {
+                    break;
+                }
+            }
+        }
+        return Ok((li, ri));
+    }
+    let mut table: HashMap<Vec<Datum>, Vec<usize>> = HashMap::default();
     for b in 0..r.rows {
         let key: Vec<Datum> = rk.iter().map(|c| c.get(b)).collect();
         if key.iter().any(Datum::is_null) {
@@ -316,10 +349,10 @@ fn hash_join(
 pub fn sort_indices(table: &Table, keys: &[SortKey]) -> Result<Vec<usize>, AnalyticsError> {
     let columns: Vec<Column> = keys
         .iter()
-        .map(|k| eval(&k.expr, table))
+        .map(|k| eval(&k.expr, table).map(Cow::into_owned))
         .collect::<Result<_, _>>()?;
     let mut order: Vec<usize> = (0..table.rows).collect();
-    // One float or integer key without NULLs: compare the raw values.
+    // One float key without NULLs: compare the raw values.
     if let ([Column::Float(v)], [key]) = (columns.as_slice(), keys)
         && v.iter().all(Option::is_some)
     {

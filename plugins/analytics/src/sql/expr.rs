@@ -4,6 +4,7 @@
 //! out). Arithmetic and comparisons on whole typed columns take fast
 //! paths; everything else is evaluated row by row on [`Datum`]s.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::rc::Rc;
 
@@ -264,10 +265,14 @@ impl BExpr {
     }
 }
 
-/// Evaluates `expr` for every row of `table`.
-pub fn eval(expr: &BExpr, table: &Table) -> Result<Column, AnalyticsError> {
+/// Evaluates `expr` for every row of `table`; a column reference is
+/// borrowed, not copied.
+pub fn eval<'t>(expr: &BExpr, table: &'t Table) -> Result<Cow<'t, Column>, AnalyticsError> {
+    if let BExpr::Column(i, _) = expr {
+        return Ok(Cow::Borrowed(&table.columns[*i]));
+    }
     let n = table.rows;
-    Ok(match expr {
+    Ok(Cow::Owned(match expr {
         BExpr::Column(i, _) => table.columns[*i].clone(),
         BExpr::Literal(d) => Column::repeat(d, n),
         BExpr::Binary(l, op, r) => {
@@ -300,7 +305,7 @@ pub fn eval(expr: &BExpr, table: &Table) -> Result<Column, AnalyticsError> {
         }
         BExpr::InList(e, list, negated) => {
             let c = eval(e, table)?;
-            let items: Vec<Column> = list
+            let items: Vec<Cow<'_, Column>> = list
                 .iter()
                 .map(|x| eval(x, table))
                 .collect::<Result<_, _>>()?;
@@ -359,7 +364,7 @@ pub fn eval(expr: &BExpr, table: &Table) -> Result<Column, AnalyticsError> {
             Column::from_datums_as(&values, *to)
         }
         BExpr::Call(func, args) => {
-            let cols: Vec<Column> = args
+            let cols: Vec<Cow<'_, Column>> = args
                 .iter()
                 .map(|x| eval(x, table))
                 .collect::<Result<_, _>>()?;
@@ -372,7 +377,7 @@ pub fn eval(expr: &BExpr, table: &Table) -> Result<Column, AnalyticsError> {
             }
             Column::from_datums(&values)
         }
-    })
+    }))
 }
 
 fn eval_case(
@@ -383,7 +388,7 @@ fn eval_case(
 ) -> Result<Column, AnalyticsError> {
     let n = table.rows;
     let operand = operand.map(|o| eval(o, table)).transpose()?;
-    let whens: Vec<(Column, Column)> = branches
+    let whens: Vec<(Cow<'_, Column>, Cow<'_, Column>)> = branches
         .iter()
         .map(|(w, t)| Ok((eval(w, table)?, eval(t, table)?)))
         .collect::<Result<_, AnalyticsError>>()?;

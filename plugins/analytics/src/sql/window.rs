@@ -137,27 +137,39 @@ impl WindowCall {
         let keys: Vec<Column> = self
             .partition
             .iter()
-            .map(|k| eval(k, table))
+            .map(|k| eval(k, table).map(std::borrow::Cow::into_owned))
             .collect::<Result<_, _>>()?;
         let (ids, _, _) = group_ids(&keys.iter().collect::<Vec<_>>(), n);
         let order: Vec<Column> = self
             .order
             .iter()
-            .map(|k| eval(&k.expr, table))
+            .map(|k| eval(&k.expr, table).map(std::borrow::Cow::into_owned))
             .collect::<Result<_, _>>()?;
         let args: Vec<Column> = self
             .args
             .iter()
-            .map(|a| eval(a, table))
+            .map(|a| eval(a, table).map(std::borrow::Cow::into_owned))
             .collect::<Result<_, _>>()?;
         // Rows by partition, then by the window's order (stable, so ties
         // keep their input order as DuckDB's do for a sorted input).
         let mut rows: Vec<usize> = (0..n).collect();
-        rows.sort_by(|&a, &b| {
-            ids[a]
-                .cmp(&ids[b])
-                .then_with(|| order_rows(&order, &self.order, a, b))
-        });
+        match (order.as_slice(), self.order.as_slice()) {
+            // One integer order key: compare raw values, NULLs placed once.
+            ([Column::Int(v) | Column::Timestamp(v)], [key]) => {
+                let rank = |x: Option<i64>| match x {
+                    None if key.nulls_first => (0u8, 0i64),
+                    None => (2, 0),
+                    Some(x) if key.descending => (1, !x),
+                    Some(x) => (1, x),
+                };
+                rows.sort_by_key(|&r| (ids[r], rank(v[r])));
+            }
+            _ => rows.sort_by(|&a, &b| {
+                ids[a]
+                    .cmp(&ids[b])
+                    .then_with(|| order_rows(&order, &self.order, a, b))
+            }),
+        }
         let mut out = vec![Datum::Null; n];
         let mut start = 0;
         while start < n {
