@@ -162,7 +162,12 @@ impl WindowCall {
                     Some(x) if key.descending => (1, !x),
                     Some(x) => (1, x),
                 };
-                rows.sort_by_key(|&r| (ids[r], rank(v[r])));
+                // Sorting packed keys (the row last, so ties keep input
+                // order) beats a comparator that chases two arrays.
+                let mut packed: Vec<(u32, (u8, i64), u32)> =
+                    (0..n).map(|r| (ids[r], rank(v[r]), r as u32)).collect();
+                packed.sort_unstable();
+                rows = packed.into_iter().map(|(_, _, r)| r as usize).collect();
             }
             _ => rows.sort_by(|&a, &b| {
                 ids[a]
@@ -197,8 +202,14 @@ impl WindowCall {
                 .all(|c| compare(&c.get(rows[i]), &c.get(rows[j])) == Ordering::Equal)
         };
         // The last position of each row's peer group.
-        let mut peer_end = vec![0; n];
-        let mut i = n;
+        // Only ranks and RANGE frames care who the peers are; for the rest
+        // every row is its own group and no keys are compared.
+        let needs_peers = matches!(
+            self.func,
+            WindowFunc::Rank | WindowFunc::DenseRank | WindowFunc::PercentRank
+        ) || (!self.frame.rows && !order.is_empty());
+        let mut peer_end: Vec<usize> = (0..n).collect();
+        let mut i = if needs_peers { n } else { 0 };
         while i > 0 {
             i -= 1;
             peer_end[i] = if i + 1 < n && peers(i, i + 1) {
