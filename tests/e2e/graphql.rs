@@ -34,9 +34,12 @@ async fn queries_and_mutations_over_http() -> anyhow::Result<()> {
         .as_array()
         .map(|p| p.iter().filter_map(|p| p["name"].as_str()).collect())
         .unwrap_or_default();
-    assert_eq!(names, vec!["anomaly", "document", "graph", "ml", "spatial"]);
     assert_eq!(
-        plugins["data"]["plugins"][2]["operations"][0]["topic"],
+        names,
+        vec!["analytics", "anomaly", "document", "graph", "ml", "spatial"]
+    );
+    assert_eq!(
+        plugins["data"]["plugins"][3]["operations"][0]["topic"],
         "graph.algorithms"
     );
 

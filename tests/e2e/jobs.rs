@@ -26,8 +26,9 @@ async fn plugins_list_their_operations_with_schemas() -> anyhow::Result<()> {
     let (status, plugins) = server.get("/api/v1/plugins").await?;
     assert_eq!(status, 200);
     // Sorted by name; anomaly also keeps sessions.
-    assert_eq!(plugins[0]["name"], "anomaly");
-    assert_eq!(plugins[0]["world"], "weft:engine/streaming-plugin@0.2.0");
+    assert_eq!(plugins[0]["name"], "analytics");
+    assert_eq!(plugins[1]["name"], "anomaly");
+    assert_eq!(plugins[1]["world"], "weft:engine/streaming-plugin@0.2.0");
     let graph = plugins
         .as_array()
         .and_then(|p| p.iter().find(|p| p["name"] == "graph"))
