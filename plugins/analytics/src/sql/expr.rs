@@ -276,6 +276,12 @@ pub fn eval<'t>(expr: &BExpr, table: &'t Table) -> Result<Cow<'t, Column>, Analy
         BExpr::Column(i, _) => table.columns[*i].clone(),
         BExpr::Literal(d) => Column::repeat(d, n),
         BExpr::Binary(l, op, r) => {
+            if let BExpr::Literal(value) = r.as_ref() {
+                let a = eval(l, table)?;
+                if let Some(c) = scalar_binary(&a, *op, value) {
+                    return Ok(Cow::Owned(c));
+                }
+            }
             let (a, b) = (eval(l, table)?, eval(r, table)?);
             match fast_binary(&a, *op, &b) {
                 Some(c) => c,
@@ -430,6 +436,50 @@ fn rowwise2(
         .map(|i| f(a.get(i), b.get(i)))
         .collect::<Result<_, _>>()?;
     Ok(Column::from_datums(&values))
+}
+
+/// A column against a constant (`v > 0.5`, `k * 2`) without building a
+/// column of copies of the constant.
+fn scalar_binary(a: &Column, op: BinOp, value: &Datum) -> Option<Column> {
+    fn cmp<T: PartialOrd + Copy>(x: &[Option<T>], y: T, op: BinOp) -> Vec<Option<bool>> {
+        x.iter()
+            .map(|a| {
+                a.map(|a| match op {
+                    BinOp::Eq => a == y,
+                    BinOp::NotEq => a != y,
+                    BinOp::Lt => a < y,
+                    BinOp::LtEq => a <= y,
+                    BinOp::Gt => a > y,
+                    _ => a >= y,
+                })
+            })
+            .collect()
+    }
+    let map = |x: &[Option<f64>], f: &dyn Fn(f64) -> f64| -> Vec<Option<f64>> {
+        x.iter().map(|a| a.map(f)).collect()
+    };
+    match (a, value) {
+        (Column::Float(x), Datum::Float(_) | Datum::Int(_)) => {
+            let y = value.as_f64()?;
+            Some(match op {
+                op if op.is_comparison() => Column::Bool(cmp(x, y, op)),
+                BinOp::Add => Column::Float(map(x, &|a| a + y)),
+                BinOp::Sub => Column::Float(map(x, &|a| a - y)),
+                BinOp::Mul => Column::Float(map(x, &|a| a * y)),
+                BinOp::Div => Column::Float(map(x, &|a| a / y)),
+                _ => return None,
+            })
+        }
+        (Column::Int(x), Datum::Int(y)) if op.is_comparison() => Some(Column::Bool(cmp(x, *y, op))),
+        (Column::Timestamp(x), Datum::Timestamp(y)) if op.is_comparison() => {
+            Some(Column::Bool(cmp(x, *y, op)))
+        }
+        (Column::Int(x), Datum::Float(y)) if op.is_comparison() => {
+            let x: Vec<Option<f64>> = x.iter().map(|v| v.map(|v| v as f64)).collect();
+            Some(Column::Bool(cmp(&x, *y, op)))
+        }
+        _ => None,
+    }
 }
 
 /// Whole-column arithmetic and comparisons of numbers.
