@@ -69,36 +69,11 @@ pub fn group_ids(keys: &[&Column], rows: usize) -> (Vec<u32>, usize, Vec<usize>)
     if keys.is_empty() {
         return (vec![0; rows], 1, vec![0]);
     }
-    // One integer key is the common case: no per-row vectors.
-    if let [Column::Int(values) | Column::Timestamp(values)] = keys {
-        let mut map: HashMap<Option<i64>, u32> = HashMap::default();
-        let mut firsts = Vec::new();
-        let ids = values
-            .iter()
-            .enumerate()
-            .map(|(i, v)| {
-                *map.entry(*v).or_insert_with(|| {
-                    firsts.push(i);
-                    (firsts.len() - 1) as u32
-                })
-            })
-            .collect();
-        return (ids, firsts.len(), firsts);
-    }
-    if let [Column::Text(values)] = keys {
-        let mut map: HashMap<Option<&str>, u32> = HashMap::default();
-        let mut firsts = Vec::new();
-        let ids = values
-            .iter()
-            .enumerate()
-            .map(|(i, v)| {
-                *map.entry(v.as_deref()).or_insert_with(|| {
-                    firsts.push(i);
-                    (firsts.len() - 1) as u32
-                })
-            })
-            .collect();
-        return (ids, firsts.len(), firsts);
+    // One integer or text key is the common case: no per-row vectors.
+    match keys {
+        [Column::Int(values) | Column::Timestamp(values)] => return ids_of(values.iter()),
+        [Column::Text(values)] => return ids_of(values.iter().map(Option::as_deref)),
+        _ => {}
     }
     let mut map: HashMap<Vec<Datum>, u32> = HashMap::default();
     let mut firsts = Vec::new();
@@ -112,6 +87,22 @@ pub fn group_ids(keys: &[&Column], rows: usize) -> (Vec<u32>, usize, Vec<usize>)
         }
         ids.push(id);
     }
+    (ids, firsts.len(), firsts)
+}
+
+/// Group ids of one key per row, first come first numbered.
+fn ids_of<K: std::hash::Hash + Eq>(keys: impl Iterator<Item = K>) -> (Vec<u32>, usize, Vec<usize>) {
+    let mut map: HashMap<K, u32> = HashMap::default();
+    let mut firsts = Vec::new();
+    let ids = keys
+        .enumerate()
+        .map(|(i, k)| {
+            *map.entry(k).or_insert_with(|| {
+                firsts.push(i);
+                (firsts.len() - 1) as u32
+            })
+        })
+        .collect();
     (ids, firsts.len(), firsts)
 }
 

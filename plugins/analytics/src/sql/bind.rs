@@ -1290,13 +1290,8 @@ fn bind(expr: &Expr, scope: &Scope) -> Result<BExpr, AnalyticsError> {
             expr: e,
             pattern,
             ..
-        } => BExpr::Like {
-            expr: b(e)?,
-            pattern: b(pattern)?,
-            negated: *negated,
-            insensitive: false,
-        },
-        Expr::ILike {
+        }
+        | Expr::ILike {
             negated,
             expr: e,
             pattern,
@@ -1305,7 +1300,7 @@ fn bind(expr: &Expr, scope: &Scope) -> Result<BExpr, AnalyticsError> {
             expr: b(e)?,
             pattern: b(pattern)?,
             negated: *negated,
-            insensitive: true,
+            insensitive: matches!(expr, Expr::ILike { .. }),
         },
         Expr::Case {
             operand,

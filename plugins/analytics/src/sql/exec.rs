@@ -297,10 +297,10 @@ fn hash_join(
         let mut head: HashMap<i64, usize> = HashMap::default();
         let mut next = vec![usize::MAX; r.rows];
         for (b, v) in rv.iter().enumerate().rev() {
-            if let Some(v) = v {
-                if let Some(h) = head.insert(*v, b) {
-                    next[b] = h;
-                }
+            if let Some(v) = v
+                && let Some(h) = head.insert(*v, b)
+            {
+                next[b] = h;
             }
         }
         let (mut li, mut ri) = (Vec::new(), Vec::new());
