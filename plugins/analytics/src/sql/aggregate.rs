@@ -27,6 +27,7 @@ pub enum AggFunc {
     BoolAnd,
     BoolOr,
     First,
+    ApproxCountDistinct,
 }
 
 impl AggFunc {
@@ -46,6 +47,7 @@ impl AggFunc {
             "bool_and" => Self::BoolAnd,
             "bool_or" => Self::BoolOr,
             "first" | "any_value" | "arbitrary" => Self::First,
+            "approx_count_distinct" => Self::ApproxCountDistinct,
             _ => return None,
         })
     }
@@ -191,6 +193,15 @@ pub fn aggregate(
             )
         }
         AggFunc::Min | AggFunc::Max => extreme(arg, ids, groups, func == AggFunc::Max),
+        AggFunc::ApproxCountDistinct => {
+            let mut sketches: Vec<HyperLogLog> = (0..groups).map(|_| HyperLogLog::new()).collect();
+            for (i, &g) in ids.iter().enumerate() {
+                if !arg.is_null(i) {
+                    sketches[g as usize].insert(&arg.get(i));
+                }
+            }
+            Column::Int(sketches.iter().map(|s| Some(s.estimate())).collect())
+        }
         AggFunc::Median => {
             let values = floats(arg, "median")?;
             let mut lists: Vec<Vec<f64>> = vec![Vec::new(); groups];
@@ -227,6 +238,65 @@ pub fn aggregate(
             arg.gather_optional(&first)
         }
     })
+}
+
+/// A HyperLogLog sketch of 2^12 registers: distinct counts in 4 KiB per
+/// group with a standard error of 1.04/√4096 ≈ 1.6 % (Flajolet et al.,
+/// with linear counting for small counts).
+pub struct HyperLogLog {
+    registers: Vec<u8>,
+}
+
+impl HyperLogLog {
+    const BITS: u32 = 12;
+
+    /// An empty sketch.
+    pub fn new() -> Self {
+        Self {
+            registers: vec![0; 1 << Self::BITS],
+        }
+    }
+
+    /// Counts `value`.
+    pub fn insert(&mut self, value: &Datum) {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = rustc_hash::FxHasher::default();
+        value.hash(&mut hasher);
+        // Fx is fast but not well mixed: finish with splitmix64.
+        let mut h = hasher.finish().wrapping_add(0x9e37_79b9_7f4a_7c15);
+        h = (h ^ (h >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        h = (h ^ (h >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        h ^= h >> 31;
+        let index = (h >> (64 - Self::BITS)) as usize;
+        let rank = ((h << Self::BITS) | (1 << (Self::BITS - 1))).leading_zeros() as u8 + 1;
+        if rank > self.registers[index] {
+            self.registers[index] = rank;
+        }
+    }
+
+    /// The estimated number of distinct values counted.
+    pub fn estimate(&self) -> i64 {
+        let m = self.registers.len() as f64;
+        let sum: f64 = self
+            .registers
+            .iter()
+            .map(|&r| 2f64.powi(-i32::from(r)))
+            .sum();
+        let raw = 0.7213 / (1.0 + 1.079 / m) * m * m / sum;
+        let zeros = self.registers.iter().filter(|&&r| r == 0).count();
+        let estimate = if raw <= 2.5 * m && zeros > 0 {
+            m * (m / zeros as f64).ln()
+        } else {
+            raw
+        };
+        estimate.round() as i64
+    }
+}
+
+impl Default for HyperLogLog {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 /// The `q` quantile of `values` by linear interpolation (DuckDB's
@@ -332,7 +402,7 @@ fn aggregate_distinct(
 /// The result type of `func` over an argument of `input` type.
 pub fn result_type(func: AggFunc, input: DataType) -> DataType {
     match func {
-        AggFunc::CountStar | AggFunc::Count => DataType::Int,
+        AggFunc::CountStar | AggFunc::Count | AggFunc::ApproxCountDistinct => DataType::Int,
         AggFunc::Sum if input == DataType::Int => DataType::Int,
         AggFunc::Min | AggFunc::Max | AggFunc::First => input,
         AggFunc::BoolAnd | AggFunc::BoolOr => DataType::Bool,
@@ -374,6 +444,29 @@ mod tests {
         };
         let c = aggregate(&call, Some(&arg), &[0, 0, 0, 0], 1).expect("count");
         assert_eq!(c.get(0), Datum::Int(2));
+    }
+
+    #[test]
+    fn hyperloglog_counts_within_its_stated_error() {
+        for n in [10usize, 1_000, 100_000] {
+            let mut sketch = HyperLogLog::new();
+            for i in 0..n {
+                sketch.insert(&Datum::Int(i as i64));
+                sketch.insert(&Datum::Int(i as i64)); // repeats do not count
+            }
+            let error = (sketch.estimate() as f64 - n as f64).abs() / n as f64;
+            // Three standard errors (1.6 % each).
+            assert!(
+                error < 0.05,
+                "{n}: estimate {} ({error})",
+                sketch.estimate()
+            );
+        }
+        let mut text = HyperLogLog::new();
+        for i in 0..5_000 {
+            text.insert(&Datum::Text(std::rc::Rc::from(format!("k{i}"))));
+        }
+        assert!((text.estimate() - 5_000).abs() < 250, "{}", text.estimate());
     }
 
     #[test]
