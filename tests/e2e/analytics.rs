@@ -70,15 +70,12 @@ async fn sql_over_uploaded_datasets_answers_as_duckdb_does() -> anyhow::Result<(
     for name in ["readings", "sensors"] {
         upload(&server, name, schemas[name].as_str().context("schema")?).await?;
     }
-    let mut gql =
-        WsClient::connect(&server.ws_url("/graphql/ws"), Some("graphql-transport-ws")).await?;
-    gql.send(&json!({"type": "connection_init", "payload": {}}))
-        .await?;
-    assert_eq!(gql.recv().await?["type"], "connection_ack");
-    gql.send(&json!({"id": "p", "type": "subscribe", "payload": {
-        "query": "subscription { analyticsQueryProgress(queryId: \"watched\") { queryId rowsProcessed totalRows progressPct } }"}}))
-        .await?;
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let mut gql = server.graphql_ws().await?;
+    gql.subscribe_graphql(
+        "p",
+        "subscription { analyticsQueryProgress(queryId: \"watched\") { queryId rowsProcessed totalRows progressPct } }",
+    )
+    .await?;
 
     let mut failures = Vec::new();
     let cases = reference["cases"].as_array().context("cases")?;

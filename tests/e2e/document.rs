@@ -356,15 +356,12 @@ async fn change_streams_over_websocket_and_graphql_resume_after_a_restart() -> a
         .validating("ws");
     assert_eq!(ws.recv().await?["type"], "welcome");
     assert_eq!(ws.recv().await?["type"], "subscribed");
-    let mut gql =
-        WsClient::connect(&server.ws_url("/graphql/ws"), Some("graphql-transport-ws")).await?;
-    gql.send(&json!({"type": "connection_init", "payload": {}}))
-        .await?;
-    assert_eq!(gql.recv().await?["type"], "connection_ack");
-    gql.send(&json!({"id": "c", "type": "subscribe", "payload": {
-        "query": "subscription { documentChanges(collection: \"orders\", operation: \"update\") { kind operationType collection clusterTime documentId } }"}}))
-        .await?;
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let mut gql = server.graphql_ws().await?;
+    gql.subscribe_graphql(
+        "c",
+        "subscription { documentChanges(collection: \"orders\", operation: \"update\") { kind operationType collection clusterTime documentId } }",
+    )
+    .await?;
 
     send(
         &server,

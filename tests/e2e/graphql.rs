@@ -82,11 +82,7 @@ async fn queries_and_mutations_over_http() -> anyhow::Result<()> {
 #[tokio::test]
 async fn job_progress_over_graphql_transport_ws() -> anyhow::Result<()> {
     let server = Server::start(&[])?;
-    let mut ws =
-        WsClient::connect(&server.ws_url("/graphql/ws"), Some("graphql-transport-ws")).await?;
-    ws.send(&json!({ "type": "connection_init", "payload": {} }))
-        .await?;
-    assert_eq!(ws.recv().await?["type"], "connection_ack");
+    let mut ws = server.graphql_ws().await?;
 
     let submitted = graphql(&server, SUBMIT, json!({ "params": small_graph() })).await?;
     let job_id = submitted["data"]["submitJob"]["jobId"].clone();
@@ -175,12 +171,7 @@ async fn events_over_legacy_graphql_ws_with_resume() -> anyhow::Result<()> {
 }
 
 async fn transport_ws(server: &Server) -> anyhow::Result<WsClient> {
-    let mut ws =
-        WsClient::connect(&server.ws_url("/graphql/ws"), Some("graphql-transport-ws")).await?;
-    ws.send(&json!({ "type": "connection_init", "payload": {} }))
-        .await?;
-    assert_eq!(ws.recv().await?["type"], "connection_ack");
-    Ok(ws)
+    server.graphql_ws().await
 }
 
 /// The seed's typed subscriptions for the engines that exist, declared in

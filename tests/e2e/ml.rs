@@ -60,15 +60,12 @@ async fn training_streams_every_epoch_and_matches_scikit_learn() -> anyhow::Resu
         .validating("ws");
     assert_eq!(ws.recv().await?["type"], "welcome");
     assert_eq!(ws.recv().await?["type"], "subscribed");
-    let mut gql =
-        WsClient::connect(&server.ws_url("/graphql/ws"), Some("graphql-transport-ws")).await?;
-    gql.send(&json!({"type": "connection_init", "payload": {}}))
-        .await?;
-    assert_eq!(gql.recv().await?["type"], "connection_ack");
-    gql.send(&json!({"id": "t", "type": "subscribe", "payload": {
-        "query": "subscription { mlTrainingProgress(modelName: \"flowers\") { kind modelId epoch totalEpochs loss validationAccuracy } }"}}))
-        .await?;
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let mut gql = server.graphql_ws().await?;
+    gql.subscribe_graphql(
+        "t",
+        "subscription { mlTrainingProgress(modelName: \"flowers\") { kind modelId epoch totalEpochs loss validationAccuracy } }",
+    )
+    .await?;
 
     let case = reference["cases"]
         .as_array()

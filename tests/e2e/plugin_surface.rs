@@ -156,11 +156,7 @@ async fn a_hot_loaded_plugin_brings_its_routes_endpoints_and_schemas() -> anyhow
     let job = server
         .run_job("hostile", "emit", json!({ "events": events }))
         .await?;
-    let mut gql =
-        WsClient::connect(&server.ws_url("/graphql/ws"), Some("graphql-transport-ws")).await?;
-    gql.send(&json!({"type": "connection_init", "payload": {}}))
-        .await?;
-    assert_eq!(gql.recv().await?["type"], "connection_ack");
+    let mut gql = server.graphql_ws().await?;
     gql.send(&json!({"id": "m", "type": "subscribe", "payload": {
         "query": "subscription($id: String) { hostileMade(jobId: $id, n: 8) { kind n jobId seq resumeFrom } }",
         "variables": {"id": job["job_id"]}}}))

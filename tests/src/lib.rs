@@ -335,6 +335,21 @@ impl Server {
     }
 
     /// Submits a job and waits for it to finish; returns the job.
+    /// A `graphql-transport-ws` client of `/graphql/ws`, past its
+    /// `connection_ack`.
+    pub async fn graphql_ws(&self) -> anyhow::Result<WsClient> {
+        let mut ws =
+            WsClient::connect(&self.ws_url("/graphql/ws"), Some("graphql-transport-ws")).await?;
+        ws.send(&serde_json::json!({"type": "connection_init", "payload": {}}))
+            .await?;
+        let ack = ws.recv().await?;
+        anyhow::ensure!(
+            ack["type"] == "connection_ack",
+            "expected connection_ack, got {ack}"
+        );
+        Ok(ws)
+    }
+
     pub async fn run_job(&self, engine: &str, op: &str, params: Value) -> anyhow::Result<Value> {
         let body = serde_json::json!({ "engine": engine, "op": op, "params": params });
         let (status, job) = self.post("/api/v1/jobs?wait=true", &body).await?;
@@ -449,6 +464,16 @@ impl WsClient {
     /// The next JSON message, within 10 s.
     pub async fn recv(&mut self) -> anyhow::Result<Value> {
         self.recv_within(Duration::from_secs(10)).await
+    }
+
+    /// Starts GraphQL subscription `query` as operation `id`, then waits a
+    /// moment: the protocol has no subscribe acknowledgement, and events
+    /// published before the server attaches it are not replayed.
+    pub async fn subscribe_graphql(&mut self, id: &str, query: &str) -> anyhow::Result<()> {
+        self.send(&serde_json::json!({"id": id, "type": "subscribe", "payload": {"query": query}}))
+            .await?;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        Ok(())
     }
 
     /// Reads messages until one satisfies `wanted`, returning everything
