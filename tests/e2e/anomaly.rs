@@ -234,7 +234,7 @@ async fn sessions_are_shared_survive_reconnects_and_expire() -> anyhow::Result<(
     assert!(joined.get("notice").is_none(), "{joined}");
 
     // A rejoin asking for other parameters keeps the session's, and says so.
-    let (mut carol, told) = open(&server, "shared", "?warmup=64&algorithm=robust_zscore").await?;
+    let (carol, told) = open(&server, "shared", "?warmup=64&algorithm=robust_zscore").await?;
     assert_eq!(told["session_created"], false);
     assert_eq!(
         told["ignored_config"],
