@@ -11,7 +11,7 @@ use crate::tree::Tree;
 
 #[derive(Clone, Copy, Debug)]
 struct PathElement {
-    /// Feature (usize::MAX for the root's placeholder).
+    /// Feature (usize::MAX for the root, which splits on nothing).
     feature: usize,
     /// Fraction of "zero" paths (feature left out) flowing here.
     zero: f64,
