@@ -334,7 +334,6 @@ impl Server {
         Ok((status, response.json().await.context("JSON body")?))
     }
 
-    /// Submits a job and waits for it to finish; returns the job.
     /// A `graphql-transport-ws` client of `/graphql/ws`, past its
     /// `connection_ack`.
     pub async fn graphql_ws(&self) -> anyhow::Result<WsClient> {
@@ -350,6 +349,7 @@ impl Server {
         Ok(ws)
     }
 
+    /// Submits a job and waits for it to finish; returns the job.
     pub async fn run_job(&self, engine: &str, op: &str, params: Value) -> anyhow::Result<Value> {
         let body = serde_json::json!({ "engine": engine, "op": op, "params": params });
         let (status, job) = self.post("/api/v1/jobs?wait=true", &body).await?;
