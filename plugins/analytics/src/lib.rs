@@ -9,9 +9,12 @@
 //! so they are unit-tested and checked against DuckDB natively
 //! (`tests/reference.rs`, `test_data/analytics/`).
 
+pub mod olap;
 pub mod operations;
+pub mod profile;
 pub mod sql;
 pub mod table;
+pub mod timeseries;
 pub mod value;
 
 pub use operations::AnalyticsEngine;
