@@ -74,6 +74,7 @@ reference:
 	python3 test_data/ml/make_reference.py
 	python3 test_data/ml/make_forecast_reference.py
 	python3 test_data/analytics/make_reference.py
+	python3 test_data/analytics/make_ops_reference.py
 
 fmt:
 	$(CARGO) fmt --all

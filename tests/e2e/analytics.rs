@@ -208,3 +208,157 @@ async fn queries_run_as_jobs_and_mistakes_are_the_callers() -> anyhow::Result<()
     assert_eq!(got, 422, "{body}");
     Ok(())
 }
+
+fn ops_reference() -> anyhow::Result<Value> {
+    Ok(serde_json::from_str(&std::fs::read_to_string(test_data(
+        "analytics/ops_reference.json",
+    ))?)?)
+}
+
+/// Messages until one of `kind` (an event) or a failed result.
+async fn until_event(ws: &mut WsClient, kind: &str) -> anyhow::Result<Vec<Value>> {
+    let mut seen = Vec::new();
+    loop {
+        let m = ws.recv().await?;
+        anyhow::ensure!(
+            !(m["type"] == "result" && m["state"] != "succeeded"),
+            "the request failed: {m}"
+        );
+        let done = m["kind"] == kind;
+        seen.push(m);
+        if done {
+            return Ok(seen);
+        }
+    }
+}
+
+#[tokio::test]
+async fn profiles_cubes_and_series_over_their_websocket_endpoints() -> anyhow::Result<()> {
+    let reference = ops_reference()?;
+    let schemas: Value = serde_json::from_str(&std::fs::read_to_string(test_data(
+        "analytics/schemas.json",
+    ))?)?;
+    let server = Server::start(&[])?;
+    upload(
+        &server,
+        "readings",
+        schemas["readings"].as_str().context("schema")?,
+    )
+    .await?;
+    for name in ["messy", "series"] {
+        upload(
+            &server,
+            name,
+            reference["schemas"][name].as_str().context("schema")?,
+        )
+        .await?;
+    }
+
+    // Profiling: a profiling_update per column, then profiling_complete.
+    let mut ws = WsClient::connect(&server.ws_url("/api/v1/ws/analytics/profiling"), None)
+        .await?
+        .validating("ws");
+    assert_eq!(ws.recv().await?["type"], "welcome");
+    assert_eq!(ws.recv().await?["topics"], json!(["analytics.profiling"]));
+    ws.send(&json!({"type": "profiling_request", "request_id": "p1",
+        "params": {"dataset": "messy", "profile_id": "messy-1"}}))
+        .await?;
+    let seen = until_event(&mut ws, "profiling_complete").await?;
+    let updates: Vec<&Value> = seen
+        .iter()
+        .filter(|m| m["kind"] == "profiling_update")
+        .collect();
+    assert_eq!(updates.len(), 5, "{seen:?}");
+    for m in seen.iter().filter(|m| {
+        m["kind"]
+            .as_str()
+            .is_some_and(|k| k.starts_with("profiling_"))
+    }) {
+        weft_tests::schemas::check_event("analytics", m)?;
+    }
+    for (update, theirs) in updates
+        .iter()
+        .zip(reference["profiles"]["messy"].as_array().context("messy")?)
+    {
+        let ours = &update["data"]["profile"];
+        assert_eq!(ours["column"], theirs["column"]);
+        assert_eq!(ours["inferred_type"], theirs["inferred_type"], "{ours}");
+        assert_eq!(ours["distinct_count"], theirs["distinct_count"], "{ours}");
+        assert_eq!(ours["most_common"], theirs["most_common"], "{ours}");
+    }
+
+    // OLAP: a move per request, each answered as olap_result.
+    let mut ws = WsClient::connect(&server.ws_url("/api/v1/ws/analytics/olap"), None)
+        .await?
+        .validating("ws");
+    assert_eq!(ws.recv().await?["type"], "welcome");
+    assert_eq!(ws.recv().await?["type"], "subscribed");
+    let case = &reference["olap"][3];
+    let mut params = case["request"].clone();
+    params["cube"] = reference["cube"].clone();
+    ws.send(&json!({"type": "olap_request", "request_id": "o1", "params": params}))
+        .await?;
+    let seen = until_event(&mut ws, "olap_result").await?;
+    let event = seen.last().context("olap_result")?;
+    weft_tests::schemas::check_event("analytics", event)?;
+    assert_eq!(event["data"]["at"], case["at"]);
+    assert!(
+        rows_agree(
+            event["data"]["rows"].as_array().context("rows")?,
+            case["rows"].as_array().context("rows")?
+        ),
+        "{event}"
+    );
+    assert!(event["data"]["processing_time_ms"].as_f64().is_some());
+
+    // Time series through REST; flagged points reach the subscription.
+    let mut gql = server.graphql_ws().await?;
+    gql.subscribe_graphql(
+        "a",
+        "subscription { analyticsTimeseriesAlerts(metricName: \"load\") { metricName index severity score expectedValue } }",
+    )
+    .await?;
+    let case = &reference["timeseries"][0];
+    let mut params = case["params"].clone();
+    for (k, v) in [
+        ("dataset", "series"),
+        ("time_column", "at"),
+        ("value_column", "load"),
+        ("metric_name", "load"),
+    ] {
+        params[k] = json!(v);
+    }
+    let (status, answer) = server.post("/api/v1/analytics/timeseries", &params).await?;
+    assert_eq!(status, 200, "{answer}");
+    let trend = answer["decomposition"]["components"]["trend"]
+        .as_array()
+        .context("trend")?;
+    let theirs = case["trend"].as_array().context("trend")?;
+    assert_eq!(trend.len(), theirs.len());
+    for (a, b) in trend.iter().zip(theirs) {
+        let (a, b) = (a.as_f64().unwrap_or(f64::NAN), b.as_f64().unwrap_or(0.0));
+        assert!((a - b).abs() < 1e-6, "trend {a} vs statsmodels {b}");
+    }
+    let alert = gql.recv().await?;
+    let alert = &alert["payload"]["data"]["analyticsTimeseriesAlerts"];
+    assert_eq!(alert["metricName"], "load", "{alert}");
+    assert_eq!(alert["index"], case["anomalies"][0], "{alert}");
+
+    // Mistakes in a cube are the caller's, and name what exists.
+    let (status, body) = server
+        .post(
+            "/api/v1/analytics/olap",
+            &json!({"cube": reference["cube"],
+            "action": {"type": "slice", "level": "planet", "value": "mars"}}),
+        )
+        .await?;
+    assert_eq!(status, 422, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("no level 'planet'"),
+        "{body}"
+    );
+    Ok(())
+}

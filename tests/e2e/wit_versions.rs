@@ -79,3 +79,90 @@ async fn a_plugin_built_against_host_0_2_0_loads_on_the_0_2_1_host() -> anyhow::
     assert_eq!(job["result"], json!({"x": [1, 2, 3]}));
     Ok(())
 }
+
+/// What a plugin author builds against is what the server binds: the WIT
+/// served at `/api/v1/wit` and written by `weft wit` is the repository's
+/// own `wit/`, byte for byte, in a layout `wit-bindgen` resolves.
+#[tokio::test]
+async fn the_server_serves_and_the_cli_writes_the_wit_it_binds() -> anyhow::Result<()> {
+    use anyhow::Context;
+    let root = weft_tests::repo_root();
+    let server = Server::start(&[])?;
+    let (status, wit) = server.get("/api/v1/wit").await?;
+    assert_eq!(status, 200, "{wit}");
+    let packages = wit["packages"].as_array().context("packages")?;
+    let host = packages
+        .iter()
+        .find(|p| p["name"] == "weft:host")
+        .context("weft:host")?;
+    let text = std::fs::read_to_string(root.join("wit/host/host.wit"))?;
+    let version = host["version"].as_str().context("version")?;
+    assert!(
+        text.contains(&format!("package weft:host@{version};")),
+        "{host}"
+    );
+    assert!(
+        wit["policy"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("semver")
+    );
+    for file in wit["files"].as_array().context("files")? {
+        let path = file["path"].as_str().context("path")?;
+        let source = root
+            .join("wit")
+            .join(path.replace("engine/deps/host", "host"));
+        assert_eq!(
+            file["text"].as_str(),
+            Some(std::fs::read_to_string(&source)?.as_str()),
+            "{path}"
+        );
+    }
+    // One file as text; an unknown one lists those there are.
+    let response = server.get_raw("/api/v1/wit?file=engine/engine.wit").await?;
+    assert_eq!(response.0, 200);
+    assert!(
+        response.1.starts_with("/// What a Weft engine exports"),
+        "{}",
+        response.1
+    );
+    let (status, missing) = server.get("/api/v1/wit?file=engine/nope.wit").await?;
+    assert_eq!(status, 404, "{missing}");
+    assert!(
+        missing["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("engine/stream.wit")
+    );
+
+    // `weft wit DIR` writes the same files, dependencies copied in place.
+    let dir = tempfile::tempdir()?;
+    let out = std::process::Command::new(weft_tests::weft_binary())
+        .args([
+            "wit",
+            &dir.path().join("wit").to_string_lossy(),
+            "--previous",
+        ])
+        .output()?;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("wrote 8 WIT files"));
+    for (written, source) in [
+        ("engine/engine.wit", "engine/engine.wit"),
+        ("engine/stream.wit", "engine/stream.wit"),
+        ("engine/deps/host/host.wit", "host/host.wit"),
+        ("0.1/engine/engine.wit", "0.1/engine/engine.wit"),
+    ] {
+        let a = std::fs::read_to_string(dir.path().join("wit").join(written))?;
+        let b = std::fs::read_to_string(root.join("wit").join(source))?;
+        assert_eq!(a, b, "{written}");
+        assert!(
+            !dir.path().join("wit").join(written).is_symlink(),
+            "{written} is a copy"
+        );
+    }
+    Ok(())
+}

@@ -287,6 +287,13 @@ impl Server {
         Ok((status, response.json().await.context("JSON body")?))
     }
 
+    /// GET → (status, body text), for answers that are not JSON.
+    pub async fn get_raw(&self, path: &str) -> anyhow::Result<(u16, String)> {
+        let response = self.http.get(self.url(path)).send().await?;
+        let status = response.status().as_u16();
+        Ok((status, response.text().await.context("text body")?))
+    }
+
     /// POST JSON → (status, JSON body).
     pub async fn post(&self, path: &str, body: &Value) -> anyhow::Result<(u16, Value)> {
         let response = self.http.post(self.url(path)).json(body).send().await?;

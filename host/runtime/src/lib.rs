@@ -40,6 +40,7 @@ mod runtime;
 pub mod sessions;
 mod storage_host;
 mod wasi;
+pub mod wit;
 
 pub use config::SandboxConfig;
 pub use error::RuntimeError;

@@ -17,6 +17,7 @@ use weft_storage::{Store, StoreOptions};
 
 mod run_job;
 mod serve;
+mod write_wit;
 
 #[derive(Parser)]
 #[command(
@@ -35,6 +36,8 @@ enum Command {
     Serve(Box<ServeArgs>),
     /// Submit a job to a running server, show its progress, print its result.
     Run(run_job::RunArgs),
+    /// Write the WIT this binary binds into a folder, for building plugins.
+    Wit(write_wit::WitArgs),
 }
 
 #[derive(clap::Args)]
@@ -180,6 +183,7 @@ fn run() -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => tokio.block_on(serve(*args)),
         Command::Run(args) => tokio.block_on(run_job::run(args)),
+        Command::Wit(args) => write_wit::run(&args),
     }
 }
 

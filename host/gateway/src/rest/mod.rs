@@ -5,6 +5,7 @@ mod health;
 mod jobs;
 mod plugins;
 mod storage;
+mod wit;
 mod ws_admin;
 
 use axum::http::StatusCode;
@@ -37,7 +38,7 @@ pub(crate) fn routes(api: Api) -> Api {
                 .query("limit", "at most this many (default 100, max 1000)"),
             get(events::list),
         );
-    let api = ws_admin::routes(jobs::routes(plugins::routes(api)));
+    let api = wit::routes(ws_admin::routes(jobs::routes(plugins::routes(api))));
     storage::routes(api)
 }
 
