@@ -251,6 +251,7 @@ impl weft_sdk::Host for StoreHost<'_> {
             rows: dataset.rows(),
             chunks: dataset.chunk_count() as u32,
             columns: dataset.schema().into_iter().map(|f| f.name).collect(),
+            version: dataset.version(),
         })
     }
 

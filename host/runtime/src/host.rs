@@ -1,4 +1,4 @@
-//! The host side of the `weft:host@0.2.1` event and log imports, and the
+//! The host side of the `weft:host@0.2.2` event and log imports, and the
 //! per-store state behind every import: WASI with nothing granted, the
 //! memory limiter, and the job's event scope with its emit quota.
 //! (`storage_host` serves storage; `host_v1` adapts 0.1 calls onto these.)

@@ -1,4 +1,4 @@
-//! The host side of `weft:host/storage@0.2.1`: datasets, dataset writers,
+//! The host side of `weft:host/storage@0.2.2`: datasets, dataset writers,
 //! collections and blobs of the calling job's tenant, handed to the guest
 //! as resources.
 //!
@@ -361,6 +361,28 @@ impl wit::HostDataset for HostState {
             .read_range(&column, start, count as usize)
             .map_err(to_wit)?;
         Ok(chunk(values, valid))
+    }
+
+    fn version(&mut self, this: Resource<DatasetHandle>) -> u64 {
+        self.dataset(&this).map(|d| d.version()).unwrap_or(0)
+    }
+
+    fn chunk_stats(
+        &mut self,
+        this: Resource<DatasetHandle>,
+        column: String,
+        index: u32,
+    ) -> Result<wit::ChunkStats, WitError> {
+        let stats = self
+            .dataset(&this)?
+            .chunk_stats(&column, index as usize)
+            .map_err(to_wit)?;
+        Ok(wit::ChunkStats {
+            rows: stats.rows as u32,
+            nulls: stats.nulls as u32,
+            min: stats.min,
+            max: stats.max,
+        })
     }
 
     fn drop(&mut self, this: Resource<DatasetHandle>) -> wasmtime::Result<()> {

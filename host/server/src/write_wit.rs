@@ -9,7 +9,7 @@ use anyhow::Context;
 use weft_runtime::wit;
 
 #[derive(clap::Args)]
-pub struct WitArgs {
+pub(crate) struct WitArgs {
     /// Folder to write into (created if missing).
     #[arg(default_value = "wit")]
     folder: PathBuf,
@@ -19,7 +19,7 @@ pub struct WitArgs {
 }
 
 /// Writes the files and says what it wrote.
-pub fn run(args: &WitArgs) -> anyhow::Result<()> {
+pub(crate) fn run(args: &WitArgs) -> anyhow::Result<()> {
     let mut files: Vec<&wit::WitFile> = wit::CURRENT.iter().collect();
     if args.previous {
         files.extend(wit::PREVIOUS);

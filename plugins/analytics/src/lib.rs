@@ -9,6 +9,7 @@
 //! so they are unit-tested and checked against DuckDB natively
 //! (`tests/reference.rs`, `test_data/analytics/`).
 
+pub mod cache;
 pub mod olap;
 pub mod operations;
 pub mod profile;
@@ -16,6 +17,7 @@ pub mod sql;
 pub mod table;
 pub mod timeseries;
 pub mod value;
+pub mod workload;
 
 pub use operations::AnalyticsEngine;
 

@@ -5,8 +5,8 @@ use std::cell::RefCell;
 use serde_json::Value;
 
 use crate::storage::{
-    BlobWriter, ColumnChunk, ColumnKind, ColumnValues, DatasetShape, DatasetSummary, DatasetWriter,
-    ScanPage, StorageFailure,
+    BlobWriter, ChunkStats, ColumnChunk, ColumnKind, ColumnValues, DatasetShape, DatasetSummary,
+    DatasetWriter, ScanPage, StorageFailure,
 };
 
 /// Log levels, as in `weft:host/log`.
@@ -80,6 +80,18 @@ pub trait Host {
         column: &str,
         chunk: u32,
     ) -> Result<ColumnChunk, StorageFailure> {
+        let _ = (dataset, column, chunk);
+        Err(StorageFailure::unsupported())
+    }
+
+    /// `column`'s rows, nulls, min and max in chunk `chunk` of `dataset`,
+    /// from metadata: a scan may skip a chunk no row of which can match.
+    fn chunk_stats(
+        &self,
+        dataset: &str,
+        column: &str,
+        chunk: u32,
+    ) -> Result<ChunkStats, StorageFailure> {
         let _ = (dataset, column, chunk);
         Err(StorageFailure::unsupported())
     }
@@ -250,6 +262,8 @@ pub struct RecordingHost {
     collections: RefCell<Collections>,
     /// Blobs: name → bytes.
     blobs: RefCell<std::collections::HashMap<String, Vec<u8>>>,
+    /// Dataset versions: each write takes the next number.
+    versions: RefCell<std::collections::HashMap<String, u64>>,
 }
 
 type Collections = std::collections::HashMap<String, std::collections::BTreeMap<Vec<u8>, Vec<u8>>>;
@@ -283,7 +297,14 @@ impl RecordingHost {
             })
             .collect();
         self.datasets.borrow_mut().insert(name.to_owned(), columns);
+        self.bump_version(name);
         self
+    }
+
+    fn bump_version(&self, name: &str) {
+        let mut versions = self.versions.borrow_mut();
+        let next = versions.values().max().map_or(1, |v| v + 1);
+        versions.insert(name.to_owned(), next);
     }
 
     /// Dataset `name` as written by the engine (or given): its columns.
@@ -568,6 +589,39 @@ impl Host for RecordingHost {
             rows: columns.first().map_or(0, |(_, c)| c.values.len() as u64),
             chunks: u32::from(!columns.is_empty()),
             columns: columns.iter().map(|(n, _)| n.clone()).collect(),
+            version: self.versions.borrow().get(name).copied().unwrap_or(0),
+        })
+    }
+
+    fn chunk_stats(
+        &self,
+        dataset: &str,
+        column: &str,
+        chunk: u32,
+    ) -> Result<ChunkStats, StorageFailure> {
+        let found = self.read_chunk(dataset, column, chunk)?;
+        let valid = |i: usize| found.valid.get(i).copied().unwrap_or(true);
+        let numbers: Vec<f64> = match &found.values {
+            ColumnValues::F64(v) => v
+                .iter()
+                .enumerate()
+                .filter(|(i, x)| valid(*i) && !x.is_nan())
+                .map(|(_, x)| *x)
+                .collect(),
+            ColumnValues::I64(v) | ColumnValues::Timestamp(v) => v
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| valid(*i))
+                .map(|(_, x)| *x as f64)
+                .collect(),
+            _ => Vec::new(),
+        };
+        let rows = found.values.len();
+        Ok(ChunkStats {
+            rows: rows as u32,
+            nulls: (0..rows).filter(|&i| !valid(i)).count() as u32,
+            min: numbers.iter().copied().reduce(f64::min),
+            max: numbers.iter().copied().reduce(f64::max),
         })
     }
 
@@ -668,6 +722,7 @@ impl DatasetWriter for RecordingWriter<'_> {
             .columns
             .first()
             .map_or(0, |(_, c)| c.values.len() as u64);
+        self.host.bump_version(&self.name);
         datasets.insert(self.name, self.columns);
         Ok(rows)
     }

@@ -88,9 +88,9 @@ pub use manifest::{
 };
 pub use serde_json::{self, Value, json};
 pub use storage::{
-    BlobWriter, CHUNK_ROWS, ColumnChunk, ColumnKind, ColumnValues, DatasetShape, DatasetSummary,
-    DatasetWriter, ScanPage, StorageFailure, append_chunked, json_column, read_numeric_columns,
-    read_whole_blob, write_whole_blob,
+    BlobWriter, CHUNK_ROWS, ChunkStats, ColumnChunk, ColumnKind, ColumnValues, DatasetShape,
+    DatasetSummary, DatasetWriter, ScanPage, StorageFailure, append_chunked, json_column,
+    read_numeric_columns, read_whole_blob, write_whole_blob,
 };
 pub use stream::{Message, PushReply, Rows, Session, StreamEngine, Table};
 

@@ -182,6 +182,22 @@ pub struct DatasetShape {
     pub chunks: u32,
     /// Column names, in schema order.
     pub columns: Vec<String>,
+    /// Changes whenever the contents do (an append, a replacement) and
+    /// only then: what a cache of answers over the dataset keys on.
+    pub version: u64,
+}
+
+/// What a chunk's metadata says of one column (zone maps).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ChunkStats {
+    /// Rows in the chunk.
+    pub rows: u32,
+    /// Null rows.
+    pub nulls: u32,
+    /// Smallest non-null value, for numeric and timestamp columns.
+    pub min: Option<f64>,
+    /// Largest non-null value.
+    pub max: Option<f64>,
 }
 
 /// Why a storage call failed.

@@ -4,8 +4,8 @@
 use serde_json::Value;
 
 use crate::{
-    BlobWriter, ColumnChunk, ColumnKind, ColumnValues, DatasetShape, DatasetSummary, DatasetWriter,
-    Engine, EngineError, Host, Level, Params, ScanPage, StorageFailure,
+    BlobWriter, ChunkStats, ColumnChunk, ColumnKind, ColumnValues, DatasetShape, DatasetSummary,
+    DatasetWriter, Engine, EngineError, Host, Level, Params, ScanPage, StorageFailure,
 };
 
 #[allow(missing_docs, unreachable_pub, unsafe_code)]
@@ -74,6 +74,23 @@ impl Host for WasmHost {
             rows: dataset.rows(),
             chunks: dataset.chunks(),
             columns: dataset.schema().into_iter().map(|f| f.name).collect(),
+            version: dataset.version(),
+        })
+    }
+
+    fn chunk_stats(
+        &self,
+        dataset: &str,
+        column: &str,
+        chunk: u32,
+    ) -> Result<ChunkStats, StorageFailure> {
+        let dataset = storage::Dataset::open(dataset).map_err(failure)?;
+        let stats = dataset.chunk_stats(column, chunk).map_err(failure)?;
+        Ok(ChunkStats {
+            rows: stats.rows,
+            nulls: stats.nulls,
+            min: stats.min,
+            max: stats.max,
         })
     }
 

@@ -74,6 +74,24 @@ struct Meta {
     next_file: u64,
     #[serde(default)]
     partitioning: Option<PartitionSpec>,
+    /// When the dataset was created (ns since the epoch), so one dropped
+    /// and made again never shows an earlier version; 0 for datasets
+    /// written before versions existed.
+    #[serde(default)]
+    incarnation: u64,
+}
+
+/// What a chunk's metadata says of one of its columns, without reading it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ChunkStats {
+    /// Rows in the chunk.
+    pub rows: usize,
+    /// Null rows.
+    pub nulls: usize,
+    /// Smallest non-null value (numeric and timestamp columns).
+    pub min: Option<f64>,
+    /// Largest non-null value.
+    pub max: Option<f64>,
 }
 
 /// What a client sees of a dataset.
@@ -176,6 +194,9 @@ impl Dataset {
             chunks: Vec::new(),
             next_file: 0,
             partitioning,
+            incarnation: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(1, |d| d.as_nanos() as u64),
         };
         write_atomically(&dir.join("meta.json"), &serde_json::to_vec(&meta)?)?;
         Ok(Self {
@@ -249,6 +270,43 @@ impl Dataset {
     pub fn rows(&self) -> u64 {
         let meta = self.meta.read().unwrap_or_else(|e| e.into_inner());
         meta.chunks.iter().map(|c| c.rows as u64).sum()
+    }
+
+    /// A value that changes whenever the contents do (an append, or the
+    /// dataset dropped and made again) and is the same while they do not:
+    /// what a cache of answers over the dataset is keyed by.
+    pub fn version(&self) -> u64 {
+        let meta = self.meta.read().unwrap_or_else(|e| e.into_inner());
+        meta.incarnation.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ meta.next_file
+    }
+
+    /// `column`'s statistics in chunk `chunk`: rows, nulls, min and max,
+    /// from metadata (zone maps: a reader can skip a chunk no row of
+    /// which can match).
+    pub fn chunk_stats(&self, column: &str, chunk: usize) -> Result<ChunkStats, StorageError> {
+        let index = self.column_index(column)?;
+        let meta = self.meta.read().unwrap_or_else(|e| e.into_inner());
+        let found = meta
+            .chunks
+            .get(chunk)
+            .ok_or_else(|| StorageError::NotFound {
+                what: "chunk",
+                name: format!("{}[{chunk}]", self.name),
+            })?;
+        let col = found
+            .columns
+            .get(index)
+            .ok_or_else(|| StorageError::Corrupt {
+                what: "dataset metadata",
+                path: self.dir.join("meta.json"),
+                detail: format!("chunk {chunk} lacks column {index}"),
+            })?;
+        Ok(ChunkStats {
+            rows: found.rows,
+            nulls: col.nulls,
+            min: col.min,
+            max: col.max,
+        })
     }
 
     /// Number of chunks.

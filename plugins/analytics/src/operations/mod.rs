@@ -1,16 +1,18 @@
 //! The engine's surface: its operations (`sql`, `profile`, `olap`,
-//! `timeseries`), the manifest that mounts them under
+//! `timeseries`, `workload`, `cache_stats`, `cache_clear`), the manifest that mounts them under
 //! `/api/v1/analytics/…` and `/api/v1/ws/analytics/…` and declares their
 //! events and subscriptions, and the [`HostCatalog`] over
 //! `weft:host/storage` that every operation reads through. Each
 //! operation's file turns params into a call on a plain-Rust core and its
 //! answer into JSON and events; none computes anything itself.
 
+mod cache_op;
 mod catalog;
 mod olap_op;
 mod profile_op;
 mod sql_op;
 mod timeseries_op;
+mod workload_op;
 
 pub use catalog::HostCatalog;
 
@@ -30,6 +32,10 @@ const PROFILING: &str = "profiling";
 const OLAP: &str = "olap";
 /// Family topic of time-series analyses (`analytics.timeseries`).
 const TIMESERIES: &str = "timeseries";
+/// Family topic of the query cache (`analytics.cache`).
+const CACHE: &str = "cache";
+/// Family topic of workload analyses (`analytics.workload`).
+const WORKLOAD: &str = "workload";
 
 fn schema(text: &str) -> Value {
     serde_json::from_str(text).unwrap_or(Value::Null)
@@ -42,7 +48,7 @@ fn operations() -> Vec<Operation> {
             "Run a SELECT (or EXPLAIN SELECT) over datasets by name; streams query_progress as scans read",
             schema(include_str!("../../schemas/params/sql.json")),
         )
-        .emits(&["query_progress"])
+        .emits(&["query_progress", "cache_event"])
         .topic(QUERY)
         .result(schema(include_str!("../../schemas/results/sql.json"))),
         Operation::new(
@@ -69,6 +75,26 @@ fn operations() -> Vec<Operation> {
         .emits(&["timeseries_update", "timeseries_complete", "anomaly_alert"])
         .topic(TIMESERIES)
         .result(schema(include_str!("../../schemas/results/timeseries.json"))),
+        Operation::new(
+            "workload",
+            "Analyse the query log: frequent and slow shapes, and measured recommendations (cache, partition, index)",
+            schema(include_str!("../../schemas/params/workload.json")),
+        )
+        .emits(&["workload_update", "workload_recommendation", "workload_complete"])
+        .topic(WORKLOAD)
+        .result(schema(include_str!("../../schemas/results/workload.json"))),
+        Operation::new(
+            "cache_stats",
+            "The query cache's hits, misses, invalidations, evictions, hit rate and size",
+            schema(include_str!("../../schemas/params/none.json")),
+        )
+        .emits(&["cache_event"])
+        .topic(CACHE),
+        Operation::new(
+            "cache_clear",
+            "Drop every answer the query cache keeps (its counters stay)",
+            schema(include_str!("../../schemas/params/none.json")),
+        ),
     ]
 }
 
@@ -87,6 +113,12 @@ fn manifest() -> Manifest {
                 "One OLAP move on a cube: {\"cube\", \"at\", \"filters\", \"action\"} → rows, the new view, its SQL"),
             Route::new(Method::Post, "/api/v1/analytics/timeseries", "timeseries",
                 "Analyse a series: {\"dataset\", \"time_column\", \"value_column\"} → trend, decomposition, anomalies, forecast, windows"),
+            Route::new(Method::Post, "/api/v1/analytics/workload", "workload",
+                "Analyse the queries run so far: patterns and measured recommendations"),
+            Route::new(Method::Get, "/api/v1/analytics/cache", "cache_stats",
+                "The query cache: hits, misses, hit rate, entries, bytes"),
+            Route::new(Method::Delete, "/api/v1/analytics/cache", "cache_clear",
+                "Empty the query cache"),
         ],
         endpoints: vec![
             Endpoint::new("/api/v1/ws/analytics/olap", OLAP, "OLAP answers with processing time (seed 000 §2.2)")
@@ -95,6 +127,10 @@ fn manifest() -> Manifest {
                 .request("timeseries_request", "timeseries"),
             Endpoint::new("/api/v1/ws/analytics/profiling", PROFILING, "A profile per column, then completion (seed 000 §2.2)")
                 .request("profiling_request", "profile"),
+            Endpoint::new("/api/v1/ws/analytics/workload", WORKLOAD, "Workload patterns and recommendations (seed 000 §2.2)")
+                .request("workload_request", "workload"),
+            Endpoint::new("/api/v1/ws/analytics/cache", CACHE, "Query cache hits, misses, invalidations, updates, evictions and hit rates (seed 000 §2.2)")
+                .request("cache_request", "cache_stats"),
         ],
         events: vec![
             event("query_progress", "Rows a query's scans have read, with the percent of all they will read.",
@@ -110,6 +146,13 @@ fn manifest() -> Manifest {
                 include_str!("../../schemas/timeseries_complete.json")),
             event("anomaly_alert", "A point whose residual after trend and season is far from the rest.",
                 include_str!("../../schemas/anomaly_alert.json")),
+            event("cache_event", "The query cache answered (hit), could not (miss, invalidation), kept (update) or dropped (eviction) an answer, or reported its figures (stats).",
+                include_str!("../../schemas/cache_event.json")),
+            event("workload_update", "One pattern of the query log: a shape, how often and how fast it ran.",
+                include_str!("../../schemas/workload_update.json")),
+            event("workload_recommendation", "A measured recommendation: cache, partition or index, its target, reason and improvement.",
+                include_str!("../../schemas/workload_recommendation.json")),
+            event("workload_complete", "A workload analysis finished.", include_str!("../../schemas/workload_complete.json")),
         ],
         subscriptions: vec![
             Subscription::new("analyticsQueryProgress", QUERY, &["query_progress"],
@@ -118,6 +161,9 @@ fn manifest() -> Manifest {
             Subscription::new("analyticsTimeseriesAlerts", TIMESERIES, &["anomaly_alert"],
                 "Points time-series analyses flag, optionally of one metric_name (seed 000 §3's timeseriesAnomalyAlerts for analyses)")
             .filter("metric_name"),
+            Subscription::new("workloadRecommendations", WORKLOAD, &["workload_recommendation"],
+                "Recommendations of workload analyses as they are measured (seed 000 §3)")
+            .filter("recommendation_type"),
         ],
         ..Manifest::default()
     }
@@ -139,6 +185,9 @@ impl Engine for AnalyticsEngine {
             "profile" => profile_op::run(params.parse()?, host),
             "olap" => olap_op::run(params.parse()?, host),
             "timeseries" => timeseries_op::run(params.parse()?, host),
+            "workload" => workload_op::run(params.parse()?, host),
+            "cache_stats" => cache_op::stats(params.parse()?, host),
+            "cache_clear" => cache_op::clear(params.parse()?, host),
             other => return Err(EngineError::UnknownOperation(other.into())),
         };
         answer.map_err(EngineError::from)
@@ -154,9 +203,11 @@ fn generated_id(prefix: &str, asked: &str) -> String {
     format!("{prefix}{:x}{hash:x}", weft_sdk::now_ms())
 }
 
-/// Milliseconds since `started` (from [`weft_sdk::now_ms`]).
-fn elapsed_ms(started: i64) -> i64 {
-    weft_sdk::now_ms().saturating_sub(started)
+/// Milliseconds since `started`, to the microsecond. The monotonic clock
+/// ticks in the sandbox; the wall clock (`now_ms`) is frozen per instance
+/// and would always answer 0.
+fn elapsed_ms(started: std::time::Instant) -> f64 {
+    (started.elapsed().as_secs_f64() * 1e6).round() / 1e3
 }
 
 /// The RFC 3339 time now, for event data.

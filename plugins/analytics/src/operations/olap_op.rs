@@ -41,7 +41,7 @@ impl Progress for Cancellable<'_> {
 
 /// Applies `params.action` and answers the view.
 pub(super) fn run(params: OlapParams, host: &dyn Host) -> Result<Value, AnalyticsError> {
-    let started = weft_sdk::now_ms();
+    let started = std::time::Instant::now();
     let view = View {
         at: params.at,
         filters: params.filters,

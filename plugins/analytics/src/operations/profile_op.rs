@@ -37,7 +37,7 @@ impl Progress for Cancellable<'_> {
 
 /// Profiles the columns of `params.dataset`.
 pub(super) fn run(params: ProfileParams, host: &dyn Host) -> Result<Value, AnalyticsError> {
-    let started = weft_sdk::now_ms();
+    let started = std::time::Instant::now();
     let defaults = ProfileOptions::default();
     let options = ProfileOptions {
         top_k: params.top_k.unwrap_or(defaults.top_k).min(100),

@@ -1,12 +1,18 @@
 //! The `sql` operation: one statement in, rows out as JSON, scan progress
-//! as `query_progress` events.
+//! as `query_progress` events. A repeated query is answered from the query
+//! cache while the datasets it read keep their versions (`cache_event`
+//! says hit, miss, invalidation, update or eviction), and every query is
+//! logged for workload analysis.
 
 use serde::Deserialize;
-use weft_sdk::{Host, Value, json};
+use weft_sdk::{Host, Level, Value, json};
 
-use super::{HostCatalog, QUERY};
+use super::catalog::Versioned;
+use super::{CACHE, HostCatalog, QUERY};
 use crate::AnalyticsError;
-use crate::sql::{self, Progress};
+use crate::cache::{self, Entry, Lookup, QueryCache, Stats};
+use crate::sql::{self, Catalog, Progress, normalize::normalize};
+use crate::workload::{self, QueryRecord};
 
 /// Rows an answer carries unless `max_rows` says otherwise.
 const DEFAULT_MAX_ROWS: usize = 10_000;
@@ -21,6 +27,12 @@ pub(super) struct SqlParams {
     query_id: Option<String>,
     #[serde(default)]
     max_rows: Option<usize>,
+    #[serde(default = "yes")]
+    cache: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// Reports scans as job progress and `query_progress` events, at most
@@ -67,9 +79,36 @@ impl Progress for JobProgress<'_> {
     }
 }
 
+/// A cache step that failed is logged and skipped: the query still runs.
+fn soft<T>(host: &dyn Host, what: &str, result: Result<T, AnalyticsError>) -> Option<T> {
+    match result {
+        Ok(v) => Some(v),
+        Err(e) => {
+            host.log(Level::Warn, &format!("query cache: {what}: {e}"));
+            None
+        }
+    }
+}
+
+fn cache_event(host: &dyn Host, event: &str, key: &str, query: &str, stats: &Stats, extra: Value) {
+    let mut data = json!({
+        "event": event,
+        "query_hash": key,
+        "query": query.chars().take(512).collect::<String>(),
+        "hits": stats.hits,
+        "misses": stats.misses,
+        "hit_rate": stats.hit_rate(),
+        "timestamp": super::now(),
+    });
+    if let (Some(d), Some(e)) = (data.as_object_mut(), extra.as_object()) {
+        d.extend(e.clone());
+    }
+    host.emit(CACHE, "cache_event", &data);
+}
+
 /// Runs `params.query`.
 pub(super) fn run(params: SqlParams, host: &dyn Host) -> Result<Value, AnalyticsError> {
-    let started = weft_sdk::now_ms();
+    let started = std::time::Instant::now();
     let max_rows = params.max_rows.unwrap_or(DEFAULT_MAX_ROWS);
     if max_rows > MAX_ROWS {
         return Err(AnalyticsError::Invalid(format!(
@@ -79,7 +118,84 @@ pub(super) fn run(params: SqlParams, host: &dyn Host) -> Result<Value, Analytics
     let query_id = params
         .query_id
         .unwrap_or_else(|| super::generated_id("q", &params.query));
+    let statement = sql::parse(&params.query)?;
+    let explain = matches!(statement, sqlparser::ast::Statement::Explain { .. });
+    let normalized = normalize(&params.query);
+    let text = normalized
+        .as_ref()
+        .map_or_else(|| params.query.clone(), |n| n.text.clone());
+    let key = cache::key_of(&format!("{text}\u{0}{max_rows}"));
     let catalog = HostCatalog::new(host);
+    let store = QueryCache::new(host);
+    let use_cache = params.cache && !explain;
+    let log = |answer: &Value, state: &str, datasets: Vec<String>| {
+        let record = QueryRecord {
+            at_ms: weft_sdk::now_ms(),
+            query: text.chars().take(4096).collect(),
+            shape: normalized
+                .as_ref()
+                .map_or_else(|| text.clone(), |n| n.shape.clone()),
+            datasets,
+            latency_ms: super::elapsed_ms(started),
+            rows_scanned: answer["rows_scanned"].as_u64().unwrap_or(0),
+            rows_returned: answer["row_count"].as_u64().unwrap_or(0),
+            cache: state.to_owned(),
+            predicates: workload::predicates(&statement),
+        };
+        if !explain {
+            soft(host, "log", super::workload_op::log(host, &record));
+        }
+    };
+
+    if use_cache {
+        match soft(host, "lookup", store.lookup(&key, &|d| catalog.version(d))) {
+            Some(Lookup::Hit(entry)) => {
+                let mut answer = entry.answer;
+                let bytes = answer.to_string().len() as u64;
+                soft(host, "touch", store.touch(&key, bytes));
+                if let Some(stats) = soft(host, "count", store.count(|s| s.hits += 1)) {
+                    cache_event(
+                        host,
+                        "hit",
+                        &key,
+                        &text,
+                        &stats,
+                        json!({"datasets": entry.datasets}),
+                    );
+                }
+                answer["query_id"] = json!(query_id);
+                answer["rows_scanned"] = json!(0);
+                answer["cache"] = json!("hit");
+                answer["elapsed_ms"] = json!(super::elapsed_ms(started));
+                log(&answer, "hit", entry.datasets.keys().cloned().collect());
+                return Ok(answer);
+            }
+            Some(Lookup::Stale { dataset }) => {
+                let counted = store.count(|s| {
+                    s.misses += 1;
+                    s.invalidations += 1;
+                });
+                if let Some(stats) = soft(host, "count", counted) {
+                    cache_event(
+                        host,
+                        "invalidation",
+                        &key,
+                        &text,
+                        &stats,
+                        json!({"dataset": dataset}),
+                    );
+                }
+            }
+            Some(Lookup::Miss) => {
+                if let Some(stats) = soft(host, "count", store.count(|s| s.misses += 1)) {
+                    cache_event(host, "miss", &key, &text, &stats, json!({}));
+                }
+            }
+            None => {}
+        }
+    }
+
+    let versioned = Versioned::new(&catalog);
     let mut progress = JobProgress {
         host,
         query_id: query_id.clone(),
@@ -87,13 +203,13 @@ pub(super) fn run(params: SqlParams, host: &dyn Host) -> Result<Value, Analytics
         done: 0,
         last_step: 0,
     };
-    let answer = sql::run(&params.query, &catalog, &mut progress)?;
+    let answer = sql::run(&params.query, &versioned, &mut progress)?;
     let table = &answer.table;
     let shown = table.rows.min(max_rows);
     let rows: Vec<Value> = (0..shown)
         .map(|i| Value::Array(table.columns.iter().map(|c| c.get(i).to_json()).collect()))
         .collect();
-    Ok(json!({
+    let mut result = json!({
         "query_id": query_id,
         "columns": answer.columns,
         "types": answer.types,
@@ -103,5 +219,41 @@ pub(super) fn run(params: SqlParams, host: &dyn Host) -> Result<Value, Analytics
         "rows_scanned": answer.scanned_rows,
         "elapsed_ms": super::elapsed_ms(started),
         "plan": answer.plan,
-    }))
+        "cache": if use_cache { "miss" } else { "off" },
+    });
+    if use_cache && let Some(datasets) = versioned.versions() {
+        let entry = Entry {
+            query: text.clone(),
+            datasets: datasets.clone(),
+            answer: result.clone(),
+        };
+        if let Some(Some(evicted)) = soft(host, "store", store.store(&key, &entry)) {
+            let n = evicted.len() as u64;
+            let counted = store.count(|s| {
+                s.updates += 1;
+                s.evictions += n;
+            });
+            if let Some(stats) = soft(host, "count", counted) {
+                for gone in &evicted {
+                    cache_event(host, "eviction", gone, "", &stats, json!({}));
+                }
+                let (entries, bytes) = soft(host, "size", store.size()).unwrap_or_default();
+                cache_event(
+                    host,
+                    "update",
+                    &key,
+                    &text,
+                    &stats,
+                    json!({"datasets": datasets, "entries": entries, "total_bytes": bytes}),
+                );
+            }
+        }
+    }
+    let read: Vec<String> = versioned
+        .versions()
+        .map(|v| v.into_keys().collect())
+        .unwrap_or_default();
+    log(&result, if use_cache { "miss" } else { "off" }, read);
+    result["elapsed_ms"] = json!(super::elapsed_ms(started));
+    Ok(result)
 }

@@ -140,7 +140,7 @@ fn read_series(
 
 /// Analyses the series `params` names.
 pub(super) fn run(params: TimeseriesParams, host: &dyn Host) -> Result<Value, AnalyticsError> {
-    let started = weft_sdk::now_ms();
+    let started = std::time::Instant::now();
     let (points, timestamps) = read_series(&params, host)?;
     let analysis_id = params.analysis_id.clone().unwrap_or_else(|| {
         super::generated_id("t", &format!("{}/{}", params.dataset, params.value_column))

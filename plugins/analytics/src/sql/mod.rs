@@ -18,6 +18,7 @@ pub mod aggregate;
 pub mod bind;
 pub mod exec;
 pub mod expr;
+pub mod normalize;
 pub mod plan;
 pub mod window;
 
@@ -32,6 +33,12 @@ pub trait Catalog {
         columns: &[String],
         progress: &mut dyn Progress,
     ) -> Result<(Vec<Column>, usize), AnalyticsError>;
+    /// The dataset's current version (changes with its contents), where
+    /// the catalog knows one: what cached answers are checked against.
+    fn version(&self, dataset: &str) -> Option<u64> {
+        let _ = dataset;
+        None
+    }
 }
 
 /// A query's answer.

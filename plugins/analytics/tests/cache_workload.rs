@@ -1,0 +1,190 @@
+//! The query cache and the workload log through the `sql`, `cache_stats`
+//! and `workload` operations, natively over a recording host: a repeated
+//! query is served from the cache until its dataset is replaced, and a log
+//! of filtered queries yields measured partition and index
+//! recommendations whose figures match what SQL counts.
+
+mod common;
+
+use anyhow::Context;
+use common::{data, load};
+use serde_json::{Value, json};
+use weft_analytics::AnalyticsEngine;
+use weft_sdk::{Engine, Params, Recorded, RecordingHost};
+
+fn invoke(host: &RecordingHost, op: &str, params: &Value) -> anyhow::Result<Value> {
+    let text = params.to_string();
+    AnalyticsEngine::invoke(op, Params::new(&text), host).map_err(|e| anyhow::anyhow!("{op}: {e}"))
+}
+
+fn readings() -> anyhow::Result<RecordingHost> {
+    let schemas: Value = serde_json::from_str(&std::fs::read_to_string(data("schemas.json"))?)?;
+    let host = RecordingHost::new();
+    load(
+        &host,
+        "readings",
+        schemas["readings"].as_str().context("schema")?,
+    )?;
+    Ok(host)
+}
+
+fn cache_events(host: &RecordingHost) -> Vec<String> {
+    host.calls()
+        .into_iter()
+        .filter_map(|c| match c {
+            Recorded::Event { kind, data, .. } if kind == "cache_event" => {
+                data["event"].as_str().map(str::to_owned)
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_repeated_query_is_served_until_its_dataset_changes() -> anyhow::Result<()> {
+    let host = readings()?;
+    let q = json!({"query": "SELECT region, count(*) AS n FROM readings GROUP BY region ORDER BY region"});
+    let first = invoke(&host, "sql", &q)?;
+    assert_eq!(first["cache"], "miss");
+    // Another spelling of the same query shares the answer.
+    let again = invoke(
+        &host,
+        "sql",
+        &json!({"query": "SELECT region,  count(*) AS n\nFROM readings GROUP BY region ORDER BY region;"}),
+    )?;
+    assert_eq!(again["cache"], "hit", "{again}");
+    assert_eq!(again["rows"], first["rows"]);
+    assert_eq!(again["rows_scanned"], 0);
+    assert_eq!(cache_events(&host), ["miss", "update", "hit"]);
+
+    // Replacing the dataset (same rows) invalidates the answer.
+    let schemas: Value = serde_json::from_str(&std::fs::read_to_string(data("schemas.json"))?)?;
+    load_replacing(&host, schemas["readings"].as_str().context("schema")?)?;
+    let after = invoke(&host, "sql", &q)?;
+    assert_eq!(after["cache"], "miss");
+    assert_eq!(cache_events(&host)[3], "invalidation");
+    assert_eq!(
+        invoke(&host, "sql", &json!({"query": q["query"], "cache": false}))?["cache"],
+        "off"
+    );
+
+    let stats = invoke(&host, "cache_stats", &json!({}))?;
+    assert_eq!(
+        (
+            stats["hits"].as_u64(),
+            stats["misses"].as_u64(),
+            stats["invalidations"].as_u64()
+        ),
+        (Some(1), Some(2), Some(1)),
+        "{stats}"
+    );
+    assert_eq!(stats["hit_rate"], 1.0 / 3.0);
+    assert_eq!(stats["entries"], 1);
+    assert_eq!(invoke(&host, "cache_clear", &json!({}))?["cleared"], 1);
+    Ok(())
+}
+
+/// Writes `readings` again over the recording host (a new version).
+fn load_replacing(host: &RecordingHost, schema: &str) -> anyhow::Result<()> {
+    use weft_sdk::Host;
+    let shape = host
+        .dataset_shape("readings")
+        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let columns = host.dataset("readings").context("dataset")?;
+    let kinds: Vec<(String, weft_sdk::ColumnKind)> = schema
+        .split(',')
+        .map(|f| {
+            let (n, t) = f.split_once(':').unwrap_or((f, "string"));
+            let kind = match t {
+                "i64" => weft_sdk::ColumnKind::I64,
+                "f64" => weft_sdk::ColumnKind::F64,
+                "bool" => weft_sdk::ColumnKind::Bool,
+                "timestamp" => weft_sdk::ColumnKind::Timestamp,
+                _ => weft_sdk::ColumnKind::Text,
+            };
+            (n.to_owned(), kind)
+        })
+        .collect();
+    let mut writer = host
+        .create_dataset("readings", &kinds, true)
+        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    writer
+        .append(columns.into_iter().map(|(_, c)| c).collect())
+        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    writer.commit().map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    assert_ne!(
+        host.dataset_shape("readings")
+            .map_err(|e| anyhow::anyhow!("{e:?}"))?
+            .version,
+        shape.version
+    );
+    Ok(())
+}
+
+#[test]
+fn the_log_yields_measured_recommendations() -> anyhow::Result<()> {
+    let host = readings()?;
+    for region in ["north", "south", "north", "north"] {
+        invoke(
+            &host,
+            "sql",
+            &json!({"query": format!("SELECT avg(value) FROM readings WHERE region = '{region}'"), "cache": false}),
+        )?;
+    }
+    for low in [40, 45, 42] {
+        invoke(
+            &host,
+            "sql",
+            &json!({"query": format!("SELECT count(*) FROM readings WHERE value > {low}")}),
+        )?;
+    }
+    let report = invoke(&host, "workload", &json!({"analysis_id": "w1"}))?;
+    assert_eq!(report["queries"], 7);
+    assert_eq!(report["patterns"][0]["count"], 4, "{report}");
+    assert_eq!(
+        report["patterns"][0]["shape"],
+        "select avg ( value ) from readings where region = ?"
+    );
+    let recs = report["recommendations"]
+        .as_array()
+        .context("recommendations")?;
+    let find = |kind: &str| recs.iter().find(|r| r["recommendation_type"] == kind);
+
+    // Partition by region: what it saves is what SQL counts.
+    let partition = find("partition").context("a partition recommendation")?;
+    assert_eq!(partition["target"], "readings.region");
+    let north = invoke(
+        &host,
+        "sql",
+        &json!({"query": "SELECT count(*) FROM readings WHERE region = 'north'", "cache": false}),
+    )?;
+    let kept = north["rows"][0][0].as_f64().context("count")?;
+    let improvement = partition["improvement_pct"].as_f64().context("pct")?;
+    assert!(
+        (improvement - (1.0 - kept / 3000.0) * 100.0).abs() < 1e-9,
+        "{partition}"
+    );
+    assert_eq!(partition["evidence"]["distinct_values"], 4);
+    assert_eq!(partition["measured"], true);
+
+    // A sort order (zone maps) for value, filtered by range.
+    let index = find("index").context("an index recommendation")?;
+    assert_eq!(index["target"], "readings.value");
+    assert_eq!(index["evidence"]["measured_filter"], "value > 42");
+    // The one query repeated with the cache off.
+    let cache = find("cache").context("a cache recommendation")?;
+    assert!(
+        cache["target"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("'north'"),
+        "{cache}"
+    );
+    assert!(
+        cache["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("\"cache\": true")
+    );
+    Ok(())
+}
