@@ -362,3 +362,121 @@ async fn profiles_cubes_and_series_over_their_websocket_endpoints() -> anyhow::R
     );
     Ok(())
 }
+
+/// Cache events of `seen`, in order.
+fn cache_kinds(seen: &[Value]) -> Vec<String> {
+    seen.iter()
+        .filter(|m| m["kind"] == "cache_event")
+        .filter_map(|m| m["data"]["event"].as_str().map(str::to_owned))
+        .collect()
+}
+
+#[tokio::test]
+async fn the_cache_and_the_workload_are_watched_over_their_endpoints() -> anyhow::Result<()> {
+    let schemas: Value = serde_json::from_str(&std::fs::read_to_string(test_data(
+        "analytics/schemas.json",
+    ))?)?;
+    let schema = schemas["readings"].as_str().context("schema")?;
+    let server = Server::start(&[])?;
+    upload(&server, "readings", schema).await?;
+    let mut cache = WsClient::connect(&server.ws_url("/api/v1/ws/analytics/cache"), None)
+        .await?
+        .validating("ws");
+    assert_eq!(cache.recv().await?["type"], "welcome");
+    assert_eq!(cache.recv().await?["topics"], json!(["analytics.cache"]));
+
+    // A repeated query hits; an upload to its dataset invalidates it.
+    let query = json!({"query": "SELECT region, avg(value) AS mean FROM readings GROUP BY region ORDER BY region"});
+    let (_, first) = server.post("/api/v1/analytics/sql", &query).await?;
+    assert_eq!(first["cache"], "miss", "{first}");
+    let (_, second) = server.post("/api/v1/analytics/sql", &query).await?;
+    assert_eq!(second["cache"], "hit", "{second}");
+    assert_eq!(second["rows"], first["rows"]);
+    let seen = cache.recv_until(|m| m["data"]["event"] == "hit").await?;
+    assert_eq!(cache_kinds(&seen), ["miss", "update", "hit"]);
+    let deleted = reqwest::Client::new()
+        .delete(server.url("/api/v1/datasets/readings"))
+        .send()
+        .await?;
+    assert!(deleted.status().is_success(), "{}", deleted.status());
+    upload(&server, "readings", schema).await?;
+    let (_, third) = server.post("/api/v1/analytics/sql", &query).await?;
+    assert_eq!(
+        third["cache"], "miss",
+        "the same rows uploaded anew are a new version: {third}"
+    );
+    let seen = cache
+        .recv_until(|m| m["data"]["event"] == "invalidation")
+        .await?;
+    let invalidation = seen.last().context("invalidation")?;
+    assert_eq!(invalidation["data"]["dataset"], "readings");
+    // Hit-rate figures on request.
+    cache
+        .send(&json!({"type": "cache_request", "request_id": "c1"}))
+        .await?;
+    let seen = cache.recv_until(|m| m["data"]["event"] == "stats").await?;
+    let stats = &seen.last().context("stats")?["data"];
+    assert_eq!(
+        (stats["hits"].as_u64(), stats["misses"].as_u64()),
+        (Some(1), Some(2)),
+        "{stats}"
+    );
+    for m in seen
+        .iter()
+        .chain([invalidation])
+        .filter(|m| m["kind"] == "cache_event")
+    {
+        weft_tests::schemas::check_event("analytics", m)?;
+    }
+
+    // Filtered queries, then a workload analysis over its endpoint, with
+    // recommendations live on GraphQL.
+    for region in ["north", "south", "north", "west"] {
+        let q = format!("SELECT count(*) FROM readings WHERE region = '{region}'");
+        let (status, body) = server
+            .post("/api/v1/analytics/sql", &json!({"query": q}))
+            .await?;
+        assert_eq!(status, 200, "{body}");
+    }
+    let mut gql = server.graphql_ws().await?;
+    gql.subscribe_graphql(
+        "w",
+        "subscription { workloadRecommendations { recommendationType target reason improvementPct measured } }",
+    )
+    .await?;
+    let mut workload = WsClient::connect(&server.ws_url("/api/v1/ws/analytics/workload"), None)
+        .await?
+        .validating("ws");
+    assert_eq!(workload.recv().await?["type"], "welcome");
+    assert_eq!(workload.recv().await?["type"], "subscribed");
+    workload
+        .send(&json!({"type": "workload_request", "request_id": "w1", "params": {"analysis_id": "w1"}}))
+        .await?;
+    let seen = until_event(&mut workload, "workload_complete").await?;
+    for m in seen.iter().filter(|m| {
+        m["kind"]
+            .as_str()
+            .is_some_and(|k| k.starts_with("workload_"))
+    }) {
+        weft_tests::schemas::check_event("analytics", m)?;
+    }
+    let recommendation = seen
+        .iter()
+        .find(|m| {
+            m["kind"] == "workload_recommendation"
+                && m["data"]["recommendation_type"] == "partition"
+        })
+        .context("a partition recommendation")?;
+    assert_eq!(
+        recommendation["data"]["target"], "readings.region",
+        "{recommendation}"
+    );
+    assert_eq!(recommendation["data"]["measured"], true);
+    let live = gql.recv().await?;
+    let live = &live["payload"]["data"]["workloadRecommendations"];
+    assert!(
+        live["recommendationType"].is_string() && live["improvementPct"].is_number(),
+        "{live}"
+    );
+    Ok(())
+}
