@@ -255,6 +255,24 @@ impl weft_sdk::Host for StoreHost<'_> {
         })
     }
 
+    fn chunk_stats(
+        &self,
+        dataset: &str,
+        column: &str,
+        chunk: u32,
+    ) -> Result<weft_sdk::ChunkStats, weft_sdk::StorageFailure> {
+        let stats = self
+            .dataset(dataset)?
+            .chunk_stats(column, chunk as usize)
+            .map_err(|e| weft_sdk::StorageFailure::Failed(e.to_string()))?;
+        Ok(weft_sdk::ChunkStats {
+            rows: stats.rows as u32,
+            nulls: stats.nulls as u32,
+            min: stats.min,
+            max: stats.max,
+        })
+    }
+
     fn read_chunk(
         &self,
         dataset: &str,

@@ -480,3 +480,63 @@ async fn the_cache_and_the_workload_are_watched_over_their_endpoints() -> anyhow
     );
     Ok(())
 }
+
+/// Zone maps: a filter on a column the data is sorted by reads only the
+/// chunks whose min/max can match, and answers exactly as a full scan.
+#[tokio::test]
+async fn zone_maps_skip_the_chunks_a_filter_rules_out() -> anyhow::Result<()> {
+    let server = Server::start(&[])?;
+    let mut csv = String::from("id,reading\n");
+    for id in 1..=200_000u64 {
+        csv.push_str(&format!("{id},{}\n", id % 97));
+    }
+    let (status, body) = server
+        .post_raw(
+            "/api/v1/datasets/big?schema=id:i64,reading:i64",
+            "text/csv",
+            csv.into_bytes(),
+        )
+        .await?;
+    assert_eq!(status, 201, "{body}");
+    let query = "SELECT count(*) AS n, sum(reading) AS s FROM big WHERE id > 190000";
+    let (status, answer) = server
+        .post(
+            "/api/v1/analytics/sql",
+            &json!({"query": query, "cache": false}),
+        )
+        .await?;
+    assert_eq!(status, 200, "{answer}");
+    // Ids 190001..=200000 by arithmetic: 10,000 rows, their readings summed.
+    let expected: u64 = (190_001..=200_000u64).map(|id| id % 97).sum();
+    assert_eq!(answer["rows"], json!([[10_000, expected]]), "{answer}");
+    // 65,536-row chunks: the first two hold ids up to 131,072 and are not read.
+    assert_eq!(answer["rows_skipped"], 131_072, "{answer}");
+    assert_eq!(answer["rows_scanned"], 200_000 - 131_072);
+    let (_, plan) = server
+        .post(
+            "/api/v1/analytics/sql",
+            &json!({"query": format!("EXPLAIN {query}")}),
+        )
+        .await?;
+    assert!(
+        plan["plan"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("zone_map=[id > 190000]"),
+        "{plan}"
+    );
+    // A filter no chunk can pass reads nothing and keeps the column types.
+    let (_, none) = server
+        .post(
+            "/api/v1/analytics/sql",
+            &json!({"query": "SELECT id FROM big WHERE id < 0", "cache": false}),
+        )
+        .await?;
+    assert_eq!(
+        (none["row_count"].as_u64(), none["rows_skipped"].as_u64()),
+        (Some(0), Some(200_000)),
+        "{none}"
+    );
+    assert_eq!(none["types"], json!(["BIGINT"]));
+    Ok(())
+}

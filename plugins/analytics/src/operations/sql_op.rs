@@ -43,9 +43,14 @@ struct JobProgress<'h> {
     total: u64,
     done: u64,
     last_step: u64,
+    skipped: u64,
 }
 
 impl Progress for JobProgress<'_> {
+    fn skipped(&mut self, rows: u64) {
+        self.skipped += rows;
+    }
+
     fn planned(&mut self, total_rows: u64) {
         self.total = total_rows;
     }
@@ -202,6 +207,7 @@ pub(super) fn run(params: SqlParams, host: &dyn Host) -> Result<Value, Analytics
         total: 0,
         done: 0,
         last_step: 0,
+        skipped: 0,
     };
     let answer = sql::run(&params.query, &versioned, &mut progress)?;
     let table = &answer.table;
@@ -216,7 +222,8 @@ pub(super) fn run(params: SqlParams, host: &dyn Host) -> Result<Value, Analytics
         "rows": rows,
         "row_count": table.rows,
         "truncated": shown < table.rows,
-        "rows_scanned": answer.scanned_rows,
+        "rows_scanned": answer.scanned_rows.saturating_sub(progress.skipped),
+        "rows_skipped": progress.skipped,
         "elapsed_ms": super::elapsed_ms(started),
         "plan": answer.plan,
         "cache": if use_cache { "miss" } else { "off" },

@@ -27,6 +27,11 @@ pub trait Progress {
     }
     /// `rows` more were read; false when the query should stop.
     fn scanned(&mut self, rows: u64) -> bool;
+    /// `rows` were skipped by zone maps (they also count as scanned, so
+    /// progress reaches 100 %).
+    fn skipped(&mut self, rows: u64) {
+        let _ = rows;
+    }
 }
 
 /// Runs `plan`.
@@ -48,7 +53,22 @@ pub fn execute(
         }
         Plan::Single => Ok(Table::new(Vec::new(), Vec::new(), 1)),
         Plan::Filter { input, predicate } => {
-            let table = execute(input, catalog, progress)?;
+            let table = match input.as_ref() {
+                Plan::Scan {
+                    dataset, columns, ..
+                } => {
+                    let ranges = super::zone::ranges(predicate, columns);
+                    if ranges.is_empty() {
+                        execute(input, catalog, progress)?
+                    } else {
+                        let (data, rows, skipped) =
+                            catalog.read_pruned(dataset, columns, &ranges, progress)?;
+                        progress.skipped(skipped);
+                        Table::new(input.fields(), data, rows)
+                    }
+                }
+                _ => execute(input, catalog, progress)?,
+            };
             let keep = truth(eval(predicate, &table)?.as_ref())?;
             Ok(filter(&table, &keep))
         }

@@ -21,6 +21,7 @@ pub mod expr;
 pub mod normalize;
 pub mod plan;
 pub mod window;
+pub mod zone;
 
 /// Where datasets come from.
 pub trait Catalog {
@@ -33,6 +34,20 @@ pub trait Catalog {
         columns: &[String],
         progress: &mut dyn Progress,
     ) -> Result<(Vec<Column>, usize), AnalyticsError>;
+    /// As [`Catalog::read`], skipping chunks whose statistics show no row
+    /// can be in every one of `ranges`; answers the rows kept and the rows
+    /// skipped. A catalog without chunk statistics reads everything.
+    fn read_pruned(
+        &self,
+        dataset: &str,
+        columns: &[String],
+        ranges: &[zone::Range],
+        progress: &mut dyn Progress,
+    ) -> Result<(Vec<Column>, usize, u64), AnalyticsError> {
+        let _ = ranges;
+        let (data, rows) = self.read(dataset, columns, progress)?;
+        Ok((data, rows, 0))
+    }
     /// The dataset's current version (changes with its contents), where
     /// the catalog knows one: what cached answers are checked against.
     fn version(&self, dataset: &str) -> Option<u64> {

@@ -206,7 +206,21 @@ impl Plan {
                 columns.join(", ")
             ),
             Self::Single => "Single row".into(),
-            Self::Filter { predicate, .. } => format!("Filter {predicate}"),
+            Self::Filter { predicate, input } => match input.as_ref() {
+                Self::Scan { columns, .. } => {
+                    let ranges = super::zone::ranges(predicate, columns);
+                    if ranges.is_empty() {
+                        format!("Filter {predicate}")
+                    } else {
+                        let shown: Vec<String> = ranges.iter().map(ToString::to_string).collect();
+                        format!(
+                            "Filter {predicate} zone_map=[{}] (chunks whose min/max rule it out are not read)",
+                            shown.join(", ")
+                        )
+                    }
+                }
+                _ => format!("Filter {predicate}"),
+            },
             Self::Project { fields, .. } => format!(
                 "Project [{}]",
                 fields
