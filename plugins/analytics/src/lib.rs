@@ -17,6 +17,7 @@ pub mod sql;
 pub mod table;
 pub mod timeseries;
 pub mod value;
+pub mod views;
 pub mod workload;
 
 pub use operations::AnalyticsEngine;

@@ -12,6 +12,7 @@ mod olap_op;
 mod profile_op;
 mod sql_op;
 mod timeseries_op;
+mod views_op;
 mod workload_op;
 
 pub use catalog::HostCatalog;
@@ -91,6 +92,11 @@ fn operations() -> Vec<Operation> {
         .emits(&["cache_event"])
         .topic(CACHE),
         Operation::new(
+            "views",
+            "Materialized views: each definition, its rows, its inputs' versions and whether it is current",
+            schema(include_str!("../../schemas/params/none.json")),
+        ),
+        Operation::new(
             "cache_clear",
             "Drop every answer the query cache keeps (its counters stay)",
             schema(include_str!("../../schemas/params/none.json")),
@@ -115,6 +121,8 @@ fn manifest() -> Manifest {
                 "Analyse a series: {\"dataset\", \"time_column\", \"value_column\"} → trend, decomposition, anomalies, forecast, windows"),
             Route::new(Method::Post, "/api/v1/analytics/workload", "workload",
                 "Analyse the queries run so far: patterns and measured recommendations"),
+            Route::new(Method::Get, "/api/v1/analytics/views", "views",
+                "Materialized views (CREATE MATERIALIZED VIEW … through /api/v1/analytics/sql)"),
             Route::new(Method::Get, "/api/v1/analytics/cache", "cache_stats",
                 "The query cache: hits, misses, hit rate, entries, bytes"),
             Route::new(Method::Delete, "/api/v1/analytics/cache", "cache_clear",
@@ -188,6 +196,7 @@ impl Engine for AnalyticsEngine {
             "workload" => workload_op::run(params.parse()?, host),
             "cache_stats" => cache_op::stats(params.parse()?, host),
             "cache_clear" => cache_op::clear(params.parse()?, host),
+            "views" => views_op::list(params.parse()?, host),
             other => return Err(EngineError::UnknownOperation(other.into())),
         };
         answer.map_err(EngineError::from)

@@ -12,6 +12,7 @@ use super::{CACHE, HostCatalog, QUERY};
 use crate::AnalyticsError;
 use crate::cache::{self, Entry, Lookup, QueryCache, Stats};
 use crate::sql::{self, Catalog, Progress, normalize::normalize};
+use crate::views;
 use crate::workload::{self, QueryRecord};
 
 /// Rows an answer carries unless `max_rows` says otherwise.
@@ -124,6 +125,17 @@ pub(super) fn run(params: SqlParams, host: &dyn Host) -> Result<Value, Analytics
         .query_id
         .unwrap_or_else(|| super::generated_id("q", &params.query));
     let statement = sql::parse(&params.query)?;
+    let mut progress = JobProgress {
+        host,
+        query_id: query_id.clone(),
+        total: 0,
+        done: 0,
+        last_step: 0,
+        skipped: 0,
+    };
+    if let Some(done) = super::views_op::ddl(&statement, host, &query_id, &mut progress) {
+        return done;
+    }
     let explain = matches!(statement, sqlparser::ast::Statement::Explain { .. });
     let normalized = normalize(&params.query);
     let text = normalized
@@ -131,6 +143,15 @@ pub(super) fn run(params: SqlParams, host: &dyn Host) -> Result<Value, Analytics
         .map_or_else(|| params.query.clone(), |n| n.text.clone());
     let key = cache::key_of(&format!("{text}\u{0}{max_rows}"));
     let catalog = HostCatalog::new(host);
+    // Views the query names are brought up to date first, so neither the
+    // cache nor the query sees an answer older than the view's inputs.
+    let refreshed = views::refresh_named(host, &catalog, &text, &mut progress)?;
+    let all_views = views::all(host)?;
+    let rewritten = if explain {
+        None
+    } else {
+        views::rewrite(&all_views, &text)
+    };
     let store = QueryCache::new(host);
     let use_cache = params.cache && !explain;
     let log = |answer: &Value, state: &str, datasets: Vec<String>| {
@@ -201,15 +222,18 @@ pub(super) fn run(params: SqlParams, host: &dyn Host) -> Result<Value, Analytics
     }
 
     let versioned = Versioned::new(&catalog);
-    let mut progress = JobProgress {
-        host,
-        query_id: query_id.clone(),
-        total: 0,
-        done: 0,
-        last_step: 0,
-        skipped: 0,
+    progress.done = 0;
+    progress.last_step = 0;
+    // A query a view defines reads the view; should that fail to bind
+    // (an ORDER BY on an expression the view does not answer), the
+    // query runs as written.
+    let (answer, view_used) = match &rewritten {
+        Some((sql_text, view)) => match sql::run(sql_text, &versioned, &mut progress) {
+            Ok(a) => (a, Some(view.clone())),
+            Err(_) => (sql::run(&params.query, &versioned, &mut progress)?, None),
+        },
+        None => (sql::run(&params.query, &versioned, &mut progress)?, None),
     };
-    let answer = sql::run(&params.query, &versioned, &mut progress)?;
     let table = &answer.table;
     let shown = table.rows.min(max_rows);
     let rows: Vec<Value> = (0..shown)
@@ -228,6 +252,12 @@ pub(super) fn run(params: SqlParams, host: &dyn Host) -> Result<Value, Analytics
         "plan": answer.plan,
         "cache": if use_cache { "miss" } else { "off" },
     });
+    if let Some(view) = view_used {
+        result["materialized_view"] = json!(view);
+    }
+    if !refreshed.is_empty() {
+        result["views_refreshed"] = json!(refreshed);
+    }
     if use_cache && let Some(datasets) = versioned.versions() {
         let entry = Entry {
             query: text.clone(),
