@@ -58,4 +58,8 @@ SELECT id, sum(value) OVER (ORDER BY id ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED F
 SELECT sensor, n, RANK() OVER (ORDER BY n DESC) AS place FROM (SELECT sensor, count(*) AS n FROM readings GROUP BY sensor) t ORDER BY place, sensor;
 SELECT sensor, count(*) AS n, sum(count(*)) OVER () AS total, ROW_NUMBER() OVER (ORDER BY count(*) DESC) AS rn FROM readings GROUP BY sensor ORDER BY rn;
 SELECT id, ntile(4) OVER (ORDER BY id) AS quartile, percent_rank() OVER (ORDER BY id) AS pr FROM readings WHERE id <= 10 ORDER BY id;
-SELECT id, region, ROW_NUMBER() OVER (PARTITION BY region ORDER BY value DESC NULLS LAST, id) AS pos FROM readings WHERE id <= 80 ORDER BY region NULLS FIRST, pos
+SELECT id, region, ROW_NUMBER() OVER (PARTITION BY region ORDER BY value DESC NULLS LAST, id) AS pos FROM readings WHERE id <= 80 ORDER BY region NULLS FIRST, pos;
+
+-- exact quantiles (quantile_cont), per group and of an integer column
+SELECT sensor, quantile_cont(value, 0.9) AS p90, quantile_cont(value, 0.1) AS p10 FROM readings GROUP BY sensor ORDER BY sensor;
+SELECT quantile_cont(count, 0.25) AS q1, quantile_cont(count, 0.75) AS q3 FROM readings;

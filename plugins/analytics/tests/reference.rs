@@ -217,3 +217,60 @@ fn approximate_distinct_counts_stay_within_their_bound() -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+#[test]
+fn approximate_quantiles_stay_within_their_rank_bound() -> anyhow::Result<()> {
+    // 300k values, a shuffled permutation of 0..300k (a value is its own
+    // rank), in 3 groups; and the same over one of the reference columns.
+    let n = 300_000i64;
+    let values: Vec<i64> = (0..n).map(|i| (i * 2_654_435_761) % n).collect();
+    let groups: Vec<i64> = (0..n).map(|i| i % 3).collect();
+    let host = RecordingHost::new().with_dataset(
+        "t",
+        vec![
+            ("v", ColumnValues::I64(values.clone())),
+            ("g", ColumnValues::I64(groups)),
+        ],
+    );
+    let catalog = HostCatalog::new(&host);
+    for q in [0.05, 0.5, 0.95] {
+        let answer = sql::run(
+            &format!("SELECT approx_quantile(v, {q}) FROM t"),
+            &catalog,
+            &mut Quiet,
+        )
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let got = answer.table.columns[0].get(0).as_f64().context("value")?;
+        let rank_error = (got / n as f64 - q).abs();
+        assert!(
+            rank_error <= weft_analytics::sql::sketch::KLL_RANK_ERROR,
+            "q={q}: {got}"
+        );
+        let per_group = sql::run(
+            &format!("SELECT g, approx_quantile(v, {q}) AS a FROM t GROUP BY g ORDER BY g"),
+            &catalog,
+            &mut Quiet,
+        )
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+        for g in 0..3 {
+            let got = per_group.table.columns[1].get(g).as_f64().context("a")?;
+            let mut mine: Vec<i64> = values
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| *i as i64 % 3 == g as i64)
+                .map(|(_, v)| *v)
+                .collect();
+            mine.sort_unstable();
+            let rank = mine.partition_point(|&v| (v as f64) < got) as f64 / mine.len() as f64;
+            assert!(
+                (rank - q).abs() <= weft_analytics::sql::sketch::KLL_RANK_ERROR,
+                "group {g} q={q}: rank {rank}"
+            );
+        }
+    }
+    let bad = sql::run("SELECT approx_quantile(v, 2) FROM t", &catalog, &mut Quiet)
+        .err()
+        .context("bad q")?;
+    assert!(bad.to_string().contains("between 0 and 1"), "{bad}");
+    Ok(())
+}

@@ -28,6 +28,10 @@ pub enum AggFunc {
     BoolOr,
     First,
     ApproxCountDistinct,
+    /// `quantile_cont(x, q)`: exact, by linear interpolation.
+    Quantile,
+    /// `approx_quantile(x, q)`: from a KLL sketch.
+    ApproxQuantile,
 }
 
 impl AggFunc {
@@ -48,6 +52,8 @@ impl AggFunc {
             "bool_or" => Self::BoolOr,
             "first" | "any_value" | "arbitrary" => Self::First,
             "approx_count_distinct" => Self::ApproxCountDistinct,
+            "quantile_cont" | "quantile" => Self::Quantile,
+            "approx_quantile" => Self::ApproxQuantile,
             _ => return None,
         })
     }
@@ -63,6 +69,8 @@ pub struct AggCall {
     pub distinct: bool,
     /// The argument column.
     pub arg: Option<usize>,
+    /// A constant second argument (the `q` of a quantile).
+    pub param: Option<f64>,
 }
 
 /// Assigns each row a group id from its key values; returns the ids, the
@@ -201,6 +209,27 @@ pub fn aggregate(
                 }
             }
             Column::Int(sketches.iter().map(|s| Some(s.estimate())).collect())
+        }
+        AggFunc::Quantile | AggFunc::ApproxQuantile => {
+            let q = call.param.unwrap_or(0.5);
+            let values = floats(arg, "quantile")?;
+            if func == AggFunc::Quantile {
+                let mut lists: Vec<Vec<f64>> = vec![Vec::new(); groups];
+                for (v, &g) in values.iter().zip(ids) {
+                    if let Some(x) = v {
+                        lists[g as usize].push(*x);
+                    }
+                }
+                Column::Float(lists.into_iter().map(|l| quantile(l, q)).collect())
+            } else {
+                let mut sketches = vec![super::sketch::Kll::new(); groups];
+                for (v, &g) in values.iter().zip(ids) {
+                    if let Some(x) = v {
+                        sketches[g as usize].insert(*x);
+                    }
+                }
+                Column::Float(sketches.iter().map(|s| s.quantile(q)).collect())
+            }
         }
         AggFunc::Median => {
             let values = floats(arg, "median")?;
@@ -422,6 +451,7 @@ mod tests {
             func,
             distinct: false,
             arg: Some(0),
+            param: None,
         };
         let sum = aggregate(&call(AggFunc::Sum), Some(&arg), &ids, 2).expect("sum");
         assert_eq!(sum.get(0), Datum::Int(1));
@@ -441,6 +471,7 @@ mod tests {
             func: AggFunc::Count,
             distinct: true,
             arg: Some(0),
+            param: None,
         };
         let c = aggregate(&call, Some(&arg), &[0, 0, 0, 0], 1).expect("count");
         assert_eq!(c.get(0), Datum::Int(2));

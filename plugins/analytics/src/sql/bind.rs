@@ -996,12 +996,21 @@ fn aggregate_call(
                 func: AggFunc::CountStar,
                 distinct: false,
                 arg: None,
+                param: None,
             },
             None,
         ));
     }
-    let [arg] = args.as_slice() else {
-        return Err(invalid(format!("{name}() takes one argument")));
+    let quantile = matches!(func, AggFunc::Quantile | AggFunc::ApproxQuantile);
+    let (arg, param) = match (args.as_slice(), quantile) {
+        ([arg], false) => (arg, None),
+        ([arg, q], true) => (arg, Some(quantile_param(&name, q)?)),
+        (_, true) => {
+            return Err(invalid(format!(
+                "{name}(x, q) takes a column and a quantile between 0 and 1, such as {name}(value, 0.9)"
+            )));
+        }
+        _ => return Err(invalid(format!("{name}() takes one argument"))),
     };
     let mut inner = Vec::new();
     collect_calls(arg, true, &mut inner);
@@ -1016,9 +1025,23 @@ fn aggregate_call(
             func,
             distinct,
             arg: Some(0),
+            param,
         },
         Some(bind(arg, scope)?),
     ))
+}
+
+/// The constant `q` of `name(x, q)`, in [0, 1].
+fn quantile_param(name: &str, q: &Expr) -> Result<f64, AnalyticsError> {
+    let text = q.to_string();
+    text.parse::<f64>()
+        .ok()
+        .filter(|q| (0.0..=1.0).contains(q))
+        .ok_or_else(|| {
+            invalid(format!(
+                "the quantile of {name}() is a number between 0 and 1, not {text}"
+            ))
+        })
 }
 
 fn frame_bound(b: &ast::WindowFrameBound) -> Result<FrameBound, AnalyticsError> {

@@ -20,6 +20,7 @@ pub mod exec;
 pub mod expr;
 pub mod normalize;
 pub mod plan;
+pub mod sketch;
 pub mod window;
 pub mod zone;
 
