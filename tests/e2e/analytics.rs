@@ -540,3 +540,38 @@ async fn zone_maps_skip_the_chunks_a_filter_rules_out() -> anyhow::Result<()> {
     assert_eq!(none["types"], json!(["BIGINT"]));
     Ok(())
 }
+
+/// A query that would need more memory than the sandbox gives fails its
+/// own job with `memory_limit`; the server answers the next query.
+#[tokio::test]
+async fn a_query_past_the_memory_cap_fails_alone() -> anyhow::Result<()> {
+    let schemas: Value = serde_json::from_str(&std::fs::read_to_string(test_data(
+        "analytics/schemas.json",
+    ))?)?;
+    let server = Server::start(&["--max-memory-mib", "64"])?;
+    upload(
+        &server,
+        "readings",
+        schemas["readings"].as_str().context("schema")?,
+    )
+    .await?;
+    // 3,000² = 9M joined rows, each side's columns gathered: far past 64 MiB.
+    let job = server
+        .run_job(
+            "analytics",
+            "sql",
+            json!({"query": "SELECT count(*) AS n, sum(a.value + b.value) AS s FROM readings a CROSS JOIN readings b", "cache": false}),
+        )
+        .await?;
+    assert_eq!(job["state"], "failed", "{job}");
+    assert_eq!(job["error"]["code"], "memory_limit", "{job}");
+    let (status, answer) = server
+        .post(
+            "/api/v1/analytics/sql",
+            &json!({"query": "SELECT count(*) AS n FROM readings"}),
+        )
+        .await?;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["rows"], json!([[3000]]));
+    Ok(())
+}

@@ -16,6 +16,7 @@ use weft_sdk::{ColumnChunk, ColumnKind, ColumnValues, Host, StorageFailure};
 
 use crate::AnalyticsError;
 use crate::sql::normalize::normalize;
+use crate::sql::versioned::Versioned;
 use crate::sql::{self, Catalog, Progress};
 use crate::table::Table;
 use crate::value::Column;
@@ -67,53 +68,6 @@ pub fn all(host: &dyn Host) -> Result<Vec<View>, AnalyticsError> {
     }
 }
 
-/// Records the versions of the datasets a query opens.
-struct Recording<'c> {
-    inner: &'c dyn Catalog,
-    seen: std::cell::RefCell<BTreeMap<String, u64>>,
-}
-
-impl Catalog for Recording<'_> {
-    fn columns(&self, dataset: &str) -> Result<(Vec<String>, u64), AnalyticsError> {
-        self.note(dataset);
-        self.inner.columns(dataset)
-    }
-
-    fn read(
-        &self,
-        dataset: &str,
-        columns: &[String],
-        progress: &mut dyn Progress,
-    ) -> Result<(Vec<Column>, usize), AnalyticsError> {
-        self.note(dataset);
-        self.inner.read(dataset, columns, progress)
-    }
-
-    fn read_pruned(
-        &self,
-        dataset: &str,
-        columns: &[String],
-        ranges: &[sql::zone::Range],
-        progress: &mut dyn Progress,
-    ) -> Result<(Vec<Column>, usize, u64), AnalyticsError> {
-        self.note(dataset);
-        self.inner.read_pruned(dataset, columns, ranges, progress)
-    }
-
-    fn version(&self, dataset: &str) -> Option<u64> {
-        self.inner.version(dataset)
-    }
-}
-
-impl Recording<'_> {
-    fn note(&self, dataset: &str) {
-        if !self.seen.borrow().contains_key(dataset) {
-            let v = self.inner.version(dataset).unwrap_or(0);
-            self.seen.borrow_mut().insert(dataset.to_owned(), v);
-        }
-    }
-}
-
 /// Creates (or with `replace`, replaces) view `name` as `query`.
 pub fn create(
     host: &dyn Host,
@@ -136,12 +90,11 @@ pub fn create(
         )));
     }
     let text = normalize(query).map_or_else(|| query.to_owned(), |n| n.text);
-    let recording = Recording {
-        inner: catalog,
-        seen: Default::default(),
-    };
+    let recording = Versioned::new(catalog);
     let answer = sql::run(query, &recording, progress)?;
-    let sources = recording.seen.into_inner();
+    // Inputs without versions cannot be followed: such a view is
+    // refreshed only when asked (REFRESH MATERIALIZED VIEW).
+    let sources = recording.versions().unwrap_or_default();
     if sources.keys().any(|s| s.eq_ignore_ascii_case(name)) {
         return Err(AnalyticsError::Invalid(format!(
             "view '{name}' cannot read itself"

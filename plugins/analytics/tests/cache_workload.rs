@@ -8,15 +8,9 @@
 mod common;
 
 use anyhow::Context;
-use common::{data, load};
+use common::{data, invoke, load};
 use serde_json::{Value, json};
-use weft_analytics::AnalyticsEngine;
-use weft_sdk::{Engine, Params, Recorded, RecordingHost};
-
-fn invoke(host: &RecordingHost, op: &str, params: &Value) -> anyhow::Result<Value> {
-    let text = params.to_string();
-    AnalyticsEngine::invoke(op, Params::new(&text), host).map_err(|e| anyhow::anyhow!("{op}: {e}"))
-}
+use weft_sdk::{Recorded, RecordingHost};
 
 fn readings() -> anyhow::Result<RecordingHost> {
     let schemas: Value = serde_json::from_str(&std::fs::read_to_string(data("schemas.json"))?)?;

@@ -7,10 +7,9 @@
 mod common;
 
 use anyhow::Context;
-use common::{data, load};
+use common::{data, invoke, load};
 use serde_json::{Value, json};
-use weft_analytics::AnalyticsEngine;
-use weft_sdk::{Engine, Params, Recorded, RecordingHost};
+use weft_sdk::{Recorded, RecordingHost};
 
 fn reference() -> anyhow::Result<Value> {
     Ok(serde_json::from_str(&std::fs::read_to_string(data(
@@ -34,11 +33,6 @@ fn host(reference: &Value) -> anyhow::Result<RecordingHost> {
         )?;
     }
     Ok(host)
-}
-
-fn invoke(host: &RecordingHost, op: &str, params: &Value) -> anyhow::Result<Value> {
-    let text = params.to_string();
-    AnalyticsEngine::invoke(op, Params::new(&text), host).map_err(|e| anyhow::anyhow!("{op}: {e}"))
 }
 
 fn close(a: &Value, b: &Value, tolerance: f64) -> bool {

@@ -1,7 +1,6 @@
 //! The [`Catalog`] over `weft:host/storage`: a job's datasets by name,
-//! read chunk by chunk so scans report progress and can be cancelled;
-//! and [`Versioned`], which notes the version of every dataset a query
-//! opens (what its cached answer is valid for).
+//! read chunk by chunk so scans report progress and can be cancelled, and
+//! skipping the chunks zone maps rule out.
 
 use weft_sdk::{Host, StorageFailure};
 
@@ -133,71 +132,5 @@ impl Catalog for HostCatalog<'_> {
 
     fn version(&self, dataset: &str) -> Option<u64> {
         self.host.dataset_shape(dataset).ok().map(|s| s.version)
-    }
-}
-
-/// A catalog that records the version of each dataset as it is first
-/// opened: read before the data, so a dataset replaced mid-query is
-/// recorded at its older version and the answer is never served for the
-/// newer one.
-pub(super) struct Versioned<'c> {
-    inner: &'c dyn Catalog,
-    seen: std::cell::RefCell<std::collections::BTreeMap<String, u64>>,
-}
-
-impl<'c> Versioned<'c> {
-    /// Wraps `inner`.
-    pub(super) fn new(inner: &'c dyn Catalog) -> Self {
-        Self {
-            inner,
-            seen: Default::default(),
-        }
-    }
-
-    /// Each dataset opened and its version; `None` if one had no version
-    /// (the answer cannot be cached).
-    pub(super) fn versions(&self) -> Option<std::collections::BTreeMap<String, u64>> {
-        let seen = self.seen.borrow();
-        (!seen.values().any(|v| *v == u64::MAX)).then(|| seen.clone())
-    }
-
-    fn note(&self, dataset: &str) {
-        let key = dataset.to_owned();
-        if !self.seen.borrow().contains_key(&key) {
-            let version = self.inner.version(dataset).unwrap_or(u64::MAX);
-            self.seen.borrow_mut().insert(key, version);
-        }
-    }
-}
-
-impl Catalog for Versioned<'_> {
-    fn columns(&self, dataset: &str) -> Result<(Vec<String>, u64), AnalyticsError> {
-        self.note(dataset);
-        self.inner.columns(dataset)
-    }
-
-    fn read(
-        &self,
-        dataset: &str,
-        columns: &[String],
-        progress: &mut dyn Progress,
-    ) -> Result<(Vec<Column>, usize), AnalyticsError> {
-        self.note(dataset);
-        self.inner.read(dataset, columns, progress)
-    }
-
-    fn read_pruned(
-        &self,
-        dataset: &str,
-        columns: &[String],
-        ranges: &[Range],
-        progress: &mut dyn Progress,
-    ) -> Result<(Vec<Column>, usize, u64), AnalyticsError> {
-        self.note(dataset);
-        self.inner.read_pruned(dataset, columns, ranges, progress)
-    }
-
-    fn version(&self, dataset: &str) -> Option<u64> {
-        self.inner.version(dataset)
     }
 }

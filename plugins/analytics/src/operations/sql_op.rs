@@ -7,10 +7,10 @@
 use serde::Deserialize;
 use weft_sdk::{Host, Level, Value, json};
 
-use super::catalog::Versioned;
 use super::{CACHE, HostCatalog, QUERY};
 use crate::AnalyticsError;
 use crate::cache::{self, Entry, Lookup, QueryCache, Stats};
+use crate::sql::versioned::Versioned;
 use crate::sql::{self, Catalog, Progress, normalize::normalize};
 use crate::views;
 use crate::workload::{self, QueryRecord};

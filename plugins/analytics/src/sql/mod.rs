@@ -21,6 +21,7 @@ pub mod expr;
 pub mod normalize;
 pub mod plan;
 pub mod sketch;
+pub mod versioned;
 pub mod window;
 pub mod zone;
 

@@ -57,10 +57,10 @@ impl Kll {
         let mut items = std::mem::take(&mut self.levels[level]);
         items.sort_by(f64::total_cmp);
         // An odd item out stays where it is.
-        if items.len() % 2 == 1 {
-            if let Some(last) = items.pop() {
-                self.levels[level].push(last);
-            }
+        if !items.len().is_multiple_of(2)
+            && let Some(last) = items.pop()
+        {
+            self.levels[level].push(last);
         }
         // xorshift64*, seeded on first use.
         if self.coin == 0 {

@@ -7,8 +7,10 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
+use serde_json::Value;
+use weft_analytics::AnalyticsEngine;
 use weft_analytics::sql::Progress;
-use weft_sdk::{ColumnChunk, ColumnKind, ColumnValues, Host, RecordingHost};
+use weft_sdk::{ColumnChunk, ColumnKind, ColumnValues, Engine, Host, Params, RecordingHost};
 
 /// A file of `test_data/analytics/`.
 pub(crate) fn data(name: &str) -> PathBuf {
@@ -77,4 +79,10 @@ impl Progress for Quiet {
     fn scanned(&mut self, _: u64) -> bool {
         true
     }
+}
+
+/// Runs operation `op` of the engine natively with `params`.
+pub(crate) fn invoke(host: &RecordingHost, op: &str, params: &Value) -> anyhow::Result<Value> {
+    let text = params.to_string();
+    AnalyticsEngine::invoke(op, Params::new(&text), host).map_err(|e| anyhow::anyhow!("{op}: {e}"))
 }
