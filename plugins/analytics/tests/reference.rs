@@ -148,6 +148,37 @@ fn explain_shows_the_plan_without_running_it() -> anyhow::Result<()> {
     ] {
         assert!(plan.contains(op), "no {op} in\n{plan}");
     }
+    assert!(plan.contains("zone_map=[a > 1]"), "{plan}");
+
+    // An inner join builds on its smaller side, by the planner's estimate.
+    let host = host.with_dataset("big", vec![("a", ColumnValues::I64((0..100).collect()))]);
+    let catalog = HostCatalog::new(&host);
+    for (query, build) in [
+        (
+            "EXPLAIN SELECT count(*) FROM t JOIN big ON t.a = big.a",
+            "build: left, smaller: est. 3 vs 100 rows",
+        ),
+        (
+            "EXPLAIN SELECT count(*) FROM big JOIN t ON t.a = big.a",
+            "build: right, smaller: est. 3 vs 100 rows",
+        ),
+        (
+            "EXPLAIN SELECT count(*) FROM t LEFT JOIN big ON t.a = big.a",
+            "build: right, to keep every left row",
+        ),
+    ] {
+        let plan = sql::run(query, &catalog, &mut Quiet)
+            .map_err(|e| anyhow::anyhow!("{e}"))?
+            .plan;
+        assert!(plan.contains(build), "{query}:\n{plan}");
+    }
+    let answer = sql::run(
+        "SELECT count(*) FROM t JOIN big ON t.a = big.a",
+        &catalog,
+        &mut Quiet,
+    )
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    assert_eq!(answer.table.columns[0].get(0).as_f64(), Some(3.0));
     Ok(())
 }
 

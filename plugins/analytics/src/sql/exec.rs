@@ -182,6 +182,10 @@ pub fn execute(
                     }
                 }
                 (li, ri)
+            } else if *kind == JoinKind::Inner && l.rows < r.rows {
+                // Build on the smaller side: fewer keys to hash and hold.
+                let (ri, li) = hash_join(&r, &l, right_keys, left_keys)?;
+                (li, ri)
             } else {
                 hash_join(&l, &r, left_keys, right_keys)?
             };

@@ -267,7 +267,8 @@ impl Plan {
                 left_keys,
                 right_keys,
                 residual,
-                ..
+                left,
+                right,
             } => {
                 let how = if left_keys.is_empty() {
                     "NestedLoopJoin".to_owned()
@@ -277,7 +278,16 @@ impl Plan {
                 let filter = residual
                     .as_ref()
                     .map_or(String::new(), |r| format!(" filter {r}"));
-                format!("{how} {kind:?}{filter} (build: right)")
+                let (l, r) = (left.estimated_rows(), right.estimated_rows());
+                // An inner join builds its hash table on the smaller side
+                // (by the rows each side turns out to have; the estimate
+                // shown is the planner's); a left join on the right.
+                let build = match kind {
+                    JoinKind::Inner if l < r => format!("left, smaller: est. {l} vs {r} rows"),
+                    JoinKind::Inner => format!("right, smaller: est. {r} vs {l} rows"),
+                    JoinKind::Left => "right, to keep every left row".to_owned(),
+                };
+                format!("{how} {kind:?}{filter} (build: {build})")
             }
             Self::Sort { keys, .. } => format!(
                 "Sort [{}]",
