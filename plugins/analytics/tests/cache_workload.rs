@@ -293,3 +293,21 @@ fn a_materialized_view_answers_its_query_and_follows_its_input() -> anyhow::Resu
     );
     Ok(())
 }
+
+#[test]
+fn a_sampled_answer_says_how_to_scale_it() -> anyhow::Result<()> {
+    let host = readings()?;
+    let answer = invoke(
+        &host,
+        "sql",
+        &json!({"query": "SELECT count(*) AS n FROM readings TABLESAMPLE BERNOULLI (20 PERCENT) REPEATABLE (3)"}),
+    )?;
+    let sample = &answer["samples"][0];
+    assert_eq!(sample["dataset"], "readings");
+    assert_eq!(sample["rows_in"], 3000);
+    assert_eq!(sample["rows_kept"], answer["rows"][0][0]);
+    assert_eq!(sample["scale"], 5.0);
+    let error = sample["count_relative_error"].as_f64().context("error")?;
+    assert!((error - (0.8f64 / 600.0).sqrt()).abs() < 1e-12, "{sample}");
+    Ok(())
+}

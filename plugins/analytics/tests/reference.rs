@@ -305,3 +305,51 @@ fn approximate_quantiles_stay_within_their_rank_bound() -> anyhow::Result<()> {
     assert!(bad.to_string().contains("between 0 and 1"), "{bad}");
     Ok(())
 }
+
+#[test]
+fn samples_are_seeded_sized_and_within_their_error() -> anyhow::Result<()> {
+    let n = 100_000i64;
+    let host =
+        RecordingHost::new().with_dataset("t", vec![("id", ColumnValues::I64((0..n).collect()))]);
+    let catalog = HostCatalog::new(&host);
+    let one = |q: &str| -> anyhow::Result<Vec<f64>> {
+        let a = sql::run(q, &catalog, &mut Quiet).map_err(|e| anyhow::anyhow!("{q}: {e}"))?;
+        Ok(a.table
+            .columns
+            .iter()
+            .map(|c| c.get(0).as_f64().unwrap_or(f64::NAN))
+            .collect())
+    };
+    let q = "SELECT count(*), avg(id) FROM t TABLESAMPLE BERNOULLI (10 PERCENT) REPEATABLE (7)";
+    let first = one(q)?;
+    assert_eq!(first, one(q)?, "a seed repeats");
+    // Count: N·p ± 4σ with σ = √(N·p·(1−p)) = 95; mean: N/2 ± 4·σ/√(N·p).
+    assert!((first[0] - 10_000.0).abs() < 4.0 * 95.0, "{first:?}");
+    assert!(
+        (first[1] - 49_999.5).abs() < 4.0 * 28_868.0 / 100.0,
+        "{first:?}"
+    );
+    let other = one("SELECT count(*) FROM t TABLESAMPLE BERNOULLI (10 PERCENT) REPEATABLE (8)")?;
+    assert_ne!(other[0], first[0], "another seed, another sample");
+    assert_eq!(
+        one("SELECT count(*) FROM t TABLESAMPLE (500 ROWS) REPEATABLE (1)")?[0],
+        500.0
+    );
+    assert_eq!(
+        one("SELECT count(*) FROM t TABLESAMPLE (500000 ROWS)")?[0],
+        100_000.0
+    );
+    let plan = sql::run(&format!("EXPLAIN {q}"), &catalog, &mut Quiet)
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+        .plan;
+    assert!(plan.contains("Sample bernoulli 10% seed=7"), "{plan}");
+    let bad = sql::run(
+        "SELECT count(*) FROM t TABLESAMPLE BERNOULLI (150 PERCENT)",
+        &catalog,
+        &mut Quiet,
+    )
+    .err()
+    .context("150 %")?;
+    assert!(bad.to_string().contains("at most 100"), "{bad}");
+    Ok(())
+}

@@ -45,11 +45,16 @@ struct JobProgress<'h> {
     done: u64,
     last_step: u64,
     skipped: u64,
+    samples: Vec<Value>,
 }
 
 impl Progress for JobProgress<'_> {
     fn skipped(&mut self, rows: u64) {
         self.skipped += rows;
+    }
+
+    fn sampled(&mut self, sample: &crate::sql::plan::SampleSpec, rows: u64, kept: u64) {
+        self.samples.push(sample_account(sample, rows, kept));
     }
 
     fn planned(&mut self, total_rows: u64) {
@@ -83,6 +88,44 @@ impl Progress for JobProgress<'_> {
         }
         !self.host.cancelled()
     }
+}
+
+/// What a sample kept and how to scale from it: a Bernoulli sample of N
+/// rows at p estimates a count as kept/p with relative standard error
+/// √((1−p)/(N·p)); a sample of n rows has scale N/n and an exact count.
+fn sample_account(sample: &crate::sql::plan::SampleSpec, rows: u64, kept: u64) -> Value {
+    let (method, scale, error) = match (sample.rows, sample.fraction) {
+        (Some(_), _) => (
+            "rows",
+            if kept == 0 {
+                0.0
+            } else {
+                rows as f64 / kept as f64
+            },
+            0.0,
+        ),
+        (None, fraction) => {
+            let p = fraction.unwrap_or(1.0);
+            let error = if rows == 0 {
+                0.0
+            } else {
+                ((1.0 - p) / (rows as f64 * p)).sqrt()
+            };
+            ("bernoulli", 1.0 / p, error)
+        }
+    };
+    json!({
+        "dataset": sample.dataset,
+        "method": method,
+        "fraction": sample.fraction,
+        "rows": sample.rows,
+        "seed": sample.seed,
+        "rows_in": rows,
+        "rows_kept": kept,
+        "scale": scale,
+        "count_relative_error": error,
+        "note": "multiply counts and sums over the sample by scale to estimate them over the dataset",
+    })
 }
 
 /// A cache step that failed is logged and skipped: the query still runs.
@@ -132,6 +175,7 @@ pub(super) fn run(params: SqlParams, host: &dyn Host) -> Result<Value, Analytics
         done: 0,
         last_step: 0,
         skipped: 0,
+        samples: Vec::new(),
     };
     if let Some(done) = super::views_op::ddl(&statement, host, &query_id, &mut progress) {
         return done;
@@ -257,6 +301,9 @@ pub(super) fn run(params: SqlParams, host: &dyn Host) -> Result<Value, Analytics
     }
     if !refreshed.is_empty() {
         result["views_refreshed"] = json!(refreshed);
+    }
+    if !progress.samples.is_empty() {
+        result["samples"] = json!(progress.samples);
     }
     if use_cache && let Some(datasets) = versioned.versions() {
         let entry = Entry {

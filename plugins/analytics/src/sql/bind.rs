@@ -175,7 +175,12 @@ impl<'a> Binder<'a> {
 
     fn table(&mut self, factor: &TableFactor) -> Result<Plan, AnalyticsError> {
         match factor {
-            TableFactor::Table { name, alias: a, .. } => {
+            TableFactor::Table {
+                name,
+                alias: a,
+                sample,
+                ..
+            } => {
                 let name = name.to_string();
                 let label = a.as_ref().map_or(name.clone(), |a| a.name.value.clone());
                 let columns: Vec<String> = a
@@ -194,12 +199,19 @@ impl<'a> Binder<'a> {
                         .filter(|c| needed.contains(&c.to_lowercase()))
                         .collect(),
                 };
-                let scan = Plan::Scan {
+                let mut scan = Plan::Scan {
                     dataset: name.trim_matches('"').to_owned(),
                     alias: label.clone(),
                     columns: read,
                     rows,
                 };
+                if let Some(kind) = sample {
+                    let spec = sample_spec(kind, name.trim_matches('"'))?;
+                    scan = Plan::Sample {
+                        input: Box::new(scan),
+                        sample: spec,
+                    };
+                }
                 if columns.is_empty() {
                     Ok(scan)
                 } else {
@@ -1395,5 +1407,67 @@ fn bind(expr: &Expr, scope: &Scope) -> Result<BExpr, AnalyticsError> {
             ));
         }
         other => return Err(invalid(format!("unsupported expression: {other}"))),
+    })
+}
+
+/// `TABLESAMPLE [BERNOULLI|SYSTEM] (p [PERCENT] | n ROWS) [REPEATABLE (seed)]`
+/// of `dataset`. SYSTEM samples rows too (there are no blocks to pick).
+fn sample_spec(
+    kind: &ast::TableSampleKind,
+    dataset: &str,
+) -> Result<super::plan::SampleSpec, AnalyticsError> {
+    let (ast::TableSampleKind::BeforeTableAlias(sample)
+    | ast::TableSampleKind::AfterTableAlias(sample)) = kind;
+    let how = "write TABLESAMPLE BERNOULLI (10 PERCENT) or TABLESAMPLE (1000 ROWS), optionally REPEATABLE (42)";
+    if sample.bucket.is_some() || sample.offset.is_some() {
+        return Err(invalid(format!(
+            "this TABLESAMPLE form is not supported: {how}"
+        )));
+    }
+    let quantity = sample
+        .quantity
+        .as_ref()
+        .ok_or_else(|| invalid(format!("TABLESAMPLE needs an amount: {how}")))?;
+    let amount: f64 = quantity
+        .value
+        .to_string()
+        .trim_end_matches('%')
+        .parse()
+        .map_err(|_| {
+            invalid(format!(
+                "TABLESAMPLE's amount is a number, not {}: {how}",
+                quantity.value
+            ))
+        })?;
+    let seed =
+        match &sample.seed {
+            Some(s) => s.value.to_string().parse::<u64>().map_err(|_| {
+                invalid(format!("REPEATABLE takes a whole number, not {}", s.value))
+            })?,
+            None => 0,
+        };
+    let (fraction, rows) = match quantity.unit {
+        Some(ast::TableSampleUnit::Rows) => {
+            if amount < 0.0 || amount.fract() != 0.0 {
+                return Err(invalid(format!(
+                    "TABLESAMPLE ({amount} ROWS): the rows are a whole number"
+                )));
+            }
+            (None, Some(amount as u64))
+        }
+        _ => {
+            if !(amount > 0.0 && amount <= 100.0) {
+                return Err(invalid(format!(
+                    "TABLESAMPLE takes a percent above 0 and at most 100, not {amount}"
+                )));
+            }
+            (Some(amount / 100.0), None)
+        }
+    };
+    Ok(super::plan::SampleSpec {
+        dataset: dataset.to_owned(),
+        fraction,
+        rows,
+        seed,
     })
 }

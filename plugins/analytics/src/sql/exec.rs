@@ -32,6 +32,49 @@ pub trait Progress {
     fn skipped(&mut self, rows: u64) {
         let _ = rows;
     }
+    /// A `TABLESAMPLE` kept `kept` of `rows`.
+    fn sampled(&mut self, sample: &super::plan::SampleSpec, rows: u64, kept: u64) {
+        let _ = (sample, rows, kept);
+    }
+}
+
+/// A uniform number in [0, 1) from `seed` and row `i` (splitmix64).
+fn uniform(seed: u64, i: u64) -> f64 {
+    let mut z = seed
+        .wrapping_mul(0x9e37_79b9_7f4a_7c15)
+        .wrapping_add(i)
+        .wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^= z >> 31;
+    (z >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// Which of `rows` rows `sample` keeps.
+fn sample_rows(sample: &super::plan::SampleSpec, rows: usize) -> Vec<bool> {
+    match (sample.rows, sample.fraction) {
+        (Some(n), _) => {
+            // The n rows with the smallest draws: a simple random sample.
+            let mut order: Vec<(f64, usize)> = (0..rows)
+                .map(|i| (uniform(sample.seed, i as u64), i))
+                .collect();
+            let n = (n as usize).min(rows);
+            if n < rows {
+                order.select_nth_unstable_by(n, |a, b| a.0.total_cmp(&b.0));
+            }
+            let mut keep = vec![false; rows];
+            for &(_, i) in &order[..n] {
+                keep[i] = true;
+            }
+            keep
+        }
+        (None, fraction) => {
+            let p = fraction.unwrap_or(1.0);
+            (0..rows)
+                .map(|i| uniform(sample.seed, i as u64) < p)
+                .collect()
+        }
+    }
 }
 
 /// Runs `plan`.
@@ -52,6 +95,13 @@ pub fn execute(
             Ok(Table::new(fields, data, rows))
         }
         Plan::Single => Ok(Table::new(Vec::new(), Vec::new(), 1)),
+        Plan::Sample { input, sample } => {
+            let table = execute(input, catalog, progress)?;
+            let keep = sample_rows(sample, table.rows);
+            let kept = keep.iter().filter(|&&k| k).count() as u64;
+            progress.sampled(sample, table.rows as u64, kept);
+            Ok(filter(&table, &keep))
+        }
         Plan::Filter { input, predicate } => {
             let table = match input.as_ref() {
                 Plan::Scan {

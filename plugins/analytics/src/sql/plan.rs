@@ -29,6 +29,21 @@ pub enum JoinKind {
     Left,
 }
 
+/// What `TABLESAMPLE` keeps: each row with probability `fraction`
+/// (Bernoulli), or exactly `rows` of them (a simple random sample), chosen
+/// by a hash of `seed` and the row's position so a query repeats.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SampleSpec {
+    /// The dataset sampled (for the answer's account).
+    pub dataset: String,
+    /// Probability of keeping a row, in (0, 1].
+    pub fraction: Option<f64>,
+    /// Or the number of rows kept.
+    pub rows: Option<u64>,
+    /// `REPEATABLE (seed)`; 0 when not given.
+    pub seed: u64,
+}
+
 /// An operator and its inputs.
 // Each variant is the SQL construct of its name.
 #[allow(missing_docs)]
@@ -43,6 +58,11 @@ pub enum Plan {
     },
     /// One row of no columns (`SELECT 1`).
     Single,
+    /// A seeded random sample of its input (`TABLESAMPLE`).
+    Sample {
+        input: Box<Plan>,
+        sample: SampleSpec,
+    },
     /// Rows where `predicate` is true.
     Filter { input: Box<Plan>, predicate: BExpr },
     /// Computes `exprs`, named by `fields`.
@@ -112,6 +132,7 @@ impl Plan {
             Self::Filter { input, .. }
             | Self::Sort { input, .. }
             | Self::Limit { input, .. }
+            | Self::Sample { input, .. }
             | Self::Distinct { input } => input.fields(),
             Self::Project { fields, .. } | Self::Aggregate { fields, .. } => fields.clone(),
             Self::Window { input, fields, .. } => {
@@ -136,6 +157,14 @@ impl Plan {
         match self {
             Self::Scan { rows, .. } => *rows,
             Self::Single => 1,
+            Self::Sample { input, sample } => {
+                let n = input.estimated_rows();
+                match (sample.fraction, sample.rows) {
+                    (_, Some(rows)) => n.min(rows),
+                    (Some(f), None) => (n as f64 * f).ceil() as u64,
+                    (None, None) => n,
+                }
+            }
             // A filter keeps a third, a group by a tenth: the textbook
             // guesses, until chunk statistics say better.
             Self::Filter { input, .. } => input.estimated_rows() / 3 + 1,
@@ -206,6 +235,16 @@ impl Plan {
                 columns.join(", ")
             ),
             Self::Single => "Single row".into(),
+            Self::Sample { sample, .. } => match (sample.fraction, sample.rows) {
+                (_, Some(rows)) => {
+                    format!("Sample {rows} rows (simple random) seed={}", sample.seed)
+                }
+                (fraction, None) => format!(
+                    "Sample bernoulli {}% seed={}",
+                    fraction.unwrap_or(1.0) * 100.0,
+                    sample.seed
+                ),
+            },
             Self::Filter { predicate, input } => match input.as_ref() {
                 Self::Scan { columns, .. } => {
                     let ranges = super::zone::ranges(predicate, columns);
@@ -320,6 +359,7 @@ impl Plan {
             | Self::Sort { input, .. }
             | Self::Limit { input, .. }
             | Self::Distinct { input }
+            | Self::Sample { input, .. }
             | Self::Alias { input, .. } => vec![input],
             Self::Join { left, right, .. } => vec![left, right],
             Self::Union { inputs } => inputs.iter().collect(),
