@@ -16,6 +16,7 @@ mod jobs;
 mod ml;
 mod openapi;
 mod plugin_surface;
+mod plugin_versions;
 mod restart;
 mod sandbox;
 mod schemas;

@@ -176,6 +176,7 @@ async fn run_route(
         op: route.operation.clone(),
         params: Value::Object(params),
         tenant: caller.tenant.clone(),
+        version: None,
     });
     let job = match submitted {
         Ok(job) => job,

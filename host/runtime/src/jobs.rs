@@ -77,6 +77,8 @@ pub struct SubmitRequest {
     pub params: serde_json::Value,
     /// Tenant the job runs for.
     pub tenant: String,
+    /// A version of the engine to run on instead of the active one.
+    pub version: Option<String>,
 }
 
 /// The job manager. Clones share state.
@@ -203,7 +205,13 @@ impl Jobs {
     /// Validates and queues a job; returns it in state `queued`. Must be
     /// called inside a tokio runtime.
     pub fn submit(&self, request: SubmitRequest) -> Result<Job, RuntimeError> {
-        let plugin = self.inner.runtime.plugin(&request.engine)?;
+        let plugin = match &request.version {
+            Some(version) => self
+                .inner
+                .runtime
+                .plugin_version(&request.engine, version)?,
+            None => self.inner.runtime.plugin(&request.engine)?,
+        };
         plugin.check_request(&request.op, &request.params)?;
         let limit = self.inner.config.max_queued_per_tenant;
         let queued = self.queued_of(&request.tenant);

@@ -39,6 +39,7 @@ mod plugin;
 mod runtime;
 pub mod sessions;
 mod storage_host;
+mod versions;
 mod wasi;
 pub mod wit;
 
@@ -54,3 +55,4 @@ pub use plugin::{
 };
 pub use runtime::{RouteMatch, Runtime, SessionTarget};
 pub use sessions::{Sessions, SessionsConfig, StreamSession};
+pub use versions::{LIFECYCLE_TOPIC, VersionInfo};

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
 use anyhow::Context;
+use serde_json::json;
 use wasmtime::component::Linker;
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 use weft_bus::Bus;
@@ -27,6 +28,9 @@ struct Inner {
     linker: Linker<HostState>,
     cache: ComponentCache,
     plugins: RwLock<HashMap<String, Arc<LoadedPlugin>>>,
+    /// Every version uploaded under each name, and the order they were
+    /// activated in (`crate::versions`).
+    pub(crate) versions: RwLock<HashMap<String, crate::versions::Versions>>,
     /// What the host serves itself (set by the gateway before plugins load).
     host_surface: RwLock<HostSurface>,
     /// Routes and endpoints of plugins since unloaded, by the plugin that
@@ -103,6 +107,7 @@ impl Runtime {
                 linker,
                 cache,
                 plugins: RwLock::new(HashMap::new()),
+                versions: RwLock::new(HashMap::new()),
                 host_surface: RwLock::default(),
                 former: RwLock::default(),
                 generation: std::sync::atomic::AtomicU64::new(0),
@@ -140,6 +145,36 @@ impl Runtime {
     /// version they started with. Compiles (or reads the cache), so call it
     /// off the async executor.
     pub fn load(&self, name: &str, wasm: &[u8]) -> Result<PluginInfo, RuntimeError> {
+        self.load_with(name, wasm, true)
+    }
+
+    /// As [`Runtime::load`]; with `activate` false the version is
+    /// validated and kept beside the active one, which goes on serving
+    /// until [`Runtime::activate`] switches.
+    pub fn load_with(
+        &self,
+        name: &str,
+        wasm: &[u8],
+        activate: bool,
+    ) -> Result<PluginInfo, RuntimeError> {
+        let outcome = self.load_version(name, wasm, activate);
+        if let Err(error) = &outcome {
+            self.lifecycle(
+                "validation_failed",
+                name,
+                None,
+                json!({"reason": error.to_string()}),
+            );
+        }
+        outcome
+    }
+
+    fn load_version(
+        &self,
+        name: &str,
+        wasm: &[u8],
+        activate: bool,
+    ) -> Result<PluginInfo, RuntimeError> {
         check_name(name)?;
         let inner = &self.inner;
         let digest = ComponentCache::digest(wasm);
@@ -153,14 +188,26 @@ impl Runtime {
                     .join(" ");
                 RuntimeError::InvalidPlugin(format!("not a loadable WebAssembly component: {why}"))
             })?;
-        let loaded =
-            self.validate_and_register(name, &component, digest.clone(), wasm.len(), cache);
+        let loaded = self.validate_and_register(
+            name,
+            &component,
+            digest.clone(),
+            wasm.len(),
+            cache,
+            activate,
+        );
         if loaded.is_err() && cache == crate::CacheOutcome::Compiled {
             inner.cache.forget(&digest);
         }
         let info = loaded?;
         self.bump();
-        tracing::info!(plugin = name, version = %info.version, cache = ?info.cache, "plugin loaded");
+        tracing::info!(plugin = name, version = %info.version, cache = ?info.cache, activate, "plugin loaded");
+        let detail = json!({"digest": info.digest, "world": info.world});
+        self.lifecycle("uploaded", name, Some(&info.version), detail.clone());
+        self.lifecycle("validated", name, Some(&info.version), detail);
+        if activate {
+            self.lifecycle("activated", name, Some(&info.version), json!({}));
+        }
         Ok(info)
     }
 
@@ -173,10 +220,28 @@ impl Runtime {
         digest: String,
         size: usize,
         cache: crate::CacheOutcome,
+        activate: bool,
     ) -> Result<PluginInfo, RuntimeError> {
         let inner = &self.inner;
         let bound = bind(&inner.linker, component)?;
-        let plugin = LoadedPlugin::new(self, name, bound, digest, size, cache)?;
+        let plugin = Arc::new(LoadedPlugin::new(self, name, bound, digest, size, cache)?);
+        let info = plugin.info().clone();
+        if !activate {
+            self.keep_version(name, plugin, false);
+            return Ok(info);
+        }
+        self.install(name, plugin)?;
+        Ok(info)
+    }
+
+    /// Makes `plugin` the one serving `name`, refusing a surface that
+    /// collides with the host's or another plugin's (under the registry's
+    /// write lock, so two activations cannot both pass).
+    pub(crate) fn install(
+        &self,
+        name: &str,
+        plugin: Arc<LoadedPlugin>,
+    ) -> Result<(), RuntimeError> {
         let info = plugin.info().clone();
         {
             let mut plugins = self.write_plugins();
@@ -215,10 +280,11 @@ impl Runtime {
             {
                 return Err(RuntimeError::InvalidPlugin(format!("{why} (by the host)")));
             }
-            plugins.insert(name.to_owned(), Arc::new(plugin));
+            plugins.insert(name.to_owned(), plugin.clone());
             self.remember(name, &info);
         }
-        Ok(info)
+        self.keep_version(name, plugin, true);
+        Ok(())
     }
 
     /// Loads every `*.wasm` in `dir`, each under its file stem. Returns
@@ -261,7 +327,9 @@ impl Runtime {
             .remove(name)
             .map(|p| p.info().clone())
             .ok_or_else(|| not_loaded(name))?;
+        self.forget_versions(name);
         self.bump();
+        self.lifecycle("unloaded", name, Some(&info.version), json!({}));
         Ok(info)
     }
 
@@ -282,7 +350,11 @@ impl Runtime {
             .load(std::sync::atomic::Ordering::Acquire)
     }
 
-    fn bump(&self) {
+    pub(crate) fn inner_versions(&self) -> &RwLock<HashMap<String, crate::versions::Versions>> {
+        &self.inner.versions
+    }
+
+    pub(crate) fn bump(&self) {
         self.inner
             .generation
             .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
@@ -506,7 +578,17 @@ fn not_loaded(name: &str) -> RuntimeError {
     ))
 }
 
+/// Topic roots the host publishes under: a plugin of one of these names
+/// could forge the host's events (its topics are `<name>.…`).
+const HOST_TOPIC_ROOTS: &[&str] = &["jobs", "plugins", "storage", "system"];
+
 fn check_name(name: &str) -> Result<(), RuntimeError> {
+    if HOST_TOPIC_ROOTS.contains(&name) {
+        return Err(RuntimeError::InvalidPlugin(format!(
+            "'{name}' is one of the host's topic roots ({}); load the plugin under another name",
+            HOST_TOPIC_ROOTS.join(", ")
+        )));
+    }
     let ok = !name.is_empty()
         && name.len() <= 64
         && name

@@ -486,6 +486,7 @@ impl Mutation {
                 op,
                 params: params.map_or_else(|| serde_json::json!({}), |p| p.0),
                 tenant: caller(ctx)?.tenant.clone(),
+                version: None,
             })
             .map(GqlJob)
             .map_err(gql_error)

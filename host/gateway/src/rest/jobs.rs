@@ -74,6 +74,9 @@ struct SubmitBody {
     op: String,
     #[serde(default = "empty_object")]
     params: serde_json::Value,
+    /// Run on this version of the engine rather than the active one.
+    #[serde(default)]
+    version: Option<String>,
 }
 
 fn empty_object() -> serde_json::Value {
@@ -101,6 +104,7 @@ async fn submit(
         op: body.op,
         params: body.params,
         tenant: caller.tenant.clone(),
+        version: body.version,
     })?;
     let location = HeaderValue::from_str(&format!("/api/v1/jobs/{}", job.job_id)).ok();
     let (status, job) = if query.wait {

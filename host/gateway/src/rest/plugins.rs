@@ -1,4 +1,6 @@
-//! `/api/v1/plugins`: list, hot-load, unload.
+//! `/api/v1/plugins`: list, hot-load, unload, and versions side by side —
+//! list them, activate one, roll back (the runtime keeps every version
+//! uploaded under a name; running jobs finish on theirs).
 
 use axum::Json;
 use axum::body::Bytes;
@@ -34,6 +36,10 @@ pub(super) fn routes(api: Api) -> Api {
             "name",
             "the name to load it under (required; becomes its topic prefix)",
         )
+        .query(
+            "activate",
+            "false: validate and keep this version beside the active one, to activate later (default true)",
+        )
         .body(
             "application/wasm",
             "a WebAssembly component, at most 64 MiB",
@@ -44,6 +50,30 @@ pub(super) fn routes(api: Api) -> Api {
     .route(
         Op::get("/api/v1/plugins/{name}", "plugins", "One loaded plugin"),
         get(show),
+    )
+    .route(
+        Op::get(
+            "/api/v1/plugins/{name}/versions",
+            "plugins",
+            "Every version uploaded under a name (oldest first), which one is active",
+        ),
+        get(versions),
+    )
+    .route(
+        Op::post(
+            "/api/v1/plugins/{name}/versions/{version}/activate",
+            "plugins",
+            "Make a kept version the one serving, at once; running jobs and sessions finish on theirs",
+        ),
+        post(activate),
+    )
+    .route(
+        Op::post(
+            "/api/v1/plugins/{name}/rollback",
+            "plugins",
+            "Activate the version that was active before the current one",
+        ),
+        post(rollback),
     )
     .route(
         Op::delete(
@@ -69,6 +99,34 @@ async fn show(
 #[derive(Deserialize)]
 struct UploadQuery {
     name: Option<String>,
+    activate: Option<bool>,
+}
+
+async fn versions(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Json<Vec<weft_runtime::VersionInfo>>, ApiError> {
+    Ok(Json(state.runtime.versions(&name)?))
+}
+
+async fn activate(
+    State(state): State<AppState>,
+    Path((name, version)): Path<(String, String)>,
+) -> Result<Json<PluginInfo>, ApiError> {
+    let runtime = state.runtime.clone();
+    Ok(Json(
+        super::blocking(move || runtime.activate(&name, &version)).await?,
+    ))
+}
+
+async fn rollback(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Json<PluginInfo>, ApiError> {
+    let runtime = state.runtime.clone();
+    Ok(Json(
+        super::blocking(move || runtime.rollback(&name)).await?,
+    ))
 }
 
 async fn upload(
@@ -100,7 +158,8 @@ async fn upload(
     }
     let runtime = state.runtime.clone();
     // Compiling a component takes a while: keep it off the async workers.
-    let info = tokio::task::spawn_blocking(move || runtime.load(&name, &body))
+    let activate = query.activate.unwrap_or(true);
+    let info = tokio::task::spawn_blocking(move || runtime.load_with(&name, &body, activate))
         .await
         .map_err(|e| {
             ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())

@@ -173,6 +173,7 @@ fn handle(
                 op,
                 params: params.unwrap_or_else(|| json!({})),
                 tenant: caller.tenant.clone(),
+                version: None,
             });
             match submitted {
                 Ok(job) => {

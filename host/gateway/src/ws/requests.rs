@@ -83,6 +83,7 @@ pub(super) fn engine_request(
             op,
             params: request.params.unwrap_or_else(|| json!({})),
             tenant: caller.tenant.clone(),
+            version: None,
         }),
         (None, Some(job_id)) if request.params.is_none() => caller.job(&state.jobs, &job_id),
         _ => {
