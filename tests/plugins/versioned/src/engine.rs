@@ -5,7 +5,7 @@ use weft_sdk::{
 };
 
 /// The engine.
-pub(crate) struct Versioned;
+pub struct Versioned;
 
 impl Engine for Versioned {
     fn describe() -> EngineInfo {

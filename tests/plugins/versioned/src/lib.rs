@@ -3,4 +3,4 @@
 //! `every_ms` for `ticks` ticks, so a test can switch versions while it
 //! runs. `versioned2` builds the same `engine.rs` at another version.
 
-mod engine;
+pub mod engine;

@@ -1,4 +1,4 @@
 //! `versioned` at version 2.0.0: the same `engine.rs`, built again.
 
 #[path = "../../versioned/src/engine.rs"]
-mod engine;
+pub mod engine;
