@@ -195,3 +195,40 @@ async fn versions_switch_under_a_running_job_without_losing_it() -> anyhow::Resu
     );
     Ok(())
 }
+
+/// `--plugins-watch DIR` loads a plugin copied into DIR, and a newer build
+/// copied over it, as uploads would: the earlier version is kept.
+#[tokio::test]
+async fn a_watched_directory_loads_new_and_changed_plugins() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let watched = dir.path().to_string_lossy().into_owned();
+    let server = Server::start(&["--plugins-watch", &watched])?;
+    async fn active(server: &Server) -> anyhow::Result<Option<Value>> {
+        let (status, plugin) = server.get("/api/v1/plugins/versioned").await?;
+        Ok((status == 200).then(|| plugin["version"].clone()))
+    }
+    async fn until(mut check: impl AsyncFnMut() -> anyhow::Result<bool>) -> anyhow::Result<()> {
+        for _ in 0..100 {
+            if check().await? {
+                return Ok(());
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        anyhow::bail!("the watched plugin did not load within 10 s")
+    }
+    assert_eq!(active(&server).await?, None);
+    std::fs::copy(test_plugin("versioned"), dir.path().join("versioned.wasm"))?;
+    until(async || Ok(active(&server).await? == Some(json!("1.0.0")))).await?;
+    // A newer build written over it: loaded, the first kept beside it.
+    std::fs::copy(test_plugin("versioned2"), dir.path().join("versioned.wasm"))?;
+    until(async || Ok(active(&server).await? == Some(json!("2.0.0")))).await?;
+    let (_, versions) = server.get("/api/v1/plugins/versioned/versions").await?;
+    assert_eq!(versions.as_array().map(Vec::len), Some(2), "{versions}");
+    // A file that is not a component is refused; the active one stays.
+    std::fs::write(dir.path().join("broken.wasm"), b"not wasm")?;
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    let (status, _) = server.get("/api/v1/plugins/broken").await?;
+    assert_eq!(status, 404);
+    assert_eq!(active(&server).await?, Some(json!("2.0.0")));
+    Ok(())
+}

@@ -17,6 +17,7 @@ use weft_storage::{Store, StoreOptions};
 
 mod run_job;
 mod serve;
+mod watch;
 mod write_wit;
 
 #[derive(Parser)]
@@ -55,6 +56,10 @@ struct ServeArgs {
     /// Directory of `<engine>.wasm` plugins loaded at start.
     #[arg(long, env = "WEFT_PLUGINS", default_value = "target/plugins")]
     plugins: PathBuf,
+    /// Watch this directory and load each `<name>.wasm` that appears or
+    /// changes (the earlier version is kept; see `/api/v1/plugins/{name}/versions`).
+    #[arg(long, env = "WEFT_PLUGINS_WATCH")]
+    plugins_watch: Option<PathBuf>,
     /// Wall-clock limit of one job, in seconds.
     #[arg(long, env = "WEFT_JOB_TIMEOUT_SECS", default_value_t = 300)]
     job_timeout_secs: u64,
@@ -224,6 +229,17 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             dir = %args.plugins.display(),
             "plugin directory not found; run `make plugins` or load plugins with POST /api/v1/plugins"
         );
+    }
+    if let Some(dir) = &args.plugins_watch {
+        if !dir.is_dir() {
+            anyhow::bail!(
+                "--plugins-watch {} is not a directory; create it, or point it at the folder your plugin build writes to",
+                dir.display()
+            );
+        }
+        let same = dir.canonicalize().ok() == args.plugins.canonicalize().ok();
+        watch::spawn(runtime.clone(), dir.clone(), same)
+            .context("cannot start watching plugins")?;
     }
     let mut jobs_config = JobsConfig {
         max_queued_per_tenant: args.max_queued_per_tenant.max(1),
