@@ -10,7 +10,7 @@ PLUGIN_OUT := target/plugins
 TEST_PLUGIN_OUT := target/test-plugins
 LISTEN ?= 127.0.0.1:8080
 
-.PHONY: run build plugins test-plugins host test python-deps bench reference fmt lint clean toolchain
+.PHONY: run build plugins plugins-simd test-plugins host test python-deps bench reference fmt lint clean toolchain
 
 ## run: install the wasm target, build plugins and host, start the server
 run: build
@@ -26,6 +26,15 @@ plugins: toolchain
 	$(CARGO) build --profile plugin --target $(WASM_TARGET) $(foreach p,$(PLUGINS),-p weft-$(p))
 	@mkdir -p $(PLUGIN_OUT)
 	@for p in $(PLUGINS); do cp target/$(WASM_TARGET)/plugin/weft_$$p.wasm $(PLUGIN_OUT)/$$p.wasm; done
+
+# The ML engine built with wasm simd128 too, in its own target directory,
+# for `make bench` to time beside the shipped build (the flag would
+# otherwise rebuild every plugin's dependencies).
+plugins-simd: toolchain
+	CARGO_TARGET_DIR=target/simd RUSTFLAGS="-C target-feature=+simd128" \
+	  $(CARGO) build --profile plugin --target $(WASM_TARGET) -p weft-ml
+	@mkdir -p target/plugins-simd
+	@cp target/simd/$(WASM_TARGET)/plugin/weft_ml.wasm target/plugins-simd/ml.wasm
 
 test-plugins: toolchain
 	$(CARGO) build --profile plugin --target $(WASM_TARGET) $(foreach p,$(TEST_PLUGINS),-p weft-$(p))
@@ -54,7 +63,7 @@ python-deps:
 ## bench: runtime, gateway and engine figures, each next to its baseline
 # Runs the binary the workspace build made: `cargo run -p weft-bench` would
 # unify features differently and compile wasmtime a second time.
-bench: build test-plugins
+bench: build test-plugins plugins-simd
 	@python3 -m pip install --quiet -r test_data/requirements.txt igraph 2>/dev/null \
 	  || echo "python baselines unavailable: networkx/igraph/Shapely rows will be skipped"
 	./target/release/weft-bench
@@ -73,6 +82,7 @@ reference:
 	python3 test_data/document/make_reference.py
 	python3 test_data/ml/make_reference.py
 	python3 test_data/ml/make_forecast_reference.py
+	python3 test_data/ml/make_federated_reference.py
 	python3 test_data/analytics/make_reference.py
 	python3 test_data/analytics/make_ops_reference.py
 

@@ -197,7 +197,7 @@ impl Case {
 /// interleaved runs each: this machine is noisy, and the p50 of five
 /// settles where three did not.
 fn wasm_and_native(
-    plugin: &weft_runtime::LoadedPlugin,
+    plugin: &std::sync::Arc<weft_runtime::LoadedPlugin>,
     op: &str,
     params: &Value,
     host: &dyn weft_sdk::Host,

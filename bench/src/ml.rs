@@ -3,7 +3,9 @@
 //! the wasm component as jobs (dataset read from a real store, model
 //! written to the registry), the same crate natively against an in-memory
 //! host, and scikit-learn (`bench/python/ml_baselines.py`) on the same
-//! rows, all in the same run.
+//! rows, all in the same run. When `make bench` has built the component
+//! with wasm `simd128` as well (`target/plugins-simd/ml.wasm`), that build
+//! is timed beside the shipped one.
 
 use serde_json::{Value, json};
 use std::io::Write;
@@ -92,6 +94,15 @@ pub(crate) fn rows() -> anyhow::Result<Vec<Row>> {
     }
     out.flush()?;
     let sklearn = scikit_learn(&csv);
+    let simd_path = weft_tests::repo_root().join("target/plugins-simd/ml.wasm");
+    let simd = if simd_path.exists() {
+        Some(crate::setup::sibling(&component, "ml", &simd_path)?)
+    } else {
+        eprintln!(
+            "      (no target/plugins-simd/ml.wasm: `make bench` builds it; simd128 rows skipped)"
+        );
+        None
+    };
 
     let cases = [
         Case {
@@ -125,6 +136,7 @@ pub(crate) fn rows() -> anyhow::Result<Vec<Row>> {
             Sample::default(),
             Sample::default(),
         );
+        let (mut train_s, mut predict_s) = (Sample::default(), Sample::default());
         for _ in 0..RUNS {
             for (op, p, wasm_sample, native_sample) in [
                 ("train", &params, &mut train_w, &mut train_n),
@@ -133,6 +145,18 @@ pub(crate) fn rows() -> anyhow::Result<Vec<Row>> {
                 let (elapsed, out) = time(|| plugin.invoke(op, p, Invocation::detached("bench")));
                 out.map_err(|e| anyhow::anyhow!("{op} {}: {}", case.algorithm, e.message))?;
                 wasm_sample.push(elapsed);
+                if let Some((_, simd)) = &simd {
+                    let (elapsed, out) = time(|| simd.invoke(op, p, Invocation::detached("bench")));
+                    out.map_err(|e| {
+                        anyhow::anyhow!("simd {op} {}: {}", case.algorithm, e.message)
+                    })?;
+                    if op == "train" {
+                        &mut train_s
+                    } else {
+                        &mut predict_s
+                    }
+                    .push(elapsed);
+                }
                 let text = p.to_string();
                 let (elapsed, out) = time(|| {
                     MlEngine::invoke(op, Params::new(&text), &native).map(|v| v.to_string().len())
@@ -161,6 +185,26 @@ pub(crate) fn rows() -> anyhow::Result<Vec<Row>> {
             "same crate, native, in-memory host",
             predict_n,
         ));
+        if simd.is_some() {
+            let simd_what = |step: &str| {
+                format!(
+                    "ml: {}, {step} 100k × 20 — wasm built with simd128",
+                    case.label
+                )
+            };
+            rows.push(Row::versus(
+                &simd_what("train on"),
+                train_s,
+                "the shipped wasm (no simd128)",
+                train_w.clone(),
+            ));
+            rows.push(Row::versus(
+                &simd_what("predict"),
+                predict_s,
+                "the shipped wasm (no simd128)",
+                predict_w.clone(),
+            ));
+        }
         match &sklearn {
             Ok(figures) => {
                 let seconds = |key: &str| {

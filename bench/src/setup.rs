@@ -52,6 +52,25 @@ pub(crate) fn component(name: &str) -> anyhow::Result<Component> {
     })
 }
 
+/// Another build of `component`'s plugin (`wasm`), in a runtime of its own
+/// over the same store: the same datasets, the same plugin space.
+pub(crate) fn sibling(
+    component: &Component,
+    name: &str,
+    wasm: &std::path::Path,
+) -> anyhow::Result<(Runtime, Arc<LoadedPlugin>)> {
+    let runtime = Runtime::new(
+        &component.dir.join(format!("runtime-{name}-sibling")),
+        SandboxConfig::default(),
+        weft_bus::Bus::new(weft_bus::BusConfig::default()),
+    )?;
+    let bytes = std::fs::read(wasm).with_context(|| format!("cannot read {}", wasm.display()))?;
+    runtime.load(name, &bytes)?;
+    runtime.attach_storage(component.store.clone());
+    let plugin = runtime.plugin(name)?;
+    Ok((runtime, plugin))
+}
+
 /// Runs `bench/python/<script>` with `args` and parses what it prints.
 pub(crate) fn python_json(script: &str, args: &[&std::ffi::OsStr]) -> anyhow::Result<Value> {
     let path = weft_tests::repo_root().join("bench/python").join(script);

@@ -14,6 +14,7 @@ mod graphql;
 mod hostile_clients;
 mod jobs;
 mod ml;
+mod ml_federated;
 mod openapi;
 mod plugin_surface;
 mod plugin_versions;

@@ -256,3 +256,106 @@ async fn a_plugin_sleeping_past_its_deadline_is_stopped_at_it() -> anyhow::Resul
     );
     Ok(())
 }
+
+/// A job's child instances (`weft:host/tasks`, what federated training
+/// runs each client in) are sandboxed like jobs: a child that traps or
+/// hogs memory fails alone and its parent hears why; children cannot
+/// start children; a call asking for too many is refused; cancelling the
+/// job stops its spinning children too.
+#[tokio::test]
+async fn child_instances_fail_alone_and_stop_with_their_job() -> anyhow::Result<()> {
+    let server = Server::start(&["--job-timeout-secs", "60", "--max-memory-mib", "64"])?;
+    let (status, loaded) = server
+        .load_plugin("hostile", &test_plugin("hostile"))
+        .await?;
+    assert_eq!(status, 201, "{loaded}");
+    let children = |op: &str, count: u64| json!({ "op": op, "count": count, "params": { "op": "echo", "count": 1, "params": {"n": 7} } });
+
+    let echo = server
+        .run_job("hostile", "children", children("echo", 3))
+        .await?;
+    assert_eq!(echo["state"], "succeeded", "{echo}");
+    let results = echo["result"]["results"].as_array().expect("results");
+    assert_eq!(results.len(), 3);
+    assert!(
+        results.iter().all(|r| r["ok"]["op"] == "echo"),
+        "{results:?}"
+    );
+
+    let trap = server
+        .run_job("hostile", "children", children("trap", 2))
+        .await?;
+    assert_eq!(
+        trap["state"], "succeeded",
+        "the parent outlives its children: {trap}"
+    );
+    for r in trap["result"]["results"].as_array().expect("results") {
+        assert_eq!(r["code"], "plugin_trapped", "{r}");
+        assert!(
+            r["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("panics on purpose"))
+        );
+    }
+    let hog = server
+        .run_job("hostile", "children", children("hog", 1))
+        .await?;
+    assert_eq!(hog["result"]["results"][0]["code"], "memory_limit", "{hog}");
+
+    // A child asking for children of its own is refused (and says so).
+    let nested = server
+        .run_job("hostile", "children", children("children", 1))
+        .await?;
+    let refusal = nested["result"]["results"][0]["ok"]["refused"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(refusal.contains("not a child"), "{nested}");
+    let many = server
+        .run_job("hostile", "children", children("echo", 65))
+        .await?;
+    let refusal = many["result"]["refused"].as_str().unwrap_or_default();
+    assert!(refusal.contains("at most 64"), "{many}");
+    let unknown = server
+        .run_job("hostile", "children", children("nope", 1))
+        .await?;
+    assert!(
+        unknown["result"]["refused"]
+            .as_str()
+            .is_some_and(|r| r.contains("'nope'")),
+        "{unknown}"
+    );
+
+    // Cancelling the job interrupts its spinning children.
+    let (status, job) = server
+        .post(
+            "/api/v1/jobs",
+            &json!({ "engine": "hostile", "op": "children", "params": children("spin", 2) }),
+        )
+        .await?;
+    assert_eq!(status, 202);
+    let id = job["job_id"].as_str().expect("id").to_owned();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let cancelled_at = Instant::now();
+    let (status, _) = server.delete(&format!("/api/v1/jobs/{id}")).await?;
+    assert_eq!(status, 202);
+    let mut state = String::new();
+    while cancelled_at.elapsed() < Duration::from_secs(10) {
+        let (_, job) = server.get(&format!("/api/v1/jobs/{id}")).await?;
+        state = job["state"].as_str().unwrap_or_default().to_owned();
+        if state == "cancelled" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(state, "cancelled");
+    assert!(
+        cancelled_at.elapsed() < Duration::from_secs(3),
+        "children stopped within a few ticks"
+    );
+    // Their pool slots came back: the plugin still runs jobs.
+    let echo = server
+        .run_job("hostile", "children", children("echo", 4))
+        .await?;
+    assert_eq!(echo["state"], "succeeded", "{echo}");
+    Ok(())
+}

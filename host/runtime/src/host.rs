@@ -1,4 +1,4 @@
-//! The host side of the `weft:host@0.2.2` event and log imports, and the
+//! The host side of the `weft:host@0.2.3` event and log imports, and the
 //! per-store state behind every import: WASI with nothing granted, the
 //! memory limiter, and the job's event scope with its emit quota.
 //! (`storage_host` serves storage; `host_v1` adapts 0.1 calls onto these.)
@@ -54,6 +54,8 @@ pub(crate) struct EventScope {
     pub(crate) family_topic: String,
     pub(crate) cancel: Arc<AtomicBool>,
     pub(crate) on_progress: Option<ProgressSink>,
+    /// A child of a job (`weft:host/tasks`): its progress is not published.
+    pub(crate) child: bool,
 }
 
 /// What one instance has published so far, against its quota.
@@ -142,6 +144,9 @@ pub(crate) struct HostState {
     emitted: EmitCount,
     /// When the instance started: what its (frozen) wall clock reads.
     started: std::time::SystemTime,
+    /// Set on a job's own instance: the plugin its children are made
+    /// from. None in children and sessions, which cannot start any.
+    pub(crate) children: Option<std::sync::Arc<crate::plugin::LoadedPlugin>>,
 }
 
 impl HostState {
@@ -166,6 +171,7 @@ impl HostState {
             storage,
             emitted: EmitCount::default(),
             started: std::time::SystemTime::now(),
+            children: None,
         }
     }
 
@@ -273,6 +279,9 @@ impl HostState {
         message: String,
         detail: Option<String>,
     ) {
+        if self.scope.child {
+            return;
+        }
         let progress = JobProgress {
             done,
             total,

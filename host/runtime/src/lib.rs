@@ -26,6 +26,7 @@
 
 mod bindings;
 mod cache;
+mod children;
 mod config;
 mod describe;
 mod error;

@@ -325,6 +325,7 @@ impl LoadedPlugin {
             family_topic,
             cancel: invocation.cancel.clone(),
             on_progress: invocation.on_progress,
+            child: false,
         };
         let mut store = Store::new(
             &self.engine,
@@ -373,14 +374,35 @@ impl LoadedPlugin {
     }
 
     /// Runs `op` with `params` in a fresh instance and returns its result.
+    /// The instance may hand work to children (`weft:host/tasks`).
     pub fn invoke(
-        &self,
+        self: &Arc<Self>,
         op: &str,
         params: &serde_json::Value,
         invocation: Invocation,
     ) -> Result<serde_json::Value, JobError> {
-        self.instantiate(invocation, op)?
-            .invoke(op, &params.to_string())
+        let mut instance = self.instantiate(invocation, op)?;
+        instance.store.data_mut().children = Some(Arc::clone(self));
+        instance.invoke(op, &params.to_string())
+    }
+
+    /// One child run of `op` for `weft:host/tasks`: a fresh instance that
+    /// cannot start children itself, whose progress reports are its
+    /// parent's business and so not published.
+    pub(crate) fn run_child(
+        &self,
+        invocation: Invocation,
+        op: &str,
+        params_json: &str,
+        timeout: Duration,
+    ) -> Result<serde_json::Value, JobError> {
+        let family = self
+            .operation(op)
+            .map(|o| o.topic.clone())
+            .unwrap_or_else(|| format!("{}.jobs", self.info.name));
+        let mut instance = self.instantiate_with_timeout(invocation, timeout, family)?;
+        instance.store.data_mut().scope.child = true;
+        instance.invoke(op, params_json)
     }
 }
 

@@ -92,7 +92,7 @@ impl Runtime {
             |state| state,
         )
         .map_err(|e| anyhow::anyhow!("{e:#}"))
-        .context("failed to link weft:host@0.2.2")?;
+        .context("failed to link weft:host@0.2.3")?;
         v1::plugin::Plugin::add_to_linker::<_, wasmtime::component::HasSelf<_>>(
             &mut linker,
             |state| state,

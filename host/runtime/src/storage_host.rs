@@ -1,4 +1,4 @@
-//! The host side of `weft:host/storage@0.2.2`: datasets, dataset writers,
+//! The host side of `weft:host/storage@0.2.3`: datasets, dataset writers,
 //! collections and blobs of the calling job's tenant, handed to the guest
 //! as resources.
 //!
@@ -383,6 +383,22 @@ impl wit::HostDataset for HostState {
             min: stats.min,
             max: stats.max,
         })
+    }
+
+    fn partitions(&mut self, this: Resource<DatasetHandle>) -> Vec<wit::Partition> {
+        let Ok(dataset) = self.dataset(&this) else {
+            return Vec::new();
+        };
+        dataset
+            .partitions()
+            .into_iter()
+            .map(|p| wit::Partition {
+                index: p.index as u32,
+                label: p.label,
+                rows: p.rows,
+                chunks: p.chunks.into_iter().map(|c| c as u32).collect(),
+            })
+            .collect()
     }
 
     fn drop(&mut self, this: Resource<DatasetHandle>) -> wasmtime::Result<()> {

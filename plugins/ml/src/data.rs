@@ -104,14 +104,14 @@ fn read_column(
     host: &dyn Host,
     dataset: &str,
     column: &str,
-    chunks: u32,
+    chunks: &[u32],
 ) -> Result<(Column, usize), MlError> {
     let mut numbers = Vec::new();
     let mut text = Vec::new();
     let mut is_text = false;
     let mut nulls = 0usize;
     let mut first_null = None;
-    for chunk in 0..chunks {
+    for &chunk in chunks {
         let read = host.read_chunk(dataset, column, chunk).map_err(|e| match e {
             weft_sdk::StorageFailure::NotFound(_) => MlError::Invalid(format!(
                 "dataset '{dataset}' has no column '{column}': name one of its columns (GET /api/v1/datasets/{dataset})"
@@ -168,6 +168,19 @@ pub fn read_table(
     features: Option<&[String]>,
     target_kind: TargetKind,
 ) -> Result<Table, MlError> {
+    read_table_chunks(host, dataset, target, features, target_kind, None)
+}
+
+/// Like [`read_table`], reading only `chunks` (e.g. one partition's) when
+/// given.
+pub fn read_table_chunks(
+    host: &dyn Host,
+    dataset: &str,
+    target: Option<&str>,
+    features: Option<&[String]>,
+    target_kind: TargetKind,
+    chunks: Option<&[u32]>,
+) -> Result<Table, MlError> {
     let shape = host.dataset_shape(dataset).map_err(|e| match e {
         weft_sdk::StorageFailure::NotFound(_) => MlError::NotFound(format!(
             "no dataset '{dataset}': upload it first with POST /api/v1/datasets/{dataset}"
@@ -211,17 +224,20 @@ pub fn read_table(
             "the target '{t}' is also listed in features: leave it out of features"
         )));
     }
-    let rows = shape.rows as usize;
-    let mut x = Array2::<f64>::zeros((rows, features.len()));
-    for (j, name) in features.iter().enumerate() {
-        match read_column(host, dataset, name, shape.chunks)? {
-            (Column::Numbers(values), n) if n == rows => {
+    let all: Vec<u32> = (0..shape.chunks).collect();
+    let chunks = chunks.unwrap_or(&all);
+    let mut rows = None;
+    let mut columns = Vec::with_capacity(features.len());
+    for name in &features {
+        match read_column(host, dataset, name, chunks)? {
+            (Column::Numbers(values), n) if rows.is_none_or(|r| r == n) => {
                 if let Some(i) = values.iter().position(|v| !v.is_finite()) {
                     return Err(MlError::Invalid(format!(
                         "column '{name}' holds a non-finite number at row {i}: clean it or leave the column out"
                     )));
                 }
-                x.column_mut(j).assign(&ndarray::Array1::from(values));
+                rows = Some(n);
+                columns.push(values);
             }
             (Column::Text(_), _) => {
                 return Err(MlError::Invalid(format!(
@@ -230,15 +246,26 @@ pub fn read_table(
             }
             (_, n) => {
                 return Err(MlError::Storage(format!(
-                    "column '{name}' has {n} rows, the dataset {rows}"
+                    "column '{name}' has {n} rows, the others {}",
+                    rows.unwrap_or(0)
                 )));
             }
         }
     }
+    let rows = rows.unwrap_or(0);
+    if rows == 0 {
+        return Err(MlError::Invalid(format!(
+            "the part of dataset '{dataset}' read has no rows"
+        )));
+    }
+    let mut x = Array2::<f64>::zeros((rows, features.len()));
+    for (j, values) in columns.into_iter().enumerate() {
+        x.column_mut(j).assign(&ndarray::Array1::from(values));
+    }
     let target = match (target, target_kind) {
         (None, _) | (_, TargetKind::None) => Target::None,
         (Some(name), kind) => {
-            let (column, _) = read_column(host, dataset, name, shape.chunks)?;
+            let (column, _) = read_column(host, dataset, name, chunks)?;
             target_from(name, column, kind)?
         }
     };

@@ -16,6 +16,7 @@
 
 pub mod boosting;
 pub mod data;
+pub mod federated;
 pub mod forest;
 pub mod linfa_models;
 pub mod metrics;

@@ -6,8 +6,17 @@ use serde_json::Value;
 
 use crate::storage::{
     BlobWriter, ChunkStats, ColumnChunk, ColumnKind, ColumnValues, DatasetShape, DatasetSummary,
-    DatasetWriter, ScanPage, StorageFailure,
+    DatasetWriter, Partition, ScanPage, StorageFailure,
 };
+
+/// How one child run (see [`Host::run_children`]) failed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChildFailure {
+    /// The job error code it would have been (`invalid_params`, `timeout`, …).
+    pub code: String,
+    /// What happened.
+    pub message: String,
+}
 
 /// Log levels, as in `weft:host/log`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -208,6 +217,25 @@ pub trait Host {
     fn drop_blob(&self, name: &str) -> Result<(), StorageFailure> {
         let _ = name;
         Err(StorageFailure::unsupported())
+    }
+
+    /// The partitions of dataset `name`; empty when it has none.
+    fn dataset_partitions(&self, name: &str) -> Result<Vec<Partition>, StorageFailure> {
+        let _ = name;
+        Err(StorageFailure::unsupported())
+    }
+
+    /// Runs `operation` once per entry of `params`, each in a fresh
+    /// sandboxed instance of this plugin (`weft:host/tasks`), and answers
+    /// each run's result or failure in order. `Err` when none could start
+    /// (unknown operation, too many, or called from a child or session).
+    fn run_children(
+        &self,
+        operation: &str,
+        params: &[Value],
+    ) -> Result<Vec<Result<Value, ChildFailure>>, String> {
+        let _ = (operation, params);
+        Err("this host cannot start child instances".into())
     }
 }
 

@@ -81,7 +81,7 @@ pub mod wasm;
 
 pub use clock::{now_ms, rfc3339};
 pub use engine::{Engine, EngineError, EngineInfo, Operation, Params};
-pub use host::{Host, Level, NullHost, Recorded, RecordingHost};
+pub use host::{ChildFailure, Host, Level, NullHost, Recorded, RecordingHost};
 pub use manifest::{
     Body, Endpoint, EventKind, Manifest, Method, Route, SessionCall, SessionMessage,
     SessionProtocol, Subscription,
@@ -89,8 +89,8 @@ pub use manifest::{
 pub use serde_json::{self, Value, json};
 pub use storage::{
     BlobWriter, CHUNK_ROWS, ChunkStats, ColumnChunk, ColumnKind, ColumnValues, DatasetShape,
-    DatasetSummary, DatasetWriter, ScanPage, StorageFailure, append_chunked, json_column,
-    read_numeric_columns, read_whole_blob, write_whole_blob,
+    DatasetSummary, DatasetWriter, Partition, ScanPage, StorageFailure, append_chunked,
+    json_column, read_numeric_columns, read_whole_blob, write_whole_blob,
 };
 pub use stream::{Message, PushReply, Rows, Session, StreamEngine, Table};
 

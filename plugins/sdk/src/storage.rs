@@ -187,6 +187,19 @@ pub struct DatasetShape {
     pub version: u64,
 }
 
+/// One partition of a partitioned dataset (uploaded with `partition_by`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Partition {
+    /// From 0.
+    pub index: u32,
+    /// What it holds, e.g. `region=eu`.
+    pub label: String,
+    /// Rows in it.
+    pub rows: u64,
+    /// The chunks holding its rows (read them with `read_chunk`).
+    pub chunks: Vec<u32>,
+}
+
 /// What a chunk's metadata says of one column (zone maps).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct ChunkStats {

@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use crate::{
     BlobWriter, ChunkStats, ColumnChunk, ColumnKind, ColumnValues, DatasetShape, DatasetSummary,
-    DatasetWriter, Engine, EngineError, Host, Level, Params, ScanPage, StorageFailure,
+    DatasetWriter, Engine, EngineError, Host, Level, Params, Partition, ScanPage, StorageFailure,
 };
 
 #[allow(missing_docs, unreachable_pub, unsafe_code)]
@@ -22,7 +22,7 @@ pub mod bindings {
 pub mod streaming;
 
 use bindings::weft::engine::types as wit;
-use bindings::weft::host::{events, log, storage};
+use bindings::weft::host::{events, log, storage, tasks};
 
 pub use bindings::exports::weft::engine::engine::Guest as EngineGuest;
 pub use wit::{Error as WitError, Info as WitInfo, Output as WitOutput};
@@ -76,6 +76,44 @@ impl Host for WasmHost {
             columns: dataset.schema().into_iter().map(|f| f.name).collect(),
             version: dataset.version(),
         })
+    }
+
+    fn dataset_partitions(&self, name: &str) -> Result<Vec<Partition>, StorageFailure> {
+        let dataset = storage::Dataset::open(name).map_err(failure)?;
+        Ok(dataset
+            .partitions()
+            .into_iter()
+            .map(|p| Partition {
+                index: p.index,
+                label: p.label,
+                rows: p.rows,
+                chunks: p.chunks,
+            })
+            .collect())
+    }
+
+    fn run_children(
+        &self,
+        operation: &str,
+        params: &[Value],
+    ) -> Result<Vec<Result<Value, crate::ChildFailure>>, String> {
+        let texts: Vec<String> = params.iter().map(Value::to_string).collect();
+        let runs = tasks::run_children(operation, &texts).map_err(|e| match e {
+            tasks::TaskError::Refused(why) => why,
+        })?;
+        Ok(runs
+            .into_iter()
+            .map(|run| match run {
+                Ok(text) => serde_json::from_str(&text).map_err(|e| crate::ChildFailure {
+                    code: "invalid_output".into(),
+                    message: format!("a child's result is not JSON: {e}"),
+                }),
+                Err(f) => Err(crate::ChildFailure {
+                    code: f.code,
+                    message: f.message,
+                }),
+            })
+            .collect())
     }
 
     fn chunk_stats(

@@ -115,6 +115,38 @@ pub struct DatasetInfo {
     pub partitions: Vec<serde_json::Value>,
 }
 
+/// One partition of a partitioned dataset.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct PartitionSummary {
+    /// From 0.
+    pub index: usize,
+    /// What it holds, e.g. `region=eu`.
+    pub label: String,
+    /// Rows in it.
+    pub rows: u64,
+    /// The chunks holding them, ascending.
+    pub chunks: Vec<usize>,
+}
+
+fn partition_summaries(meta: &Meta) -> Vec<PartitionSummary> {
+    let Some(spec) = meta.partitioning.as_ref() else {
+        return Vec::new();
+    };
+    (0..spec.partitions())
+        .map(|index| {
+            let chunks: Vec<usize> = (0..meta.chunks.len())
+                .filter(|&c| meta.chunks[c].partition == index)
+                .collect();
+            PartitionSummary {
+                index,
+                label: spec.label(index),
+                rows: chunks.iter().map(|&c| meta.chunks[c].rows as u64).sum(),
+                chunks,
+            }
+        })
+        .collect()
+}
+
 /// One column's values for a range of rows.
 #[derive(Clone, Debug)]
 pub struct ColumnSlice {
@@ -579,6 +611,12 @@ impl Dataset {
             .collect()
     }
 
+    /// Each partition with its label, rows and chunks; empty when the
+    /// dataset is not partitioned.
+    pub fn partitions(&self) -> Vec<PartitionSummary> {
+        partition_summaries(&self.meta.read().unwrap_or_else(|e| e.into_inner()))
+    }
+
     /// Calls `each` with every chunk of `column` in order, then reports a
     /// `column_scanned` event.
     pub fn scan(
@@ -662,21 +700,10 @@ impl Dataset {
                 json!({"column": field.name, "chunks_by_encoding": counts})
             })
             .collect();
-        let partitions = meta
-            .partitioning
-            .as_ref()
-            .map(|spec| {
-                (0..spec.partitions())
-                    .map(|p| {
-                        let chunks: Vec<&Chunk> =
-                            meta.chunks.iter().filter(|c| c.partition == p).collect();
-                        json!({"partition": p, "label": spec.label(p),
-                               "rows": chunks.iter().map(|c| c.rows).sum::<usize>(),
-                               "chunks": chunks.len()})
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
+        let partitions = partition_summaries(&meta)
+            .into_iter()
+            .map(|p| json!({"partition": p.index, "label": p.label, "rows": p.rows, "chunks": p.chunks.len()}))
+            .collect();
         DatasetInfo {
             partitioning: meta.partitioning.clone(),
             partitions,

@@ -6,7 +6,9 @@ pub mod encoding;
 pub mod ingest;
 pub mod partition;
 
-pub use dataset::{CHUNK_ROWS, ChunkStats, ColumnSlice, Dataset, DatasetInfo, Field};
+pub use dataset::{
+    CHUNK_ROWS, ChunkStats, ColumnSlice, Dataset, DatasetInfo, Field, PartitionSummary,
+};
 pub use encoding::{ColumnType, Encoding, Values};
 pub use ingest::{Format, load};
 pub use partition::{PartitionSpec, Scheme};

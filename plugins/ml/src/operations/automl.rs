@@ -153,12 +153,10 @@ pub(crate) fn automl(params: AutomlParams, host: &dyn Host) -> Result<Value, MlE
             .filter_map(|n| super::train::parse_algorithm(n).ok())
             .collect(),
     };
-    let name = params.model.clone().unwrap_or_else(|| {
-        format!("automl-{}", params.dataset)
-            .chars()
-            .take(48)
-            .collect()
-    });
+    let name = params
+        .model
+        .clone()
+        .unwrap_or_else(|| super::train::default_name("automl", &params.dataset));
     registry::check_name(&name)?;
     let table = read_table(
         host,

@@ -52,6 +52,48 @@ pub(super) fn operations() -> Vec<Operation> {
         .topic(TRAINING)
         .emits(&["training_progress", "training_complete", "lifecycle_event"]),
         Operation::new(
+            "federated",
+            "Federated averaging (FedAvg) of a linear or logistic model across the partitions of a partitioned dataset: every client's summary, rounds and score run as federated_client in its own sandboxed instance and only sums and weights come back; streams federated_round and training_progress per round, then training_complete, and registers the model",
+            object(
+                json!({
+                    "algorithm": {"type": "string", "enum": ["linear_regression", "logistic_regression"]},
+                    "dataset": {"type": "string", "description": "A dataset uploaded with partition_by=<client column>: each non-empty partition is one client"},
+                    "target": {"type": "string"},
+                    "features": {"type": "array", "items": {"type": "string"}, "minItems": 1, "description": "Feature columns (default: all but the target)"},
+                    "rounds": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 20},
+                    "local_epochs": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 5, "description": "Full-batch gradient steps each client takes per round"},
+                    "learning_rate": {"type": "number", "exclusiveMinimum": 0, "maximum": 100, "description": "Default 0.5 (logistic) or 0.1 (linear), on globally standardized features"},
+                    "l2": {"type": "number", "minimum": 0, "default": 0},
+                    "model": model_name()
+                }),
+                &["algorithm", "dataset", "target"],
+            ),
+        )
+        .topic(TRAINING)
+        .emits(&["federated_round", "training_progress", "training_complete", "lifecycle_event"]),
+        Operation::new(
+            "federated_client",
+            "One federated client's work on its partition (summary, a round of local training, or a score): what `federated` runs in a child instance per partition; not meant to be called directly",
+            object(
+                json!({
+                    "stage": {"type": "string", "enum": ["summary", "train", "score"]},
+                    "dataset": {"type": "string"},
+                    "partition": {"type": "integer", "minimum": 0},
+                    "target": {"type": "string"},
+                    "features": {"type": "array", "items": {"type": "string"}, "minItems": 1},
+                    "objective": {"description": "\"linear\" or {\"logistic\": {\"classes\": n}}"},
+                    "classes": {"type": "array"},
+                    "scaler": {"type": "object"},
+                    "weights": {"type": "object"},
+                    "epochs": {"type": "integer", "minimum": 0, "maximum": 1000},
+                    "learning_rate": {"type": "number", "minimum": 0},
+                    "l2": {"type": "number", "minimum": 0}
+                }),
+                &["stage", "dataset", "partition", "target", "features", "objective"],
+            ),
+        )
+        .topic(TRAINING),
+        Operation::new(
             "automl",
             "Algorithm selection and hyperparameter search by successive halving under a time budget; streams automl_progress per trial and automl_complete, and registers the best model",
             object(

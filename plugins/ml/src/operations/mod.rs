@@ -14,6 +14,7 @@ use crate::MlError;
 mod automl;
 mod catalog;
 mod exchange;
+mod federated;
 mod forecast;
 mod lifecycle;
 mod quantize;
@@ -64,6 +65,8 @@ fn manifest() -> Manifest {
         routes: vec![
             route(Method::Post, "/api/v1/ml/train", "train", "Train a model on a stored dataset (a job: 202 and its id; watch /api/v1/ws/ml/training)")
                 .as_job(),
+            route(Method::Post, "/api/v1/ml/federated", "federated", "Federated averaging across a partitioned dataset's partitions, each client's round in its own sandboxed instance; registers the model (a job; watch /api/v1/ws/ml/training)")
+                .as_job(),
             route(Method::Post, "/api/v1/ml/automl", "automl", "Search algorithms and hyperparameters under a time budget; registers the best (a job; watch /api/v1/ws/ml/automl)")
                 .as_job(),
             route(Method::Post, "/api/v1/ml/forecast", "forecast", "Holt-Winters or ARIMA forecasts with prediction intervals"),
@@ -84,7 +87,8 @@ fn manifest() -> Manifest {
         ],
         endpoints: vec![
             Endpoint::new("/api/v1/ws/ml/training", TRAINING, "Training progress per epoch and training_complete (seed 000 §2.1)")
-                .request("train_request", "train"),
+                .request("train_request", "train")
+                .request("federated_request", "federated"),
             Endpoint::new("/api/v1/ws/ml/predictions", PREDICTIONS, "Batches of predictions and predictions_complete (seed 000 §2.1)")
                 .request("predict_request", "predict"),
             Endpoint::new("/api/v1/ws/ml/automl", automl::AUTOML, "AutoML trials and the leaderboard (seed 000 §2.1)")
@@ -94,6 +98,7 @@ fn manifest() -> Manifest {
         events: vec![
             EventKind::new("training_progress", "One epoch, boosting round or forest tree of a training run.", schema(include_str!("../../schemas/training_progress.json"))),
             EventKind::new("training_complete", "A training run ended: registered (with metrics), failed or cancelled.", schema(include_str!("../../schemas/training_complete.json"))),
+            EventKind::new("federated_round", "One round of federated averaging: each client's rows and score of the global model it received, clients dropped, the combined loss and metrics.", schema(include_str!("../../schemas/federated_round.json"))),
             EventKind::new("prediction", "A batch of predictions, with confidences and probabilities for classifiers.", schema(include_str!("../../schemas/prediction.json"))),
             EventKind::new("predictions_complete", "A predict job has sent every batch.", schema(include_str!("../../schemas/predictions_complete.json"))),
             EventKind::new("automl_progress", "One AutoML trial: algorithm, hyperparameters, score, best so far, budget left.", schema(include_str!("../../schemas/automl_progress.json"))),
@@ -130,6 +135,8 @@ impl Engine for MlEngine {
     fn invoke(op: &str, params: Params<'_>, host: &dyn Host) -> Result<Value, EngineError> {
         let answer: Result<Value, MlError> = match op {
             "train" => train::train(params.parse()?, host),
+            "federated" => federated::federated(params.parse()?, host),
+            "federated_client" => federated::client(params.parse()?, host),
             "automl" => automl::automl(params.parse()?, host),
             "forecast" => forecast::forecast(params.parse()?, host),
             "predict" => serve::predict(params.parse()?, host),

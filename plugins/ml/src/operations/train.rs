@@ -79,10 +79,10 @@ fn default_task(
     })
 }
 
-fn default_name(algorithm: Algorithm, dataset: &str) -> String {
-    let mut name = format!("{}-{dataset}", algorithm.name());
-    name.truncate(48);
-    name
+/// A model's name when the caller gives none: `<prefix>-<dataset>`, cut to
+/// the 48 characters a name may have.
+pub(crate) fn default_name(prefix: &str, dataset: &str) -> String {
+    format!("{prefix}-{dataset}").chars().take(48).collect()
 }
 
 pub(crate) fn train(params: TrainParams, host: &dyn Host) -> Result<Value, MlError> {
@@ -115,7 +115,7 @@ pub(crate) fn train(params: TrainParams, host: &dyn Host) -> Result<Value, MlErr
     let name = params
         .model
         .clone()
-        .unwrap_or_else(|| default_name(algorithm, &params.dataset));
+        .unwrap_or_else(|| default_name(algorithm.name(), &params.dataset));
     registry::check_name(&name)?;
     let kind = match task {
         TaskKind::Classification => TargetKind::Classes,
@@ -195,59 +195,24 @@ pub(crate) fn train(params: TrainParams, host: &dyn Host) -> Result<Value, MlErr
     let (model, metrics) = match evaluated {
         Ok(done) => done,
         Err(error) => {
-            let status = if error == MlError::Cancelled {
-                "cancelled"
-            } else {
-                "failed"
-            };
-            let message = error.to_string();
-            // Best effort: the job fails with `error` whatever happens here.
-            let _ = registry::update(host, &name, |old| {
-                let mut record = old.unwrap_or_default();
-                if let Ok(v) = record.version_mut(version) {
-                    v.state = State::Failed;
-                    v.error = Some(message.clone());
-                }
-                Ok(Some(record))
-            });
-            host.emit(
-                TRAINING,
-                "training_complete",
-                &json!({
-                    "model_id": model_id, "model_name": name, "version": version, "algorithm": algorithm.name(),
-                    "status": status, "epochs": steps, "metrics": {}, "elapsed_ms": elapsed_ms, "error": message,
-                }),
-            );
-            lifecycle_event(
-                host,
-                "failed",
-                &name,
+            let run = Run {
+                name: &name,
                 version,
-                "failed",
-                Some(algorithm.name()),
-            );
+                algorithm,
+            };
+            record_failure(host, &run, steps, elapsed_ms, &error);
             return Err(error);
         }
     };
     let metrics = Value::Object(metrics);
     finish_version(host, &name, version, &metrics)?;
     let epochs = steps.max(1);
-    host.emit(
-        TRAINING,
-        "training_complete",
-        &json!({
-            "model_id": model_id, "model_name": name, "version": version, "algorithm": algorithm.name(),
-            "status": "registered", "epochs": epochs, "metrics": metrics, "elapsed_ms": elapsed_ms,
-        }),
-    );
-    lifecycle_event(
-        host,
-        "registered",
-        &name,
+    let run = Run {
+        name: &name,
         version,
-        "registered",
-        Some(algorithm.name()),
-    );
+        algorithm,
+    };
+    record_success(host, &run, epochs, &metrics, elapsed_ms);
     Ok(json!({
         "model_id": model_id,
         "model": name,
@@ -261,6 +226,84 @@ pub(crate) fn train(params: TrainParams, host: &dyn Host) -> Result<Value, MlErr
         "rows": rows,
         "elapsed_ms": elapsed_ms,
     }))
+}
+
+/// The version a training run fills in.
+pub(crate) struct Run<'a> {
+    pub(crate) name: &'a str,
+    pub(crate) version: u32,
+    pub(crate) algorithm: Algorithm,
+}
+
+/// Says a run's version is registered: a `training_complete` with its
+/// metrics and a `registered` lifecycle event.
+pub(crate) fn record_success(
+    host: &dyn Host,
+    run: &Run<'_>,
+    epochs: usize,
+    metrics: &Value,
+    elapsed_ms: f64,
+) {
+    host.emit(
+        TRAINING,
+        "training_complete",
+        &json!({
+            "model_id": format!("{}:{}", run.name, run.version), "model_name": run.name,
+            "version": run.version, "algorithm": run.algorithm.name(), "status": "registered",
+            "epochs": epochs, "metrics": metrics, "elapsed_ms": elapsed_ms,
+        }),
+    );
+    lifecycle_event(
+        host,
+        "registered",
+        run.name,
+        run.version,
+        "registered",
+        Some(run.algorithm.name()),
+    );
+}
+
+/// Marks a run's version failed (or cancelled) and says so: a
+/// `training_complete` with the error and a `failed` lifecycle event.
+pub(crate) fn record_failure(
+    host: &dyn Host,
+    run: &Run<'_>,
+    steps: usize,
+    elapsed_ms: f64,
+    error: &MlError,
+) {
+    let status = if *error == MlError::Cancelled {
+        "cancelled"
+    } else {
+        "failed"
+    };
+    let message = error.to_string();
+    // Best effort: the job fails with `error` whatever happens here.
+    let _ = registry::update(host, run.name, |old| {
+        let mut record = old.unwrap_or_default();
+        if let Ok(v) = record.version_mut(run.version) {
+            v.state = State::Failed;
+            v.error = Some(message.clone());
+        }
+        Ok(Some(record))
+    });
+    host.emit(
+        TRAINING,
+        "training_complete",
+        &json!({
+            "model_id": format!("{}:{}", run.name, run.version), "model_name": run.name,
+            "version": run.version, "algorithm": run.algorithm.name(), "status": status,
+            "epochs": steps, "metrics": {}, "elapsed_ms": elapsed_ms, "error": message,
+        }),
+    );
+    lifecycle_event(
+        host,
+        "failed",
+        run.name,
+        run.version,
+        "failed",
+        Some(run.algorithm.name()),
+    );
 }
 
 fn finite(v: Option<f64>) -> Option<f64> {

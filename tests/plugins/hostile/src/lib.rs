@@ -9,7 +9,8 @@
 //! kinds with schemas and a session protocol, so the gateway's generic
 //! mounting is tested by a plugin from outside `plugins/`. `forge` and
 //! `topics` try what a hostile plugin would: publishing the host's
-//! `job_state`, and spreading events over thousands of topics.
+//! `job_state`, and spreading events over thousands of topics; `children`
+//! starts child instances (`weft:host/tasks`) that misbehave in turn.
 //!
 //! It is a streaming plugin too: a session's `push` with `algorithm` set to
 //! `trap`, `spin` or `hog` misbehaves the same way, inside a long-lived
@@ -171,6 +172,11 @@ impl Engine for Hostile {
                     any.clone(),
                 ),
                 Operation::new(
+                    "children",
+                    "Runs op `op` with `params` in `count` child instances (weft:host/tasks); answers each child's result or failure, or the host's refusal.",
+                    any.clone(),
+                ),
+                Operation::new(
                     "bulk",
                     "Writes `entries` keys in one batch (and tries one batch too many), scans them in pages of at most `page_bytes`, and writes and reads back a blob of `blob_mib` MiB in parts.",
                     any,
@@ -246,6 +252,19 @@ impl Engine for Hostile {
                 Ok(json!({ "read_back": back.map(|b| String::from_utf8_lossy(&b).into_owned()) }))
             }
             "bulk" => bulk(&params.value()?, host),
+            "children" => {
+                let params = params.value()?;
+                let op = params["op"].as_str().unwrap_or("echo");
+                let count = params["count"].as_u64().unwrap_or(1) as usize;
+                let asks = vec![params["params"].clone(); count];
+                Ok(match host.run_children(op, &asks) {
+                    Ok(runs) => json!({ "results": runs.into_iter().map(|run| match run {
+                        Ok(value) => json!({ "ok": value }),
+                        Err(failure) => json!({ "code": failure.code, "message": failure.message }),
+                    }).collect::<Vec<_>>() }),
+                    Err(refused) => json!({ "refused": refused }),
+                })
+            }
             "topics" => {
                 let count = params.value()?["count"].as_u64().unwrap_or(1000);
                 let mut taken = 0u64;
