@@ -10,7 +10,7 @@ PLUGIN_OUT := target/plugins
 TEST_PLUGIN_OUT := target/test-plugins
 LISTEN ?= 127.0.0.1:8080
 
-.PHONY: run build plugins plugins-simd test-plugins host test python-deps bench reference fmt lint clean toolchain
+.PHONY: run build plugins plugins-scalar test-plugins host test python-deps bench reference fmt lint clean toolchain
 
 ## run: install the wasm target, build plugins and host, start the server
 run: build
@@ -22,19 +22,25 @@ build: plugins host
 toolchain:
 	@rustup target list --installed 2>/dev/null | grep -qx $(WASM_TARGET) || rustup target add $(WASM_TARGET)
 
-plugins: toolchain
-	$(CARGO) build --profile plugin --target $(WASM_TARGET) $(foreach p,$(PLUGINS),-p weft-$(p))
-	@mkdir -p $(PLUGIN_OUT)
-	@for p in $(PLUGINS); do cp target/$(WASM_TARGET)/plugin/weft_$$p.wasm $(PLUGIN_OUT)/$$p.wasm; done
+# Engines shipped built with wasm simd128, because `make bench` shows it
+# helps them (docs/performance.md). They build in target/simd, so the flag
+# does not rebuild every other plugin's dependencies.
+SIMD_PLUGINS := ml
 
-# The ML engine built with wasm simd128 too, in its own target directory,
-# for `make bench` to time beside the shipped build (the flag would
-# otherwise rebuild every plugin's dependencies).
-plugins-simd: toolchain
+plugins: toolchain
+	$(CARGO) build --profile plugin --target $(WASM_TARGET) $(foreach p,$(filter-out $(SIMD_PLUGINS),$(PLUGINS)),-p weft-$(p))
 	CARGO_TARGET_DIR=target/simd RUSTFLAGS="-C target-feature=+simd128" \
-	  $(CARGO) build --profile plugin --target $(WASM_TARGET) -p weft-ml
-	@mkdir -p target/plugins-simd
-	@cp target/simd/$(WASM_TARGET)/plugin/weft_ml.wasm target/plugins-simd/ml.wasm
+	  $(CARGO) build --profile plugin --target $(WASM_TARGET) $(foreach p,$(SIMD_PLUGINS),-p weft-$(p))
+	@mkdir -p $(PLUGIN_OUT)
+	@for p in $(filter-out $(SIMD_PLUGINS),$(PLUGINS)); do cp target/$(WASM_TARGET)/plugin/weft_$$p.wasm $(PLUGIN_OUT)/$$p.wasm; done
+	@for p in $(SIMD_PLUGINS); do cp target/simd/$(WASM_TARGET)/plugin/weft_$$p.wasm $(PLUGIN_OUT)/$$p.wasm; done
+
+# The simd128 engines built without it, for `make bench` to time the
+# shipped build against.
+plugins-scalar: toolchain
+	$(CARGO) build --profile plugin --target $(WASM_TARGET) $(foreach p,$(SIMD_PLUGINS),-p weft-$(p))
+	@mkdir -p target/plugins-scalar
+	@for p in $(SIMD_PLUGINS); do cp target/$(WASM_TARGET)/plugin/weft_$$p.wasm target/plugins-scalar/$$p.wasm; done
 
 test-plugins: toolchain
 	$(CARGO) build --profile plugin --target $(WASM_TARGET) $(foreach p,$(TEST_PLUGINS),-p weft-$(p))
@@ -63,7 +69,7 @@ python-deps:
 ## bench: runtime, gateway and engine figures, each next to its baseline
 # Runs the binary the workspace build made: `cargo run -p weft-bench` would
 # unify features differently and compile wasmtime a second time.
-bench: build test-plugins plugins-simd
+bench: build test-plugins plugins-scalar
 	@python3 -m pip install --quiet -r test_data/requirements.txt igraph 2>/dev/null \
 	  || echo "python baselines unavailable: networkx/igraph/Shapely rows will be skipped"
 	./target/release/weft-bench

@@ -3,9 +3,9 @@
 //! the wasm component as jobs (dataset read from a real store, model
 //! written to the registry), the same crate natively against an in-memory
 //! host, and scikit-learn (`bench/python/ml_baselines.py`) on the same
-//! rows, all in the same run. When `make bench` has built the component
-//! with wasm `simd128` as well (`target/plugins-simd/ml.wasm`), that build
-//! is timed beside the shipped one.
+//! rows, all in the same run. The shipped component is built with wasm
+//! `simd128`; when `make bench` has built it without as well
+//! (`target/plugins-scalar/ml.wasm`), that build is timed beside it.
 
 use serde_json::{Value, json};
 use std::io::Write;
@@ -94,12 +94,12 @@ pub(crate) fn rows() -> anyhow::Result<Vec<Row>> {
     }
     out.flush()?;
     let sklearn = scikit_learn(&csv);
-    let simd_path = weft_tests::repo_root().join("target/plugins-simd/ml.wasm");
-    let simd = if simd_path.exists() {
-        Some(crate::setup::sibling(&component, "ml", &simd_path)?)
+    let scalar_path = weft_tests::repo_root().join("target/plugins-scalar/ml.wasm");
+    let scalar = if scalar_path.exists() {
+        Some(crate::setup::sibling(&component, "ml", &scalar_path)?)
     } else {
         eprintln!(
-            "      (no target/plugins-simd/ml.wasm: `make bench` builds it; simd128 rows skipped)"
+            "      (no target/plugins-scalar/ml.wasm: `make bench` builds it; simd128 rows skipped)"
         );
         None
     };
@@ -136,7 +136,7 @@ pub(crate) fn rows() -> anyhow::Result<Vec<Row>> {
             Sample::default(),
             Sample::default(),
         );
-        let (mut train_s, mut predict_s) = (Sample::default(), Sample::default());
+        let (mut train_scalar, mut predict_scalar) = (Sample::default(), Sample::default());
         for _ in 0..RUNS {
             for (op, p, wasm_sample, native_sample) in [
                 ("train", &params, &mut train_w, &mut train_n),
@@ -145,15 +145,16 @@ pub(crate) fn rows() -> anyhow::Result<Vec<Row>> {
                 let (elapsed, out) = time(|| plugin.invoke(op, p, Invocation::detached("bench")));
                 out.map_err(|e| anyhow::anyhow!("{op} {}: {}", case.algorithm, e.message))?;
                 wasm_sample.push(elapsed);
-                if let Some((_, simd)) = &simd {
-                    let (elapsed, out) = time(|| simd.invoke(op, p, Invocation::detached("bench")));
+                if let Some((_, scalar)) = &scalar {
+                    let (elapsed, out) =
+                        time(|| scalar.invoke(op, p, Invocation::detached("bench")));
                     out.map_err(|e| {
-                        anyhow::anyhow!("simd {op} {}: {}", case.algorithm, e.message)
+                        anyhow::anyhow!("scalar {op} {}: {}", case.algorithm, e.message)
                     })?;
                     if op == "train" {
-                        &mut train_s
+                        &mut train_scalar
                     } else {
-                        &mut predict_s
+                        &mut predict_scalar
                     }
                     .push(elapsed);
                 }
@@ -185,24 +186,24 @@ pub(crate) fn rows() -> anyhow::Result<Vec<Row>> {
             "same crate, native, in-memory host",
             predict_n,
         ));
-        if simd.is_some() {
+        if scalar.is_some() {
             let simd_what = |step: &str| {
                 format!(
-                    "ml: {}, {step} 100k × 20 — wasm built with simd128",
+                    "ml: {}, {step} 100k × 20 — shipped wasm (simd128)",
                     case.label
                 )
             };
             rows.push(Row::versus(
                 &simd_what("train on"),
-                train_s,
-                "the shipped wasm (no simd128)",
                 train_w.clone(),
+                "the same crate as wasm without simd128",
+                train_scalar,
             ));
             rows.push(Row::versus(
                 &simd_what("predict"),
-                predict_s,
-                "the shipped wasm (no simd128)",
                 predict_w.clone(),
+                "the same crate as wasm without simd128",
+                predict_scalar,
             ));
         }
         match &sklearn {

@@ -226,13 +226,17 @@ fn merge_classes(parts: &[Vec<Value>]) -> Vec<Value> {
     all
 }
 
+/// What one stage brought back: (client index, answer) of each client that
+/// answered, and a description of each that failed.
+type Answers = (Vec<(usize, Value)>, Vec<Value>);
+
 /// Runs one stage on every client; a client that fails is left out of
 /// the answer and named in `dropped`. All failing fails the job.
 fn run_stage(
     host: &dyn Host,
     clients: &[Client],
     params: impl Fn(&Client) -> Value,
-) -> Result<(Vec<(usize, Value)>, Vec<Value>), MlError> {
+) -> Result<Answers, MlError> {
     let asks: Vec<Value> = clients.iter().map(&params).collect();
     let runs = host
         .run_children(CLIENT_OP, &asks)
