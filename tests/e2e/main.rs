@@ -16,6 +16,7 @@ mod jobs;
 mod ml;
 mod ml_federated;
 mod openapi;
+mod plugin_kit;
 mod plugin_surface;
 mod plugin_versions;
 mod restart;

@@ -15,6 +15,7 @@ use weft_storage::events::{EventSink, Family};
 use weft_storage::lsm::LsmOptions;
 use weft_storage::{Store, StoreOptions};
 
+mod plugin_kit;
 mod run_job;
 mod serve;
 mod watch;
@@ -39,6 +40,9 @@ enum Command {
     Run(run_job::RunArgs),
     /// Write the WIT this binary binds into a folder, for building plugins.
     Wit(write_wit::WitArgs),
+    /// Write, build, test and install plugins (the author's kit).
+    #[command(subcommand)]
+    Plugin(plugin_kit::PluginCommand),
 }
 
 #[derive(clap::Args)]
@@ -189,6 +193,7 @@ fn run() -> anyhow::Result<()> {
         Command::Serve(args) => tokio.block_on(serve(*args)),
         Command::Run(args) => tokio.block_on(run_job::run(args)),
         Command::Wit(args) => write_wit::run(&args),
+        Command::Plugin(command) => plugin_kit::run(command, &tokio),
     }
 }
 

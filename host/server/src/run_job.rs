@@ -41,7 +41,7 @@ fn read_params(text: &str) -> anyhow::Result<Value> {
 }
 
 /// The HTTP and WebSocket base URLs of `--server` (`host:port` or a URL).
-fn bases(server: &str) -> (String, String) {
+pub(crate) fn bases(server: &str) -> (String, String) {
     let server = server.trim().trim_end_matches('/');
     if let Some(rest) = server.strip_prefix("https://") {
         (format!("https://{rest}"), format!("wss://{rest}"))
