@@ -59,12 +59,15 @@ test: build test-plugins python-deps
 	$(CARGO) test --release --workspace
 
 # The e2e tests run the Python example client (examples/); the ML engine's
-# ONNX export is checked in onnxruntime.
+# ONNX export is checked in onnxruntime; the Python plugin template is built
+# with componentize-py.
 python-deps:
 	@python3 -c "import websockets" 2>/dev/null \
 	  || python3 -m pip install --quiet -r examples/requirements.txt
 	@python3 -c "import onnxruntime" 2>/dev/null \
 	  || python3 -m pip install --quiet onnxruntime==1.32.0
+	@python3 -c "import componentize_py" 2>/dev/null \
+	  || python3 -m pip install --quiet componentize-py==0.25.1
 
 ## bench: runtime, gateway and engine figures, each next to its baseline
 # Runs the binary the workspace build made: `cargo run -p weft-bench` would

@@ -9,13 +9,15 @@ use anyhow::Context;
 use serde_json::json;
 use weft_tests::{Server, repo_root, weft_binary};
 
-/// The shell block between the guide's markers.
-fn guide_commands() -> anyhow::Result<String> {
+/// The shell block between the guide's `marker` comments.
+fn guide_commands(marker: &str) -> anyhow::Result<String> {
     let guide = std::fs::read_to_string(repo_root().join("docs/plugins.md"))?;
     let start = guide
-        .find("<!-- kit-commands -->")
+        .find(&format!("<!-- {marker} -->"))
         .context("start marker")?;
-    let end = guide.find("<!-- /kit-commands -->").context("end marker")?;
+    let end = guide
+        .find(&format!("<!-- /{marker} -->"))
+        .context("end marker")?;
     let block = &guide[start..end];
     let body = block
         .split_once("```sh\n")
@@ -32,7 +34,7 @@ fn guide_commands() -> anyhow::Result<String> {
 
 #[tokio::test]
 async fn the_authors_guide_ends_with_the_new_engine_answering() -> anyhow::Result<()> {
-    let commands = guide_commands()?;
+    let commands = guide_commands("kit-commands")?;
     assert!(
         commands.starts_with("weft plugin new greeter"),
         "{commands}"
@@ -86,6 +88,60 @@ async fn the_authors_guide_ends_with_the_new_engine_answering() -> anyhow::Resul
     // Bad params are refused by the declared schema before the plugin runs.
     let (status, refused) = server
         .post("/api/v1/greeter/greet", &json!({"name": ""}))
+        .await?;
+    assert!((400..500).contains(&status), "{status} {refused}");
+    Ok(())
+}
+
+/// The guide's Python commands: componentize-py builds the template against
+/// the WIT the binary carries, and the component (CPython inside) loads
+/// in-process and into the server, and answers on its declared route.
+#[tokio::test]
+async fn the_python_template_builds_loads_and_answers() -> anyhow::Result<()> {
+    let commands = guide_commands("kit-commands-python")?;
+    assert!(commands.contains("--lang python"), "{commands}");
+    // One compile cache for the CLI and the server: the 18 MB component
+    // compiles once.
+    let cache = repo_root().join("target/plugin-kit-cache");
+    let cache_arg = cache.display().to_string();
+    let server = Server::start(&["--cache-dir", &cache_arg])?;
+    let folder = tempfile::tempdir()?;
+    let bin = weft_binary();
+    let bin_dir = bin.parent().context("the binary's folder")?.to_owned();
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let address = server.address.clone();
+    let cwd = folder.path().to_owned();
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new("bash")
+            .args(["-euo", "pipefail", "-c", &commands])
+            .current_dir(&cwd)
+            .env("PATH", path)
+            .env("WEFT_SERVER", address)
+            .env("WEFT_LOG", "warn")
+            .env("WEFT_CACHE_DIR", &cache)
+            .output()
+    })
+    .await??;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("1 cases passed"), "{stdout}");
+    assert!(stdout.contains("loaded pygreeter 0.1.0"), "{stdout}");
+
+    let (status, answer) = server
+        .post(
+            "/api/v1/pygreeter/greet",
+            &json!({"name": "py", "times": 2}),
+        )
+        .await?;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer, json!({"greeting": "hello, py", "times": 2}));
+    let (status, refused) = server
+        .post("/api/v1/pygreeter/greet", &json!({"times": 2}))
         .await?;
     assert!((400..500).contains(&status), "{status} {refused}");
     Ok(())

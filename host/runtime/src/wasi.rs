@@ -6,9 +6,16 @@
 //! a *frozen* wall clock: it reads the time the instance started, the same
 //! on every call, so a job can stamp what it writes (`$currentDate`, ids)
 //! without a clock that ticks (no timing channel, and a job's output
-//! depends on its start time, which its record keeps). No filesystem, no
-//! sockets: a component importing them fails to load, saying which import
-//! is missing. The WIT worlds state the same (`wit/engine/engine.wit`).
+//! depends on its start time, which its record keeps).
+//!
+//! `wasi:filesystem` and `wasi:sockets` are linked but grant nothing: no
+//! directory is preopened (so no path can be opened), TCP and UDP sockets
+//! cannot be created and names cannot be looked up (every address check
+//! refuses too). Runtimes such as CPython (componentize-py) import them
+//! whether or not a plugin uses them; linking them lets such a component
+//! load while it still reaches no file and no network. Any other WASI
+//! interface (HTTP, …) is not linked: a component importing it fails to
+//! load, saying which import is missing (`wit/engine/engine.wit`).
 //!
 //! The monotonic clock is ours rather than wasmtime-wasi's: a sleep (a
 //! `subscribe-duration` polled) blocks the host thread outside wasm, where
@@ -54,6 +61,30 @@ pub(crate) fn link(linker: &mut Linker<crate::host::HostState>) -> wasmtime::Res
     wasi::cli::terminal_stdin::add_to_linker::<T, WasiCli>(linker, T::cli)?;
     wasi::cli::terminal_stdout::add_to_linker::<T, WasiCli>(linker, T::cli)?;
     wasi::cli::terminal_stderr::add_to_linker::<T, WasiCli>(linker, T::cli)?;
+    link_ungranted(linker)
+}
+
+/// The filesystem and sockets, bound to a context that grants neither
+/// (see `context`): the calls exist and fail.
+fn link_ungranted(linker: &mut Linker<crate::host::HostState>) -> wasmtime::Result<()> {
+    type T = crate::host::HostState;
+    use wasmtime_wasi::filesystem::{WasiFilesystem, WasiFilesystemView};
+    use wasmtime_wasi::p2::bindings as nonblocking;
+    use wasmtime_wasi::sockets::{WasiSockets, WasiSocketsView};
+
+    wasi::filesystem::types::add_to_linker::<T, WasiFilesystem>(linker, T::filesystem)?;
+    nonblocking::filesystem::preopens::add_to_linker::<T, WasiFilesystem>(linker, T::filesystem)?;
+    wasi::sockets::tcp::add_to_linker::<T, WasiSockets>(linker, T::sockets)?;
+    wasi::sockets::udp::add_to_linker::<T, WasiSockets>(linker, T::sockets)?;
+    wasi::sockets::udp_create_socket::add_to_linker::<T, WasiSockets>(linker, T::sockets)?;
+    nonblocking::sockets::tcp_create_socket::add_to_linker::<T, WasiSockets>(linker, T::sockets)?;
+    nonblocking::sockets::instance_network::add_to_linker::<T, WasiSockets>(linker, T::sockets)?;
+    nonblocking::sockets::network::add_to_linker::<T, WasiSockets>(
+        linker,
+        &nonblocking::sockets::network::LinkOptions::default(),
+        T::sockets,
+    )?;
+    nonblocking::sockets::ip_name_lookup::add_to_linker::<T, WasiSockets>(linker, T::sockets)?;
     Ok(())
 }
 
@@ -188,6 +219,11 @@ pub(crate) fn context(output: MemoryOutputPipe, seed: u64) -> WasiCtx {
         .secure_random(SplitMix64(seed))
         .insecure_random(SplitMix64(seed ^ 0x9E37_79B9_7F4A_7C15))
         .insecure_random_seed(u128::from(seed) << 64 | u128::from(!seed))
+        // Nothing preopened; no sockets, no name lookups (and the default
+        // address check refuses every address besides).
+        .allow_tcp(false)
+        .allow_udp(false)
+        .allow_ip_name_lookup(false)
         .build()
 }
 

@@ -50,12 +50,43 @@ pub(crate) fn run(command: PluginCommand, tokio: &tokio::runtime::Runtime) -> an
     }
 }
 
+/// What a plugin project is written in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Lang {
+    /// A Cargo package on the SDK.
+    Rust,
+    /// A componentize-py module (`weft-plugin.json`).
+    Python,
+}
+
+/// A plugin project's name and language: from `Cargo.toml`, or from
+/// `weft-plugin.json` (`{"name", "lang", "module"}`).
+pub(crate) fn project(dir: &Path) -> anyhow::Result<(String, Lang)> {
+    let described = dir.join("weft-plugin.json");
+    if described.exists() {
+        let text = std::fs::read_to_string(&described)
+            .with_context(|| format!("cannot read {}", described.display()))?;
+        let json: serde_json::Value = serde_json::from_str(&text)
+            .with_context(|| format!("{} is not JSON", described.display()))?;
+        let name = json["name"]
+            .as_str()
+            .with_context(|| format!("{} has no \"name\"", described.display()))?;
+        anyhow::ensure!(
+            json["lang"] == "python",
+            "{}: \"lang\" must be \"python\" (a Rust project has a Cargo.toml instead)",
+            described.display()
+        );
+        return Ok((name.to_owned(), Lang::Python));
+    }
+    Ok((package_name(dir)?, Lang::Rust))
+}
+
 /// The `name` of the `[package]` in `dir/Cargo.toml`.
 pub(crate) fn package_name(dir: &Path) -> anyhow::Result<String> {
     let manifest = dir.join("Cargo.toml");
     let text = std::fs::read_to_string(&manifest).with_context(|| {
         format!(
-            "no Cargo.toml in {}: run this in a folder `weft plugin new` made, or name one",
+            "no Cargo.toml or weft-plugin.json in {}: run this in a folder `weft plugin new` made, or name one",
             dir.display()
         )
     })?;

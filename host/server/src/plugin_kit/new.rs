@@ -16,8 +16,8 @@ pub(crate) struct NewArgs {
     /// The folder to create it in.
     #[arg(long, default_value = ".")]
     dir: PathBuf,
-    /// The template's language (only rust so far).
-    #[arg(long, default_value = "rust", value_parser = ["rust"])]
+    /// The template's language: rust (the SDK) or python (componentize-py).
+    #[arg(long, default_value = "rust", value_parser = ["rust", "python"])]
     lang: String,
 }
 
@@ -64,7 +64,25 @@ const SDK: &[(&str, &str)] = &[
     ),
 ];
 
-/// The project's own files, from the template.
+/// A Python project's files (componentize-py builds them against `wit/`).
+const PYTHON: &[(&str, &str)] = &[
+    ("app.py", include_str!("../../templates/python/app.py.in")),
+    (
+        "samples.json",
+        include_str!("../../templates/python/samples.json.in"),
+    ),
+    (
+        "README.md",
+        include_str!("../../templates/python/README.md.in"),
+    ),
+    (
+        "weft-plugin.json",
+        include_str!("../../templates/python/weft-plugin.json.in"),
+    ),
+    (".gitignore", "*.wasm\n__pycache__/\n"),
+];
+
+/// A Rust project's own files, from the template.
 const TEMPLATE: &[(&str, &str)] = &[
     (
         "Cargo.toml",
@@ -92,17 +110,23 @@ fn fill(text: &str, name: &str) -> String {
         .replace("{{wit_bindgen}}", WIT_BINDGEN)
 }
 
-/// Every file of a new project `name`, by path under its folder.
-pub(crate) fn files(name: &str) -> Vec<(String, String)> {
+/// Every file of a new project `name` in `lang`, by path under its folder.
+pub(crate) fn files(name: &str, lang: &str) -> Vec<(String, String)> {
+    let wit = weft_runtime::wit::CURRENT
+        .iter()
+        .map(|file| (format!("wit/{}", file.path), file.text.to_owned()));
+    if lang == "python" {
+        let own = PYTHON
+            .iter()
+            .map(|(path, text)| ((*path).to_owned(), fill(text, name)));
+        return own.chain(wit).collect();
+    }
     let template = TEMPLATE
         .iter()
         .map(|(path, text)| ((*path).to_owned(), fill(text, name)));
     let sdk = SDK
         .iter()
         .map(|(path, text)| (format!("weft/sdk/{path}"), (*text).to_owned()));
-    let wit = weft_runtime::wit::CURRENT
-        .iter()
-        .map(|file| (format!("wit/{}", file.path), file.text.to_owned()));
     template.chain(sdk).chain(wit).collect()
 }
 
@@ -115,7 +139,7 @@ pub(crate) fn run(args: &NewArgs) -> anyhow::Result<()> {
             root.display()
         );
     }
-    let files = files(&args.name);
+    let files = files(&args.name, &args.lang);
     for (path, text) in &files {
         write(&root.join(path), text)?;
     }
@@ -174,7 +198,7 @@ mod tests {
             workspace.contains(&format!("wit-bindgen = {{ version = \"{WIT_BINDGEN}\"")),
             "update WIT_BINDGEN to the workspace's wit-bindgen"
         );
-        let files = files("greeter");
+        let files = files("greeter", "rust");
         let lib = files
             .iter()
             .find(|(p, _)| p == "src/lib.rs")

@@ -22,6 +22,10 @@ pub(crate) struct TestArgs {
     /// The cases to run (default: the project's samples.json, if any).
     #[arg(long)]
     samples: Option<PathBuf>,
+    /// A compile cache to use (and fill), e.g. the one a server shares:
+    /// a large component (a Python one) then compiles once.
+    #[arg(long, env = "WEFT_CACHE_DIR")]
+    cache_dir: Option<PathBuf>,
 }
 
 /// A scratch folder removed when dropped.
@@ -51,7 +55,7 @@ fn locate(path: &Path) -> anyhow::Result<(String, PathBuf, Option<PathBuf>)> {
             .context("the component's file has no name")?;
         return Ok((name, path.to_owned(), None));
     }
-    let name = super::package_name(path)?;
+    let (name, _) = super::project(path)?;
     let wasm = path.join(format!("{name}.wasm"));
     anyhow::ensure!(
         wasm.exists(),
@@ -69,11 +73,11 @@ pub(crate) fn run(args: &TestArgs) -> anyhow::Result<()> {
         std::process::id(),
         weft_storage::columnar::to_hex(&rand_bytes())
     )));
-    let runtime = Runtime::new(
-        &scratch.0.join("runtime"),
-        SandboxConfig::default(),
-        weft_bus::Bus::new(weft_bus::BusConfig::default()),
-    )?;
+    let bus = weft_bus::Bus::new(weft_bus::BusConfig::default());
+    let runtime = match &args.cache_dir {
+        Some(cache) => Runtime::with_cache(cache, SandboxConfig::default(), bus)?,
+        None => Runtime::new(&scratch.0.join("runtime"), SandboxConfig::default(), bus)?,
+    };
     let store = Arc::new(weft_storage::Store::open(
         &scratch.0.join("storage"),
         weft_storage::StoreOptions::default(),
