@@ -167,3 +167,59 @@ async fn the_server_serves_and_the_cli_writes_the_wit_it_binds() -> anyhow::Resu
     }
     Ok(())
 }
+
+/// Components the host cannot take are refused at load with what is wrong
+/// and what the host expects — one built against a minor it does not bind
+/// (`weft:host@0.3.0`), one importing an interface no host version has,
+/// one whose `describe()` traps — and the server carries on.
+#[tokio::test]
+async fn mismatched_components_are_refused_saying_what_the_host_expects() -> anyhow::Result<()> {
+    use weft_tests::test_plugin;
+    let server = Server::start(&[])?;
+    for (plugin, says) in [
+        (
+            "future",
+            vec![
+                "weft:host/events@0.3.0",
+                "does not bind",
+                "0.2.",
+                "GET /api/v1/wit",
+            ],
+        ),
+        (
+            "alien",
+            vec![
+                "weft:host/secrets@0.2.3",
+                "does not have",
+                "events, log, storage, tasks",
+            ],
+        ),
+        (
+            "trapdesc",
+            vec!["describe() failed", "describe panics on purpose"],
+        ),
+    ] {
+        let (status, refused) = server.load_plugin(plugin, &test_plugin(plugin)).await?;
+        assert_eq!(status, 422, "{plugin}: {refused}");
+        assert_eq!(refused["error"]["code"], "invalid_plugin", "{refused}");
+        let message = refused["error"]["message"].as_str().unwrap_or_default();
+        for part in says {
+            assert!(
+                message.contains(part),
+                "{plugin}: '{part}' not in: {message}"
+            );
+        }
+    }
+    let (_, plugins) = server.get("/api/v1/plugins").await?;
+    for plugin in ["future", "alien", "trapdesc"] {
+        assert!(
+            !plugins.to_string().contains(&format!("\"{plugin}\"")),
+            "{plugins}"
+        );
+    }
+    let job = server
+        .run_job("graph", "pagerank", json!({"edges": [[1, 2], [2, 1]]}))
+        .await?;
+    assert_eq!(job["state"], "succeeded", "the server carries on: {job}");
+    Ok(())
+}

@@ -542,9 +542,10 @@ fn bind(
     linker: &Linker<HostState>,
     component: &wasmtime::component::Component,
 ) -> Result<Bound, RuntimeError> {
+    check_weft_imports(linker.engine(), component)?;
     let pre = linker.instantiate_pre(component).map_err(|e| {
         RuntimeError::InvalidPlugin(format!(
-            "its imports are not all ones the host provides (weft:host@0.2.x or @0.1.0, and the granted WASI interfaces): {e:#}"
+            "its imports are not all ones the host provides (weft:host@0.2.x or @0.1.0; WASI cli, io, clocks and random, and filesystem and sockets with nothing granted): {e:#}"
         ))
     })?;
     // Exporting `weft:engine/stream` as well makes it a streaming plugin.
@@ -570,6 +571,52 @@ fn bind(
         ))),
         (Err(e), Ok(_)) => Err(RuntimeError::InvalidPlugin(format!("{e:#}"))),
     }
+}
+
+/// The `weft:host` interfaces each bound version gives.
+const HOST_INTERFACES: &[&str] = &["events", "log", "storage", "tasks"];
+
+/// Refuses a `weft:` import this host cannot satisfy, saying which one and
+/// what the host binds instead (wasmtime's own message only says a
+/// function is missing).
+fn check_weft_imports(
+    engine: &wasmtime::Engine,
+    component: &wasmtime::component::Component,
+) -> Result<(), RuntimeError> {
+    let current = crate::wit::packages()
+        .first()
+        .map_or("0.2.0", |p| p.version);
+    let patch = |v: &str| v.strip_prefix("0.2.").and_then(|p| p.parse::<u32>().ok());
+    let rebuild = "rebuild it against the WIT this server serves (GET /api/v1/wit, or `weft wit`)";
+    for (name, _) in component.component_type().imports(engine) {
+        let Some(rest) = name.strip_prefix("weft:") else {
+            continue;
+        };
+        let (interface, version) = rest.split_once('@').unwrap_or((rest, ""));
+        let refuse = |why: String| Err(RuntimeError::InvalidPlugin(why));
+        match (patch(version), version) {
+            (Some(p), _) if patch(current).is_some_and(|c| p > c) => {
+                return refuse(format!(
+                    "it imports weft:{interface}@{version}, newer than this host's weft:host@{current}: upgrade the server, or {rebuild}"
+                ));
+            }
+            (Some(_), _) | (None, "0.1.0") => {}
+            _ => {
+                return refuse(format!(
+                    "it imports weft:{interface}@{version}, a version this host does not bind: it binds weft:host@{current} (accepting 0.2.0 up to it) and 0.1.0; {rebuild}"
+                ));
+            }
+        }
+        if let Some(host) = interface.strip_prefix("host/")
+            && !HOST_INTERFACES.contains(&host)
+        {
+            return refuse(format!(
+                "it imports weft:{interface}@{version}, an interface weft:host does not have (it has {}); {rebuild}",
+                HOST_INTERFACES.join(", ")
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn not_loaded(name: &str) -> RuntimeError {
