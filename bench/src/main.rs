@@ -8,6 +8,7 @@ mod anomaly;
 mod document;
 mod fan_out;
 mod graph;
+mod lifecycle;
 mod ml;
 mod setup;
 mod spatial;
@@ -70,38 +71,44 @@ fn main() -> anyhow::Result<()> {
         .context("run `make plugins` first")?;
     runtime.load("hostile", &hostile)?;
     runtime.load("graph", &graph)?;
+    if std::env::args().nth(1).as_deref() == Some("lifecycle") {
+        println!("{}", stats::render(&lifecycle::rows()?));
+        return Ok(());
+    }
     // `weft-bench graph` runs only the graph engine section.
     if std::env::args().nth(1).as_deref() == Some("graph") {
         println!("{}", stats::render(&graph::rows(&runtime)?));
         return Ok(());
     }
 
-    eprintln!("[1/12] instantiation of a cached component …");
+    eprintln!("[1/13] instantiation of a cached component …");
     rows.push(instantiation(&runtime)?);
-    eprintln!("[2/12] host→guest call with a small payload …");
+    eprintln!("[2/13] host→guest call with a small payload …");
     rows.extend(guest_call(&runtime)?);
-    eprintln!("[3/12] REST round trips against the real server …");
+    eprintln!("[3/13] REST round trips against the real server …");
     rows.extend(rest_round_trip()?);
-    eprintln!("[4/12] PageRank, 100k edges, wasm vs native …");
+    eprintln!("[4/13] PageRank, 100k edges, wasm vs native …");
     rows.extend(pagerank(&runtime)?);
-    eprintln!("[5/12] graph engine at scale: wasm, native, networkx, igraph …");
+    eprintln!("[5/13] graph engine at scale: wasm, native, networkx, igraph …");
     rows.extend(graph::rows(&runtime)?);
-    eprintln!("[6/12] fan-out to 1,000 and 10,000 WebSocket subscribers …");
+    eprintln!("[6/13] fan-out to 1,000 and 10,000 WebSocket subscribers …");
     rows.extend(fan_out::rows()?);
-    eprintln!("[7/12] anomaly sessions: WebSocket vs native, ROC-AUC vs river and scikit-learn …");
+    eprintln!("[7/13] anomaly sessions: WebSocket vs native, ROC-AUC vs river and scikit-learn …");
     rows.extend(anomaly::rows_report()?);
-    eprintln!("[8/12] host storage vs the raw disk …");
+    eprintln!("[8/13] host storage vs the raw disk …");
     rows.extend(storage::rows()?);
-    eprintln!("[9/12] spatial: R-tree, nearest points and a join vs Shapely; wasm vs native …");
+    eprintln!("[9/13] spatial: R-tree, nearest points and a join vs Shapely; wasm vs native …");
     rows.extend(spatial::rows()?);
     eprintln!(
-        "[10/12] document store: inserts, reads, ranges, a pipeline and text search vs SQLite …"
+        "[10/13] document store: inserts, reads, ranges, a pipeline and text search vs SQLite …"
     );
     rows.extend(document::rows()?);
-    eprintln!("[11/12] ML: training and batch prediction, wasm vs native vs scikit-learn …");
+    eprintln!("[11/13] ML: training and batch prediction, wasm vs native vs scikit-learn …");
     rows.extend(ml::rows()?);
-    eprintln!("[12/12] analytics: GROUP BY, window, join over 1M rows, wasm vs native vs DuckDB …");
+    eprintln!("[12/13] analytics: GROUP BY, window, join over 1M rows, wasm vs native vs DuckDB …");
     rows.extend(analytics::rows()?);
+    eprintln!("[13/13] hot-loading: upload to first job, cold and warm compile cache …");
+    rows.extend(lifecycle::rows()?);
     let quality = anomaly::quality_report()
         .unwrap_or_else(|e| format!("anomaly quality comparison skipped: {e:#}\n"));
 
