@@ -35,20 +35,6 @@ fn test_rows(name: &str) -> anyhow::Result<Vec<Vec<f64>>> {
         .collect())
 }
 
-async fn wait_job(server: &Server, id: &str) -> anyhow::Result<Value> {
-    for _ in 0..600 {
-        let (_, job) = server.get(&format!("/api/v1/jobs/{id}")).await?;
-        if matches!(
-            job["state"].as_str(),
-            Some("succeeded" | "failed" | "cancelled")
-        ) {
-            return Ok(job);
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    anyhow::bail!("job {id} did not finish")
-}
-
 #[tokio::test]
 async fn training_streams_every_epoch_and_matches_scikit_learn() -> anyhow::Result<()> {
     let reference: Value =
@@ -81,7 +67,9 @@ async fn training_streams_every_epoch_and_matches_scikit_learn() -> anyhow::Resu
         )
         .await?;
     assert_eq!(status, 202, "{job}");
-    let job = wait_job(&server, job["job_id"].as_str().context("job id")?).await?;
+    let job = server
+        .wait_job(job["job_id"].as_str().context("job id")?)
+        .await?;
     assert_eq!(job["state"], "succeeded", "{job}");
     let result = &job["result"];
     assert_eq!(result["model_id"], "flowers:1");

@@ -25,20 +25,6 @@ async fn upload(server: &Server, csv: &str, name: &str, partitioned: bool) -> an
     Ok(())
 }
 
-async fn wait_job(server: &Server, id: &str) -> anyhow::Result<Value> {
-    for _ in 0..1200 {
-        let (_, job) = server.get(&format!("/api/v1/jobs/{id}")).await?;
-        if matches!(
-            job["state"].as_str(),
-            Some("succeeded" | "failed" | "cancelled")
-        ) {
-            return Ok(job);
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    anyhow::bail!("job {id} did not finish")
-}
-
 fn close(a: f64, b: f64, tolerance: f64) -> bool {
     (a - b).abs() <= tolerance * (1.0 + b.abs())
 }
@@ -70,7 +56,9 @@ async fn train(server: &Server, case: &Value, dataset: &str, model: &str) -> any
         )
         .await?;
     anyhow::ensure!(status == 202, "{status} {job}");
-    wait_job(server, job["job_id"].as_str().context("job id")?).await
+    server
+        .wait_job(job["job_id"].as_str().context("job id")?)
+        .await
 }
 
 /// The model's weights and per-round losses against NumPy's, its metric

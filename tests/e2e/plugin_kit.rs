@@ -32,14 +32,14 @@ fn guide_commands(marker: &str) -> anyhow::Result<String> {
         .join("\n"))
 }
 
-#[tokio::test]
-async fn the_authors_guide_ends_with_the_new_engine_answering() -> anyhow::Result<()> {
-    let commands = guide_commands("kit-commands")?;
-    assert!(
-        commands.starts_with("weft plugin new greeter"),
-        "{commands}"
-    );
-    let server = Server::start(&[])?;
+/// Runs `commands` with bash in a fresh folder, the real `weft` first on
+/// PATH and `WEFT_SERVER` pointing at `server`; answers stdout, failing
+/// with both streams when a command fails.
+async fn run_guide(
+    server: &Server,
+    commands: String,
+    env: Vec<(&'static str, std::path::PathBuf)>,
+) -> anyhow::Result<String> {
     let folder = tempfile::tempdir()?;
     let bin = weft_binary();
     let bin_dir = bin.parent().context("the binary's folder")?.to_owned();
@@ -50,8 +50,6 @@ async fn the_authors_guide_ends_with_the_new_engine_answering() -> anyhow::Resul
     );
     let address = server.address.clone();
     let cwd = folder.path().to_owned();
-    // Shared between runs, so only the first builds the SDK's dependencies.
-    let target = repo_root().join("target/plugin-kit");
     let output = tokio::task::spawn_blocking(move || {
         Command::new("bash")
             .args(["-euo", "pipefail", "-c", &commands])
@@ -59,13 +57,27 @@ async fn the_authors_guide_ends_with_the_new_engine_answering() -> anyhow::Resul
             .env("PATH", path)
             .env("WEFT_SERVER", address)
             .env("WEFT_LOG", "warn")
-            .env("CARGO_TARGET_DIR", target)
+            .envs(env)
             .output()
     })
     .await??;
-    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "{stdout}\n{stderr}");
+    anyhow::ensure!(output.status.success(), "{stdout}\n{stderr}");
+    Ok(stdout)
+}
+
+#[tokio::test]
+async fn the_authors_guide_ends_with_the_new_engine_answering() -> anyhow::Result<()> {
+    let commands = guide_commands("kit-commands")?;
+    assert!(
+        commands.starts_with("weft plugin new greeter"),
+        "{commands}"
+    );
+    let server = Server::start(&[])?;
+    // Shared between runs, so only the first builds the SDK's dependencies.
+    let target = repo_root().join("target/plugin-kit");
+    let stdout = run_guide(&server, commands, vec![("CARGO_TARGET_DIR", target)]).await?;
     assert!(stdout.contains("built "), "{stdout}");
     assert!(stdout.contains("1 cases passed"), "{stdout}");
     assert!(stdout.contains("loaded greeter 0.1.0"), "{stdout}");
@@ -105,30 +117,7 @@ async fn the_python_template_builds_loads_and_answers() -> anyhow::Result<()> {
     let cache = repo_root().join("target/plugin-kit-cache");
     let cache_arg = cache.display().to_string();
     let server = Server::start(&["--cache-dir", &cache_arg])?;
-    let folder = tempfile::tempdir()?;
-    let bin = weft_binary();
-    let bin_dir = bin.parent().context("the binary's folder")?.to_owned();
-    let path = format!(
-        "{}:{}",
-        bin_dir.display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
-    let address = server.address.clone();
-    let cwd = folder.path().to_owned();
-    let output = tokio::task::spawn_blocking(move || {
-        Command::new("bash")
-            .args(["-euo", "pipefail", "-c", &commands])
-            .current_dir(&cwd)
-            .env("PATH", path)
-            .env("WEFT_SERVER", address)
-            .env("WEFT_LOG", "warn")
-            .env("WEFT_CACHE_DIR", &cache)
-            .output()
-    })
-    .await??;
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "{stdout}\n{stderr}");
+    let stdout = run_guide(&server, commands, vec![("WEFT_CACHE_DIR", cache)]).await?;
     assert!(stdout.contains("1 cases passed"), "{stdout}");
     assert!(stdout.contains("loaded pygreeter 0.1.0"), "{stdout}");
 

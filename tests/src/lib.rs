@@ -356,6 +356,21 @@ impl Server {
         Ok(ws)
     }
 
+    /// Polls job `id` until it has ended (at most two minutes); returns it.
+    pub async fn wait_job(&self, id: &str) -> anyhow::Result<Value> {
+        for _ in 0..1200 {
+            let (_, job) = self.get(&format!("/api/v1/jobs/{id}")).await?;
+            if matches!(
+                job["state"].as_str(),
+                Some("succeeded" | "failed" | "cancelled")
+            ) {
+                return Ok(job);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        anyhow::bail!("job {id} did not finish within two minutes")
+    }
+
     /// Submits a job and waits for it to finish; returns the job.
     pub async fn run_job(&self, engine: &str, op: &str, params: Value) -> anyhow::Result<Value> {
         let body = serde_json::json!({ "engine": engine, "op": op, "params": params });
