@@ -2,6 +2,7 @@
 //! sockets. One binary, one module per area (as wasmtime's `tests/all`).
 
 mod analytics;
+mod analytics_udf;
 mod anomaly;
 mod bad_input;
 mod cli;

@@ -40,6 +40,21 @@ pub(crate) mod v2 {
     }
 }
 
+/// UDF plugins (`weft:udf/scalar-plugin`): only the export side; the
+/// column types are those of [`v2::plugin`], so chunks pass through
+/// unconverted.
+#[allow(missing_docs, unreachable_pub)]
+pub(crate) mod udf {
+    wasmtime::component::bindgen!({
+        world: "weft:udf/scalar-plugin",
+        path: "../../wit/udf",
+        with: {
+            "weft:host/storage": super::v2::plugin::weft::host::storage,
+            "weft:host/log": super::v2::plugin::weft::host::log,
+        },
+    });
+}
+
 #[allow(missing_docs, unreachable_pub)]
 pub(crate) mod v1 {
     pub(crate) mod plugin {

@@ -1,4 +1,4 @@
-//! The host side of the `weft:host@0.2.3` event and log imports, and the
+//! The host side of the `weft:host@0.2.4` event and log imports, and the
 //! per-store state behind every import: WASI with nothing granted, the
 //! memory limiter, and the job's event scope with its emit quota.
 //! (`storage_host` serves storage; `host_v1` adapts 0.1 calls onto these.)
@@ -147,6 +147,8 @@ pub(crate) struct HostState {
     /// Set on a job's own instance: the plugin its children are made
     /// from. None in children and sessions, which cannot start any.
     pub(crate) children: Option<std::sync::Arc<crate::plugin::LoadedPlugin>>,
+    /// UDF plugins this instance has called (`weft:host/functions`).
+    pub(crate) udfs: crate::functions::UdfCalls,
 }
 
 impl HostState {
@@ -172,6 +174,7 @@ impl HostState {
             emitted: EmitCount::default(),
             started: std::time::SystemTime::now(),
             children: None,
+            udfs: crate::functions::UdfCalls::default(),
         }
     }
 

@@ -30,6 +30,7 @@ mod children;
 mod config;
 mod describe;
 mod error;
+mod functions;
 mod host;
 mod host_v1;
 mod job;
@@ -46,6 +47,7 @@ pub mod wit;
 
 pub use config::SandboxConfig;
 pub use error::RuntimeError;
+pub use functions::FunctionInfo;
 pub use host::ProgressSink;
 pub use job::{Job, JobError, JobProgress, JobState};
 pub use jobs::{Jobs, JobsConfig, ListFilter, SubmitRequest};

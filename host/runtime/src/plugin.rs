@@ -10,7 +10,7 @@ use serde::Serialize;
 use time::OffsetDateTime;
 use wasmtime::{Engine, Store, UpdateDeadline};
 
-use crate::bindings::{v1, v2};
+use crate::bindings::{udf, v1, v2};
 use crate::error::RuntimeError;
 use crate::host::{EventScope, HostState, ProgressSink};
 use crate::job::JobError;
@@ -58,6 +58,9 @@ pub struct PluginInfo {
     pub operations: Vec<OperationInfo>,
     /// Routes, endpoints, event kinds and session protocol it serves.
     pub manifest: Manifest,
+    /// Scalar functions, for a UDF plugin (`weft:udf/scalar-plugin`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub functions: Vec<crate::functions::FunctionInfo>,
     /// SHA-256 of the component.
     pub digest: String,
     /// Component size.
@@ -124,6 +127,10 @@ pub(crate) enum Bound {
         pre: v2::plugin::PluginPre<HostState>,
         stream: Option<v2::stream::StreamExportsPre<HostState>>,
     },
+    /// A UDF plugin: scalar functions, no jobs.
+    Udf {
+        pre: udf::ScalarPluginPre<HostState>,
+    },
 }
 
 impl Bound {
@@ -137,6 +144,7 @@ impl Bound {
             Self::V2 {
                 stream: Some(_), ..
             } => "weft:engine/streaming-plugin@0.2.0",
+            Self::Udf { .. } => "weft:udf/scalar-plugin@0.1.0",
         }
     }
 }
@@ -145,6 +153,7 @@ impl Bound {
 enum Bindings {
     V1(v1::plugin::Plugin),
     V2(v2::plugin::Plugin),
+    Udf(udf::ScalarPlugin),
 }
 
 /// A validated, instantiable plugin version.
@@ -156,6 +165,8 @@ pub struct LoadedPlugin {
     bus: weft_bus::Bus,
     sandbox: SandboxConfig,
     storage: crate::storage_host::StorageSlot,
+    /// Where `weft:host/functions` finds UDF plugins.
+    registry: crate::functions::Registry,
 }
 
 impl std::fmt::Debug for LoadedPlugin {
@@ -184,6 +195,7 @@ impl LoadedPlugin {
                 world: bound.world().to_owned(),
                 operations: Vec::new(),
                 manifest: Manifest::default(),
+                functions: Vec::new(),
                 digest,
                 size_bytes,
                 cache,
@@ -195,6 +207,7 @@ impl LoadedPlugin {
             bus: runtime.bus().clone(),
             sandbox: runtime.sandbox().clone(),
             storage: runtime.storage_slot(),
+            registry: runtime.registry(),
         };
         let mut instance = plugin
             .instantiate_with_timeout(
@@ -205,6 +218,14 @@ impl LoadedPlugin {
             .map_err(|e| {
                 RuntimeError::InvalidPlugin(format!("instantiation failed: {}", e.message))
             })?;
+        if matches!(plugin.bound, Bound::Udf { .. }) {
+            let (version, functions) = instance
+                .describe_functions()
+                .map_err(RuntimeError::InvalidPlugin)?;
+            plugin.info.version = version;
+            plugin.info.functions = functions;
+            return Ok(plugin);
+        }
         let described = instance
             .describe(name)
             .map_err(RuntimeError::InvalidPlugin)?;
@@ -242,13 +263,16 @@ impl LoadedPlugin {
             return Err(RuntimeError::UnknownOperation {
                 engine: self.info.name.clone(),
                 op: op.to_owned(),
-                available: self
-                    .info
-                    .operations
-                    .iter()
-                    .map(|o| o.name.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", "),
+                available: if self.info.functions.is_empty() {
+                    self.info
+                        .operations
+                        .iter()
+                        .map(|o| o.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                } else {
+                    "none (a UDF plugin runs no jobs: call its functions by name from the analytics engine's SQL)".into()
+                },
             });
         };
         let problems: Vec<String> = validator
@@ -332,6 +356,7 @@ impl LoadedPlugin {
             HostState::new(scope, self.sandbox.max_memory_bytes, self.storage.clone()),
         );
         store.limiter(|state| &mut state.limiter);
+        store.data_mut().udfs = crate::functions::UdfCalls::new(self.registry.clone());
         let cancel = invocation.cancel;
         store.set_epoch_deadline(1);
         store.epoch_deadline_callback(move |store| {
@@ -363,6 +388,7 @@ impl LoadedPlugin {
         let bound = match &self.bound {
             Bound::V1 { pre, .. } => pre.instantiate(&mut instance.store).map(Bindings::V1),
             Bound::V2 { pre, .. } => pre.instantiate(&mut instance.store).map(Bindings::V2),
+            Bound::Udf { pre } => pre.instantiate(&mut instance.store).map(Bindings::Udf),
         };
         match bound {
             Ok(bindings) => {
@@ -384,6 +410,21 @@ impl LoadedPlugin {
         let mut instance = self.instantiate(invocation, op)?;
         instance.store.data_mut().children = Some(Arc::clone(self));
         instance.invoke(op, &params.to_string())
+    }
+
+    /// An instance of a UDF plugin for a caller's `weft:host/functions`
+    /// calls: bounded by the caller's deadline (`timeout` from now) and
+    /// cancel flag; it cannot call UDFs itself.
+    pub(crate) fn instantiate_udf(
+        &self,
+        invocation: Invocation,
+        timeout: Duration,
+    ) -> Result<PluginInstance, JobError> {
+        let mut instance =
+            self.instantiate_with_timeout(invocation, timeout, format!("{}.jobs", self.info.name))?;
+        instance.store.data_mut().scope.child = true;
+        instance.store.data_mut().udfs = crate::functions::UdfCalls::default();
+        Ok(instance)
     }
 
     /// One child run of `op` for `weft:host/tasks`: a fresh instance that
@@ -418,7 +459,7 @@ impl PluginInstance {
     fn describe(&mut self, name: &str) -> Result<crate::describe::Described, String> {
         let failed = |e: JobError| format!("describe() failed: {}", e.message);
         match &self.bindings {
-            None => Err("the instance failed to start".into()),
+            None | Some(Bindings::Udf(_)) => Err("the instance failed to start".into()),
             Some(Bindings::V1(b)) => {
                 let info = b
                     .weft_engine_engine()
@@ -436,10 +477,46 @@ impl PluginInstance {
         }
     }
 
+    fn describe_functions(
+        &mut self,
+    ) -> Result<(String, Vec<crate::functions::FunctionInfo>), String> {
+        let Some(Bindings::Udf(b)) = &self.bindings else {
+            return Err("the instance failed to start".into());
+        };
+        let info = b
+            .weft_udf_scalar()
+            .call_describe(&mut self.store)
+            .map_err(|e| format!("describe() failed: {}", self.classify(e).message))?;
+        crate::functions::from_describe(info)
+    }
+
+    /// Calls a UDF plugin's `call(name, args)`: the outer error is the
+    /// instance failing (a trap, the deadline), the inner one the
+    /// function's own.
+    pub(crate) fn call_function(
+        &mut self,
+        name: &str,
+        args: &[v2::plugin::weft::host::storage::ColumnChunk],
+    ) -> Result<Result<v2::plugin::weft::host::storage::ColumnChunk, String>, JobError> {
+        let Some(Bindings::Udf(b)) = &self.bindings else {
+            return Err(JobError::new("unavailable", "not a UDF plugin's instance"));
+        };
+        match b.weft_udf_scalar().call_call(&mut self.store, name, args) {
+            Ok(answer) => Ok(answer),
+            Err(error) => Err(self.classify(error)),
+        }
+    }
+
     /// Calls `invoke(op, params)` on the guest.
     pub fn invoke(&mut self, op: &str, params_json: &str) -> Result<serde_json::Value, JobError> {
         match &self.bindings {
             None => Err(JobError::new("unavailable", "the instance failed to start")),
+            Some(Bindings::Udf(_)) => Err(JobError::new(
+                "unknown_operation",
+                format!(
+                    "'{op}': this is a UDF plugin, which runs no jobs; call its functions by name from the analytics engine's SQL"
+                ),
+            )),
             Some(Bindings::V1(b)) => {
                 match b
                     .weft_engine_engine()

@@ -27,7 +27,7 @@ struct Inner {
     engine: Engine,
     linker: Linker<HostState>,
     cache: ComponentCache,
-    plugins: RwLock<HashMap<String, Arc<LoadedPlugin>>>,
+    plugins: Arc<RwLock<HashMap<String, Arc<LoadedPlugin>>>>,
     /// Every version uploaded under each name, and the order they were
     /// activated in (`crate::versions`).
     pub(crate) versions: RwLock<HashMap<String, crate::versions::Versions>>,
@@ -92,7 +92,7 @@ impl Runtime {
             |state| state,
         )
         .map_err(|e| anyhow::anyhow!("{e:#}"))
-        .context("failed to link weft:host@0.2.3")?;
+        .context("failed to link weft:host@0.2.4")?;
         v1::plugin::Plugin::add_to_linker::<_, wasmtime::component::HasSelf<_>>(
             &mut linker,
             |state| state,
@@ -106,7 +106,7 @@ impl Runtime {
                 engine,
                 linker,
                 cache,
-                plugins: RwLock::new(HashMap::new()),
+                plugins: Arc::new(RwLock::new(HashMap::new())),
                 versions: RwLock::new(HashMap::new()),
                 host_surface: RwLock::default(),
                 former: RwLock::default(),
@@ -122,6 +122,11 @@ impl Runtime {
     /// job's tenant. Set once; without it storage calls fail cleanly.
     pub fn attach_storage(&self, store: Arc<weft_storage::Store>) {
         let _ = self.inner.storage.set(store);
+    }
+
+    /// The registry, weakly, for `weft:host/functions`.
+    pub(crate) fn registry(&self) -> crate::functions::Registry {
+        Arc::downgrade(&self.inner.plugins)
     }
 
     pub(crate) fn storage_slot(&self) -> crate::storage_host::StorageSlot {
@@ -254,6 +259,16 @@ impl Runtime {
                 .clone();
             let mine = crate::manifest::events_subscription(name);
             for (other, loaded) in plugins.iter().filter(|(n, _)| n.as_str() != name) {
+                if let Some(f) = info
+                    .functions
+                    .iter()
+                    .find(|f| loaded.info().functions.iter().any(|g| g.name == f.name))
+                {
+                    return Err(RuntimeError::InvalidPlugin(format!(
+                        "function '{}' is already brought by plugin '{other}'; rename it, or unload '{other}' first",
+                        f.name
+                    )));
+                }
                 let manifest = &loaded.info().manifest;
                 let mut theirs = manifest.subscription_names();
                 theirs.push(crate::manifest::events_subscription(other));
@@ -557,6 +572,9 @@ fn bind(
             stream,
         });
     }
+    if let Ok(udf) = crate::bindings::udf::ScalarPluginPre::new(pre.clone()) {
+        return Ok(Bound::Udf { pre: udf });
+    }
     let v1 = v1::plugin::PluginPre::new(pre.clone());
     match (v1, v2) {
         (Ok(plugin), _) => {
@@ -567,14 +585,14 @@ fn bind(
             })
         }
         (Err(_), Err(e)) => Err(RuntimeError::InvalidPlugin(format!(
-            "it does not export weft:engine/engine@0.2.0 (or @0.1.0) as the weft:engine/plugin world requires: {e:#}"
+            "it does not export weft:engine/engine@0.2.0 (or @0.1.0) as the weft:engine/plugin world requires, nor weft:udf/scalar@0.1.0 as a UDF plugin does: {e:#}"
         ))),
         (Err(e), Ok(_)) => Err(RuntimeError::InvalidPlugin(format!("{e:#}"))),
     }
 }
 
 /// The `weft:host` interfaces each bound version gives.
-const HOST_INTERFACES: &[&str] = &["events", "log", "storage", "tasks"];
+const HOST_INTERFACES: &[&str] = &["events", "log", "storage", "tasks", "functions"];
 
 /// Refuses a `weft:` import this host cannot satisfy, saying which one and
 /// what the host binds instead (wasmtime's own message only says a

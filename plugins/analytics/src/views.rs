@@ -253,7 +253,7 @@ fn write(
     Ok(())
 }
 
-fn chunk(column: &Column, start: usize, end: usize) -> ColumnChunk {
+pub(crate) fn chunk(column: &Column, start: usize, end: usize) -> ColumnChunk {
     fn split<T: Clone + Default>(v: &[Option<T>]) -> (Vec<T>, Vec<bool>) {
         let values = v.iter().map(|x| x.clone().unwrap_or_default()).collect();
         let valid: Vec<bool> = v.iter().map(Option::is_some).collect();

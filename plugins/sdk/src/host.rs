@@ -237,6 +237,12 @@ pub trait Host {
         let _ = (operation, params);
         Err("this host cannot start child instances".into())
     }
+
+    /// The scalar functions loaded UDF plugins offer (`weft:host/functions`).
+    /// Natively: none, or what a [`RecordingHost::with_functions`] was given.
+    fn functions(&self) -> std::rc::Rc<dyn crate::Functions> {
+        std::rc::Rc::new(crate::NativeFunctions::default())
+    }
 }
 
 /// A host that ignores everything: for benchmarks of the native build.
@@ -292,6 +298,8 @@ pub struct RecordingHost {
     blobs: RefCell<std::collections::HashMap<String, Vec<u8>>>,
     /// Dataset versions: each write takes the next number.
     versions: RefCell<std::collections::HashMap<String, u64>>,
+    /// Scalar functions served to the engine.
+    functions: crate::NativeFunctions,
 }
 
 type Collections = std::collections::HashMap<String, std::collections::BTreeMap<Vec<u8>, Vec<u8>>>;
@@ -308,6 +316,11 @@ impl RecordingHost {
             cancel_after_checks: Some(checks),
             ..Self::default()
         }
+    }
+
+    /// Serves `functions` as the loaded UDFs.
+    pub fn with_functions(self, functions: crate::NativeFunctions) -> Self {
+        Self { functions, ..self }
     }
 
     /// Serves dataset `name` with `columns` (each one chunk).
@@ -347,6 +360,10 @@ impl RecordingHost {
 }
 
 impl Host for RecordingHost {
+    fn functions(&self) -> std::rc::Rc<dyn crate::Functions> {
+        std::rc::Rc::new(self.functions.clone())
+    }
+
     fn collection_get(
         &self,
         collection: &str,

@@ -71,6 +71,7 @@
 
 mod clock;
 mod engine;
+mod functions;
 mod host;
 mod manifest;
 mod storage;
@@ -81,6 +82,7 @@ pub mod wasm;
 
 pub use clock::{now_ms, rfc3339};
 pub use engine::{Engine, EngineError, EngineInfo, Operation, Params};
+pub use functions::{Functions, NativeFunctions, ScalarFunction, ScalarPlugin, Signature, map_f64};
 pub use host::{ChildFailure, Host, Level, NullHost, Recorded, RecordingHost};
 pub use manifest::{
     Body, Endpoint, EventKind, Manifest, Method, Route, SessionCall, SessionMessage,
@@ -139,6 +141,34 @@ macro_rules! export_streaming_engine {
             }
 
             $crate::wasm::streaming::bindings::export!(WeftStreamExport with_types_in $crate::wasm::streaming::bindings);
+        };
+    };
+}
+
+/// Exports `$plugin` (a type implementing [`ScalarPlugin`]) as the
+/// `weft:udf/scalar` interface, the `weft:udf/scalar-plugin` world. Does
+/// nothing when built natively.
+#[macro_export]
+macro_rules! export_scalar_functions {
+    ($plugin:ty) => {
+        #[cfg(target_arch = "wasm32")]
+        const _: () = {
+            struct WeftScalarExport;
+
+            impl $crate::wasm::udf::ScalarGuest for WeftScalarExport {
+                fn describe() -> $crate::wasm::udf::WitUdfInfo {
+                    $crate::wasm::udf::describe::<$plugin>()
+                }
+
+                fn call(
+                    name: ::std::string::String,
+                    args: ::std::vec::Vec<$crate::wasm::udf::WitChunk>,
+                ) -> ::std::result::Result<$crate::wasm::udf::WitChunk, ::std::string::String> {
+                    $crate::wasm::udf::call::<$plugin>(&name, args)
+                }
+            }
+
+            $crate::wasm::udf::bindings::export!(WeftScalarExport with_types_in $crate::wasm::udf::bindings);
         };
     };
 }

@@ -173,6 +173,34 @@ pub struct ColumnChunk {
     pub valid: Vec<bool>,
 }
 
+impl ColumnChunk {
+    /// A float64 chunk with no nulls.
+    ///
+    /// ```
+    /// let chunk = weft_sdk::ColumnChunk::f64(vec![1.5]);
+    /// assert_eq!(chunk.values.len(), 1);
+    /// ```
+    pub fn f64(values: Vec<f64>) -> Self {
+        Self {
+            values: ColumnValues::F64(values),
+            valid: Vec::new(),
+        }
+    }
+
+    /// A text chunk with no nulls.
+    ///
+    /// ```
+    /// let chunk = weft_sdk::ColumnChunk::text(vec!["a".into()]);
+    /// assert!(chunk.valid.is_empty());
+    /// ```
+    pub fn text(values: Vec<String>) -> Self {
+        Self {
+            values: ColumnValues::Text(values),
+            valid: Vec::new(),
+        }
+    }
+}
+
 /// What a dataset holds.
 #[derive(Clone, Debug, PartialEq)]
 pub struct DatasetShape {

@@ -20,6 +20,7 @@ pub mod bindings {
 }
 
 pub mod streaming;
+pub mod udf;
 
 use bindings::weft::engine::types as wit;
 use bindings::weft::host::{events, log, storage, tasks};
@@ -31,6 +32,10 @@ pub use wit::{Error as WitError, Info as WitInfo, Output as WitOutput};
 pub(crate) struct WasmHost;
 
 impl Host for WasmHost {
+    fn functions(&self) -> std::rc::Rc<dyn crate::Functions> {
+        udf::host_functions()
+    }
+
     fn emit(&self, topic: &str, kind: &str, data: &Value) {
         // Infallible by design: an event the host refuses is not a reason
         // to fail the job. `try_emit` says why.
@@ -355,7 +360,7 @@ pub(crate) fn to_wit_chunk(chunk: ColumnChunk) -> storage::ColumnChunk {
     }
 }
 
-fn wit_kind(kind: ColumnKind) -> storage::ColumnType {
+pub(crate) fn wit_kind(kind: ColumnKind) -> storage::ColumnType {
     match kind {
         ColumnKind::F64 => storage::ColumnType::Float64,
         ColumnKind::I64 => storage::ColumnType::Int64,
@@ -366,7 +371,7 @@ fn wit_kind(kind: ColumnKind) -> storage::ColumnType {
     }
 }
 
-fn sdk_kind(kind: storage::ColumnType) -> ColumnKind {
+pub(crate) fn sdk_kind(kind: storage::ColumnType) -> ColumnKind {
     match kind {
         storage::ColumnType::Float64 => ColumnKind::F64,
         storage::ColumnType::Int64 => ColumnKind::I64,

@@ -47,6 +47,10 @@ impl HostCatalog<'_> {
 }
 
 impl Catalog for HostCatalog<'_> {
+    fn functions(&self) -> Option<std::rc::Rc<dyn weft_sdk::Functions>> {
+        Some(self.host.functions())
+    }
+
     fn columns(&self, dataset: &str) -> Result<(Vec<String>, u64), AnalyticsError> {
         let shape = self
             .host

@@ -155,6 +155,22 @@ fn cache_event(host: &dyn Host, event: &str, key: &str, query: &str, stats: &Sta
     host.emit(CACHE, "cache_event", &data);
 }
 
+/// Whether `query` names a function that a loaded UDF plugin brings and
+/// the engine does not build in.
+fn calls_udfs(host: &dyn Host, query: &str) -> bool {
+    let Some(names) = sql::mentioned_names(query) else {
+        // A wildcard query may still call one: look at every word.
+        return host
+            .functions()
+            .list()
+            .iter()
+            .any(|f| query.to_lowercase().contains(&f.signature.name));
+    };
+    host.functions().list().iter().any(|f| {
+        names.contains(&f.signature.name) && crate::sql::expr::Func::of(&f.signature.name).is_none()
+    })
+}
+
 /// Runs `params.query`.
 pub(super) fn run(params: SqlParams, host: &dyn Host) -> Result<Value, AnalyticsError> {
     let started = std::time::Instant::now();
@@ -197,7 +213,9 @@ pub(super) fn run(params: SqlParams, host: &dyn Host) -> Result<Value, Analytics
         views::rewrite(&all_views, &text)
     };
     let store = QueryCache::new(host);
-    let use_cache = params.cache && !explain;
+    // A UDF's answer can change with its plugin's version, which no
+    // dataset version records: such queries are not cached.
+    let use_cache = params.cache && !explain && !calls_udfs(host, &text);
     let log = |answer: &Value, state: &str, datasets: Vec<String>| {
         let record = QueryRecord {
             at_ms: weft_sdk::now_ms(),

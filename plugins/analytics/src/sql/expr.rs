@@ -190,6 +190,8 @@ pub enum BExpr {
     Cast(Box<BExpr>, DataType),
     /// A scalar function call.
     Call(Func, Vec<BExpr>),
+    /// A call of a function a UDF plugin brings.
+    Udf(Rc<super::udf::BoundUdf>, Vec<BExpr>),
 }
 
 impl fmt::Display for BExpr {
@@ -218,6 +220,10 @@ impl fmt::Display for BExpr {
                     format!("{func:?}").to_lowercase(),
                     items.join(", ")
                 )
+            }
+            Self::Udf(udf, args) => {
+                let items: Vec<String> = args.iter().map(ToString::to_string).collect();
+                write!(f, "{}({})", udf.label(), items.join(", "))
             }
         }
     }
@@ -260,7 +266,7 @@ impl BExpr {
                     o.columns(out);
                 }
             }
-            Self::Call(_, args) => args.iter().for_each(|x| x.columns(out)),
+            Self::Call(_, args) | Self::Udf(_, args) => args.iter().for_each(|x| x.columns(out)),
         }
     }
 }
@@ -382,6 +388,14 @@ pub fn eval<'t>(expr: &BExpr, table: &'t Table) -> Result<Cow<'t, Column>, Analy
                 values.push(call(*func, &row)?);
             }
             Column::from_datums(&values)
+        }
+        BExpr::Udf(udf, args) => {
+            let cols: Vec<Cow<'_, Column>> = args
+                .iter()
+                .map(|x| eval(x, table))
+                .collect::<Result<_, _>>()?;
+            let refs: Vec<&Column> = cols.iter().map(AsRef::as_ref).collect();
+            udf.call(&refs, n)?
         }
     }))
 }

@@ -21,6 +21,7 @@ pub mod expr;
 pub mod normalize;
 pub mod plan;
 pub mod sketch;
+pub mod udf;
 pub mod versioned;
 pub mod window;
 pub mod zone;
@@ -56,6 +57,10 @@ pub trait Catalog {
         let _ = dataset;
         None
     }
+    /// The scalar functions UDF plugins bring, where the catalog has them.
+    fn functions(&self) -> Option<std::rc::Rc<dyn weft_sdk::Functions>> {
+        None
+    }
 }
 
 /// A query's answer.
@@ -89,7 +94,7 @@ pub fn parse(sql: &str) -> Result<Statement, AnalyticsError> {
 
 /// Lower-case words of the query, or `None` when a wildcard (`SELECT *`,
 /// `t.*`) needs every column: scans read only columns named here.
-fn mentioned_names(sql: &str) -> Option<HashSet<String>> {
+pub fn mentioned_names(sql: &str) -> Option<HashSet<String>> {
     let tokens = Tokenizer::new(&DuckDbDialect {}, sql).tokenize().ok()?;
     let mut names = HashSet::new();
     let mut previous: Option<&Token> = None;

@@ -70,4 +70,8 @@ impl Catalog for Versioned<'_> {
     fn version(&self, dataset: &str) -> Option<u64> {
         self.inner.version(dataset)
     }
+
+    fn functions(&self) -> Option<std::rc::Rc<dyn weft_sdk::Functions>> {
+        self.inner.functions()
+    }
 }

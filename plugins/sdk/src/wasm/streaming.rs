@@ -19,9 +19,9 @@ pub mod bindings {
         pub_export_macro: true,
         default_bindings_module: "weft_sdk::wasm::streaming::bindings",
         with: {
-            "weft:host/events@0.2.3": crate::wasm::bindings::weft::host::events,
-            "weft:host/log@0.2.3": crate::wasm::bindings::weft::host::log,
-            "weft:host/storage@0.2.3": crate::wasm::bindings::weft::host::storage,
+            "weft:host/events@0.2.4": crate::wasm::bindings::weft::host::events,
+            "weft:host/log@0.2.4": crate::wasm::bindings::weft::host::log,
+            "weft:host/storage@0.2.4": crate::wasm::bindings::weft::host::storage,
             "weft:engine/types@0.2.0": crate::wasm::bindings::weft::engine::types,
         },
         generate_all,

@@ -251,14 +251,24 @@ pub(super) fn bind(expr: &Expr, scope: &Scope) -> Result<BExpr, AnalyticsError> 
                     "aggregate {name}() is not allowed here (WHERE, GROUP BY and join conditions run before aggregation; use HAVING)"
                 )));
             }
-            let func =
-                Func::of(&name).ok_or_else(|| invalid(format!("unknown function {name}()")))?;
             let args: Vec<BExpr> = function_args(f)
                 .into_iter()
                 .map(|a| bind(a, scope))
                 .collect::<Result<_, _>>()?;
-            func.check_arity(&name, args.len())?;
-            BExpr::Call(func, args)
+            match Func::of(&name) {
+                Some(func) => {
+                    func.check_arity(&name, args.len())?;
+                    BExpr::Call(func, args)
+                }
+                None => match scope.udfs.and_then(|u| u.bind(&name, args.len())) {
+                    Some(udf) => BExpr::Udf(udf?, args),
+                    None => {
+                        return Err(invalid(format!(
+                            "unknown function {name}(): neither built in nor brought by a loaded UDF plugin (GET /api/v1/plugins lists their functions)"
+                        )));
+                    }
+                },
+            }
         }
         Expr::Subquery(_) | Expr::Exists { .. } => {
             return Err(invalid(

@@ -40,6 +40,8 @@ struct Scope<'a> {
     computed: &'a HashMap<String, usize>,
     /// Why a bare column is refused here (after GROUP BY), if it is.
     grouped: bool,
+    /// Functions UDF plugins bring, if the catalog has any.
+    udfs: Option<&'a super::udf::Udfs>,
 }
 
 /// Turns queries into plans.
@@ -49,15 +51,21 @@ pub struct Binder<'a> {
     /// Lower-case names any part of the query mentions; scans read only
     /// these columns (`None`: a wildcard needs them all).
     needed: Option<HashSet<String>>,
+    udfs: Option<super::udf::Udfs>,
 }
 
 impl<'a> Binder<'a> {
     /// A binder over `catalog`, reading only columns named in `needed`.
     pub fn new(catalog: &'a dyn Catalog, needed: Option<HashSet<String>>) -> Self {
+        let udfs = catalog
+            .functions()
+            .map(super::udf::Udfs::new)
+            .filter(|u| !u.is_empty());
         Self {
             catalog,
             ctes: Vec::new(),
             needed,
+            udfs,
         }
     }
 
@@ -305,6 +313,7 @@ impl<'a> Binder<'a> {
                                     fields,
                                     computed: &empty,
                                     grouped: false,
+                                    udfs: self.udfs.as_ref(),
                                 },
                             )
                             .ok()
@@ -326,6 +335,7 @@ impl<'a> Binder<'a> {
                             fields: &both,
                             computed: &empty,
                             grouped: false,
+                            udfs: self.udfs.as_ref(),
                         },
                     )?);
                 }
@@ -369,6 +379,7 @@ impl<'a> Binder<'a> {
                     fields: &fields,
                     computed: &none,
                     grouped: false,
+                    udfs: self.udfs.as_ref(),
                 },
             )?;
             plan = Plan::Filter {
@@ -399,6 +410,7 @@ impl<'a> Binder<'a> {
                 fields: &input_fields,
                 computed: &none,
                 grouped: false,
+                udfs: self.udfs.as_ref(),
             };
             let mut keys = Vec::new();
             let mut fields = Vec::new();
@@ -473,6 +485,7 @@ impl<'a> Binder<'a> {
                         fields: &fields,
                         computed: &computed,
                         grouped: true,
+                        udfs: self.udfs.as_ref(),
                     },
                 )?;
                 plan = Plan::Filter {
@@ -502,6 +515,7 @@ impl<'a> Binder<'a> {
                     fields: &input_fields,
                     computed: &computed,
                     grouped,
+                    udfs: self.udfs.as_ref(),
                 };
                 for f in windows {
                     let text = Expr::Function(f.clone()).to_string();
@@ -530,6 +544,7 @@ impl<'a> Binder<'a> {
             fields: &input_fields,
             computed: &computed,
             grouped,
+            udfs: self.udfs.as_ref(),
         };
         let mut exprs = Vec::new();
         let mut fields = Vec::new();
