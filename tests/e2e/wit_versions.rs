@@ -112,7 +112,7 @@ async fn the_server_serves_and_the_cli_writes_the_wit_it_binds() -> anyhow::Resu
         let path = file["path"].as_str().context("path")?;
         let source = root
             .join("wit")
-            .join(path.replace("engine/deps/host", "host"));
+            .join(path.replace("engine/deps/host", "host").replace("udf/deps/host", "host"));
         assert_eq!(
             file["text"].as_str(),
             Some(std::fs::read_to_string(&source)?.as_str()),
@@ -150,11 +150,13 @@ async fn the_server_serves_and_the_cli_writes_the_wit_it_binds() -> anyhow::Resu
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("wrote 8 WIT files"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("wrote 10 WIT files"));
     for (written, source) in [
         ("engine/engine.wit", "engine/engine.wit"),
         ("engine/stream.wit", "engine/stream.wit"),
         ("engine/deps/host/host.wit", "host/host.wit"),
+        ("udf/udf.wit", "udf/udf.wit"),
+        ("udf/deps/host/host.wit", "host/host.wit"),
         ("0.1/engine/engine.wit", "0.1/engine/engine.wit"),
     ] {
         let a = std::fs::read_to_string(dir.path().join("wit").join(written))?;

@@ -20,7 +20,7 @@ pub struct WitFile {
 /// A WIT package the host binds.
 #[derive(Clone, Copy, Debug)]
 pub struct WitPackage {
-    /// `weft:host` or `weft:engine`.
+    /// `weft:host`, `weft:engine` or `weft:udf`.
     pub name: &'static str,
     /// The newest version of it the host binds.
     pub version: &'static str,
@@ -31,6 +31,7 @@ pub struct WitPackage {
 const HOST: &str = include_str!("../../../wit/host/host.wit");
 const ENGINE: &str = include_str!("../../../wit/engine/engine.wit");
 const STREAM: &str = include_str!("../../../wit/engine/stream.wit");
+const UDF: &str = include_str!("../../../wit/udf/udf.wit");
 const HOST_0_1: &str = include_str!("../../../wit/0.1/host/host.wit");
 const ENGINE_0_1: &str = include_str!("../../../wit/0.1/engine/engine.wit");
 const STREAM_0_1: &str = include_str!("../../../wit/0.1/engine/stream.wit");
@@ -52,6 +53,14 @@ pub const CURRENT: &[WitFile] = &[
     },
     WitFile {
         path: "engine/deps/host/host.wit",
+        text: HOST,
+    },
+    WitFile {
+        path: "udf/udf.wit",
+        text: UDF,
+    },
+    WitFile {
+        path: "udf/deps/host/host.wit",
         text: HOST,
     },
 ];
@@ -92,6 +101,11 @@ pub fn packages() -> Vec<WitPackage> {
             name: "weft:engine",
             version: version_of(ENGINE),
             accepts: "0.2.0 up to the version above, and 0.1.0",
+        },
+        WitPackage {
+            name: "weft:udf",
+            version: version_of(UDF),
+            accepts: "0.1.0",
         },
     ]
 }

@@ -62,6 +62,14 @@ const SDK: &[(&str, &str)] = &[
         "src/wasm/streaming.rs",
         include_str!("../../../../plugins/sdk/src/wasm/streaming.rs"),
     ),
+    (
+        "src/functions.rs",
+        include_str!("../../../../plugins/sdk/src/functions.rs"),
+    ),
+    (
+        "src/wasm/udf.rs",
+        include_str!("../../../../plugins/sdk/src/wasm/udf.rs"),
+    ),
 ];
 
 /// A Python project's files (componentize-py builds them against `wit/`).
