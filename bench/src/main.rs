@@ -9,6 +9,7 @@ mod document;
 mod fan_out;
 mod graph;
 mod lifecycle;
+mod udf;
 mod ml;
 mod setup;
 mod spatial;
@@ -71,6 +72,10 @@ fn main() -> anyhow::Result<()> {
         .context("run `make plugins` first")?;
     runtime.load("hostile", &hostile)?;
     runtime.load("graph", &graph)?;
+    if std::env::args().nth(1).as_deref() == Some("udf") {
+        println!("{}", stats::render(&udf::rows()?));
+        return Ok(());
+    }
     if std::env::args().nth(1).as_deref() == Some("lifecycle") {
         println!("{}", stats::render(&lifecycle::rows()?));
         return Ok(());
@@ -109,6 +114,8 @@ fn main() -> anyhow::Result<()> {
     rows.extend(analytics::rows()?);
     eprintln!("[13/13] hot-loading: upload to first job, cold and warm compile cache …");
     rows.extend(lifecycle::rows()?);
+    eprintln!("      UDFs: a hot-loaded function vs the same one built in …");
+    rows.extend(udf::rows()?);
     let quality = anomaly::quality_report()
         .unwrap_or_else(|e| format!("anomaly quality comparison skipped: {e:#}\n"));
 
