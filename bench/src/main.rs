@@ -9,12 +9,12 @@ mod document;
 mod fan_out;
 mod graph;
 mod lifecycle;
-mod udf;
 mod ml;
 mod setup;
 mod spatial;
 mod stats;
 mod storage;
+mod udf;
 
 use std::time::{Duration, Instant};
 

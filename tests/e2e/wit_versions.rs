@@ -110,9 +110,10 @@ async fn the_server_serves_and_the_cli_writes_the_wit_it_binds() -> anyhow::Resu
     );
     for file in wit["files"].as_array().context("files")? {
         let path = file["path"].as_str().context("path")?;
-        let source = root
-            .join("wit")
-            .join(path.replace("engine/deps/host", "host").replace("udf/deps/host", "host"));
+        let source = root.join("wit").join(
+            path.replace("engine/deps/host", "host")
+                .replace("udf/deps/host", "host"),
+        );
         assert_eq!(
             file["text"].as_str(),
             Some(std::fs::read_to_string(&source)?.as_str()),

@@ -11,7 +11,7 @@ use std::rc::Rc;
 use weft_sdk::{ColumnKind, Functions, ScalarFunction};
 
 use crate::AnalyticsError;
-use crate::value::{Column, DataType};
+use crate::value::{Column, DataType, Datum};
 
 /// Rows one call carries: a storage chunk.
 const CALL_ROWS: usize = 65_536;
@@ -118,15 +118,17 @@ impl BoundUdf {
                 .call(&self.name, &chunks)
                 .map_err(AnalyticsError::Invalid)?;
             let part = Column::from_chunk(answer);
-            if part.len() != end - start {
+            if part.len() != end - start || part.data_type() != self.returns {
                 return Err(AnalyticsError::Invalid(format!(
-                    "{}() answered {} values for {} rows",
+                    "{}() answered {} {} values for {} rows; it declares {}",
                     self.name,
                     part.len(),
-                    end - start
+                    part.data_type().name(),
+                    end - start,
+                    self.returns.name()
                 )));
             }
-            out = append(out, part, self.returns)?;
+            out.append(part);
             if rows == 0 {
                 break;
             }
@@ -150,11 +152,7 @@ impl BoundUdf {
             (Column::Int(v), DataType::Float) => {
                 Column::Float(v.iter().map(|x| x.map(|x| x as f64)).collect())
             }
-            (Column::Null(_), w) => {
-                let mut c = Column::empty(w);
-                c = append(c, Column::Null(rows), w)?;
-                c
-            }
+            (Column::Null(_), w) => Column::from_datums_as(&vec![Datum::Null; rows], w),
             (c, w) => {
                 return Err(AnalyticsError::Invalid(format!(
                     "argument {} of {}() is {}; it takes {} (CAST it)",
@@ -166,62 +164,6 @@ impl BoundUdf {
             }
         })
     }
-}
-
-/// `a` then `b`, both of type `t` (a `Null` column counts as nulls of it).
-fn append(a: Column, b: Column, t: DataType) -> Result<Column, AnalyticsError> {
-    fn nulls<T>(n: usize) -> Vec<Option<T>> {
-        (0..n).map(|_| None).collect()
-    }
-    Ok(match (a, b) {
-        (Column::Int(mut x), Column::Int(y)) => {
-            x.extend(y);
-            Column::Int(x)
-        }
-        (Column::Float(mut x), Column::Float(y)) => {
-            x.extend(y);
-            Column::Float(x)
-        }
-        (Column::Bool(mut x), Column::Bool(y)) => {
-            x.extend(y);
-            Column::Bool(x)
-        }
-        (Column::Text(mut x), Column::Text(y)) => {
-            x.extend(y);
-            Column::Text(x)
-        }
-        (Column::Timestamp(mut x), Column::Timestamp(y)) => {
-            x.extend(y);
-            Column::Timestamp(x)
-        }
-        (Column::Int(mut x), Column::Null(n)) | (Column::Timestamp(mut x), Column::Null(n)) => {
-            x.extend(nulls(n));
-            if t == DataType::Int {
-                Column::Int(x)
-            } else {
-                Column::Timestamp(x)
-            }
-        }
-        (Column::Float(mut x), Column::Null(n)) => {
-            x.extend(nulls(n));
-            Column::Float(x)
-        }
-        (Column::Bool(mut x), Column::Null(n)) => {
-            x.extend(nulls(n));
-            Column::Bool(x)
-        }
-        (Column::Text(mut x), Column::Null(n)) => {
-            x.extend(nulls(n));
-            Column::Text(x)
-        }
-        (a, b) => {
-            return Err(AnalyticsError::Invalid(format!(
-                "a UDF answered {} values where {} were declared",
-                b.data_type().name(),
-                a.data_type().name()
-            )));
-        }
-    })
 }
 
 #[cfg(test)]
@@ -258,8 +200,7 @@ mod tests {
         let error = udfs()
             .bind("double", 2)
             .expect("found")
-            .err()
-            .expect("refused");
+            .expect_err("refused");
         assert!(error.to_string().contains("takes 1 arguments"), "{error}");
         let f = udfs().bind("double", 1).expect("found").expect("bound");
         let text = Column::Text(vec![Some(Rc::from("x"))]);
