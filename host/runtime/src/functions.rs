@@ -3,7 +3,7 @@
 //! separately loaded plugin brings, one column chunk per argument.
 //!
 //! The UDF runs in its own sandboxed instance — its own memory cap, the
-//! caller's deadline and cancel flag — made at the caller's first call to
+//! caller's deadline (taken anew at every call) and cancel flag — made at the caller's first call to
 //! that plugin and kept for the caller's lifetime, so a job sees one
 //! version of a function and pays instantiation once. Arguments are
 //! checked against the declared signature before the UDF sees them, and
@@ -263,7 +263,7 @@ impl functions::Host for HostState {
         let Some((_, instance)) = self.udfs.instances.get_mut(&plugin_name) else {
             return Err(E::Failed("the UDF instance is gone".into()));
         };
-        let answer = instance.call_function(&name, &args);
+        let answer = instance.call_function(&name, &args, self.deadline);
         let answer = match answer {
             Ok(Ok(chunk)) => chunk,
             Ok(Err(message)) => {

@@ -493,14 +493,19 @@ impl PluginInstance {
     /// Calls a UDF plugin's `call(name, args)`: the outer error is the
     /// instance failing (a trap, the deadline), the inner one the
     /// function's own.
+    /// `deadline` is the caller's for this call (a session's moves on with
+    /// every message).
     pub(crate) fn call_function(
         &mut self,
         name: &str,
         args: &[v2::plugin::weft::host::storage::ColumnChunk],
+        deadline: Instant,
     ) -> Result<Result<v2::plugin::weft::host::storage::ColumnChunk, String>, JobError> {
         let Some(Bindings::Udf(b)) = &self.bindings else {
             return Err(JobError::new("unavailable", "not a UDF plugin's instance"));
         };
+        self.store.data_mut().deadline = deadline;
+        self.timeout = deadline.saturating_duration_since(Instant::now());
         match b.weft_udf_scalar().call_call(&mut self.store, name, args) {
             Ok(answer) => Ok(answer),
             Err(error) => Err(self.classify(error)),
